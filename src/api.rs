@@ -1,0 +1,181 @@
+//! The admin HTTP API, served on a unix socket in the data dir (mode 0600).
+//!
+//! Who may call it: whoever can open the socket, which the file mode limits to the user running
+//! clubhost (the club's admins on the server). The CLI uses it while a server runs so the server
+//! stays the registry's single writer and swaps routes at once. Every handler is a thin call into
+//! [`Control`]; the rules live there.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::control::{Control, ControlError, Submission};
+use crate::registry::RegistryError;
+
+/// The actor recorded in the audit log for calls through the socket.
+const SOCKET_ACTOR: &str = "admin-socket";
+
+pub fn router(control: Arc<Control>) -> Router {
+    Router::new()
+        .route("/api/health", get(|| async { Json(json!({ "ok": true })) }))
+        .route("/api/users", post(add_user))
+        .route("/api/projects", get(list_projects).post(submit))
+        .route(
+            "/api/projects/{slug}",
+            get(show_project).delete(delete_project),
+        )
+        .route("/api/projects/{slug}/{action}", post(project_action))
+        .route("/api/audit", get(audit))
+        .with_state(control)
+}
+
+/// Maps control errors to status codes; database details are logged, not returned.
+pub struct ApiError(ControlError);
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self.0 {
+            ControlError::Invalid(_) | ControlError::Stack(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ControlError::Registry(RegistryError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ControlError::Registry(
+                RegistryError::Conflict(_) | RegistryError::InvalidTransition { .. },
+            ) => StatusCode::CONFLICT,
+            ControlError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ControlError::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self.0, "registry error");
+            "internal error; see the server log".to_string()
+        } else {
+            self.0.to_string()
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+#[derive(Deserialize)]
+struct NewUser {
+    name: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+async fn add_user(
+    State(c): State<Arc<Control>>,
+    Json(u): Json<NewUser>,
+) -> ApiResult<crate::registry::User> {
+    if u.name.trim().is_empty() || u.name.len() > 64 {
+        return Err(ControlError::Invalid("name: must be 1-64 characters".into()).into());
+    }
+    let user = c
+        .registry
+        .add_user(&u.name, u.admin, SOCKET_ACTOR)
+        .await
+        .map_err(ControlError::from)?;
+    Ok(Json(user))
+}
+
+async fn list_projects(State(c): State<Arc<Control>>) -> ApiResult<Vec<crate::registry::Project>> {
+    Ok(Json(
+        c.registry.projects().await.map_err(ControlError::from)?,
+    ))
+}
+
+async fn show_project(
+    State(c): State<Arc<Control>>,
+    Path(slug): Path<String>,
+) -> ApiResult<serde_json::Value> {
+    let p = c
+        .registry
+        .project(&slug)
+        .await
+        .map_err(ControlError::from)?;
+    let deployments = c
+        .registry
+        .deployments(p.id)
+        .await
+        .map_err(ControlError::from)?;
+    Ok(Json(json!({ "project": p, "deployments": deployments })))
+}
+
+async fn submit(
+    State(c): State<Arc<Control>>,
+    Json(s): Json<Submission>,
+) -> ApiResult<crate::registry::Project> {
+    Ok(Json(c.submit(&s, SOCKET_ACTOR).await?))
+}
+
+#[derive(Deserialize, Default)]
+struct ActionBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn project_action(
+    State(c): State<Arc<Control>>,
+    Path((slug, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<crate::registry::Project> {
+    // The body is optional: an empty one means no reason given.
+    let reason = if body.is_empty() {
+        String::new()
+    } else {
+        serde_json::from_slice::<ActionBody>(&body)
+            .map_err(|e| ControlError::Invalid(format!("request body: {e}")))?
+            .reason
+    };
+    let p = match action.as_str() {
+        "approve" => c.approve(&slug, SOCKET_ACTOR).await?,
+        "reject" => c.reject(&slug, SOCKET_ACTOR, &reason).await?,
+        "withdraw" => c.withdraw(&slug, SOCKET_ACTOR).await?,
+        "expire" => c.expire(&slug, SOCKET_ACTOR, &reason).await?,
+        "stop" => c.stop(&slug, SOCKET_ACTOR, &reason).await?,
+        "redeploy" => c.redeploy(&slug, SOCKET_ACTOR).await?,
+        other => {
+            return Err(ControlError::Invalid(format!(
+                "unknown action {other:?} (approve, reject, withdraw, expire, stop, redeploy)"
+            ))
+            .into());
+        }
+    };
+    Ok(Json(p))
+}
+
+async fn delete_project(
+    State(c): State<Arc<Control>>,
+    Path(slug): Path<String>,
+) -> ApiResult<serde_json::Value> {
+    c.delete(&slug, SOCKET_ACTOR, "deleted by an admin").await?;
+    Ok(Json(json!({ "deleted": slug })))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    project: Option<String>,
+}
+
+async fn audit(
+    State(c): State<Arc<Control>>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Vec<crate::registry::AuditEntry>> {
+    Ok(Json(
+        c.registry
+            .audit_log(q.project.as_deref())
+            .await
+            .map_err(ControlError::from)?,
+    ))
+}

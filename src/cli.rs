@@ -1,0 +1,365 @@
+//! The command line. Every command except `serve` and `doctor` is a JSON call to the admin API:
+//! over the unix socket when a server runs (so the server stays the single writer and swaps routes
+//! at once), or to the same API router in this process when none does. One code path either way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axum::body::Body;
+use clap::{Parser, Subcommand};
+use http_body_util::BodyExt;
+use hyper::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::config::Config;
+use crate::control::Control;
+use crate::proxy::routes::RouteHandle;
+
+#[derive(Parser)]
+#[command(
+    name = "clubhost",
+    version,
+    about = "Runs a student club's server: projects, proxy, portal"
+)]
+pub struct Cli {
+    /// Config file (default: ./clubhost.toml if present, else built-in defaults).
+    #[arg(long, global = true, env = "CLUBHOST_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the proxy, portal and admin API.
+    Serve,
+    /// Check Docker, the data dir and the listen port.
+    Doctor,
+    /// Manage members.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Print the audit log.
+    Audit {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a member (or an admin).
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProjectCommand {
+    /// Request a hosting slot for a stack file.
+    Submit {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        stack: PathBuf,
+        #[arg(long)]
+        days: Option<u32>,
+        /// Serve this project at `/`.
+        #[arg(long)]
+        root: bool,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Approve a request and deploy it.
+    Approve { slug: String },
+    /// Refuse a request.
+    Reject {
+        slug: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// End a project's term now (volumes are kept).
+    Expire {
+        slug: String,
+        #[arg(long, default_value = "expired by an admin")]
+        reason: String,
+    },
+    /// Stop a running project.
+    Stop {
+        slug: String,
+        #[arg(long, default_value = "stopped by an admin")]
+        reason: String,
+    },
+    /// Deploy again (retry, restart or restore).
+    Redeploy { slug: String },
+    /// Remove a project with its containers, network and volumes.
+    Delete { slug: String },
+    /// List projects.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one project and its deployments.
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => crate::server::serve(config).await,
+        Command::Doctor => crate::doctor::run(&config).await,
+        Command::User(UserCommand::Add { name, admin }) => {
+            let api = Api::connect(config).await?;
+            let u = api
+                .call(
+                    Method::POST,
+                    "/api/users",
+                    Some(json!({ "name": name, "admin": admin })),
+                )
+                .await?;
+            println!(
+                "added {} {}",
+                if admin { "admin" } else { "member" },
+                u["name"]
+            );
+            Ok(())
+        }
+        Command::Project(cmd) => project(Api::connect(config).await?, cmd).await,
+        Command::Audit { project, json } => {
+            let api = Api::connect(config).await?;
+            let path = match &project {
+                Some(p) => format!("/api/audit?project={p}"),
+                None => "/api/audit".into(),
+            };
+            let log = api.call(Method::GET, &path, None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&log)?);
+            } else {
+                for e in log.as_array().into_iter().flatten() {
+                    println!(
+                        "{}  {:<14} {:<12} {:<20} {} {}",
+                        format_time(e["at"].as_i64()),
+                        text(&e["actor"]),
+                        text(&e["project"]),
+                        text(&e["action"]),
+                        text(&e["to_state"]),
+                        text(&e["reason"]),
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
+    let action = |slug: &str, action: &str| format!("/api/projects/{slug}/{action}");
+    let p = match cmd {
+        ProjectCommand::Submit {
+            owner,
+            slug,
+            stack,
+            days,
+            root,
+            name,
+            description,
+        } => {
+            let text = std::fs::read_to_string(&stack)
+                .with_context(|| format!("cannot read stack file {}", stack.display()))?;
+            let body = json!({
+                "owner": owner, "slug": slug, "stack": text, "days": days, "root": root,
+                "name": name, "description": description,
+            });
+            api.call(Method::POST, "/api/projects", Some(body)).await?
+        }
+        ProjectCommand::Approve { slug } => {
+            api.call(Method::POST, &action(&slug, "approve"), None)
+                .await?
+        }
+        ProjectCommand::Redeploy { slug } => {
+            api.call(Method::POST, &action(&slug, "redeploy"), None)
+                .await?
+        }
+        ProjectCommand::Reject { slug, reason } => {
+            let body = json!({ "reason": reason });
+            api.call(Method::POST, &action(&slug, "reject"), Some(body))
+                .await?
+        }
+        ProjectCommand::Expire { slug, reason } => {
+            let body = json!({ "reason": reason });
+            api.call(Method::POST, &action(&slug, "expire"), Some(body))
+                .await?
+        }
+        ProjectCommand::Stop { slug, reason } => {
+            let body = json!({ "reason": reason });
+            api.call(Method::POST, &action(&slug, "stop"), Some(body))
+                .await?
+        }
+        ProjectCommand::Delete { slug } => {
+            api.call(Method::DELETE, &format!("/api/projects/{slug}"), None)
+                .await?;
+            println!("deleted {slug}");
+            return Ok(());
+        }
+        ProjectCommand::List { json } => {
+            let list = api.call(Method::GET, "/api/projects", None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!(
+                    "{:<20} {:<10} {:<12} {:<20} TERM END",
+                    "SLUG", "STATE", "OWNER", "ROUTE"
+                );
+                for p in list.as_array().into_iter().flatten() {
+                    println!(
+                        "{:<20} {:<10} {:<12} {:<20} {}",
+                        text(&p["slug"]),
+                        text(&p["state"]),
+                        text(&p["owner"]),
+                        text(&p["route"]),
+                        format_time(p["term_end"].as_i64()),
+                    );
+                }
+            }
+            return Ok(());
+        }
+        ProjectCommand::Show { slug, json } => {
+            let v = api
+                .call(Method::GET, &format!("/api/projects/{slug}"), None)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print_project(&v["project"]);
+                for d in v["deployments"].as_array().into_iter().flatten() {
+                    println!(
+                        "  deployment {} {} started {}{}",
+                        d["id"],
+                        text(&d["state"]),
+                        format_time(d["started_at"].as_i64()),
+                        d["error"]
+                            .as_str()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            return Ok(());
+        }
+    };
+    print_project(&p);
+    if p["state"] == "failed" {
+        bail!("deploy of {} failed", text(&p["slug"]));
+    }
+    Ok(())
+}
+
+fn print_project(p: &Value) {
+    println!(
+        "{}: {} (route {})",
+        text(&p["slug"]),
+        text(&p["state"]),
+        text(&p["route"])
+    );
+    if let Some(reason) = p["failure_reason"].as_str() {
+        println!("  reason: {reason}");
+    }
+    if let Some(end) = p["term_end"].as_i64() {
+        println!("  term ends {}", format_time(Some(end)));
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn format_time(secs: Option<i64>) -> String {
+    match secs {
+        Some(s) if s >= 0 => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(s as u64),
+        )
+        .to_string(),
+        _ => "-".into(),
+    }
+}
+
+/// Where API calls go: a running server's socket, or the API router in this process.
+enum Api {
+    Socket(PathBuf),
+    InProcess(axum::Router),
+}
+
+impl Api {
+    async fn connect(config: Config) -> anyhow::Result<Api> {
+        let path = config.socket_path();
+        if tokio::net::UnixStream::connect(&path).await.is_ok() {
+            return Ok(Api::Socket(path));
+        }
+        let control = Control::open(Arc::new(config), RouteHandle::default()).await?;
+        Ok(Api::InProcess(crate::api::router(Arc::new(control))))
+    }
+
+    /// Sends one request; a non-2xx answer becomes an error with the server's message.
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "clubhost")
+            .header("content-type", "application/json")
+            .body(body)?;
+        let (status, bytes) = match self {
+            Api::Socket(p) => send_over_socket(p, req).await?,
+            Api::InProcess(router) => {
+                let res = router.clone().oneshot(req.map(Body::from)).await?;
+                let status = res.status();
+                (status, res.into_body().collect().await?.to_bytes())
+            }
+        };
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !status.is_success() {
+            match value["error"].as_str() {
+                Some(msg) => bail!("{msg}"),
+                None => bail!("{status}: {}", String::from_utf8_lossy(&bytes)),
+            }
+        }
+        Ok(value)
+    }
+}
+
+async fn send_over_socket(
+    path: &Path,
+    req: Request<String>,
+) -> anyhow::Result<(StatusCode, bytes::Bytes)> {
+    let stream = tokio::net::UnixStream::connect(path)
+        .await
+        .with_context(|| format!("cannot connect to {}", path.display()))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let res = sender
+        .send_request(req.map(|s| http_body_util::Full::new(bytes::Bytes::from(s))))
+        .await?;
+    let status = res.status();
+    Ok((status, res.into_body().collect().await?.to_bytes()))
+}

@@ -1,0 +1,480 @@
+//! The control plane: every operation on projects (submit, approve, deploy, expire, delete…), the
+//! one place that joins the registry, the deployer and the route table.
+//!
+//! The admin API, the CLI's direct mode and (later) the portal all call these methods, so the
+//! rules are the same whoever asks. Operations on one project are serialized by a per-project lock;
+//! the registry records every state change before Docker is touched or right after, so a crash at
+//! any point leaves something [`Control::reconcile`] can finish.
+//!
+//! Architecture invariant: the route table is only ever rebuilt here, from the registry plus the
+//! addresses of containers this process deployed or observed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+use crate::config::Config;
+use crate::deploy::{self, DeployRequest};
+use crate::docker::{DockerError, Engine};
+use crate::proxy::routes::{RouteHandle, RouteSpec, RouteTable, Target};
+use crate::registry::{NewProject, Project, ProjectState, Registry, RegistryError};
+use crate::stack::{self, StackError};
+
+/// Path segments that belong to clubhost itself; no project may take them.
+pub const RESERVED_SLUGS: &[&str] = &[
+    "portal",
+    "api",
+    "static",
+    "assets",
+    "admin",
+    "health",
+    "metrics",
+    "login",
+    "logout",
+    "well-known",
+    "favicon.ico",
+    "robots.txt",
+    "clubhost",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("invalid stack: {0}")]
+    Stack(#[from] StackError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// Bad input from the caller: the message says which field and why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, ControlError>;
+
+/// A member's request for a hosting slot.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Submission {
+    pub owner: String,
+    pub slug: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// The stack file's text.
+    pub stack: String,
+    #[serde(default)]
+    pub days: Option<u32>,
+    #[serde(default)]
+    pub root: bool,
+}
+
+pub struct Control {
+    pub config: Arc<Config>,
+    pub registry: Registry,
+    routes: RouteHandle,
+    /// Connected on first use, so commands that need no Docker work without it.
+    engine: OnceCell<Engine>,
+    instance: String,
+    /// Exposed address of each project this process deployed or found running.
+    live: Mutex<HashMap<String, SocketAddr>>,
+    /// One lock per project: two operations on one project never interleave.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Control {
+    pub async fn open(config: Arc<Config>, routes: RouteHandle) -> Result<Control> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            ControlError::Invalid(format!(
+                "cannot create data_dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let registry = Registry::open(&config.database_path()).await?;
+        let instance = registry.instance_id().await?;
+        Ok(Control {
+            config,
+            registry,
+            routes,
+            engine: OnceCell::new(),
+            instance,
+            live: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The Docker engine, connected (and the gateway network ensured) on first use.
+    pub async fn engine(&self) -> Result<&Engine> {
+        Ok(self
+            .engine
+            .get_or_try_init(|| async {
+                let engine =
+                    Engine::connect(self.config.docker.host.as_deref(), &self.instance).await?;
+                engine
+                    .ensure_gateway(&self.config.docker.gateway_network)
+                    .await?;
+                Ok::<_, DockerError>(engine)
+            })
+            .await?)
+    }
+
+    fn lock_for(&self, slug: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().expect("lock map poisoned");
+        locks.entry(slug.to_string()).or_default().clone()
+    }
+
+    // ---- operations ----
+
+    /// Records a request for a hosting slot. Checks everything first: nothing is stored for a bad
+    /// submission and nothing is created in Docker.
+    pub async fn submit(&self, s: &Submission, actor: &str) -> Result<Project> {
+        check_slug(&s.slug)?;
+        let days = s.days.unwrap_or(self.config.projects.default_days);
+        if days == 0 || days > self.config.projects.max_days {
+            return Err(ControlError::Invalid(format!(
+                "days: {days} is outside 1..={} (projects.max_days)",
+                self.config.projects.max_days
+            )));
+        }
+        stack::parse(&s.stack)?;
+        let owner = self.registry.user(&s.owner).await?;
+        let project = self
+            .registry
+            .insert_project(
+                NewProject {
+                    slug: &s.slug,
+                    name: s.name.as_deref().unwrap_or(&s.slug),
+                    description: &s.description,
+                    owner_id: owner.id,
+                    stack_source: &s.stack,
+                    is_root: s.root,
+                    term_days: days,
+                },
+                actor,
+            )
+            .await?;
+        self.publish_routes().await?;
+        Ok(project)
+    }
+
+    /// Approves a request and deploys it; returns the project as it ends (running or failed).
+    pub async fn approve(&self, slug: &str, actor: &str) -> Result<Project> {
+        let lock = self.lock_for(slug);
+        let _held = lock.lock().await;
+        self.registry
+            .transition(slug, ProjectState::Approved, actor, "approved")
+            .await?;
+        self.deploy_locked(slug, actor, "approved").await
+    }
+
+    /// Deploys again (retry after failure, restart, restore after expiry).
+    pub async fn redeploy(&self, slug: &str, actor: &str) -> Result<Project> {
+        let lock = self.lock_for(slug);
+        let _held = lock.lock().await;
+        self.deploy_locked(slug, actor, "redeploy").await
+    }
+
+    pub async fn reject(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let p = self
+            .registry
+            .transition(slug, ProjectState::Rejected, actor, reason)
+            .await?;
+        self.publish_routes().await?;
+        Ok(p)
+    }
+
+    pub async fn withdraw(&self, slug: &str, actor: &str) -> Result<Project> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let p = self
+            .registry
+            .transition(
+                slug,
+                ProjectState::Withdrawn,
+                actor,
+                "withdrawn by the member",
+            )
+            .await?;
+        self.publish_routes().await?;
+        Ok(p)
+    }
+
+    /// Ends a project's term now: the route answers "expired" at once, then its containers go.
+    /// Volumes stay, so an admin can restore it with its data.
+    pub async fn expire(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        self.take_down(slug, ProjectState::Expired, actor, reason)
+            .await
+    }
+
+    /// Stops a running project without ending its term.
+    pub async fn stop(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        self.take_down(slug, ProjectState::Stopped, actor, reason)
+            .await
+    }
+
+    async fn take_down(
+        &self,
+        slug: &str,
+        to: ProjectState,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Project> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let p = self.registry.transition(slug, to, actor, reason).await?;
+        self.live.lock().expect("live map poisoned").remove(slug);
+        self.publish_routes().await?;
+        let engine = self.engine().await?;
+        deploy::teardown(engine, slug, false).await?;
+        Ok(p)
+    }
+
+    /// Removes a project entirely: containers, network, volumes and its registry row. The audit
+    /// log keeps its history.
+    pub async fn delete(&self, slug: &str, actor: &str, reason: &str) -> Result<()> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let project = self.registry.project(slug).await?;
+        self.live.lock().expect("live map poisoned").remove(slug);
+        // Only a project that may have had containers needs Docker.
+        if !matches!(
+            project.state(),
+            ProjectState::Requested | ProjectState::Rejected | ProjectState::Withdrawn
+        ) {
+            let engine = self.engine().await?;
+            deploy::teardown(engine, slug, true).await?;
+        }
+        self.registry.delete_project(slug, actor, reason).await?;
+        self.publish_routes().await?;
+        Ok(())
+    }
+
+    /// The deploy itself; the caller holds the project's lock.
+    async fn deploy_locked(&self, slug: &str, actor: &str, why: &str) -> Result<Project> {
+        let project = self
+            .registry
+            .transition(slug, ProjectState::Deploying, actor, why)
+            .await?;
+        self.publish_routes().await?;
+        let deployment = self.registry.start_deployment(project.id).await?;
+        let outcome = self.run_deploy(&project, deployment).await;
+        match outcome {
+            Ok(addr) => {
+                self.registry
+                    .finish_deployment(deployment, "running", None)
+                    .await?;
+                self.live
+                    .lock()
+                    .expect("live map poisoned")
+                    .insert(slug.to_string(), addr);
+                let p = self
+                    .registry
+                    .transition(slug, ProjectState::Running, actor, "deployed")
+                    .await?;
+                self.publish_routes().await?;
+                // The new deployment serves; earlier ones (a redeploy) can go.
+                self.remove_other_deployments(slug, deployment).await;
+                tracing::info!(%slug, %addr, "project running");
+                Ok(p)
+            }
+            Err(reason) => {
+                tracing::warn!(%slug, %reason, "deploy failed");
+                self.registry
+                    .finish_deployment(deployment, "failed", Some(&reason))
+                    .await?;
+                self.live.lock().expect("live map poisoned").remove(slug);
+                let p = self
+                    .registry
+                    .transition(slug, ProjectState::Failed, actor, &reason)
+                    .await?;
+                self.publish_routes().await?;
+                Ok(p)
+            }
+        }
+    }
+
+    /// Returns the exposed address, or the reason the deploy failed (already cleaned up).
+    async fn run_deploy(
+        &self,
+        project: &Project,
+        deployment: i64,
+    ) -> std::result::Result<SocketAddr, String> {
+        let stack = stack::parse(&project.stack_source).map_err(|e| e.to_string())?;
+        let engine = self.engine().await.map_err(|e| e.to_string())?;
+        let req = DeployRequest {
+            slug: &project.slug,
+            stack: &stack,
+            deployment,
+            gateway: &self.config.docker.gateway_network,
+            timeout: self.config.docker.deploy_timeout,
+        };
+        deploy::deploy(engine, &req)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn remove_other_deployments(&self, slug: &str, keep: i64) {
+        let Ok(engine) = self.engine().await else {
+            return;
+        };
+        let Ok(containers) = engine.containers(Some(slug)).await else {
+            return;
+        };
+        let mut old: Vec<i64> = containers
+            .iter()
+            .filter_map(|c| c.deployment)
+            .filter(|d| *d != keep)
+            .collect();
+        old.sort_unstable();
+        old.dedup();
+        for d in old {
+            deploy::remove_deployment(engine, slug, d).await;
+        }
+    }
+
+    // ---- routes ----
+
+    /// Rebuilds the route table from the registry and swaps it in whole.
+    pub async fn publish_routes(&self) -> Result<()> {
+        let projects = self.registry.projects().await?;
+        let live = self.live.lock().expect("live map poisoned").clone();
+        self.routes.swap(build_routes(&projects, &live));
+        Ok(())
+    }
+
+    // ---- start-up ----
+
+    /// Brings Docker in line with the registry after a start: running projects whose containers
+    /// are all up keep them (same ids); anything interrupted is finished or redeployed; containers
+    /// of projects that should have none are removed.
+    pub async fn reconcile(&self) -> Result<()> {
+        let engine = self.engine().await?.clone();
+        let projects = self.registry.projects().await?;
+        let known: Vec<&str> = projects.iter().map(|p| p.slug.as_str()).collect();
+        // Containers of projects the registry no longer knows (deleted while we were down).
+        for c in engine.containers(None).await? {
+            if !known.contains(&c.project.as_str()) {
+                tracing::info!(container = %c.name, "removing orphan container");
+                engine.remove_container(&c.id).await?;
+            }
+        }
+        for p in &projects {
+            let slug = p.slug.as_str();
+            match p.state() {
+                ProjectState::Running => {
+                    let stack = stack::parse(&p.stack_source)?;
+                    let gateway = &self.config.docker.gateway_network;
+                    match deploy::observe(&engine, slug, &stack, gateway).await? {
+                        Some((deployment, addr)) => {
+                            tracing::info!(%slug, %addr, "project still running; route restored");
+                            self.live
+                                .lock()
+                                .expect("live map poisoned")
+                                .insert(slug.to_string(), addr);
+                            self.remove_other_deployments(slug, deployment).await;
+                        }
+                        None => {
+                            tracing::info!(%slug, "containers missing; redeploying");
+                            self.redeploy(slug, "reconcile").await?;
+                        }
+                    }
+                }
+                ProjectState::Deploying => {
+                    // Interrupted mid-deploy: clear what it left and try again.
+                    deploy::teardown(&engine, slug, false).await?;
+                    self.registry
+                        .transition(
+                            slug,
+                            ProjectState::Failed,
+                            "reconcile",
+                            "interrupted by a restart",
+                        )
+                        .await?;
+                    self.redeploy(slug, "reconcile").await?;
+                }
+                ProjectState::Approved => {
+                    self.redeploy(slug, "reconcile").await?;
+                }
+                _ => {
+                    if !engine.containers(Some(slug)).await?.is_empty() {
+                        deploy::teardown(&engine, slug, false).await?;
+                    }
+                }
+            }
+        }
+        self.publish_routes().await
+    }
+}
+
+/// The route table for a set of projects: running ones with a known address are forwarded, other
+/// live states answer the "not running" page, and the portal keeps its reserved prefix.
+pub fn build_routes(projects: &[Project], live: &HashMap<String, SocketAddr>) -> RouteTable {
+    let mut specs = vec![RouteSpec {
+        segment: "portal".into(),
+        name: "Portal".into(),
+        target: Target::Portal,
+    }];
+    for p in projects {
+        let state = p.state();
+        if matches!(state, ProjectState::Rejected | ProjectState::Withdrawn) {
+            continue;
+        }
+        let target = match (state, live.get(&p.slug)) {
+            (ProjectState::Running, Some(addr)) => Target::Upstream(*addr),
+            (ProjectState::Running, None) => Target::Unavailable {
+                state: "starting".into(),
+            },
+            (s, _) => Target::Unavailable {
+                state: s.to_string(),
+            },
+        };
+        let segment = if p.is_root {
+            String::new()
+        } else {
+            p.slug.clone()
+        };
+        specs.push(RouteSpec {
+            segment,
+            name: p.name.clone(),
+            target,
+        });
+    }
+    RouteTable::new(specs)
+}
+
+/// Slugs become URL segments and Docker names: lowercase letters, digits and inner dashes.
+pub fn check_slug(slug: &str) -> Result<()> {
+    let valid = (2..=40).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !valid {
+        return Err(ControlError::Invalid(format!(
+            "slug {slug:?}: use 2-40 lowercase letters, digits and inner dashes (like `chat-invite`)"
+        )));
+    }
+    if RESERVED_SLUGS.contains(&slug) {
+        return Err(ControlError::Invalid(format!(
+            "slug {slug:?} is reserved for clubhost itself; choose another"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_checked() {
+        assert!(check_slug("chat-invite").is_ok());
+        for bad in [
+            "a", "-x", "x-", "Blog", "a/b", "..", "portal", "ümlaut", "a b",
+        ] {
+            assert!(check_slug(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Deploy and tear down one project's stack: from a [`Stack`] (plain data) to running containers
+//! and the address the proxy should send visitors to.
+//!
+//! A deploy either ends with every service up and the exposed one answering on the gateway, or it
+//! removes everything it created and reports why. Naming:
+//! - project network `clubhost-<slug>` (internal), every service on it under its service name;
+//! - volumes `clubhost-<slug>-<name>`;
+//! - containers `clubhost-<slug>-<service>-<deployment id>`, so a later deploy can start beside
+//!   an earlier one.
+//!
+//! Architecture invariant: this module never writes the registry and never touches the route
+//! table; it returns results and the caller records them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::docker::{
+    ContainerPlan, ContainerStatus, DockerError, Engine, LABEL_DEPLOYMENT, LABEL_PROJECT,
+    LABEL_SERVICE,
+};
+use crate::stack::Stack;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("service {service}: {message}")]
+    Service { service: String, message: String },
+}
+
+/// Where a deploy puts things, derived from the slug alone.
+pub fn network_name(slug: &str) -> String {
+    format!("clubhost-{slug}")
+}
+
+pub fn volume_name(slug: &str, volume: &str) -> String {
+    format!("clubhost-{slug}-{volume}")
+}
+
+pub fn container_name(slug: &str, service: &str, deployment: i64) -> String {
+    format!("clubhost-{slug}-{service}-{deployment}")
+}
+
+/// The containers a stack becomes, in start order. Pure: the same inputs give the same plan.
+pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<ContainerPlan> {
+    stack
+        .services
+        .iter()
+        .map(|svc| {
+            let exposed = svc.name == stack.expose.service;
+            ContainerPlan {
+                name: container_name(slug, &svc.name, deployment),
+                image: svc.image.clone(),
+                cmd: svc.command.clone(),
+                entrypoint: svc.entrypoint.clone(),
+                env: svc.environment.clone(),
+                labels: HashMap::from([
+                    (LABEL_PROJECT.to_string(), slug.to_string()),
+                    (LABEL_SERVICE.to_string(), svc.name.clone()),
+                    (LABEL_DEPLOYMENT.to_string(), deployment.to_string()),
+                ]),
+                volumes: svc
+                    .mounts
+                    .iter()
+                    .map(|m| (volume_name(slug, &m.volume), m.target.clone(), m.read_only))
+                    .collect(),
+                healthcheck: svc.healthcheck.clone(),
+                restart: svc.restart,
+                network: network_name(slug),
+                aliases: vec![svc.name.clone()],
+                extra_networks: if exposed {
+                    vec![gateway.to_string()]
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect()
+}
+
+/// Everything one deploy needs to know.
+pub struct DeployRequest<'a> {
+    pub slug: &'a str,
+    pub stack: &'a Stack,
+    pub deployment: i64,
+    pub gateway: &'a str,
+    /// Budget for the whole deploy, from the first create to the exposed service answering.
+    pub timeout: Duration,
+}
+
+/// Deploys a stack. On success returns the exposed service's address on the gateway. On failure
+/// everything this deploy created is removed before the error is returned.
+pub async fn deploy(engine: &Engine, req: &DeployRequest<'_>) -> Result<SocketAddr, DeployError> {
+    let mut created_volumes = Vec::new();
+    let result = deploy_inner(engine, req, &mut created_volumes).await;
+    if result.is_err() {
+        remove_deployment(engine, req.slug, req.deployment).await;
+        for v in &created_volumes {
+            if let Err(e) = engine.remove_volume(v).await {
+                tracing::warn!(volume = %v, error = %e, "cleanup after failed deploy");
+            }
+        }
+        // The network is shared with earlier deployments; drop it only if nothing else uses it.
+        if engine
+            .containers(Some(req.slug))
+            .await
+            .map(|c| c.is_empty())
+            .unwrap_or(false)
+            && let Err(e) = engine.remove_network(&network_name(req.slug)).await
+        {
+            tracing::warn!(error = %e, "cleanup after failed deploy");
+        }
+    }
+    result
+}
+
+async fn deploy_inner(
+    engine: &Engine,
+    req: &DeployRequest<'_>,
+    created_volumes: &mut Vec<String>,
+) -> Result<SocketAddr, DeployError> {
+    let deadline = Instant::now() + req.timeout;
+    let slug = req.slug;
+    // Images first: a missing image fails the deploy before anything is created.
+    for svc in &req.stack.services {
+        engine
+            .ensure_image(&svc.image)
+            .await
+            .map_err(|e| DeployError::Service {
+                service: svc.name.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    engine
+        .ensure_project_network(&network_name(slug), slug)
+        .await?;
+    for v in &req.stack.volumes {
+        let name = volume_name(slug, v);
+        if engine.ensure_volume(&name, slug).await? {
+            created_volumes.push(name);
+        }
+    }
+
+    let mut ids: HashMap<&str, String> = HashMap::new();
+    for (svc, plan) in
+        req.stack
+            .services
+            .iter()
+            .zip(plan(slug, req.stack, req.deployment, req.gateway))
+    {
+        // depends_on: the dependencies were started earlier (start order); wait for them to be
+        // running, or healthy when they have a healthcheck.
+        for dep in &svc.depends_on {
+            wait_ready(engine, dep, &ids[dep.as_str()], deadline).await?;
+        }
+        let id = engine.create_container(&plan).await?;
+        ids.insert(svc.name.as_str(), id.clone());
+        engine.start_container(&id).await?;
+    }
+
+    let exposed = &req.stack.expose;
+    let id = &ids[exposed.service.as_str()];
+    wait_ready(engine, &exposed.service, id, deadline).await?;
+    let ip = engine
+        .address_on(id, req.gateway)
+        .await?
+        .ok_or_else(|| DeployError::Service {
+            service: exposed.service.clone(),
+            message: format!("has no address on the gateway network {}", req.gateway),
+        })?;
+    let addr = crate::docker::upstream(ip, exposed.port);
+    wait_listening(engine, &exposed.service, id, addr, deadline).await?;
+    Ok(addr)
+}
+
+/// Waits until a container runs (and is healthy, if it has a healthcheck).
+async fn wait_ready(
+    engine: &Engine,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+) -> Result<(), DeployError> {
+    loop {
+        let status = engine.status(id).await?;
+        match status {
+            ContainerStatus::Running | ContainerStatus::Healthy => return Ok(()),
+            ContainerStatus::Exited(code) => {
+                let logs = engine.log_tail(id, 5).await;
+                return Err(DeployError::Service {
+                    service: service.to_string(),
+                    message: format!("exited with code {code}{}", logs_suffix(&logs)),
+                });
+            }
+            ContainerStatus::Unhealthy => {
+                return Err(DeployError::Service {
+                    service: service.to_string(),
+                    message: "its healthcheck reports unhealthy".into(),
+                });
+            }
+            ContainerStatus::Starting => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(DeployError::Service {
+                service: service.to_string(),
+                message: format!("not ready before the deploy timeout ({status:?})"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the exposed service accepts TCP connections on the gateway, so the route is only
+/// switched to something that answers.
+async fn wait_listening(
+    engine: &Engine,
+    service: &str,
+    id: &str,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<(), DeployError> {
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await;
+        if let Ok(Ok(_)) = attempt {
+            return Ok(());
+        }
+        if let ContainerStatus::Exited(code) = engine.status(id).await? {
+            let logs = engine.log_tail(id, 5).await;
+            return Err(DeployError::Service {
+                service: service.to_string(),
+                message: format!("exited with code {code}{}", logs_suffix(&logs)),
+            });
+        }
+        if Instant::now() >= deadline {
+            return Err(DeployError::Service {
+                service: service.to_string(),
+                message: format!("does not accept connections on port {}", addr.port()),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn logs_suffix(logs: &str) -> String {
+    if logs.is_empty() {
+        String::new()
+    } else {
+        format!("; last output:\n{logs}")
+    }
+}
+
+/// Removes the containers of one deployment.
+pub async fn remove_deployment(engine: &Engine, slug: &str, deployment: i64) {
+    let containers = match engine.containers(Some(slug)).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(%slug, error = %e, "cannot list containers to clean up");
+            return;
+        }
+    };
+    let doomed = containers
+        .iter()
+        .filter(|c| c.deployment == Some(deployment));
+    let removals = doomed.map(|c| engine.remove_container(&c.id));
+    for r in futures_util::future::join_all(removals).await {
+        if let Err(e) = r {
+            tracing::warn!(%slug, error = %e, "cleanup failed");
+        }
+    }
+}
+
+/// Removes a project's containers and network, and its volumes when `purge` is set.
+pub async fn teardown(engine: &Engine, slug: &str, purge: bool) -> Result<(), DockerError> {
+    let containers = engine.containers(Some(slug)).await?;
+    let removals = containers.iter().map(|c| engine.remove_container(&c.id));
+    for r in futures_util::future::join_all(removals).await {
+        r?;
+    }
+    engine.remove_network(&network_name(slug)).await?;
+    if purge {
+        for v in engine.volumes(Some(slug)).await? {
+            engine.remove_volume(&v).await?;
+        }
+    }
+    Ok(())
+}
+
+/// After a restart: if one deployment of the project has a running container for every service,
+/// returns that deployment and its exposed address without touching anything.
+pub async fn observe(
+    engine: &Engine,
+    slug: &str,
+    stack: &Stack,
+    gateway: &str,
+) -> Result<Option<(i64, SocketAddr)>, DockerError> {
+    let containers = engine.containers(Some(slug)).await?;
+    let mut deployments: Vec<i64> = containers.iter().filter_map(|c| c.deployment).collect();
+    deployments.sort_unstable();
+    deployments.dedup();
+    // Newest first: after an interrupted redeploy the newest complete one wins.
+    for dep in deployments.into_iter().rev() {
+        let of_dep: Vec<_> = containers
+            .iter()
+            .filter(|c| c.deployment == Some(dep))
+            .collect();
+        let complete = stack
+            .services
+            .iter()
+            .all(|s| of_dep.iter().any(|c| c.service == s.name && c.running));
+        if !complete {
+            continue;
+        }
+        let exposed = of_dep
+            .iter()
+            .find(|c| c.service == stack.expose.service)
+            .expect("complete deployment has the exposed service");
+        if let Some(ip) = engine.address_on(&exposed.id, gateway).await? {
+            return Ok(Some((dep, crate::docker::upstream(ip, stack.expose.port))));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exposed_service_joins_the_gateway() {
+        let stack = crate::stack::parse(
+            "services:\n  web:\n    image: w\n    depends_on: [db]\n    volumes: [data:/d]\n  db:\n    image: d\nvolumes:\n  data:\nx-clubhost: {expose: web, port: 8000}\n",
+        )
+        .unwrap();
+        let plans = plan("blog", &stack, 7, "gw");
+        assert_eq!(plans[0].name, "clubhost-blog-db-7");
+        assert!(plans[0].extra_networks.is_empty());
+        assert_eq!(plans[1].extra_networks, ["gw"]);
+        assert_eq!(plans[1].network, "clubhost-blog");
+        assert_eq!(plans[1].aliases, ["web"]);
+        assert_eq!(
+            plans[1].volumes,
+            [("clubhost-blog-data".to_string(), "/d".to_string(), false)]
+        );
+        assert_eq!(plans[1].labels[LABEL_PROJECT], "blog");
+    }
+}

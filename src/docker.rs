@@ -1,0 +1,616 @@
+//! The Docker engine, through bollard: the only module that imports it.
+//!
+//! It speaks in clubhost's own small types ([`ContainerPlan`], [`ManagedContainer`]) so the
+//! deployer stays plain data and the rest of the code never sees Docker's models.
+//!
+//! Architecture invariant: clubhost never touches a Docker object that does not carry
+//! `clubhost.managed=true` and this registry's `clubhost.instance` label. Every create here adds
+//! them, every list filters on them, and every remove checks them first.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, Mount,
+    MountType, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, RestartPolicy,
+    RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+pub const LABEL_MANAGED: &str = "clubhost.managed";
+pub const LABEL_PROJECT: &str = "clubhost.project";
+pub const LABEL_INSTANCE: &str = "clubhost.instance";
+pub const LABEL_SERVICE: &str = "clubhost.service";
+pub const LABEL_DEPLOYMENT: &str = "clubhost.deployment";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker engine at {endpoint}: {source}")]
+    Connect {
+        endpoint: String,
+        source: bollard::errors::Error,
+    },
+    #[error("Docker: {context}: {source}")]
+    Api {
+        context: String,
+        source: bollard::errors::Error,
+    },
+    #[error("image {image:?} is not present locally and could not be pulled: {reason}")]
+    ImageUnavailable { image: String, reason: String },
+    #[error(
+        "Docker object {0:?} exists but was not created by this clubhost; refusing to touch it"
+    )]
+    NotOurs(String),
+}
+
+type Result<T> = std::result::Result<T, DockerError>;
+
+fn api(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+    let context = context.into();
+    move |source| DockerError::Api { context, source }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// One container as clubhost wants it created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerPlan {
+    pub name: String,
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// (volume name, target, read only)
+    pub volumes: Vec<(String, String, bool)>,
+    pub healthcheck: Option<crate::stack::Healthcheck>,
+    pub restart: crate::stack::RestartPolicy,
+    /// The network the container is created on, with its DNS aliases there.
+    pub network: String,
+    pub aliases: Vec<String>,
+    /// Further networks to join before start (API 1.41 creates with one network only).
+    pub extra_networks: Vec<String>,
+}
+
+/// A container clubhost created, as Docker reports it now.
+#[derive(Debug, Clone)]
+pub struct ManagedContainer {
+    pub id: String,
+    pub name: String,
+    pub project: String,
+    pub service: String,
+    pub deployment: Option<i64>,
+    pub running: bool,
+}
+
+/// What a container is doing, for waiting on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerStatus {
+    Starting,
+    Running,
+    Healthy,
+    Unhealthy,
+    Exited(i64),
+}
+
+/// A connected engine, with the API version agreed with it.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    /// Every object we create carries it; lists filter on it so two clubhost registries sharing
+    /// one engine (as parallel tests do) never see each other's objects.
+    instance: String,
+    endpoint: String,
+}
+
+impl Engine {
+    /// Connects to `host` (or `DOCKER_HOST`, else the local socket) and negotiates the API version
+    /// down to what the engine speaks (1.41 on Docker 20.10).
+    pub async fn connect(host: Option<&str>, instance: &str) -> Result<Engine> {
+        let endpoint = host
+            .map(str::to_string)
+            .or_else(|| std::env::var("DOCKER_HOST").ok())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+        let connect_err = |source| DockerError::Connect {
+            endpoint: endpoint.clone(),
+            source,
+        };
+        let docker = Docker::connect_with_host(&endpoint).map_err(connect_err)?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| connect_err(e))?;
+        Ok(Engine {
+            docker,
+            instance: instance.to_string(),
+            endpoint,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// (engine version, negotiated API version)
+    pub async fn version(&self) -> Result<(String, String)> {
+        let v = self.docker.version().await.map_err(api("read version"))?;
+        let negotiated = self.docker.client_version();
+        Ok((
+            v.version.unwrap_or_default(),
+            format!("{}.{}", negotiated.major_version, negotiated.minor_version),
+        ))
+    }
+
+    fn labels(&self, project: Option<&str>) -> HashMap<String, String> {
+        let mut l = HashMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_INSTANCE.to_string(), self.instance.clone()),
+        ]);
+        if let Some(p) = project {
+            l.insert(LABEL_PROJECT.to_string(), p.to_string());
+        }
+        l
+    }
+
+    fn is_ours(&self, labels: Option<&HashMap<String, String>>) -> bool {
+        labels.is_some_and(|l| {
+            l.get(LABEL_MANAGED).map(String::as_str) == Some("true")
+                && l.get(LABEL_INSTANCE) == Some(&self.instance)
+        })
+    }
+
+    fn label_filter(&self, project: Option<&str>) -> HashMap<String, Vec<String>> {
+        let mut labels = vec![
+            format!("{LABEL_MANAGED}=true"),
+            format!("{LABEL_INSTANCE}={}", self.instance),
+        ];
+        if let Some(p) = project {
+            labels.push(format!("{LABEL_PROJECT}={p}"));
+        }
+        HashMap::from([("label".to_string(), labels)])
+    }
+
+    // ---- networks ----
+
+    /// Creates the gateway bridge if missing. Inter-container communication is off on it, so
+    /// projects can't reach each other there, while the proxy on the host reaches them all.
+    pub async fn ensure_gateway(&self, name: &str) -> Result<()> {
+        match self.docker.inspect_network(name, None).await {
+            // Shared by every clubhost instance on this engine; only its managed label is checked.
+            Ok(n)
+                if n.labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_MANAGED))
+                    .is_some() =>
+            {
+                Ok(())
+            }
+            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
+            Err(e) if is_not_found(&e) => {
+                let mut labels = HashMap::from([
+                    (LABEL_MANAGED.to_string(), "true".to_string()),
+                    ("clubhost.role".to_string(), "gateway".to_string()),
+                ]);
+                labels.shrink_to_fit();
+                let req = NetworkCreateRequest {
+                    name: name.to_string(),
+                    driver: Some("bridge".into()),
+                    labels: Some(labels),
+                    options: Some(HashMap::from([(
+                        "com.docker.network.bridge.enable_icc".to_string(),
+                        "false".to_string(),
+                    )])),
+                    ..Default::default()
+                };
+                self.create_network_tolerant(name, req).await
+            }
+            Err(e) => Err(api(format!("inspect network {name}"))(e)),
+        }
+    }
+
+    /// Creates a project's network (`internal` keeps it off the outside world) if missing.
+    pub async fn ensure_project_network(&self, name: &str, project: &str) -> Result<bool> {
+        match self.docker.inspect_network(name, None).await {
+            Ok(n) if self.is_ours(n.labels.as_ref()) => Ok(false),
+            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
+            Err(e) if is_not_found(&e) => {
+                let req = NetworkCreateRequest {
+                    name: name.to_string(),
+                    driver: Some("bridge".into()),
+                    internal: Some(true),
+                    labels: Some(self.labels(Some(project))),
+                    ..Default::default()
+                };
+                self.create_network_tolerant(name, req).await?;
+                Ok(true)
+            }
+            Err(e) => Err(api(format!("inspect network {name}"))(e)),
+        }
+    }
+
+    /// Two creators racing for one name both succeed; Docker answers 409 to the second.
+    async fn create_network_tolerant(&self, name: &str, req: NetworkCreateRequest) -> Result<()> {
+        match self.docker.create_network(req).await {
+            Ok(_) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(api(format!("create network {name}"))(e)),
+        }
+    }
+
+    /// Removes a network of ours; a missing one is already gone.
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        match self.docker.inspect_network(name, None).await {
+            Ok(n) if self.is_ours(n.labels.as_ref()) => self
+                .docker
+                .remove_network(name)
+                .await
+                .or_else(|e| if is_not_found(&e) { Ok(()) } else { Err(e) })
+                .map_err(api(format!("remove network {name}"))),
+            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api(format!("inspect network {name}"))(e)),
+        }
+    }
+
+    /// Names of our networks, for one project or all.
+    pub async fn networks(&self, project: Option<&str>) -> Result<Vec<String>> {
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(api("list networks"))?;
+        Ok(list.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    // ---- volumes ----
+
+    /// Creates a named volume if missing; returns whether it was created now.
+    pub async fn ensure_volume(&self, name: &str, project: &str) -> Result<bool> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) if self.is_ours(Some(&v.labels)) => Ok(false),
+            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
+            Err(e) if is_not_found(&e) => {
+                let req = VolumeCreateRequest {
+                    name: Some(name.to_string()),
+                    labels: Some(self.labels(Some(project))),
+                    ..Default::default()
+                };
+                self.docker
+                    .create_volume(req)
+                    .await
+                    .map_err(api(format!("create volume {name}")))?;
+                Ok(true)
+            }
+            Err(e) => Err(api(format!("inspect volume {name}"))(e)),
+        }
+    }
+
+    pub async fn remove_volume(&self, name: &str) -> Result<()> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) if self.is_ours(Some(&v.labels)) => self
+                .docker
+                .remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().build()))
+                .await
+                .or_else(|e| if is_not_found(&e) { Ok(()) } else { Err(e) })
+                .map_err(api(format!("remove volume {name}"))),
+            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api(format!("inspect volume {name}"))(e)),
+        }
+    }
+
+    pub async fn volumes(&self, project: Option<&str>) -> Result<Vec<String>> {
+        let opts = ListVolumesOptionsBuilder::default()
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_volumes(Some(opts))
+            .await
+            .map_err(api("list volumes"))?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    // ---- images ----
+
+    /// Makes sure `image` is present, pulling only when it is not.
+    pub async fn ensure_image(&self, image: &str) -> Result<()> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(api(format!("inspect image {image}"))(e)),
+        }
+        let (repo, tag) = split_image(image);
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag)
+            .build();
+        let mut pull = self.docker.create_image(Some(opts), None, None);
+        while let Some(progress) = pull.next().await {
+            if let Err(e) = progress {
+                return Err(DockerError::ImageUnavailable {
+                    image: image.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    // ---- containers ----
+
+    /// Creates (not starts) a container and joins its extra networks; returns its id.
+    pub async fn create_container(&self, plan: &ContainerPlan) -> Result<String> {
+        let mut labels = self.labels(None);
+        labels.extend(plan.labels.clone());
+        let host_config = HostConfig {
+            // docker-init as PID 1: processes that ignore SIGTERM still stop at once.
+            init: Some(true),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            restart_policy: Some(restart_policy(plan.restart)),
+            mounts: Some(
+                plan.volumes
+                    .iter()
+                    .map(|(source, target, ro)| Mount {
+                        typ: Some(MountType::VOLUME),
+                        source: Some(source.clone()),
+                        target: Some(target.clone()),
+                        read_only: Some(*ro),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            network_mode: Some(plan.network.clone()),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(plan.image.clone()),
+            cmd: plan.cmd.clone(),
+            entrypoint: plan.entrypoint.clone(),
+            env: Some(plan.env.clone()),
+            labels: Some(labels),
+            healthcheck: plan.healthcheck.as_ref().map(health_config),
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    plan.network.clone(),
+                    EndpointSettings {
+                        aliases: Some(plan.aliases.clone()),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&plan.name)
+            .build();
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(api(format!("create container {}", plan.name)))?;
+        for net in &plan.extra_networks {
+            let req = NetworkConnectRequest {
+                container: created.id.clone(),
+                endpoint_config: Some(EndpointSettings::default()),
+            };
+            self.docker
+                .connect_network(net, req)
+                .await
+                .map_err(api(format!("connect {} to network {net}", plan.name)))?;
+        }
+        Ok(created.id)
+    }
+
+    pub async fn start_container(&self, id: &str) -> Result<()> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(api(format!("start container {id}")))
+    }
+
+    /// Force-removes a container of ours (stopping it first); a missing one is already gone.
+    pub async fn remove_container(&self, id: &str) -> Result<()> {
+        match self.docker.inspect_container(id, None).await {
+            Ok(c) if self.is_ours(c.config.as_ref().and_then(|c| c.labels.as_ref())) => {}
+            Ok(_) => return Err(DockerError::NotOurs(id.to_string())),
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(api(format!("inspect container {id}"))(e)),
+        }
+        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.docker.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // 409: removal already in progress (a concurrent remove); it will be gone.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(api(format!("remove container {id}"))(e)),
+        }
+    }
+
+    /// Our containers, for one project or all, running or not.
+    pub async fn containers(&self, project: Option<&str>) -> Result<Vec<ManagedContainer>> {
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(api("list containers"))?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+                ManagedContainer {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    project: get(LABEL_PROJECT),
+                    service: get(LABEL_SERVICE),
+                    deployment: labels.get(LABEL_DEPLOYMENT).and_then(|d| d.parse().ok()),
+                    running: c.state.map(|s| s.to_string()) == Some("running".into()),
+                }
+            })
+            .collect())
+    }
+
+    /// The container's state and health now.
+    pub async fn status(&self, id: &str) -> Result<ContainerStatus> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        let state = c.state.unwrap_or_default();
+        if state.running != Some(true) || state.restarting == Some(true) {
+            if state.status.map(|s| s.to_string()).as_deref() == Some("created") {
+                return Ok(ContainerStatus::Starting);
+            }
+            return Ok(ContainerStatus::Exited(state.exit_code.unwrap_or(-1)));
+        }
+        Ok(match state.health.and_then(|h| h.status) {
+            Some(HealthStatusEnum::HEALTHY) => ContainerStatus::Healthy,
+            Some(HealthStatusEnum::UNHEALTHY) => ContainerStatus::Unhealthy,
+            Some(HealthStatusEnum::STARTING) => ContainerStatus::Starting,
+            _ => ContainerStatus::Running,
+        })
+    }
+
+    /// The container's address on `network`, if it has one.
+    pub async fn address_on(&self, id: &str, network: &str) -> Result<Option<IpAddr>> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        Ok(c.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(network))
+            .and_then(|e| e.ip_address)
+            .and_then(|ip| ip.parse().ok()))
+    }
+
+    /// Names of the networks a container is attached to.
+    pub async fn container_networks(&self, id: &str) -> Result<Vec<String>> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        let mut names: Vec<String> = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .map(|n| n.into_keys().collect())
+            .unwrap_or_default();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The last lines a container printed, for failure reasons.
+    pub async fn log_tail(&self, id: &str, lines: usize) -> String {
+        use bollard::query_parameters::LogsOptionsBuilder;
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut out = String::new();
+        let mut stream = self.docker.logs(id, Some(opts));
+        let read = async {
+            while let Some(Ok(chunk)) = stream.next().await {
+                out.push_str(&chunk.to_string());
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
+        out.trim_end().to_string()
+    }
+}
+
+/// Joins an address and port into the upstream the proxy dials.
+pub fn upstream(ip: IpAddr, port: u16) -> SocketAddr {
+    SocketAddr::new(ip, port)
+}
+
+fn split_image(image: &str) -> (&str, &str) {
+    // A tag follows the last ':' unless that ':' belongs to a registry port (then a '/' follows).
+    if image.contains('@') {
+        return (image, "");
+    }
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (image, "latest"),
+    }
+}
+
+fn restart_policy(p: crate::stack::RestartPolicy) -> RestartPolicy {
+    use crate::stack::RestartPolicy as P;
+    let (name, max) = match p {
+        P::No => (RestartPolicyNameEnum::NO, None),
+        P::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        P::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        P::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, Some(n as i64)),
+    };
+    RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: max,
+    }
+}
+
+fn health_config(h: &crate::stack::Healthcheck) -> HealthConfig {
+    let ns = |d: Duration| d.as_nanos() as i64;
+    HealthConfig {
+        test: Some(h.test.clone()),
+        interval: Some(ns(h.interval)),
+        timeout: Some(ns(h.timeout)),
+        retries: Some(h.retries as i64),
+        start_period: Some(ns(h.start_period)),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_split_into_repo_and_tag() {
+        assert_eq!(split_image("busybox"), ("busybox", "latest"));
+        assert_eq!(split_image("mysql:5.7"), ("mysql", "5.7"));
+        assert_eq!(split_image("reg:5000/app"), ("reg:5000/app", "latest"));
+        assert_eq!(split_image("reg:5000/app:1"), ("reg:5000/app", "1"));
+    }
+}

@@ -1,0 +1,127 @@
+//! The project lifecycle: every state a project can be in and the one table of moves between them.
+//!
+//! Architecture invariant: this is the only place that decides whether a state change is allowed.
+//! The registry refuses any write that this table does not permit.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectState {
+    /// Submitted by a member, waiting for an admin.
+    Requested,
+    /// Approved; a deploy is about to start.
+    Approved,
+    /// Containers are being created; transient, a crash here is repaired at start-up.
+    Deploying,
+    /// Serving visitors.
+    Running,
+    /// The last deploy failed; `failure_reason` says why. Nothing of it runs.
+    Failed,
+    /// Taken down by an admin; can be deployed again.
+    Stopped,
+    /// The hosting term ended; volumes are kept, containers are gone.
+    Expired,
+    /// An admin said no.
+    Rejected,
+    /// The member took the request back.
+    Withdrawn,
+}
+
+use ProjectState::*;
+
+/// Every allowed move `(from, to)`. Read top to bottom it is the lifecycle:
+/// requested → approved → deploying → running | failed; running → stopped | expired;
+/// requested → rejected | withdrawn; and the ways back into `deploying` (retry, redeploy, restore).
+const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
+    (Requested, Approved),
+    (Requested, Rejected),
+    (Requested, Withdrawn),
+    (Approved, Deploying),
+    (Deploying, Running),
+    (Deploying, Failed),
+    (Running, Stopped),
+    (Running, Expired),
+    (Running, Deploying),
+    (Failed, Deploying),
+    (Failed, Expired),
+    (Stopped, Deploying),
+    (Stopped, Expired),
+    (Expired, Deploying),
+];
+
+impl ProjectState {
+    pub const ALL: [ProjectState; 9] = [
+        Requested, Approved, Deploying, Running, Failed, Stopped, Expired, Rejected, Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Requested => "requested",
+            Approved => "approved",
+            Deploying => "deploying",
+            Running => "running",
+            Failed => "failed",
+            Stopped => "stopped",
+            Expired => "expired",
+            Rejected => "rejected",
+            Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn can_become(self, to: ProjectState) -> bool {
+        TRANSITIONS.contains(&(self, to))
+    }
+
+    /// States in which clubhost should have containers for the project.
+    pub fn wants_containers(self) -> bool {
+        matches!(self, Running | Deploying)
+    }
+}
+
+impl fmt::Display for ProjectState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProjectState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProjectState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown project state {s:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn happy_path_is_allowed() {
+        assert!(Requested.can_become(Approved));
+        assert!(Approved.can_become(Deploying));
+        assert!(Deploying.can_become(Running));
+        assert!(Running.can_become(Expired));
+    }
+
+    #[test]
+    fn shortcuts_are_refused() {
+        assert!(!Requested.can_become(Running));
+        assert!(!Rejected.can_become(Approved));
+        assert!(!Withdrawn.can_become(Deploying));
+        assert!(!Expired.can_become(Running));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for st in ProjectState::ALL {
+            assert_eq!(st.as_str().parse::<ProjectState>().unwrap(), st);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `clubhost serve`: wires the registry, Docker, the proxy, the portal and the admin socket
+//! together and runs them until SIGTERM or Ctrl-C.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::config::Config;
+use crate::control::Control;
+use crate::proxy::Proxy;
+use crate::proxy::routes::RouteHandle;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let routes = RouteHandle::default();
+    let control = Arc::new(Control::open(config.clone(), routes.clone()).await?);
+
+    // Bind first: a port in use or a second server is reported before anything else changes.
+    let listener = TcpListener::bind(config.proxy.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (proxy.listen)", config.proxy.listen))?;
+    let socket = bind_admin_socket(&config).await?;
+
+    let engine = control.engine().await?;
+    let (engine_version, api_version) = engine.version().await?;
+    tracing::info!(endpoint = engine.endpoint(), %engine_version, %api_version, "Docker connected");
+    control
+        .reconcile()
+        .await
+        .context("reconciling the registry with Docker")?;
+
+    let portal = crate::portal::router(control.clone());
+    let proxy = Arc::new(Proxy::new(routes, portal, &config.proxy.scheme));
+    let api = crate::api::router(control.clone());
+    tracing::info!(listen = %config.proxy.listen, domain = %config.domain, "clubhost serving");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let proxy_task = tokio::spawn({
+        let mut rx = stop_rx.clone();
+        async move {
+            proxy
+                .serve(listener, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+        }
+    });
+    let api_task = tokio::spawn({
+        let mut rx = stop_rx.clone();
+        async move {
+            axum::serve(socket, api)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+        }
+    });
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = stop_tx.send(true);
+    let _ = proxy_task.await;
+    let _ = api_task.await;
+    let _ = std::fs::remove_file(config.socket_path());
+    Ok(())
+}
+
+/// Binds the admin socket (mode 0600). A socket file left by a crashed server is replaced; one
+/// that still answers means a server is already running.
+async fn bind_admin_socket(config: &Config) -> anyhow::Result<UnixListener> {
+    let path = config.socket_path();
+    if path.exists() {
+        if tokio::net::UnixStream::connect(&path).await.is_ok() {
+            bail!(
+                "a clubhost server is already running with this data dir ({})",
+                path.display()
+            );
+        }
+        std::fs::remove_file(&path)
+            .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+    }
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("cannot bind admin socket {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot set mode 0600 on {}", path.display()))?;
+    Ok(listener)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
