@@ -134,7 +134,7 @@ impl Engine {
         let docker = docker
             .negotiate_version()
             .await
-            .map_err(|e| connect_err(e))?;
+            .map_err(connect_err)?;
         Ok(Engine {
             docker,
             instance: instance.to_string(),
@@ -189,84 +189,115 @@ impl Engine {
 
     /// Creates the gateway bridge if missing. Inter-container communication is off on it, so
     /// projects can't reach each other there, while the proxy on the host reaches them all.
+    /// It is shared by every clubhost instance on this engine, so only its managed label counts.
     pub async fn ensure_gateway(&self, name: &str) -> Result<()> {
-        match self.docker.inspect_network(name, None).await {
-            // Shared by every clubhost instance on this engine; only its managed label is checked.
-            Ok(n)
-                if n.labels
-                    .as_ref()
-                    .and_then(|l| l.get(LABEL_MANAGED))
-                    .is_some() =>
-            {
-                Ok(())
-            }
-            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
-            Err(e) if is_not_found(&e) => {
-                let mut labels = HashMap::from([
-                    (LABEL_MANAGED.to_string(), "true".to_string()),
-                    ("clubhost.role".to_string(), "gateway".to_string()),
-                ]);
-                labels.shrink_to_fit();
-                let req = NetworkCreateRequest {
-                    name: name.to_string(),
-                    driver: Some("bridge".into()),
-                    labels: Some(labels),
-                    options: Some(HashMap::from([(
-                        "com.docker.network.bridge.enable_icc".to_string(),
-                        "false".to_string(),
-                    )])),
-                    ..Default::default()
-                };
-                self.create_network_tolerant(name, req).await
-            }
-            Err(e) => Err(api(format!("inspect network {name}"))(e)),
-        }
+        let labels = HashMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            ("clubhost.role".to_string(), "gateway".to_string()),
+        ]);
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(labels),
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.enable_icc".to_string(),
+                "false".to_string(),
+            )])),
+            ..Default::default()
+        };
+        self.ensure_network(req, |l| l.get(LABEL_MANAGED).is_some_and(|v| v == "true"))
+            .await
+            .map(|_| ())
     }
 
-    /// Creates a project's network (`internal` keeps it off the outside world) if missing.
+    /// Creates a project's network (`internal` keeps it off the outside world) if missing;
+    /// returns whether it was created now.
     pub async fn ensure_project_network(&self, name: &str, project: &str) -> Result<bool> {
-        match self.docker.inspect_network(name, None).await {
-            Ok(n) if self.is_ours(n.labels.as_ref()) => Ok(false),
-            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
-            Err(e) if is_not_found(&e) => {
-                let req = NetworkCreateRequest {
-                    name: name.to_string(),
-                    driver: Some("bridge".into()),
-                    internal: Some(true),
-                    labels: Some(self.labels(Some(project))),
-                    ..Default::default()
-                };
-                self.create_network_tolerant(name, req).await?;
-                Ok(true)
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            labels: Some(self.labels(Some(project))),
+            ..Default::default()
+        };
+        self.ensure_network(req, |l| self.is_ours(Some(l))).await
+    }
+
+    /// Docker does not keep network names unique: two creators racing for one name (two clubhost
+    /// processes starting at once) can make two networks. So: list by exact name, create if none,
+    /// and if there are several of ours keep the oldest and remove the rest, which every racer
+    /// agrees on.
+    async fn ensure_network(
+        &self,
+        req: NetworkCreateRequest,
+        ours: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<bool> {
+        let name = req.name.clone();
+        let existing = self.networks_named(&name).await?;
+        if let Some(foreign) = existing.iter().find(|n| !ours(&n.2)) {
+            return Err(DockerError::NotOurs(format!(
+                "network {} ({})",
+                name, foreign.0
+            )));
+        }
+        if !existing.is_empty() {
+            return Ok(false);
+        }
+        self.docker
+            .create_network(req)
+            .await
+            .map_err(api(format!("create network {name}")))?;
+        let mut now = self.networks_named(&name).await?;
+        now.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        for (id, _, labels) in now.iter().skip(1) {
+            if ours(labels) {
+                let _ = self.docker.remove_network(id).await;
             }
-            Err(e) => Err(api(format!("inspect network {name}"))(e)),
         }
+        Ok(true)
     }
 
-    /// Two creators racing for one name both succeed; Docker answers 409 to the second.
-    async fn create_network_tolerant(&self, name: &str, req: NetworkCreateRequest) -> Result<()> {
-        match self.docker.create_network(req).await {
-            Ok(_) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(api(format!("create network {name}"))(e)),
-        }
+    /// (id, created, labels) of every network with exactly this name.
+    async fn networks_named(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(String, String, HashMap<String, String>)>> {
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(api(format!("list networks named {name}")))?;
+        Ok(list
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .map(|n| {
+                (
+                    n.id.unwrap_or_default(),
+                    n.created.unwrap_or_default(),
+                    n.labels.unwrap_or_default(),
+                )
+            })
+            .collect())
     }
 
-    /// Removes a network of ours; a missing one is already gone.
+    /// Removes a network of ours (every copy, should a race have made two); a missing one is
+    /// already gone.
     pub async fn remove_network(&self, name: &str) -> Result<()> {
-        match self.docker.inspect_network(name, None).await {
-            Ok(n) if self.is_ours(n.labels.as_ref()) => self
-                .docker
-                .remove_network(name)
-                .await
-                .or_else(|e| if is_not_found(&e) { Ok(()) } else { Err(e) })
-                .map_err(api(format!("remove network {name}"))),
-            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api(format!("inspect network {name}"))(e)),
+        for (id, _, labels) in self.networks_named(name).await? {
+            if !self.is_ours(Some(&labels)) {
+                return Err(DockerError::NotOurs(format!("network {name} ({id})")));
+            }
+            match self.docker.remove_network(&id).await {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(api(format!("remove network {name}"))(e)),
+            }
         }
+        Ok(())
     }
 
     /// Names of our networks, for one project or all.

@@ -187,8 +187,8 @@ fn normalize(file: ComposeFile, source: &str) -> Result<Stack, StackError> {
         services.push(ServiceSpec {
             name: name.clone(),
             image,
-            command: svc.command.as_ref().map(|c| words(c)),
-            entrypoint: svc.entrypoint.as_ref().map(|c| words(c)),
+            command: svc.command.as_ref().map(words),
+            entrypoint: svc.entrypoint.as_ref().map(words),
             environment,
             mounts,
             depends_on: svc.depends_on.clone(),
