@@ -60,6 +60,10 @@ pub struct DockerConfig {
     /// How long one deploy may take to become healthy before it is rolled back, e.g. "120s".
     #[serde(with = "humantime_serde_compat")]
     pub deploy_timeout: Duration,
+    /// After a redeploy, how long the previous deployment keeps running so requests in flight
+    /// finish before its containers are removed.
+    #[serde(with = "humantime_serde_compat")]
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +102,7 @@ impl Default for DockerConfig {
             host: None,
             gateway_network: "clubhost-gateway".into(),
             deploy_timeout: Duration::from_secs(120),
+            drain_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -72,6 +73,15 @@ pub struct Submission {
     pub root: bool,
 }
 
+/// Where a project is served from right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub deployment: i64,
+    pub addr: SocketAddr,
+    /// False while its exposed container is down (died, restarting); the route answers 503.
+    pub up: bool,
+}
+
 pub struct Control {
     pub config: Arc<Config>,
     pub registry: Registry,
@@ -79,8 +89,11 @@ pub struct Control {
     /// Connected on first use, so commands that need no Docker work without it.
     engine: OnceCell<Engine>,
     instance: String,
-    /// Exposed address of each project this process deployed or found running.
-    live: Mutex<HashMap<String, SocketAddr>>,
+    /// The serving deployment of each project this process deployed or found running.
+    live: Mutex<HashMap<String, Live>>,
+    /// How long an old deployment keeps running after the route moved away from it, so requests
+    /// in flight finish. Zero without a proxy (the CLI's direct mode).
+    drain: Mutex<Duration>,
     /// One lock per project: two operations on one project never interleave.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -102,6 +115,7 @@ impl Control {
             engine: OnceCell::new(),
             instance,
             live: Mutex::new(HashMap::new()),
+            drain: Mutex::new(Duration::ZERO),
             locks: Mutex::new(HashMap::new()),
         })
     }
@@ -124,6 +138,44 @@ impl Control {
     fn lock_for(&self, slug: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().expect("lock map poisoned");
         locks.entry(slug.to_string()).or_default().clone()
+    }
+
+    /// Set by the server: old deployments are removed this long after the route left them.
+    pub fn set_drain(&self, drain: Duration) {
+        *self.drain.lock().expect("drain poisoned") = drain;
+    }
+
+    /// The serving deployment of a project, if any.
+    pub fn live(&self, slug: &str) -> Option<Live> {
+        self.live
+            .lock()
+            .expect("live map poisoned")
+            .get(slug)
+            .copied()
+    }
+
+    /// Marks a project's serving deployment up or down (its container died or came back, as
+    /// Docker's events tell) with its current address, and republishes the routes.
+    pub async fn set_live_health(
+        &self,
+        slug: &str,
+        deployment: i64,
+        addr: Option<SocketAddr>,
+        up: bool,
+    ) -> Result<()> {
+        {
+            let mut live = self.live.lock().expect("live map poisoned");
+            match live.get_mut(slug) {
+                Some(l) if l.deployment == deployment => {
+                    l.up = up;
+                    if let Some(a) = addr {
+                        l.addr = a;
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+        self.publish_routes().await
     }
 
     // ---- operations ----
@@ -236,7 +288,11 @@ impl Control {
     pub async fn delete(&self, slug: &str, actor: &str, reason: &str) -> Result<()> {
         let _held = self.lock_for(slug).lock_owned().await;
         let project = self.registry.project(slug).await?;
+        // Registry first: a crash after this leaves only orphans, which start-up removes (and
+        // `gc` for volumes), never a half-deleted project that reconcile would bring back.
+        self.registry.delete_project(slug, actor, reason).await?;
         self.live.lock().expect("live map poisoned").remove(slug);
+        self.publish_routes().await?;
         // Only a project that may have had containers needs Docker.
         if !matches!(
             project.state(),
@@ -245,8 +301,6 @@ impl Control {
             let engine = self.engine().await?;
             deploy::teardown(engine, slug, true).await?;
         }
-        self.registry.delete_project(slug, actor, reason).await?;
-        self.publish_routes().await?;
         Ok(())
     }
 
@@ -264,17 +318,22 @@ impl Control {
                 self.registry
                     .finish_deployment(deployment, "running", None)
                     .await?;
+                let live = Live {
+                    deployment,
+                    addr,
+                    up: true,
+                };
                 self.live
                     .lock()
                     .expect("live map poisoned")
-                    .insert(slug.to_string(), addr);
+                    .insert(slug.to_string(), live);
                 let p = self
                     .registry
                     .transition(slug, ProjectState::Running, actor, "deployed")
                     .await?;
+                // The route moves to the new deployment in one swap; the old one drains, then goes.
                 self.publish_routes().await?;
-                // The new deployment serves; earlier ones (a redeploy) can go.
-                self.remove_other_deployments(slug, deployment).await;
+                self.retire_other_deployments(slug, deployment).await;
                 tracing::info!(%slug, %addr, "project running");
                 Ok(p)
             }
@@ -283,11 +342,15 @@ impl Control {
                 self.registry
                     .finish_deployment(deployment, "failed", Some(&reason))
                     .await?;
-                self.live.lock().expect("live map poisoned").remove(slug);
-                let p = self
-                    .registry
-                    .transition(slug, ProjectState::Failed, actor, &reason)
-                    .await?;
+                // A failed redeploy of a running project leaves the previous deployment serving.
+                let (to, why) = if self.live(slug).is_some() {
+                    let why =
+                        format!("redeploy failed, previous deployment still serving: {reason}");
+                    (ProjectState::Running, why)
+                } else {
+                    (ProjectState::Failed, reason)
+                };
+                let p = self.registry.transition(slug, to, actor, &why).await?;
                 self.publish_routes().await?;
                 Ok(p)
             }
@@ -314,22 +377,24 @@ impl Control {
             .map_err(|e| e.to_string())
     }
 
-    async fn remove_other_deployments(&self, slug: &str, keep: i64) {
+    /// Removes the deployments of a project older than `keep`, after the drain period (in the
+    /// background, so the caller does not wait for it).
+    async fn retire_other_deployments(&self, slug: &str, keep: i64) {
         let Ok(engine) = self.engine().await else {
             return;
         };
-        let Ok(containers) = engine.containers(Some(slug)).await else {
-            return;
+        let engine = engine.clone();
+        let drain = *self.drain.lock().expect("drain poisoned");
+        let slug = slug.to_string();
+        let retire = async move {
+            tokio::time::sleep(drain).await;
+            // Only older ones: a newer deployment may be starting right now.
+            deploy::remove_deployments(&engine, &slug, |d| d < keep).await;
         };
-        let mut old: Vec<i64> = containers
-            .iter()
-            .filter_map(|c| c.deployment)
-            .filter(|d| *d != keep)
-            .collect();
-        old.sort_unstable();
-        old.dedup();
-        for d in old {
-            deploy::remove_deployment(engine, slug, d).await;
+        if drain.is_zero() {
+            retire.await;
+        } else {
+            tokio::spawn(retire);
         }
     }
 
@@ -352,46 +417,61 @@ impl Control {
         let engine = self.engine().await?.clone();
         let projects = self.registry.projects().await?;
         let known: Vec<&str> = projects.iter().map(|p| p.slug.as_str()).collect();
-        // Containers of projects the registry no longer knows (deleted while we were down).
+        // Containers and networks of projects the registry no longer knows (a delete cut short by
+        // a crash). Their volumes may hold data: `clubhost gc` lists and removes those.
         for c in engine.containers(None).await? {
             if !known.contains(&c.project.as_str()) {
                 tracing::info!(container = %c.name, "removing orphan container");
                 engine.remove_container(&c.id).await?;
             }
         }
+        for network in engine.networks(None).await? {
+            let slug = network.strip_prefix("clubhost-").unwrap_or_default();
+            if !known.contains(&slug) {
+                tracing::info!(%network, "removing orphan network");
+                engine.remove_network(&network).await?;
+            }
+        }
         for p in &projects {
             let slug = p.slug.as_str();
             match p.state() {
-                ProjectState::Running => {
+                state @ (ProjectState::Running | ProjectState::Deploying) => {
                     let stack = stack::parse(&p.stack_source)?;
                     let gateway = &self.config.docker.gateway_network;
                     match deploy::observe(&engine, slug, &stack, gateway).await? {
                         Some((deployment, addr)) => {
                             tracing::info!(%slug, %addr, "project still running; route restored");
+                            let live = Live {
+                                deployment,
+                                addr,
+                                up: true,
+                            };
                             self.live
                                 .lock()
                                 .expect("live map poisoned")
-                                .insert(slug.to_string(), addr);
-                            self.remove_other_deployments(slug, deployment).await;
+                                .insert(slug.to_string(), live);
+                            // Nothing deploys during start-up: every other deployment is a
+                            // leftover (older, or a newer one a crash cut short).
+                            deploy::remove_deployments(&engine, slug, |d| d != deployment).await;
+                            if state == ProjectState::Deploying {
+                                let why = "redeploy interrupted by a restart; kept the deployment that runs";
+                                self.registry
+                                    .transition(slug, ProjectState::Running, "reconcile", why)
+                                    .await?;
+                            }
                         }
                         None => {
                             tracing::info!(%slug, "containers missing; redeploying");
+                            deploy::teardown(&engine, slug, false).await?;
+                            if state == ProjectState::Deploying {
+                                let why = "deploy interrupted by a restart";
+                                self.registry
+                                    .transition(slug, ProjectState::Failed, "reconcile", why)
+                                    .await?;
+                            }
                             self.redeploy(slug, "reconcile").await?;
                         }
                     }
-                }
-                ProjectState::Deploying => {
-                    // Interrupted mid-deploy: clear what it left and try again.
-                    deploy::teardown(&engine, slug, false).await?;
-                    self.registry
-                        .transition(
-                            slug,
-                            ProjectState::Failed,
-                            "reconcile",
-                            "interrupted by a restart",
-                        )
-                        .await?;
-                    self.redeploy(slug, "reconcile").await?;
                 }
                 ProjectState::Approved => {
                     self.redeploy(slug, "reconcile").await?;
@@ -409,7 +489,7 @@ impl Control {
 
 /// The route table for a set of projects: running ones with a known address are forwarded, other
 /// live states answer the "not running" page, and the portal keeps its reserved prefix.
-pub fn build_routes(projects: &[Project], live: &HashMap<String, SocketAddr>) -> RouteTable {
+pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> RouteTable {
     let mut specs = vec![RouteSpec {
         segment: "portal".into(),
         name: "Portal".into(),
@@ -421,7 +501,13 @@ pub fn build_routes(projects: &[Project], live: &HashMap<String, SocketAddr>) ->
             continue;
         }
         let target = match (state, live.get(&p.slug)) {
-            (ProjectState::Running, Some(addr)) => Target::Upstream(*addr),
+            // While a redeploy runs, the previous deployment keeps serving.
+            (ProjectState::Running | ProjectState::Deploying, Some(l)) if l.up => {
+                Target::Upstream(l.addr)
+            }
+            (ProjectState::Running, Some(_)) => Target::Unavailable {
+                state: "restarting".into(),
+            },
             (ProjectState::Running, None) => Target::Unavailable {
                 state: "starting".into(),
             },

@@ -95,7 +95,7 @@ pub async fn deploy(engine: &Engine, req: &DeployRequest<'_>) -> Result<SocketAd
     let mut created_volumes = Vec::new();
     let result = deploy_inner(engine, req, &mut created_volumes).await;
     if result.is_err() {
-        remove_deployment(engine, req.slug, req.deployment).await;
+        remove_deployments(engine, req.slug, |d| d == req.deployment).await;
         for v in &created_volumes {
             if let Err(e) = engine.remove_volume(v).await {
                 tracing::warn!(volume = %v, error = %e, "cleanup after failed deploy");
@@ -253,8 +253,8 @@ fn logs_suffix(logs: &str) -> String {
     }
 }
 
-/// Removes the containers of one deployment.
-pub async fn remove_deployment(engine: &Engine, slug: &str, deployment: i64) {
+/// Removes the containers of the deployments `which` selects (by deployment id).
+pub async fn remove_deployments(engine: &Engine, slug: &str, which: impl Fn(i64) -> bool) {
     let containers = match engine.containers(Some(slug)).await {
         Ok(c) => c,
         Err(e) => {
@@ -264,7 +264,7 @@ pub async fn remove_deployment(engine: &Engine, slug: &str, deployment: i64) {
     };
     let doomed = containers
         .iter()
-        .filter(|c| c.deployment == Some(deployment));
+        .filter(|c| c.deployment.is_some_and(&which));
     let removals = doomed.map(|c| engine.remove_container(&c.id));
     for r in futures_util::future::join_all(removals).await {
         if let Err(e) = r {

@@ -108,6 +108,17 @@ pub enum ContainerStatus {
     Exited(i64),
 }
 
+/// A container lifecycle event from Docker's event stream, for one of our containers.
+#[derive(Debug, Clone)]
+pub struct ContainerEvent {
+    pub id: String,
+    /// `die`, `start`, `health_status: healthy`, …
+    pub action: String,
+    pub project: String,
+    pub service: String,
+    pub deployment: Option<i64>,
+}
+
 /// A connected engine, with the API version agreed with it.
 #[derive(Clone)]
 pub struct Engine {
@@ -131,10 +142,7 @@ impl Engine {
             source,
         };
         let docker = Docker::connect_with_host(&endpoint).map_err(connect_err)?;
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(connect_err)?;
+        let docker = docker.negotiate_version().await.map_err(connect_err)?;
         Ok(Engine {
             docker,
             instance: instance.to_string(),
@@ -569,6 +577,34 @@ impl Engine {
             .unwrap_or_default();
         names.sort();
         Ok(names)
+    }
+
+    /// Follows Docker's event stream for this instance's containers (start, die, health). The
+    /// stream ends when the engine goes away; the caller reconnects.
+    pub fn container_events(
+        &self,
+    ) -> impl futures_util::Stream<Item = Result<ContainerEvent>> + Send + 'static {
+        use bollard::query_parameters::EventsOptionsBuilder;
+        let mut filters = self.label_filter(None);
+        filters.insert("type".into(), vec!["container".into()]);
+        filters.insert(
+            "event".into(),
+            vec!["start".into(), "die".into(), "health_status".into()],
+        );
+        let opts = EventsOptionsBuilder::default().filters(&filters).build();
+        self.docker.events(Some(opts)).map(|event| {
+            let event = event.map_err(api("follow events"))?;
+            let actor = event.actor.unwrap_or_default();
+            let attrs = actor.attributes.unwrap_or_default();
+            let get = |k: &str| attrs.get(k).cloned().unwrap_or_default();
+            Ok(ContainerEvent {
+                id: actor.id.unwrap_or_default(),
+                action: event.action.unwrap_or_default(),
+                project: get(LABEL_PROJECT),
+                service: get(LABEL_SERVICE),
+                deployment: attrs.get(LABEL_DEPLOYMENT).and_then(|d| d.parse().ok()),
+            })
+        })
     }
 
     /// The last lines a container printed, for failure reasons.

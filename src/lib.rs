@@ -24,3 +24,4 @@ pub mod proxy;
 pub mod registry;
 pub mod server;
 pub mod stack;
+pub mod watch;

@@ -30,6 +30,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .reconcile()
         .await
         .context("reconciling the registry with Docker")?;
+    control.set_drain(config.docker.drain_timeout);
+    tokio::spawn(crate::watch::run(control.clone()));
 
     let portal = crate::portal::router(control.clone());
     let proxy = Arc::new(Proxy::new(routes, portal, &config.proxy.scheme));

@@ -135,7 +135,7 @@ impl Club {
         std::fs::write(
             &config,
             format!(
-                "domain = \"club.example\"\ndata_dir = \"{}\"\n\n[proxy]\nlisten = \"127.0.0.1:{port}\"\n\n[docker]\ngateway_network = \"{GATEWAY}\"\ndeploy_timeout = \"60s\"\n",
+                "domain = \"club.example\"\ndata_dir = \"{}\"\n\n[proxy]\nlisten = \"127.0.0.1:{port}\"\n\n[docker]\ngateway_network = \"{GATEWAY}\"\ndeploy_timeout = \"60s\"\ndrain_timeout = \"1s\"\n",
                 dir.path().join("data").display()
             ),
         )
@@ -244,6 +244,27 @@ impl Club {
             }
             let _ = child.wait();
         }
+    }
+
+    /// Kills the server with SIGKILL: no cleanup, as in a crash or power loss.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs the CLI in the background (to be interrupted by a crash).
+    pub fn cli_background(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_clubhost"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("CLUBHOST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     pub fn log(&self) -> String {
