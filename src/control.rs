@@ -120,6 +120,14 @@ impl Control {
         })
     }
 
+    /// The Docker engine, checked to answer right now: operations that will need it call this
+    /// before they change the registry, so an unreachable engine changes nothing.
+    pub async fn engine_now(&self) -> Result<&Engine> {
+        let engine = self.engine().await?;
+        engine.ping().await?;
+        Ok(engine)
+    }
+
     /// The Docker engine, connected (and the gateway network ensured) on first use.
     pub async fn engine(&self) -> Result<&Engine> {
         Ok(self
@@ -216,6 +224,7 @@ impl Control {
     pub async fn approve(&self, slug: &str, actor: &str) -> Result<Project> {
         let lock = self.lock_for(slug);
         let _held = lock.lock().await;
+        self.engine_now().await?;
         self.registry
             .transition(slug, ProjectState::Approved, actor, "approved")
             .await?;
@@ -275,10 +284,10 @@ impl Control {
         reason: &str,
     ) -> Result<Project> {
         let _held = self.lock_for(slug).lock_owned().await;
+        let engine = self.engine_now().await?;
         let p = self.registry.transition(slug, to, actor, reason).await?;
         self.live.lock().expect("live map poisoned").remove(slug);
         self.publish_routes().await?;
-        let engine = self.engine().await?;
         deploy::teardown(engine, slug, false).await?;
         Ok(p)
     }
@@ -288,17 +297,22 @@ impl Control {
     pub async fn delete(&self, slug: &str, actor: &str, reason: &str) -> Result<()> {
         let _held = self.lock_for(slug).lock_owned().await;
         let project = self.registry.project(slug).await?;
+        let needs_docker = !matches!(
+            project.state(),
+            ProjectState::Requested | ProjectState::Rejected | ProjectState::Withdrawn
+        );
+        let engine = if needs_docker {
+            Some(self.engine_now().await?)
+        } else {
+            None
+        };
         // Registry first: a crash after this leaves only orphans, which start-up removes (and
         // `gc` for volumes), never a half-deleted project that reconcile would bring back.
         self.registry.delete_project(slug, actor, reason).await?;
         self.live.lock().expect("live map poisoned").remove(slug);
         self.publish_routes().await?;
         // Only a project that may have had containers needs Docker.
-        if !matches!(
-            project.state(),
-            ProjectState::Requested | ProjectState::Rejected | ProjectState::Withdrawn
-        ) {
-            let engine = self.engine().await?;
+        if let Some(engine) = engine {
             deploy::teardown(engine, slug, true).await?;
         }
         Ok(())
@@ -306,6 +320,7 @@ impl Control {
 
     /// The deploy itself; the caller holds the project's lock.
     async fn deploy_locked(&self, slug: &str, actor: &str, why: &str) -> Result<Project> {
+        self.engine_now().await?;
         let project = self
             .registry
             .transition(slug, ProjectState::Deploying, actor, why)

@@ -154,6 +154,18 @@ impl Engine {
         &self.endpoint
     }
 
+    /// Fails unless the engine answers now.
+    pub async fn ping(&self) -> Result<()> {
+        self.docker
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|source| DockerError::Connect {
+                endpoint: self.endpoint.clone(),
+                source,
+            })
+    }
+
     /// (engine version, negotiated API version)
     pub async fn version(&self) -> Result<(String, String)> {
         let v = self.docker.version().await.map_err(api("read version"))?;

@@ -371,3 +371,94 @@ async fn projects_cannot_reach_each_other() {
         );
     }
 }
+
+/// A unix socket that forwards to the Docker engine until it is switched off: stands in for an
+/// engine that goes away and comes back (stopping the machine's real engine would disturb other
+/// tests running against it).
+struct DockerLink {
+    path: std::path::PathBuf,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DockerLink {
+    fn new(dir: &std::path::Path) -> DockerLink {
+        let mut link = DockerLink {
+            path: dir.join("docker-link.sock"),
+            task: None,
+        };
+        link.up();
+        link
+    }
+
+    fn up(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let listener = tokio::net::UnixListener::bind(&self.path).unwrap();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                conns.spawn(async move {
+                    if let Ok(mut engine) =
+                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Closes the socket and every forwarded connection (the JoinSet drops with the task).
+    fn down(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_keeps_serving_while_docker_is_unreachable() {
+    let mut club = Club::new();
+    let mut link = DockerLink::new(club.dir.path());
+    let text = std::fs::read_to_string(&club.config).unwrap().replace(
+        "[docker]\n",
+        &format!("[docker]\nhost = \"unix://{}\"\n", link.path.display()),
+    );
+    std::fs::write(&club.config, text).unwrap();
+    club.start();
+    let slug = slug("nodocker");
+    let stack = two_service_stack().replace(
+        "    depends_on: [db]\n",
+        "    depends_on: [db]\n    restart: always\n",
+    );
+    club.deploy(&slug, &stack);
+    let url = club.url(&format!("/{slug}/"));
+    assert!(wait_for_status(&url, 200, Duration::from_secs(5)).await);
+
+    link.down();
+    // Visitors still reach the project: the proxy never asks Docker anything.
+    for _ in 0..20 {
+        assert_eq!(http().get(&url).send().await.unwrap().status(), 200);
+    }
+    // Operations that need Docker say so, and change nothing.
+    let out = club.cli(&["project", "stop", &slug]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "stop without Docker succeeded");
+    assert!(err.contains("Docker"), "{err}");
+    let show: serde_json::Value =
+        serde_json::from_str(&club.ok(&["project", "show", &slug, "--json"])).unwrap();
+    assert_eq!(
+        show["project"]["state"], "running",
+        "a failed stop must change nothing"
+    );
+
+    link.up();
+    // Once the engine is back, events flow again: a container that dies takes its route down.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    docker(&["stop", "-t", "1", &web_container(&slug)]);
+    assert!(
+        wait_for_status(&url, 503, Duration::from_secs(15)).await,
+        "watcher did not reconnect:\n{}",
+        club.log()
+    );
+}

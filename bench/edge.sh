@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Edge load figures for docs/reliability.md: memory with 10,000 idle connections, and 1,000
+# concurrent keep-alive clients for 60 s through the proxy. Traffic goes only to loopback and to
+# the benchmark project's own container.
+#
+#   bench/edge.sh [-d SECONDS] [-c CLIENTS] [-i IDLE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=60 CLIENTS=1000 IDLE=10000
+while getopts "d:c:i:" o; do
+    case $o in d) DURATION=$OPTARG ;; c) CLIENTS=$OPTARG ;; i) IDLE=$OPTARG ;; *) exit 2 ;; esac
+done
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
+ulimit -n 65536
+
+cargo build --release -q
+BIN=$PWD/target/release/clubhost
+WORK=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SLUG=edge-$$
+cat >"$WORK/clubhost.toml" <<TOML
+data_dir = "$WORK/data"
+[proxy]
+listen = "127.0.0.1:$PORT"
+[docker]
+gateway_network = "clubhost-bench-gateway"
+TOML
+cleanup() {
+    "$BIN" --config "$WORK/clubhost.toml" project delete "$SLUG" >/dev/null 2>&1 || true
+    [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! docker image inspect clubhost-test-busybox >/dev/null 2>&1; then
+    root=$WORK/rootfs; mkdir -p "$root/bin"; cp /bin/busybox "$root/bin/"
+    for a in sh httpd mkdir echo; do ln -s busybox "$root/bin/$a"; done
+    tar -C "$root" -c . | docker import - clubhost-test-busybox:latest >/dev/null
+fi
+cat >"$WORK/stack.yml" <<'YML'
+services:
+  web:
+    image: clubhost-test-busybox
+    command: ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8000 -h /www"]
+x-clubhost: { expose: web, port: 8000 }
+YML
+
+CLUBHOST_LOG=warn "$BIN" --config "$WORK/clubhost.toml" serve 2>"$WORK/serve.log" &
+SERVER=$!
+for _ in $(seq 100); do [ -S "$WORK/data/clubhost.sock" ] && break; sleep 0.1; done
+C() { "$BIN" --config "$WORK/clubhost.toml" "$@"; }
+C user add bench >/dev/null
+C project submit --owner bench --slug "$SLUG" --stack "$WORK/stack.yml" >/dev/null
+C project approve "$SLUG" >/dev/null
+URL="http://127.0.0.1:$PORT/$SLUG/"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
+
+echo "== idle connections: $IDLE"
+before=$(rss)
+python3 - "$PORT" "$IDLE" <<'PY' &
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    socks.append(s)
+time.sleep(8)  # held open, sending nothing
+PY
+HOLDER=$!
+sleep 5
+held=$(rss)
+open_fds=$(ls /proc/$SERVER/fd | wc -l)
+wait $HOLDER
+sleep 1
+after=$(rss)
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL")
+echo "rss before ${before} KiB, holding ${held} KiB (${open_fds} fds), after ${after} KiB; then GET -> $code"
+echo "per idle connection: $(( (held - before) * 1024 / IDLE )) bytes"
+
+echo "== $CLIENTS keep-alive clients for ${DURATION}s"
+wrk -t2 -c"$CLIENTS" -d"${DURATION}s" --latency "$URL" | tee "$WORK/wrk.txt"
+peak=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")
+echo "server peak rss ${peak} KiB"
+if grep -q "Socket errors\|Non-2xx" "$WORK/wrk.txt"; then echo "ERRORS seen"; else echo "zero errors"; fi
