@@ -2,7 +2,11 @@
 //!
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
 //! - `cli`: configuration and command-line errors that need no Docker.
+//! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload.
 
 mod cli;
 mod common;
+mod proxy;
+mod proxy_reload;
+mod proxy_support;
 mod skeleton;
