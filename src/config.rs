@@ -491,6 +491,16 @@ mod tests {
     }
 
     #[test]
+    fn example_file_parses_to_the_defaults() {
+        let text = include_str!("../clubhost.example.toml");
+        let c = Config::parse(text, Path::new("clubhost.example.toml")).unwrap();
+        let d = Config::default();
+        assert_eq!(c.proxy.max_body_size, d.proxy.max_body_size);
+        assert_eq!(c.proxy.header_read_timeout, d.proxy.header_read_timeout);
+        assert_eq!(c.log.format, d.log.format);
+    }
+
+    #[test]
     fn bad_domain_is_refused() {
         let err = Config::parse("domain = \"http://x\"", Path::new("t.toml"))
             .unwrap_err()
