@@ -32,6 +32,7 @@ pub fn router(control: Arc<Control>) -> Router {
         )
         .route("/api/projects/{slug}/{action}", post(project_action))
         .route("/api/audit", get(audit))
+        .route("/metrics", get(metrics))
         .with_state(control)
 }
 
@@ -161,6 +162,17 @@ async fn delete_project(
 ) -> ApiResult<serde_json::Value> {
     c.delete(&slug, SOCKET_ACTOR, "deleted by an admin").await?;
     Ok(Json(json!({ "deleted": slug })))
+}
+
+/// The proxy's Prometheus metrics in the text exposition format.
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::proxy::metrics::render(),
+    )
 }
 
 #[derive(Deserialize)]

@@ -122,7 +122,7 @@ pub enum ProjectCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => crate::server::serve(config).await,
+        Command::Serve => crate::server::serve_with_reload(config, cli.config.clone()).await,
         Command::Doctor => crate::doctor::run(&config).await,
         Command::User(UserCommand::Add { name, admin }) => {
             let api = Api::connect(config).await?;

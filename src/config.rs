@@ -38,6 +38,7 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub docker: DockerConfig,
     pub projects: ProjectsConfig,
+    pub log: LogConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +48,149 @@ pub struct ProxyConfig {
     pub listen: SocketAddr,
     /// Scheme announced in X-Forwarded-Proto (`https` when a TLS terminator sits in front).
     pub scheme: String,
+    /// Services clubhost does not deploy, routed like projects; reloaded on SIGHUP.
+    pub routes: Vec<StaticRoute>,
+    /// `<slug>.<domain>` reaches a project without its prefix, for apps that cannot live under a
+    /// sub-path (needs a wildcard DNS record).
+    pub subdomains: bool,
+    /// Peers (IPs or CIDRs) whose X-Forwarded-* headers are believed, e.g. a TLS terminator in
+    /// front. Anyone else's are dropped so a visitor cannot pose as another address.
+    pub trusted_proxies: Vec<String>,
+    /// Largest request body; bigger ones get 413. Generous by default (WordPress uploads).
+    #[serde(with = "byte_size")]
+    pub max_body_size: u64,
+    /// Largest request head (request line and headers); bigger ones get 431.
+    #[serde(with = "byte_size")]
+    pub max_header_size: u64,
+    /// How long connecting to an upstream may take before 502.
+    #[serde(with = "humantime_serde_compat")]
+    pub connect_timeout: Duration,
+    /// How long an upstream may take to send response headers before 504.
+    #[serde(with = "humantime_serde_compat")]
+    pub response_header_timeout: Duration,
+    /// How long a pooled keep-alive connection to an upstream is kept unused.
+    #[serde(with = "humantime_serde_compat")]
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a request's headers (also the longest idle keep-alive
+    /// wait between requests); stops slowloris.
+    #[serde(with = "humantime_serde_compat")]
+    pub header_read_timeout: Duration,
+    /// One access log line per request.
+    pub access_log: bool,
+}
+
+/// A `[[proxy.routes]]` entry: a path prefix or a host, sent to a fixed upstream.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRoute {
+    /// `/status` (one segment, stripped before forwarding) or `/` for the root.
+    pub path: Option<String>,
+    /// A whole host name instead of a path; nothing is stripped.
+    pub host: Option<String>,
+    /// `http://127.0.0.1:9000`: where requests go (plain HTTP, no path).
+    pub upstream: String,
+    /// Shown on error pages and in metrics; defaults to the path or host.
+    pub name: Option<String>,
+    /// Rewrite Location / Set-Cookie paths under the prefix.
+    #[serde(default = "default_true")]
+    pub rewrite: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Access log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `plain` (one readable line) or `json` (one object per line) for access log lines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Plain,
+        }
+    }
+}
+
+impl StaticRoute {
+    /// The upstream's socket address (resolved now; `localhost` and IP literals need no DNS).
+    pub fn upstream_addr(&self) -> Result<SocketAddr, String> {
+        use std::net::ToSocketAddrs;
+        let rest = self.upstream.strip_prefix("http://").ok_or_else(|| {
+            format!(
+                "upstream {:?} must look like \"http://127.0.0.1:9000\"",
+                self.upstream
+            )
+        })?;
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "upstream {:?}: only scheme, host and port are allowed (no path)",
+                self.upstream
+            ));
+        }
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        with_port
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("upstream {:?}: cannot resolve {with_port}", self.upstream))
+    }
+
+    /// The path segment owned (`status` for `/status`, empty for `/`), if a path route.
+    pub fn segment(&self) -> Option<&str> {
+        self.path
+            .as_deref()
+            .map(|p| p.trim_start_matches('/').trim_end_matches('/'))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        match (&self.path, &self.host) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err("give exactly one of `path` or `host`".into());
+            }
+            (Some(p), None) => {
+                let seg = self.segment().unwrap_or_default();
+                if !p.starts_with('/')
+                    || seg.contains('/')
+                    || !seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+                {
+                    return Err(format!(
+                        "path {p:?} must be `/` or one segment like `/status`"
+                    ));
+                }
+                if seg == "portal" {
+                    return Err("path \"/portal\" is reserved for the portal".into());
+                }
+            }
+            (None, Some(h)) => {
+                if h.is_empty() || h.contains(['/', ' ', ':']) {
+                    return Err(format!("host {h:?} is not a host name"));
+                }
+            }
+        }
+        self.upstream_addr().map(|_| ())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +227,7 @@ impl Default for Config {
             proxy: ProxyConfig::default(),
             docker: DockerConfig::default(),
             projects: ProjectsConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -92,6 +237,16 @@ impl Default for ProxyConfig {
         ProxyConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             scheme: "http".into(),
+            routes: Vec::new(),
+            subdomains: false,
+            trusted_proxies: Vec::new(),
+            max_body_size: 100 * 1024 * 1024,
+            max_header_size: 64 * 1024,
+            connect_timeout: Duration::from_secs(5),
+            response_header_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(30),
+            access_log: true,
         }
     }
 }
@@ -158,6 +313,25 @@ impl Config {
                 self.proxy.scheme
             ));
         }
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in self.proxy.routes.iter().enumerate() {
+            r.check()
+                .map_err(|e| format!("`proxy.routes` entry {}: {e}", i + 1))?;
+            let key = (r.segment().map(str::to_string), r.host.clone());
+            if !seen.insert(key) {
+                return Err(format!(
+                    "`proxy.routes` entry {}: another route has the same path or host",
+                    i + 1
+                ));
+            }
+        }
+        for t in &self.proxy.trusted_proxies {
+            t.parse::<crate::proxy::forwarded::Cidr>()
+                .map_err(|e| format!("key `proxy.trusted_proxies`: {e}"))?;
+        }
+        if self.proxy.max_header_size < 1024 {
+            return Err("key `proxy.max_header_size`: must be at least 1KiB".into());
+        }
         if self.docker.gateway_network.is_empty() {
             return Err("key `docker.gateway_network`: must not be empty".into());
         }
@@ -178,6 +352,45 @@ impl Config {
     /// The admin API's unix socket; the CLI finds a running server through it.
     pub fn socket_path(&self) -> PathBuf {
         self.data_dir.join("clubhost.sock")
+    }
+}
+
+/// Sizes as a number of bytes or a string like "100MiB", "512KiB", "1GB".
+mod byte_size {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+
+    pub fn parse(text: &str) -> Option<u64> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().ok()?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            _ => return None,
+        };
+        n.checked_mul(mult)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(n),
+            Raw::Text(t) => parse(&t).ok_or_else(|| {
+                serde::de::Error::custom(format!("{t:?} is not a size like \"100MiB\""))
+            }),
+        }
     }
 }
 
@@ -226,6 +439,70 @@ mod tests {
             .to_string();
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn proxy_keys_parse_and_check() {
+        let text = "[proxy]\nmax_body_size = \"2MiB\"\nheader_read_timeout = \"5s\"\n\
+                    trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nsubdomains = true\n\
+                    [[proxy.routes]]\npath = \"/status\"\nupstream = \"http://127.0.0.1:9000\"\n\
+                    [[proxy.routes]]\nhost = \"grafana.club.example\"\nupstream = \"http://localhost:3000/\"\n\
+                    [log]\nformat = \"json\"\n";
+        let c = Config::parse(text, Path::new("t.toml")).unwrap();
+        assert_eq!(c.proxy.max_body_size, 2 * 1024 * 1024);
+        assert_eq!(c.proxy.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.proxy.routes.len(), 2);
+        assert_eq!(c.proxy.routes[0].segment(), Some("status"));
+        assert_eq!(
+            c.proxy.routes[0].upstream_addr().unwrap().to_string(),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(Config::default().proxy.max_body_size, 100 * 1024 * 1024);
+
+        for (bad, needle) in [
+            (
+                "[[proxy.routes]]\npath = \"/a/b\"\nupstream = \"http://127.0.0.1:1\"\n",
+                "one segment",
+            ),
+            (
+                "[[proxy.routes]]\npath = \"/a\"\nupstream = \"https://127.0.0.1:1\"\n",
+                "http://",
+            ),
+            (
+                "[[proxy.routes]]\npath = \"/a\"\nupstream = \"http://127.0.0.1:1/x\"\n",
+                "no path",
+            ),
+            (
+                "[[proxy.routes]]\nupstream = \"http://127.0.0.1:1\"\n",
+                "exactly one",
+            ),
+            (
+                "[[proxy.routes]]\npath = \"/a\"\nupstrem = \"x\"\n",
+                "upstrem",
+            ),
+            (
+                "[proxy]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+                "trusted_proxies",
+            ),
+            ("[proxy]\nmax_body_size = \"lots\"\n", "max_body_size"),
+            ("[log]\nformat = \"xml\"\n", "format"),
+        ] {
+            let err = Config::parse(bad, Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn example_file_parses_to_the_defaults() {
+        let text = include_str!("../clubhost.example.toml");
+        let c = Config::parse(text, Path::new("clubhost.example.toml")).unwrap();
+        let d = Config::default();
+        assert_eq!(c.proxy.max_body_size, d.proxy.max_body_size);
+        assert_eq!(c.proxy.header_read_timeout, d.proxy.header_read_timeout);
+        assert_eq!(c.log.format, d.log.format);
     }
 
     #[test]

@@ -18,9 +18,10 @@ use serde::Deserialize;
 use tokio::sync::OnceCell;
 
 use crate::config::Config;
+use crate::config::StaticRoute;
 use crate::deploy::{self, DeployRequest};
 use crate::docker::{DockerError, Engine};
-use crate::proxy::routes::{RouteHandle, RouteSpec, RouteTable, Target};
+use crate::proxy::routes::{HostOptions, RouteHandle, RouteSpec, RouteTable, Target};
 use crate::registry::{NewProject, Project, ProjectState, Registry, RegistryError};
 use crate::stack::{self, StackError};
 
@@ -96,6 +97,8 @@ pub struct Control {
     drain: Mutex<Duration>,
     /// One lock per project: two operations on one project never interleave.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Routes from `[[proxy.routes]]`; replaced when the config is reloaded (SIGHUP).
+    static_routes: Mutex<Vec<RouteSpec>>,
 }
 
 impl Control {
@@ -108,6 +111,7 @@ impl Control {
         })?;
         let registry = Registry::open(&config.database_path()).await?;
         let instance = registry.instance_id().await?;
+        let static_routes = Mutex::new(static_route_specs(&config.proxy.routes));
         Ok(Control {
             config,
             registry,
@@ -117,6 +121,7 @@ impl Control {
             live: Mutex::new(HashMap::new()),
             drain: Mutex::new(Duration::ZERO),
             locks: Mutex::new(HashMap::new()),
+            static_routes,
         })
     }
 
@@ -419,8 +424,29 @@ impl Control {
     pub async fn publish_routes(&self) -> Result<()> {
         let projects = self.registry.projects().await?;
         let live = self.live.lock().expect("live map poisoned").clone();
-        self.routes.swap(build_routes(&projects, &live));
+        let mut specs = project_route_specs(&projects, &live);
+        // Static routes come last: an operator's route wins over a project with the same path.
+        specs.extend(
+            self.static_routes
+                .lock()
+                .expect("static routes poisoned")
+                .clone(),
+        );
+        let hosts = HostOptions {
+            subdomains_of: self
+                .config
+                .proxy
+                .subdomains
+                .then(|| self.config.domain.clone()),
+        };
+        self.routes.swap(RouteTable::with_hosts(specs, &hosts));
         Ok(())
+    }
+
+    /// Takes the `[[proxy.routes]]` of a freshly re-read config (SIGHUP) and republishes.
+    pub async fn reload_static_routes(&self, routes: &[StaticRoute]) -> Result<()> {
+        *self.static_routes.lock().expect("static routes poisoned") = static_route_specs(routes);
+        self.publish_routes().await
     }
 
     // ---- start-up ----
@@ -505,11 +531,43 @@ impl Control {
 /// The route table for a set of projects: running ones with a known address are forwarded, other
 /// live states answer the "not running" page, and the portal keeps its reserved prefix.
 pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> RouteTable {
-    let mut specs = vec![RouteSpec {
-        segment: "portal".into(),
-        name: "Portal".into(),
-        target: Target::Portal,
-    }];
+    RouteTable::new(project_route_specs(projects, live))
+}
+
+/// `[[proxy.routes]]` as route specs. Config validation checked them; an upstream whose name no
+/// longer resolves answers 503 instead of failing the whole table.
+pub fn static_route_specs(routes: &[StaticRoute]) -> Vec<RouteSpec> {
+    routes
+        .iter()
+        .map(|r| {
+            let target = match r.upstream_addr() {
+                Ok(addr) => Target::Upstream(addr),
+                Err(e) => {
+                    tracing::warn!(error = %e, "static route upstream unusable");
+                    Target::Unavailable {
+                        state: "unreachable".into(),
+                    }
+                }
+            };
+            let name = r
+                .name
+                .clone()
+                .or_else(|| r.host.clone())
+                .or_else(|| r.path.clone())
+                .unwrap_or_default();
+            RouteSpec {
+                segment: r.segment().unwrap_or_default().to_string(),
+                name,
+                target,
+                host: r.host.clone(),
+                rewrite: r.rewrite,
+            }
+        })
+        .collect()
+}
+
+fn project_route_specs(projects: &[Project], live: &HashMap<String, Live>) -> Vec<RouteSpec> {
+    let mut specs = vec![RouteSpec::path("portal", "Portal", Target::Portal)];
     for p in projects {
         let state = p.state();
         if matches!(state, ProjectState::Rejected | ProjectState::Withdrawn) {
@@ -535,13 +593,10 @@ pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> Route
         } else {
             p.slug.clone()
         };
-        specs.push(RouteSpec {
-            segment,
-            name: p.name.clone(),
-            target,
-        });
+        // Rewrite on by default; a per-project switch can come from the registry later.
+        specs.push(RouteSpec::path(segment, p.name.clone(), target));
     }
-    RouteTable::new(specs)
+    specs
 }
 
 /// Slugs become URL segments and Docker names: lowercase letters, digits and inner dashes.

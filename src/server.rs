@@ -2,6 +2,7 @@
 //! together and runs them until SIGTERM or Ctrl-C.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -13,6 +14,12 @@ use crate::proxy::Proxy;
 use crate::proxy::routes::RouteHandle;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_with_reload(config, None).await
+}
+
+/// Like [`serve`]; SIGHUP re-reads `config_path` (or `clubhost.toml` in the working directory when
+/// `None`, as at start) and swaps in its `[[proxy.routes]]` without a restart.
+pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let routes = RouteHandle::default();
     let control = Arc::new(Control::open(config.clone(), routes.clone()).await?);
@@ -34,7 +41,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(crate::watch::run(control.clone()));
 
     let portal = crate::portal::router(control.clone());
-    let proxy = Arc::new(Proxy::new(routes, portal, &config.proxy.scheme));
+    let settings = crate::proxy::Settings::from_config(&config);
+    let proxy = Arc::new(Proxy::with_settings(routes, portal, settings));
     let api = crate::api::router(control.clone());
     tracing::info!(listen = %config.proxy.listen, domain = %config.domain, "clubhost serving");
 
@@ -60,7 +68,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
 
+    let reload_task = tokio::spawn(reload_on_hangup(control.clone(), config_path));
     shutdown_signal().await;
+    reload_task.abort();
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
     let _ = proxy_task.await;
@@ -88,6 +98,30 @@ async fn bind_admin_socket(config: &Config) -> anyhow::Result<UnixListener> {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot set mode 0600 on {}", path.display()))?;
     Ok(listener)
+}
+
+/// On each SIGHUP: re-read the config file and republish routes with its static routes. A file
+/// that no longer parses is reported and the running routes stay as they are.
+async fn reload_on_hangup(control: Arc<Control>, config_path: Option<PathBuf>) {
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGHUP; static routes will not reload");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        match Config::load(config_path.as_deref()) {
+            Ok(fresh) => match control.reload_static_routes(&fresh.proxy.routes).await {
+                Ok(()) => tracing::info!(
+                    routes = fresh.proxy.routes.len(),
+                    "SIGHUP: static routes reloaded"
+                ),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: publishing routes failed"),
+            },
+            Err(e) => tracing::error!(error = %e, "SIGHUP: config not reloaded; keeping routes"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

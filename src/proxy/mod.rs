@@ -1,30 +1,42 @@
-//! The reverse proxy visitors reach: path routing to project containers, the portal under its
-//! reserved prefix, and clubhost's own error pages.
+//! The reverse proxy visitors reach: path (and host) routing to project containers and static
+//! upstreams, the portal under its reserved prefix, and clubhost's own error pages.
 //!
 //! Architecture invariant: the proxy never talks to Docker or the registry. It reads the route
 //! table (swapped in by the control plane) and nothing else, so a slow engine or database can never
 //! slow a request down.
+//!
+//! Module map: [`routes`] (the table), [`forwarded`] (header surgery), [`body`] (request bodies
+//! with the size limit), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
+//! [`settings`] (limits and timeouts), [`access`] (the access log line).
 
+pub mod access;
+pub mod body;
+pub mod forwarded;
+pub mod metrics;
 pub mod pages;
 pub mod routes;
+pub mod settings;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::body::{Body, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::http::uri::{PathAndQuery, Scheme};
+use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use routes::{Match, RouteHandle, Target};
+use body::{Fault, FaultCell, UpstreamBody};
+use routes::{Match, Route, RouteHandle, Target};
+pub use settings::Settings;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response the proxy sends, whatever produced it.
@@ -34,49 +46,44 @@ pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 pub struct Proxy {
     routes: RouteHandle,
     /// Pooled keep-alive connections to upstreams.
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, UpstreamBody>,
     /// Answers requests under the portal's reserved prefix.
     portal: axum::Router,
-    /// Announced in X-Forwarded-Proto.
+    settings: Settings,
+    /// `settings.scheme` as a header value, announced in X-Forwarded-Proto.
     scheme: HeaderValue,
 }
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-
-/// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-];
-
 impl Proxy {
+    /// A proxy with default limits and the given X-Forwarded-Proto scheme.
     pub fn new(routes: RouteHandle, portal: axum::Router, scheme: &str) -> Proxy {
+        let settings = Settings {
+            scheme: scheme.to_string(),
+            ..Settings::default()
+        };
+        Proxy::with_settings(routes, portal, settings)
+    }
+
+    pub fn with_settings(routes: RouteHandle, portal: axum::Router, settings: Settings) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.set_connect_timeout(Some(settings.connect_timeout));
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(settings.idle_timeout)
             .pool_timer(TokioTimer::new())
             .build(connector);
         Proxy {
             routes,
             client,
             portal,
-            scheme: HeaderValue::from_str(scheme).unwrap_or(HeaderValue::from_static("http")),
+            scheme: HeaderValue::from_str(&settings.scheme)
+                .unwrap_or(HeaderValue::from_static("http")),
+            settings,
         }
     }
 
-    /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish.
+    /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish (up to
+    /// the shutdown deadline).
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
@@ -104,11 +111,15 @@ impl Proxy {
             let proxy = self.clone();
             let mut closing = closing_rx.clone();
             connections.spawn(async move {
+                let _open = metrics::ConnectionGuard::open();
+                let header_read_timeout = proxy.settings.header_read_timeout;
+                let max_header_size = proxy.settings.max_header_size;
                 let service =
                     hyper::service::service_fn(move |req| proxy.clone().handle(req, peer));
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
+                    .header_read_timeout(header_read_timeout)
+                    .max_header_size(max_header_size)
                     .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades();
                 tokio::pin!(conn);
@@ -127,7 +138,7 @@ impl Proxy {
         drop(listener);
         let _ = closing_tx.send(true);
         let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(10), drain)
+        if tokio::time::timeout(self.settings.shutdown_deadline, drain)
             .await
             .is_err()
         {
@@ -140,49 +151,84 @@ impl Proxy {
         req: Request<Incoming>,
         peer: SocketAddr,
     ) -> Result<Response<ProxyBody>, Infallible> {
+        let start = Instant::now();
         let json = pages::wants_json(req.headers());
-        let table = self.routes.load();
-        let (target, prefix, name, upstream_path) = match table.lookup(req.uri().path()) {
+        let table = self.routes.load_full();
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().host());
+        let (route, rest) = match table.lookup_host(host, req.uri().path()) {
             Match::NotFound => {
-                return Ok(page(
+                let res = page(
                     StatusCode::NOT_FOUND,
                     "Nothing is hosted here",
                     "No club project lives at this address.",
                     json,
-                ));
+                );
+                return Ok(self.finish(&req, metrics::unrouted(), "-", start, None, res));
             }
-            Match::AddSlash => return Ok(add_slash(&req)),
-            Match::Route { route, rest } => {
-                let mut path = rest.to_string();
-                if let Some(q) = req.uri().query() {
-                    path.push('?');
-                    path.push_str(q);
-                }
-                (
-                    route.target.clone(),
-                    route.prefix.clone(),
-                    route.name.clone(),
-                    path,
-                )
+            Match::AddSlash => {
+                let res = add_slash(&req);
+                return Ok(self.finish(&req, metrics::unrouted(), "-", start, None, res));
             }
+            Match::Route { route, rest } => (route, rest.to_owned()),
         };
-        drop(table);
-        match target {
+        let res = match &route.target {
             Target::Portal => {
                 let req = req.map(axum::body::Body::new);
                 let Ok(res) = self.portal.clone().oneshot(req).await;
-                Ok(res.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+                let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
+                route.stats.record(res.status().as_u16());
+                metrics::observe_latency(start.elapsed());
+                return Ok(res);
             }
-            Target::Unavailable { state } => Ok(page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("{name} is not running"),
-                &format!("This project is {state} right now."),
-                json,
-            )),
-            Target::Upstream(addr) => Ok(self
-                .forward(req, peer, addr, &prefix, &name, &upstream_path, json)
-                .await),
+            Target::Unavailable { state } => {
+                let res = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("{} is not running", route.name),
+                    &format!("This project is {state} right now."),
+                    json,
+                );
+                return Ok(self.finish(&req, &route.stats, &route.name, start, None, res));
+            }
+            Target::Upstream(addr) => {
+                self.forward(req, peer, *addr, route, &rest, json, start)
+                    .await
+            }
+        };
+        Ok(res)
+    }
+
+    /// Records metrics and the access log line for a response about to be sent.
+    fn finish<B>(
+        &self,
+        req: &Request<B>,
+        stats: &metrics::ProjectStats,
+        project: &str,
+        start: Instant,
+        upstream: Option<Duration>,
+        res: Response<ProxyBody>,
+    ) -> Response<ProxyBody> {
+        let total = start.elapsed();
+        stats.record(res.status().as_u16());
+        metrics::observe_latency(total);
+        if let Some(format) = self.settings.access_log {
+            access::log(
+                format,
+                &access::Entry {
+                    project,
+                    method: req.method().as_str(),
+                    path: req.uri().path(),
+                    status: res.status().as_u16(),
+                    bytes: res.body().size_hint().exact(),
+                    total,
+                    upstream,
+                },
+            );
         }
+        res
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -191,22 +237,48 @@ impl Proxy {
         mut req: Request<Incoming>,
         peer: SocketAddr,
         addr: SocketAddr,
-        prefix: &str,
-        name: &str,
-        path_and_query: &str,
+        route: &Route,
+        rest: &str,
         json: bool,
+        start: Instant,
     ) -> Response<ProxyBody> {
-        let uri = match format!("http://{addr}{path_and_query}").parse() {
-            Ok(u) => u,
-            Err(_) => {
-                return page(
+        // The log and error pages want the client's view of the request, not the upstream's.
+        let (method, client_path) = (req.method().clone(), req.uri().path().to_owned());
+        let log_req = || {
+            let mut r = Request::new(());
+            *r.method_mut() = method.clone();
+            *r.uri_mut() = client_path.parse().unwrap_or_default();
+            r
+        };
+        let fail = |status, title: String, detail: &str| {
+            let res = page(status, &title, detail, json);
+            self.finish(&log_req(), &route.stats, &route.name, start, None, res)
+        };
+
+        // A declared body over the limit is refused before anything goes upstream.
+        let declared = req.body().size_hint().exact();
+        if declared.is_some_and(|n| n > self.settings.max_body_size) {
+            return fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request too large".into(),
+                "The request body is larger than this server accepts.",
+            );
+        }
+        let uri = match upstream_uri(&req, route, rest) {
+            Some(u) => u,
+            None => {
+                return fail(
                     StatusCode::BAD_REQUEST,
-                    "Bad request",
+                    "Bad request".into(),
                     "Malformed path.",
-                    json,
                 );
             }
         };
+        let client_host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned);
         let upgrade = req.headers().contains_key(header::UPGRADE).then(|| {
             (
                 req.headers().get(header::UPGRADE).cloned(),
@@ -215,23 +287,85 @@ impl Proxy {
         });
         *req.uri_mut() = uri;
         let headers = req.headers_mut();
-        strip_hop_by_hop(headers);
+        forwarded::strip_hop_by_hop(headers);
         if let Some((Some(proto), _)) = &upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, proto.clone());
         }
-        set_forwarded(headers, peer, &self.scheme, prefix);
+        forwarded::set_forwarded(
+            headers,
+            &forwarded::Hop {
+                peer,
+                trusted: self.settings.trusts(peer.ip()),
+                scheme: &self.scheme,
+                prefix: &route.prefix,
+            },
+        );
 
-        let mut res = match self.client.request(req).await {
+        let (parts, incoming) = req.into_parts();
+        // Requests without a body that are safe to repeat may be retried once on a connect
+        // failure or a pooled connection the upstream had closed; keep their head for that.
+        let retry_head = (upgrade.is_none()
+            && incoming.is_end_stream()
+            && idempotent(&parts.method))
+        .then(|| {
+            (
+                parts.method.clone(),
+                parts.uri.clone(),
+                parts.headers.clone(),
+            )
+        });
+        let fault = Arc::new(FaultCell::default());
+        let body = if incoming.is_end_stream() {
+            UpstreamBody::Empty
+        } else {
+            UpstreamBody::limited(incoming, self.settings.max_body_size, fault.clone())
+        };
+        let sent = Instant::now();
+        let mut result = self.send(Request::from_parts(parts, body)).await;
+        if let (Err(e), Some((m, u, h))) = (&result, retry_head)
+            && retryable(e)
+        {
+            tracing::debug!(project = %route.name, error = %e, "retrying once");
+            let mut again = Request::new(UpstreamBody::Empty);
+            *again.method_mut() = m;
+            *again.uri_mut() = u;
+            *again.headers_mut() = h;
+            result = self.send(again).await;
+        }
+        let upstream_time = sent.elapsed();
+        let mut res = match result {
             Ok(res) => res,
             Err(e) => {
-                tracing::warn!(project = %name, upstream = %addr, error = %e, "upstream failed");
-                return page(
-                    StatusCode::BAD_GATEWAY,
-                    &format!("{name} is not answering"),
-                    "The project's server did not answer. Try again in a moment.",
-                    json,
-                );
+                let (status, title, detail) = match fault.get() {
+                    Fault::TooLarge => (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Request too large".to_string(),
+                        "The request body is larger than this server accepts.",
+                    ),
+                    Fault::Broken => (
+                        StatusCode::BAD_REQUEST,
+                        "Bad request".to_string(),
+                        "The request body was malformed or cut short.",
+                    ),
+                    Fault::None => {
+                        route.stats.upstream_error();
+                        tracing::warn!(project = %route.name, upstream = %addr, error = %e, "upstream failed");
+                        match e {
+                            SendError::Timeout => (
+                                StatusCode::GATEWAY_TIMEOUT,
+                                format!("{} is not answering", route.name),
+                                "The project's server took too long to answer. Try again in a moment.",
+                            ),
+                            SendError::Upstream(_) => (
+                                StatusCode::BAD_GATEWAY,
+                                format!("{} is not answering", route.name),
+                                "The project's server did not answer. Try again in a moment.",
+                            ),
+                        }
+                    }
+                };
+                return fail(status, title, detail);
             }
         };
         if res.status() == StatusCode::SWITCHING_PROTOCOLS
@@ -246,50 +380,92 @@ impl Proxy {
                 }
             });
         } else {
-            strip_hop_by_hop(res.headers_mut());
+            forwarded::strip_hop_by_hop(res.headers_mut());
         }
-        res.map(|b| b.map_err(BoxError::from).boxed_unsync())
+        if route.rewrite {
+            forwarded::rewrite_response(res.headers_mut(), &route.prefix, client_host.as_deref());
+        }
+        let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
+        self.finish(
+            &log_req(),
+            &route.stats,
+            &route.name,
+            start,
+            Some(upstream_time),
+            res,
+        )
+    }
+
+    /// One upstream exchange, bounded by the response-header timeout.
+    async fn send(&self, req: Request<UpstreamBody>) -> Result<Response<Incoming>, SendError> {
+        match tokio::time::timeout(
+            self.settings.response_header_timeout,
+            self.client.request(req),
+        )
+        .await
+        {
+            Ok(Ok(res)) => Ok(res),
+            Ok(Err(e)) => Err(SendError::Upstream(e)),
+            Err(_) => Err(SendError::Timeout),
+        }
     }
 }
 
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Headers named in Connection are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for h in named.iter().chain(HOP_BY_HOP.iter()) {
-        headers.remove(h);
-    }
-    headers.remove(header::UPGRADE);
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("no response headers within the response header timeout")]
+    Timeout,
+    #[error("{0}")]
+    Upstream(hyper_util::client::legacy::Error),
 }
 
-/// Sets the X-Forwarded-* family. Client-sent values are replaced, not trusted: a visitor must not
-/// be able to pose as another address.
-fn set_forwarded(headers: &mut HeaderMap, peer: SocketAddr, scheme: &HeaderValue, prefix: &str) {
-    let ip = HeaderValue::from_str(&peer.ip().to_string()).expect("an IP is a valid header");
-    headers.insert(X_FORWARDED_FOR, ip.clone());
-    headers.insert(X_REAL_IP, ip);
-    headers.insert(X_FORWARDED_PROTO, scheme.clone());
-    match headers.get(header::HOST).cloned() {
-        Some(host) => {
-            headers.insert(X_FORWARDED_HOST, host);
-        }
-        None => {
-            headers.remove(X_FORWARDED_HOST);
-        }
+/// A failure where the request surely never reached the upstream application.
+fn retryable(e: &SendError) -> bool {
+    let SendError::Upstream(e) = e else {
+        return false;
+    };
+    if e.is_connect() {
+        return true;
     }
-    match HeaderValue::from_str(prefix) {
-        Ok(p) if !prefix.is_empty() => {
-            headers.insert(X_FORWARDED_PREFIX, p);
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_incomplete_message() || h.is_canceled();
         }
-        _ => {
-            headers.remove(X_FORWARDED_PREFIX);
-        }
+        source = s.source();
     }
+    false
+}
+
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// `http://<upstream><rest>?<query>`; reuses the client's path-and-query when nothing is stripped.
+fn upstream_uri<B>(req: &Request<B>, route: &Route, rest: &str) -> Option<Uri> {
+    let path_and_query = if route.prefix.is_empty() {
+        req.uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"))
+    } else {
+        let query = req.uri().query();
+        let mut s = String::with_capacity(rest.len() + query.map_or(0, |q| q.len() + 1));
+        s.push_str(rest);
+        if let Some(q) = query {
+            s.push('?');
+            s.push_str(q);
+        }
+        PathAndQuery::try_from(s).ok()?
+    };
+    let mut parts = hyper::http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(route.authority.clone()?);
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).ok()
 }
 
 fn page(status: StatusCode, title: &str, detail: &str, json: bool) -> Response<ProxyBody> {
@@ -304,7 +480,7 @@ fn add_slash<B>(req: &Request<B>) -> Response<ProxyBody> {
         location.push_str(q);
     }
     // 308 keeps the method and body for non-GET requests.
-    let status = if req.method() == hyper::Method::GET || req.method() == hyper::Method::HEAD {
+    let status = if req.method() == Method::GET || req.method() == Method::HEAD {
         StatusCode::MOVED_PERMANENTLY
     } else {
         StatusCode::PERMANENT_REDIRECT

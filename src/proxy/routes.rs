@@ -1,11 +1,14 @@
-//! The route table: which prefix goes where. One immutable value, built whole from plain data and
-//! swapped atomically; the proxy reads it without locks and a lookup allocates nothing.
+//! The route table: which prefix (or host) goes where. One immutable value, built whole from plain
+//! data and swapped atomically; the proxy reads it without locks and a lookup allocates nothing
+//! (two hash lookups at most, whatever the number of routes; `bench/route_lookup.rs` shows it).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+
+use super::metrics::{self, ProjectStats};
 
 /// Where a route's requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,27 +25,56 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSpec {
     /// The first path segment it owns (`slack` for `/slack/...`); empty for the root project.
+    /// Ignored when `host` is set.
     pub segment: String,
-    /// Shown on error pages.
+    /// Shown on error pages and used as the `project` label in metrics.
     pub name: String,
     pub target: Target,
+    /// A whole host this route owns (`status.club.example`), for static routes to services that
+    /// cannot live under a sub-path. Matched before any path route; nothing is stripped.
+    pub host: Option<String>,
+    /// Rewrite `Location` and `Set-Cookie; Path=` pointing at `/…` under the route's prefix, so
+    /// apps that do not know they live under `/slug` still work. On by default; switchable per
+    /// project (the registry can carry the flag later).
+    pub rewrite: bool,
+}
+
+impl RouteSpec {
+    /// A path route with the defaults (rewrite on, no host).
+    pub fn path(segment: impl Into<String>, name: impl Into<String>, target: Target) -> RouteSpec {
+        RouteSpec {
+            segment: segment.into(),
+            name: name.into(),
+            target,
+            host: None,
+            rewrite: true,
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct Route {
     pub name: String,
-    /// `/slack`, or empty for the root route: what is stripped and announced as X-Forwarded-Prefix.
+    /// `/slack`, or empty for the root and host routes: what is stripped and announced as
+    /// X-Forwarded-Prefix.
     pub prefix: String,
     pub target: Target,
+    /// Whether Location / Set-Cookie paths are rewritten under `prefix` (only when non-empty).
+    pub rewrite: bool,
+    /// Counters this route's requests are recorded in; looked up once when the table is built so
+    /// the request path touches only atomics.
+    pub stats: Arc<ProjectStats>,
+    /// `10.0.0.5:8000` as a URI authority, built once here instead of per request.
+    pub authority: Option<hyper::http::uri::Authority>,
 }
 
 /// The result of a lookup.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Match<'a> {
+pub enum Match<'t, 'p> {
     /// Forward with `rest` as the upstream path (always starts with `/`).
     Route {
-        route: &'a Route,
-        rest: &'a str,
+        route: &'t Route,
+        rest: &'p str,
     },
     /// `/slack` without the slash: redirect to `/slack/` so relative links resolve.
     AddSlash,
@@ -56,16 +88,70 @@ impl PartialEq for Route {
 }
 impl Eq for Route {}
 
+/// How host names map to routes, beyond static `host` routes.
+#[derive(Debug, Clone, Default)]
+pub struct HostOptions {
+    /// With `[proxy] subdomains = true`: `<slug>.<domain>` reaches the project at `/slug` without
+    /// a prefix. `None` turns subdomain routing off.
+    pub subdomains_of: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct RouteTable {
     by_segment: HashMap<String, Route>,
     root: Option<Route>,
+    /// Static host routes and, with subdomains on, `<slug>.<domain>` copies of project routes
+    /// (prefix empty). Keys are lowercase without a port.
+    by_host: HashMap<String, Route>,
 }
+
+fn authority(target: &Target) -> Option<hyper::http::uri::Authority> {
+    match target {
+        Target::Upstream(addr) => addr.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Longest host name DNS allows; longer Host headers match no host route.
+const MAX_HOST: usize = 253;
 
 impl RouteTable {
     pub fn new(specs: impl IntoIterator<Item = RouteSpec>) -> RouteTable {
+        RouteTable::with_hosts(specs, &HostOptions::default())
+    }
+
+    pub fn with_hosts(
+        specs: impl IntoIterator<Item = RouteSpec>,
+        opts: &HostOptions,
+    ) -> RouteTable {
         let mut table = RouteTable::default();
         for spec in specs {
+            let stats = metrics::project(&spec.name);
+            if let Some(host) = spec.host {
+                let route = Route {
+                    name: spec.name,
+                    prefix: String::new(),
+                    authority: authority(&spec.target),
+                    target: spec.target,
+                    rewrite: false,
+                    stats,
+                };
+                table.by_host.insert(host.to_ascii_lowercase(), route);
+                continue;
+            }
+            if let (Some(domain), false, Target::Upstream(_) | Target::Unavailable { .. }) =
+                (&opts.subdomains_of, spec.segment.is_empty(), &spec.target)
+            {
+                let host = format!("{}.{}", spec.segment, domain).to_ascii_lowercase();
+                table.by_host.entry(host).or_insert_with(|| Route {
+                    name: spec.name.clone(),
+                    prefix: String::new(),
+                    target: spec.target.clone(),
+                    rewrite: false,
+                    authority: authority(&spec.target),
+                    stats: stats.clone(),
+                });
+            }
             let route = Route {
                 name: spec.name,
                 prefix: if spec.segment.is_empty() {
@@ -73,7 +159,10 @@ impl RouteTable {
                 } else {
                     format!("/{}", spec.segment)
                 },
+                authority: authority(&spec.target),
                 target: spec.target,
+                rewrite: spec.rewrite,
+                stats,
             };
             if spec.segment.is_empty() {
                 table.root = Some(route);
@@ -85,7 +174,7 @@ impl RouteTable {
     }
 
     pub fn len(&self) -> usize {
-        self.by_segment.len() + usize::from(self.root.is_some())
+        self.by_segment.len() + usize::from(self.root.is_some()) + self.by_host.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,12 +183,52 @@ impl RouteTable {
 
     /// Every route, for listings.
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
-        self.root.iter().chain(self.by_segment.values())
+        self.root
+            .iter()
+            .chain(self.by_segment.values())
+            .chain(self.by_host.values())
+    }
+
+    /// Finds the route for a request: a host route for `host` (the Host header, port allowed)
+    /// first, then the path. Allocates nothing.
+    pub fn lookup_host<'t, 'p>(&'t self, host: Option<&str>, path: &'p str) -> Match<'t, 'p> {
+        if !self.by_host.is_empty()
+            && let Some(host) = host
+            && let Some(route) = self.host_route(host)
+        {
+            return Match::Route {
+                route,
+                rest: if path.is_empty() { "/" } else { path },
+            };
+        }
+        self.lookup(path)
+    }
+
+    fn host_route(&self, host: &str) -> Option<&Route> {
+        // Strip the port (`[v6]:port` keeps its brackets) and lowercase on the stack.
+        let name = match host.rfind(':') {
+            Some(i) if !host[i..].contains(']') => &host[..i],
+            _ => host,
+        };
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.by_host.get(name);
+        }
+        if name.len() > MAX_HOST {
+            return None;
+        }
+        let mut buf = [0u8; MAX_HOST];
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name.as_bytes());
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(lower)
+            .ok()
+            .and_then(|n| self.by_host.get(n))
     }
 
     /// Finds the route for a request path. Prefixes match whole segments only: `/slack` owns
     /// `/slack` and `/slack/...`, never `/slackers`.
-    pub fn lookup<'a>(&'a self, path: &'a str) -> Match<'a> {
+    pub fn lookup<'t, 'p>(&'t self, path: &'p str) -> Match<'t, 'p> {
         let after_slash = path.strip_prefix('/').unwrap_or(path);
         let (segment, rest) = match after_slash.find('/') {
             Some(i) => (&after_slash[..i], &after_slash[i..]),
@@ -130,6 +259,11 @@ impl RouteHandle {
         self.0.load()
     }
 
+    /// The current table as an owned `Arc`, for holding across a request's awaits.
+    pub fn load_full(&self) -> Arc<RouteTable> {
+        self.0.load_full()
+    }
+
     /// Replaces the whole table at once; requests in flight keep the table they started with.
     pub fn swap(&self, table: RouteTable) {
         self.0.store(Arc::new(table));
@@ -143,16 +277,8 @@ mod tests {
     fn table() -> RouteTable {
         let up = |p| Target::Upstream(SocketAddr::from(([10, 0, 0, 1], p)));
         RouteTable::new([
-            RouteSpec {
-                segment: "slack".into(),
-                name: "Slack".into(),
-                target: up(1),
-            },
-            RouteSpec {
-                segment: "".into(),
-                name: "Home".into(),
-                target: up(2),
-            },
+            RouteSpec::path("slack", "Slack", up(1)),
+            RouteSpec::path("", "Home", up(2)),
         ])
     }
 
@@ -179,11 +305,7 @@ mod tests {
 
     #[test]
     fn without_root_unknown_paths_are_not_found() {
-        let t = RouteTable::new([RouteSpec {
-            segment: "a".into(),
-            name: "A".into(),
-            target: Target::Portal,
-        }]);
+        let t = RouteTable::new([RouteSpec::path("a", "A", Target::Portal)]);
         assert_eq!(t.lookup("/b"), Match::NotFound);
         assert_eq!(t.lookup("/"), Match::NotFound);
         assert_eq!(t.lookup("/ab/x"), Match::NotFound);
@@ -195,5 +317,45 @@ mod tests {
         assert!(h.load().is_empty());
         h.swap(table());
         assert_eq!(h.load().len(), 2);
+    }
+
+    #[test]
+    fn hosts_and_subdomains_route_without_prefix() {
+        let up = |p| Target::Upstream(SocketAddr::from(([10, 0, 0, 1], p)));
+        let mut status = RouteSpec::path("", "Status", up(3));
+        status.host = Some("Status.Club.Example".into());
+        let t = RouteTable::with_hosts(
+            [RouteSpec::path("slack", "Slack", up(1)), status],
+            &HostOptions {
+                subdomains_of: Some("club.example".into()),
+            },
+        );
+        for host in [
+            "slack.club.example",
+            "SLACK.club.example:8080",
+            "slack.club.example.",
+        ] {
+            match t.lookup_host(Some(host), "/a") {
+                Match::Route { route, rest } => {
+                    assert_eq!(route.prefix, "", "{host}");
+                    assert_eq!(route.target, up(1));
+                    assert_eq!(rest, "/a");
+                }
+                m => panic!("{host}: {m:?}"),
+            }
+        }
+        match t.lookup_host(Some("status.club.example"), "/slack/x") {
+            Match::Route { route, rest } => {
+                assert_eq!(route.target, up(3));
+                assert_eq!(rest, "/slack/x");
+            }
+            m => panic!("{m:?}"),
+        }
+        // The club's own host keeps path routing.
+        match t.lookup_host(Some("club.example"), "/slack/x") {
+            Match::Route { route, .. } => assert_eq!(route.prefix, "/slack"),
+            m => panic!("{m:?}"),
+        }
+        assert_eq!(t.lookup_host(Some("other.example"), "/x"), Match::NotFound);
     }
 }

@@ -267,6 +267,11 @@ impl Club {
             .unwrap()
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }

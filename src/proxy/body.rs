@@ -1,0 +1,119 @@
+//! The request body on its way upstream: streamed frame by frame (hyper's backpressure carries
+//! through, so memory stays bounded whatever the size), cut off at the body size limit, and
+//! remembering why it failed so the proxy can answer 413 or 400 instead of a generic 502.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+
+use super::BoxError;
+
+/// Why a request body stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None = 0,
+    /// More bytes than `max_body_size`.
+    TooLarge = 1,
+    /// The client's framing was broken (bad chunk, early close).
+    Broken = 2,
+}
+
+/// Shared between the body (writer) and the request handler (reader after the upstream call).
+#[derive(Debug, Default)]
+pub struct FaultCell(AtomicU8);
+
+impl FaultCell {
+    pub fn get(&self) -> Fault {
+        match self.0.load(Ordering::Acquire) {
+            1 => Fault::TooLarge,
+            2 => Fault::Broken,
+            _ => Fault::None,
+        }
+    }
+    fn set(&self, f: Fault) {
+        self.0.store(f as u8, Ordering::Release);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("request body larger than the limit of {0} bytes")]
+pub struct TooLarge(u64);
+
+/// A request body forwarded upstream.
+pub enum UpstreamBody {
+    /// No body (or a retry of a request that had none).
+    Empty,
+    Stream {
+        inner: Incoming,
+        /// Bytes still allowed before the limit.
+        remaining: u64,
+        limit: u64,
+        fault: Arc<FaultCell>,
+    },
+}
+
+impl UpstreamBody {
+    pub fn limited(inner: Incoming, limit: u64, fault: Arc<FaultCell>) -> UpstreamBody {
+        UpstreamBody::Stream {
+            inner,
+            remaining: limit,
+            limit,
+            fault,
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            UpstreamBody::Empty => Poll::Ready(None),
+            UpstreamBody::Stream {
+                inner,
+                remaining,
+                limit,
+                fault,
+            } => match ready!(Pin::new(inner).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        let n = data.len() as u64;
+                        if n > *remaining {
+                            fault.set(Fault::TooLarge);
+                            return Poll::Ready(Some(Err(Box::new(TooLarge(*limit)))));
+                        }
+                        *remaining -= n;
+                    }
+                    Poll::Ready(Some(Ok(frame)))
+                }
+                Some(Err(e)) => {
+                    fault.set(Fault::Broken);
+                    Poll::Ready(Some(Err(Box::new(e))))
+                }
+                None => Poll::Ready(None),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Empty => true,
+            UpstreamBody::Stream { inner, .. } => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamBody::Empty => SizeHint::with_exact(0),
+            UpstreamBody::Stream { inner, .. } => inner.size_hint(),
+        }
+    }
+}
