@@ -38,6 +38,7 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub docker: DockerConfig,
     pub projects: ProjectsConfig,
+    pub portal: PortalConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +72,17 @@ pub struct ProjectsConfig {
     pub max_days: u32,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// When set, sign-up asks for this code, so only people the club gave it to can join.
+    /// `None` leaves sign-up open.
+    pub invite_code: Option<String>,
+    /// The club's chat invite (Slack or Discord link), shown on the join page to signed-in members
+    /// only, so it is not scraped from a public page.
+    pub chat_invite_url: Option<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -79,6 +91,7 @@ impl Default for Config {
             proxy: ProxyConfig::default(),
             docker: DockerConfig::default(),
             projects: ProjectsConfig::default(),
+            portal: PortalConfig::default(),
         }
     }
 }
