@@ -1,8 +1,11 @@
 //! Integration tests: the real binary, a real Docker engine, real sockets.
 //!
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
+//! - `portal`: the portal router in-process: who may call each endpoint, CSRF, validation.
+//! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 
+mod browser;
 mod cli;
 mod common;
 mod portal;
