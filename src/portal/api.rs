@@ -36,6 +36,7 @@ pub fn router() -> Router<Arc<Control>> {
         .route("/portal/api/check", post(check))
         .route("/portal/api/projects", get(mine).post(submit))
         .route("/portal/api/projects/{slug}", get(show))
+        .route("/portal/api/projects/{slug}/logs", get(logs))
         .route("/portal/api/projects/{slug}/{action}", post(action))
         .route("/portal/api/admin/queue", get(queue))
         .route("/portal/api/admin/projects", get(all_projects))
@@ -220,6 +221,15 @@ async fn show(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>
     };
     auth::owner_or_admin(&v, &p)?;
     ok(member::view(&c, &p).await?)
+}
+
+async fn logs(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>) -> ApiResult {
+    let containers: Vec<Value> = member::logs(&c, &v, &slug)
+        .await?
+        .into_iter()
+        .map(|(name, text)| json!({ "container": name, "lines": text }))
+        .collect();
+    ok(containers)
 }
 
 async fn action(

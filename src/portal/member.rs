@@ -250,6 +250,28 @@ pub async fn project_action(
     }
 }
 
+/// How many lines of each container's log the download holds.
+pub const LOG_LINES: usize = 500;
+
+/// The last lines each of a project's containers printed (owner or admin), as
+/// `(container name, text)`. Live streaming over SSE is not built yet.
+pub async fn logs(c: &Control, v: &Viewer, slug: &str) -> Result<Vec<(String, String)>, Denied> {
+    auth::member(v)?;
+    let p = c.registry.project(slug).await?;
+    auth::owner_or_admin(v, &p)?;
+    let engine = c.engine().await?;
+    let mut out = Vec::new();
+    for container in engine
+        .containers(Some(slug))
+        .await
+        .map_err(ControlError::from)?
+    {
+        let text = engine.log_tail(&container.id, LOG_LINES).await;
+        out.push((container.name, text));
+    }
+    Ok(out)
+}
+
 // ---- pages ----
 
 #[derive(Template, WebTemplate)]
@@ -381,6 +403,33 @@ pub async fn mine_page(
         submitted: q.submitted.is_some(),
     }
     .into_response())
+}
+
+/// Downloads the last lines of the project's container logs as a text file.
+pub async fn logs_download(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Path(slug): Path<String>,
+) -> PageResult {
+    let mut text = String::new();
+    for (name, lines) in logs(&c, &v, &slug).await? {
+        text.push_str(&format!("==> {name} <==\n{lines}\n\n"));
+    }
+    if text.is_empty() {
+        text.push_str("No containers are running for this project.\n");
+    }
+    let disposition = format!("attachment; filename=\"{slug}-logs.txt\"");
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 pub async fn action_form(

@@ -54,6 +54,7 @@ pub fn router(control: Arc<Control>) -> Router {
             get(member::request_page).post(member::request_form),
         )
         .route("/portal/projects", get(member::mine_page))
+        .route("/portal/projects/{slug}/logs", get(member::logs_download))
         .route(
             "/portal/projects/{slug}/{action}",
             post(member::action_form),

@@ -862,6 +862,27 @@ async fn admin_reviews_approves_expires_and_deletes() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Logs: the owner and admins, nobody else.
+    let logs = format!("/portal/api/projects/{slug}/logs");
+    assert_eq!(p.get(&logs, Some(&bo)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(p.get(&logs, None).await.status, StatusCode::UNAUTHORIZED);
+    let r = p.get(&logs, Some(&ana)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains(&format!("clubhost-{slug}-web")),
+        "{}",
+        r.body
+    );
+    let r = p
+        .get(&format!("/portal/projects/{slug}/logs"), Some(&boss))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
     let r = p
         .api(
             "POST",
