@@ -6,13 +6,16 @@
 //! compose file. Renewals, quotas and notifications belong to `lifecycle` (issue 6); a project
 //! card is where a "request a renewal" button will go.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect};
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{self, CsrfOnly};
@@ -254,7 +257,7 @@ pub async fn project_action(
 pub const LOG_LINES: usize = 500;
 
 /// The last lines each of a project's containers printed (owner or admin), as
-/// `(container name, text)`. Live streaming over SSE is not built yet.
+/// `(container name, text)`. [`logs_live`] streams them instead.
 pub async fn logs(c: &Control, v: &Viewer, slug: &str) -> Result<Vec<(String, String)>, Denied> {
     auth::member(v)?;
     let p = c.registry.project(slug).await?;
@@ -430,6 +433,44 @@ pub async fn logs_download(
         text,
     )
         .into_response())
+}
+
+/// Live logs of a running project's containers as server-sent events (`event: log`, one line
+/// each, prefixed with the service name); the stream ends when the containers stop or the browser
+/// goes away. Owner or admin.
+pub async fn logs_live(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Path(slug): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, super::PageError> {
+    auth::member(&v)?;
+    let p = c.registry.project(&slug).await?;
+    auth::owner_or_admin(&v, &p)?;
+    let engine = c.engine().await?;
+    let streams: Vec<_> = engine
+        .containers(Some(&slug))
+        .await
+        .map_err(ControlError::from)?
+        .into_iter()
+        .map(|container| {
+            let service = container.service.clone();
+            engine
+                .log_follow(&container.id, 100)
+                .flat_map(move |chunk| {
+                    let lines: Vec<_> = chunk
+                        .lines()
+                        .map(|l| {
+                            Ok(Event::default()
+                                .event("log")
+                                .data(format!("{service} | {}", l.replace('\r', ""))))
+                        })
+                        .collect();
+                    futures_util::stream::iter(lines)
+                })
+                .boxed()
+        })
+        .collect();
+    Ok(Sse::new(futures_util::stream::select_all(streams)).keep_alive(KeepAlive::default()))
 }
 
 pub async fn action_form(

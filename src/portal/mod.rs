@@ -55,6 +55,7 @@ pub fn router(control: Arc<Control>) -> Router {
         )
         .route("/portal/projects", get(member::mine_page))
         .route("/portal/projects/{slug}/logs", get(member::logs_download))
+        .route("/portal/projects/{slug}/logs/live", get(member::logs_live))
         .route(
             "/portal/projects/{slug}/{action}",
             post(member::action_form),

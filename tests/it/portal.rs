@@ -238,7 +238,7 @@ fn urlencode(s: &str) -> String {
 
 fn web_stack() -> String {
     format!(
-        "services:\n  web:\n    image: {}\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo portal-test-page > /www/index.html && exec httpd -f -p 8000 -h /www\"]\nx-clubhost:\n  expose: web\n  port: 8000\n",
+        "services:\n  web:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo web-started && mkdir -p /www && echo portal-test-page > /www/index.html && exec httpd -f -p 8000 -h /www\"]\nx-clubhost:\n  expose: web\n  port: 8000\n",
         common::IMAGE
     )
 }
@@ -873,6 +873,34 @@ async fn admin_reviews_approves_expires_and_deletes() {
         "{}",
         r.body
     );
+    assert!(r.body.contains("web-started"), "{}", r.body);
+    // Live logs: server-sent events, owner and admins only.
+    let live = format!("/portal/projects/{slug}/logs/live");
+    assert_eq!(p.get(&live, Some(&bo)).await.status, StatusCode::FORBIDDEN);
+    let req = Request::builder()
+        .uri(&live)
+        .header("host", HOST)
+        .header("cookie", &ana.cookie)
+        .body(Body::empty())
+        .unwrap();
+    let res = p.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("web | web-started") {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("a log line within 10 s")
+            .expect("stream still open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(seen.contains("event: log"), "{seen}");
+    drop(body);
     let r = p
         .get(&format!("/portal/projects/{slug}/logs"), Some(&boss))
         .await;
