@@ -25,6 +25,7 @@ pub fn router(control: Arc<Control>) -> Router {
     Router::new()
         .route("/api/health", get(|| async { Json(json!({ "ok": true })) }))
         .route("/api/users", post(add_user))
+        .route("/api/users/{name}/password", post(set_password))
         .route("/api/projects", get(list_projects).post(submit))
         .route(
             "/api/projects/{slug}",
@@ -88,6 +89,27 @@ async fn add_user(
         .await
         .map_err(ControlError::from)?;
     Ok(Json(user))
+}
+
+#[derive(Deserialize)]
+struct NewPassword {
+    password: String,
+}
+
+/// Sets a portal password (for accounts made by `clubhost user add`); hashed with Argon2id.
+async fn set_password(
+    State(c): State<Arc<Control>>,
+    Path(name): Path<String>,
+    Json(p): Json<NewPassword>,
+) -> ApiResult<serde_json::Value> {
+    let invalid = |e: crate::portal::Denied| ControlError::Invalid(e.message());
+    crate::portal::auth::check_password_rules(&p.password).map_err(invalid)?;
+    let hash = crate::portal::auth::hash_password(&p.password).map_err(invalid)?;
+    c.registry
+        .set_password(&name, &hash, SOCKET_ACTOR)
+        .await
+        .map_err(ControlError::from)?;
+    Ok(Json(json!({ "password_set": name })))
 }
 
 async fn list_projects(State(c): State<Arc<Control>>) -> ApiResult<Vec<crate::registry::Project>> {

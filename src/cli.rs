@@ -60,6 +60,8 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Set a member's portal password, read from stdin (first line).
+    Passwd { name: String },
 }
 
 #[derive(Subcommand)]
@@ -124,6 +126,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => crate::server::serve_with_reload(config, cli.config.clone()).await,
         Command::Doctor => crate::doctor::run(&config).await,
+        Command::User(UserCommand::Passwd { name }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let api = Api::connect(config).await?;
+            let path = format!("/api/users/{name}/password");
+            api.call(Method::POST, &path, Some(json!({ "password": password })))
+                .await?;
+            println!("password set for {name}");
+            Ok(())
+        }
         Command::User(UserCommand::Add { name, admin }) => {
             let api = Api::connect(config).await?;
             let u = api

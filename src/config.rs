@@ -39,6 +39,7 @@ pub struct Config {
     pub docker: DockerConfig,
     pub projects: ProjectsConfig,
     pub log: LogConfig,
+    pub portal: PortalConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -219,6 +220,17 @@ pub struct ProjectsConfig {
     pub max_days: u32,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// When set, sign-up asks for this code, so only people the club gave it to can join.
+    /// `None` leaves sign-up open.
+    pub invite_code: Option<String>,
+    /// The club's chat invite (Slack or Discord link), shown on the join page to signed-in members
+    /// only, so it is not scraped from a public page.
+    pub chat_invite_url: Option<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -228,6 +240,7 @@ impl Default for Config {
             docker: DockerConfig::default(),
             projects: ProjectsConfig::default(),
             log: LogConfig::default(),
+            portal: PortalConfig::default(),
         }
     }
 }

@@ -637,6 +637,26 @@ impl Engine {
         let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
         out.trim_end().to_string()
     }
+
+    /// Follows a container's output (its last `tail` lines first), one chunk per item, until the
+    /// container stops, the engine errs, or the stream is dropped. For the portal's live logs.
+    pub fn log_follow(
+        &self,
+        id: &str,
+        tail: usize,
+    ) -> impl futures_util::Stream<Item = String> + Send + 'static {
+        use bollard::query_parameters::LogsOptionsBuilder;
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(true)
+            .tail(&tail.to_string())
+            .build();
+        self.docker
+            .logs(id, Some(opts))
+            .take_while(|r| futures_util::future::ready(r.is_ok()))
+            .filter_map(|r| futures_util::future::ready(r.ok().map(|c| c.to_string())))
+    }
 }
 
 /// Joins an address and port into the upstream the proxy dials.

@@ -4,6 +4,8 @@
 //! [`Registry::transition`], which checks the lifecycle table in [`state`] and appends to the audit
 //! log in the same transaction, so the log can never disagree with the projects table.
 
+pub mod accounts;
+pub mod sessions;
 pub mod state;
 
 use std::path::Path;

@@ -1,14 +1,18 @@
 //! Integration tests: the real binary, a real Docker engine, real sockets.
 //!
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
+//! - `portal`: the portal router in-process: who may call each endpoint, CSRF, validation.
+//! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload.
 
+mod browser;
 mod cli;
 mod common;
 mod faults;
 mod proxy;
 mod proxy_reload;
 mod proxy_support;
+mod portal;
 mod skeleton;

@@ -1,0 +1,299 @@
+//! What admins do in the portal: the review queue (normalized stack, verdict, the member's other
+//! projects; approve → deploy, reject with a reason), all projects (expire now, redeploy, delete
+//! after typing the slug), members (promote, demote, disable, enable) and the audit log filtered by
+//! project and user. Every operation calls the same `Control` method the admin socket uses.
+//!
+//! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), container health
+//! and Docker stats, live deploy progress, "send back with a note".
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+use serde::{Deserialize, Serialize};
+
+use super::member::{ProjectView, stack_verdict, view};
+use super::pages::{Nav, date};
+use super::session::Viewer;
+use super::{Denied, PageResult, auth, csrf};
+use crate::control::Control;
+use crate::registry::accounts::UserFlag;
+use crate::registry::{AuditEntry, Project, ProjectState, User};
+
+/// One request in the review queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueItem {
+    pub project: ProjectView,
+    pub description: String,
+    pub term_days: i64,
+    pub stack_source: String,
+    pub stack_problem: Option<String>,
+    pub normalized: Option<String>,
+    /// The member's other projects: "slug (state)".
+    pub others: Vec<String>,
+}
+
+pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
+    auth::admin(v)?;
+    let all = c.registry.projects().await?;
+    let mut out = Vec::new();
+    for p in all.iter().filter(|p| p.state() == ProjectState::Requested) {
+        let (stack_problem, normalized) = stack_verdict(&p.stack_source);
+        out.push(QueueItem {
+            project: view(c, p).await?,
+            description: p.description.clone(),
+            term_days: p.term_days,
+            stack_source: p.stack_source.clone(),
+            stack_problem,
+            normalized,
+            others: all
+                .iter()
+                .filter(|o| o.owner_id == p.owner_id && o.id != p.id)
+                .map(|o| format!("{} ({})", o.slug, o.state()))
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<ProjectView>, Denied> {
+    auth::admin(v)?;
+    let mut out = Vec::new();
+    for p in c.registry.projects().await? {
+        out.push(view(c, &p).await?);
+    }
+    Ok(out)
+}
+
+/// Input of an admin project action: a reason (reject, expire) or the typed slug (delete).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AdminAction {
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub confirm: String,
+}
+
+/// `approve` (deploys), `reject` (reason required), `expire`, `redeploy`, `delete` (the slug typed
+/// again in `confirm`). Returns the project afterwards (`None` once deleted).
+pub async fn project_action(
+    c: &Control,
+    v: &Viewer,
+    slug: &str,
+    action: &str,
+    input: &AdminAction,
+) -> Result<Option<Project>, Denied> {
+    let s = auth::admin(v)?;
+    let actor = s.user.name.clone();
+    let reason = input.reason.trim();
+    let p = match action {
+        "approve" => c.approve(slug, &actor).await?,
+        "reject" => {
+            if reason.is_empty() {
+                return Err(Denied::Invalid(
+                    "reason: say why the request is rejected; the member sees it".into(),
+                ));
+            }
+            c.reject(slug, &actor, reason).await?
+        }
+        "expire" => {
+            let reason = if reason.is_empty() {
+                "expired by an admin"
+            } else {
+                reason
+            };
+            c.expire(slug, &actor, reason).await?
+        }
+        "redeploy" => c.redeploy(slug, &actor).await?,
+        "delete" => {
+            if input.confirm.trim() != slug {
+                return Err(Denied::Invalid(format!(
+                    "confirm: type the slug {slug:?} to delete the project and its volumes"
+                )));
+            }
+            c.delete(slug, &actor, "deleted by an admin in the portal")
+                .await?;
+            return Ok(None);
+        }
+        other => {
+            return Err(Denied::Invalid(format!(
+                "unknown action {other:?} (approve, reject, expire, redeploy, delete)"
+            )));
+        }
+    };
+    Ok(Some(p))
+}
+
+/// `promote`, `demote`, `disable`, `enable` a member. The last enabled admin cannot be demoted or
+/// disabled, so the club never locks itself out.
+pub async fn user_action(
+    c: &Control,
+    v: &Viewer,
+    name: &str,
+    action: &str,
+) -> Result<User, Denied> {
+    let s = auth::admin(v)?;
+    let (flag, value) = match action {
+        "promote" => (UserFlag::Admin, true),
+        "demote" => (UserFlag::Admin, false),
+        "disable" => (UserFlag::Disabled, true),
+        "enable" => (UserFlag::Disabled, false),
+        other => {
+            return Err(Denied::Invalid(format!(
+                "unknown action {other:?} (promote, demote, disable, enable)"
+            )));
+        }
+    };
+    let target = c.registry.user(name).await?;
+    let removes_admin =
+        target.is_admin && !target.disabled && matches!(action, "demote" | "disable");
+    if removes_admin && c.registry.admin_count().await? <= 1 {
+        return Err(Denied::Invalid(format!(
+            "{name:?} is the last admin; promote someone else first"
+        )));
+    }
+    Ok(c.registry
+        .set_user_flag(name, flag, value, &s.user.name)
+        .await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditFilter {
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+pub async fn audit(c: &Control, v: &Viewer, f: &AuditFilter) -> Result<Vec<AuditEntry>, Denied> {
+    auth::admin(v)?;
+    let project = f.project.as_deref().filter(|s| !s.is_empty());
+    let user = f.user.as_deref().filter(|s| !s.is_empty());
+    Ok(c.registry.audit_filtered(project, user, 500).await?)
+}
+
+// ---- pages ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_queue.html")]
+pub struct QueuePage {
+    pub nav: Nav,
+    pub items: Vec<QueueItem>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_projects.html")]
+pub struct ProjectsPage {
+    pub nav: Nav,
+    pub projects: Vec<ProjectView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+pub struct UsersPage {
+    pub nav: Nav,
+    pub users: Vec<User>,
+}
+
+/// An audit entry with its time formatted.
+pub struct AuditLine {
+    pub at: String,
+    pub entry: AuditEntry,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_audit.html")]
+pub struct AuditPage {
+    pub nav: Nav,
+    pub project: String,
+    pub user: String,
+    pub lines: Vec<AuditLine>,
+}
+
+pub async fn queue_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
+    let items = queue(&c, &v).await?;
+    Ok(QueuePage {
+        nav: Nav::of(&v),
+        items,
+    }
+    .into_response())
+}
+
+pub async fn projects_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
+    let projects = all_projects(&c, &v).await?;
+    Ok(ProjectsPage {
+        nav: Nav::of(&v),
+        projects,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    input: AdminAction,
+}
+
+pub async fn project_form(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Path((slug, action)): Path<(String, String)>,
+    axum::Form(f): axum::Form<ActionForm>,
+) -> PageResult {
+    auth::admin(&v)?;
+    csrf::check(&v, &f.csrf)?;
+    let back = if action == "approve" || action == "reject" {
+        "/portal/admin/"
+    } else {
+        "/portal/admin/projects"
+    };
+    project_action(&c, &v, &slug, &action, &f.input).await?;
+    Ok(Redirect::to(back).into_response())
+}
+
+pub async fn users_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
+    auth::admin(&v)?;
+    let users = c.registry.users().await.map_err(Denied::from)?;
+    Ok(UsersPage {
+        nav: Nav::of(&v),
+        users,
+    }
+    .into_response())
+}
+
+pub async fn user_form(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Path((name, action)): Path<(String, String)>,
+    axum::Form(f): axum::Form<auth::CsrfOnly>,
+) -> PageResult {
+    auth::admin(&v)?;
+    csrf::check(&v, &f.csrf)?;
+    user_action(&c, &v, &name, &action).await?;
+    Ok(Redirect::to("/portal/admin/users").into_response())
+}
+
+pub async fn audit_page(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Query(f): Query<AuditFilter>,
+) -> PageResult {
+    let entries = audit(&c, &v, &f).await?;
+    Ok(AuditPage {
+        nav: Nav::of(&v),
+        project: f.project.unwrap_or_default(),
+        user: f.user.unwrap_or_default(),
+        lines: entries
+            .into_iter()
+            .map(|e| AuditLine {
+                at: date(e.at),
+                entry: e,
+            })
+            .collect(),
+    }
+    .into_response())
+}

@@ -1,0 +1,295 @@
+//! The portal's JSON API under `/portal/api/`: every portal action, with the same rules as the
+//! pages (the same operation functions in `auth`, `member` and `admin` do the checking). Calls are
+//! authenticated by the session cookie; state-changing calls by a signed-in user must also send the
+//! session's CSRF token in `X-CSRF-Token` (read it from `GET /portal/api/me`) and pass the origin
+//! check. Sign-up and login need no token (there is no session yet): they pass the origin check and
+//! take only `application/json`, which a cross-site form cannot send.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin::{self, AdminAction, AuditFilter};
+use super::auth::{self, SignupInput};
+use super::member::{self, RequestInput};
+use super::session::{self, Viewer};
+use super::{Denied, csrf, pages};
+use crate::control::Control;
+
+pub fn router() -> Router<Arc<Control>> {
+    Router::new()
+        .route("/portal/api/me", get(me))
+        .route("/portal/api/gallery", get(gallery))
+        .route("/portal/api/join", get(join))
+        .route("/portal/api/signup", post(signup))
+        .route("/portal/api/login", post(login))
+        .route("/portal/api/logout", post(logout))
+        .route("/portal/api/password", post(password))
+        .route("/portal/api/slug", get(slug))
+        .route("/portal/api/check", post(check))
+        .route("/portal/api/projects", get(mine).post(submit))
+        .route("/portal/api/projects/{slug}", get(show))
+        .route("/portal/api/projects/{slug}/logs", get(logs))
+        .route("/portal/api/projects/{slug}/{action}", post(action))
+        .route("/portal/api/admin/queue", get(queue))
+        .route("/portal/api/admin/projects", get(all_projects))
+        .route(
+            "/portal/api/admin/projects/{slug}/{action}",
+            post(admin_action),
+        )
+        .route("/portal/api/admin/users", get(users))
+        .route("/portal/api/admin/users/{name}/{action}", post(user_action))
+        .route("/portal/api/admin/audit", get(audit))
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        (self.status(), Json(json!({ "error": self.message() }))).into_response()
+    }
+}
+
+type ApiResult = Result<Response, Denied>;
+
+fn ok(v: impl serde::Serialize) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+/// The CSRF header check for signed-in callers (origin check always).
+fn check_csrf(v: &Viewer, headers: &HeaderMap) -> Result<(), Denied> {
+    auth::member(v)?;
+    let given = headers
+        .get(csrf::HEADER)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    csrf::check(v, given)
+}
+
+fn with_session(status: StatusCode, body: Value, token: &str, secure: bool) -> Response {
+    let max_age = if token.is_empty() {
+        0
+    } else {
+        session::LIFETIME_SECS
+    };
+    (
+        status,
+        [(
+            SET_COOKIE,
+            session::cookie(session::SESSION_COOKIE, token, max_age, secure),
+        )],
+        Json(body),
+    )
+        .into_response()
+}
+
+async fn me(v: Viewer) -> ApiResult {
+    let s = auth::member(&v)?;
+    ok(json!({ "user": s.user, "csrf": s.csrf }))
+}
+
+async fn gallery(State(c): State<Arc<Control>>) -> ApiResult {
+    ok(pages::gallery_items(&c).await?)
+}
+
+async fn join(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    auth::member(&v)?;
+    ok(json!({ "chat_invite_url": c.config.portal.chat_invite_url }))
+}
+
+async fn signup(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Json(input): Json<SignupInput>,
+) -> ApiResult {
+    csrf::check_origin(&v)?;
+    let (user, token) = auth::signup(&c, &input).await?;
+    Ok(with_session(
+        StatusCode::CREATED,
+        json!({ "user": user }),
+        &token,
+        v.secure,
+    ))
+}
+
+#[derive(Deserialize)]
+struct LoginInput {
+    login: String,
+    password: String,
+}
+
+async fn login(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Json(input): Json<LoginInput>,
+) -> ApiResult {
+    csrf::check_origin(&v)?;
+    let (user, token) = auth::login(&c, &v, &input.login, &input.password).await?;
+    Ok(with_session(
+        StatusCode::OK,
+        json!({ "user": user }),
+        &token,
+        v.secure,
+    ))
+}
+
+async fn logout(v: Viewer, State(c): State<Arc<Control>>, headers: HeaderMap) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    auth::logout(&c, &v).await?;
+    Ok(with_session(
+        StatusCode::OK,
+        json!({ "logged_out": true }),
+        "",
+        v.secure,
+    ))
+}
+
+#[derive(Deserialize)]
+struct PasswordInput {
+    current: String,
+    new: String,
+}
+
+async fn password(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Json(input): Json<PasswordInput>,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    let token = auth::change_password(&c, &v, &input.current, &input.new).await?;
+    Ok(with_session(
+        StatusCode::OK,
+        json!({ "changed": true }),
+        &token,
+        v.secure,
+    ))
+}
+
+#[derive(Deserialize)]
+struct SlugQuery {
+    slug: String,
+}
+
+/// The live slug check of the request form (members only, so slugs can't be probed anonymously).
+async fn slug(v: Viewer, State(c): State<Arc<Control>>, Query(q): Query<SlugQuery>) -> ApiResult {
+    auth::member(&v)?;
+    ok(json!({ "slug": q.slug, "problem": member::slug_problem(&c, q.slug.trim()).await? }))
+}
+
+/// The verdict on a request without storing it.
+async fn check(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Json(input): Json<RequestInput>,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    ok(member::verdict(&c, &input).await?)
+}
+
+async fn mine(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    ok(member::my_projects(&c, &v).await?)
+}
+
+async fn submit(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Json(input): Json<RequestInput>,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    let p = member::submit(&c, &v, &input).await?;
+    let verdict = member::verdict(&c, &input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "project": member::view(&c, &p).await?, "stack_problem": verdict.stack_problem })),
+    )
+        .into_response())
+}
+
+async fn show(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>) -> ApiResult {
+    auth::member(&v)?;
+    let p = match c.registry.project(&slug).await {
+        Ok(p) => p,
+        Err(e) => return Err(e.into()),
+    };
+    auth::owner_or_admin(&v, &p)?;
+    ok(member::view(&c, &p).await?)
+}
+
+async fn logs(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>) -> ApiResult {
+    let containers: Vec<Value> = member::logs(&c, &v, &slug)
+        .await?
+        .into_iter()
+        .map(|(name, text)| json!({ "container": name, "lines": text }))
+        .collect();
+    ok(containers)
+}
+
+async fn action(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Path((slug, action)): Path<(String, String)>,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    let p = member::project_action(&c, &v, &slug, &action).await?;
+    ok(member::view(&c, &p).await?)
+}
+
+async fn queue(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    ok(admin::queue(&c, &v).await?)
+}
+
+async fn all_projects(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    ok(admin::all_projects(&c, &v).await?)
+}
+
+async fn admin_action(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Path((slug, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    auth::admin(&v)?;
+    let input: AdminAction = if body.is_empty() {
+        AdminAction::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Denied::Invalid(format!("request body: {e}")))?
+    };
+    match admin::project_action(&c, &v, &slug, &action, &input).await? {
+        Some(p) => ok(member::view(&c, &p).await?),
+        None => ok(json!({ "deleted": slug })),
+    }
+}
+
+async fn users(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    auth::admin(&v)?;
+    ok(c.registry.users().await?)
+}
+
+async fn user_action(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    ok(admin::user_action(&c, &v, &name, &action).await?)
+}
+
+async fn audit(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    Query(f): Query<AuditFilter>,
+) -> ApiResult {
+    ok(admin::audit(&c, &v, &f).await?)
+}

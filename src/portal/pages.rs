@@ -1,0 +1,191 @@
+//! The portal's public pages (the club's gallery, the join page), static assets, and the template
+//! structs every page renders through (askama templates in `web/templates`, checked at compile
+//! time; assets in `web/static`, embedded with rust-embed).
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+use super::session::Viewer;
+use super::{PageResult, auth};
+use crate::control::Control;
+use crate::registry::{Project, ProjectState};
+
+#[derive(RustEmbed)]
+#[folder = "web/static/"]
+struct Assets;
+
+/// What the navigation bar needs: who is signed in, and the token for its logout form.
+#[derive(Default, Clone)]
+pub struct Nav {
+    pub user: Option<String>,
+    pub admin: bool,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn of(v: &Viewer) -> Nav {
+        Nav {
+            user: v.user_name().map(str::to_string),
+            admin: v.session.as_ref().is_some_and(|s| s.user.is_admin),
+            csrf: v.form_token(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub nav: Nav,
+    pub title: String,
+    pub message: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signup.html")]
+pub struct SignupPage {
+    pub nav: Nav,
+    pub error: String,
+    pub name: String,
+    pub email: String,
+    pub needs_invite: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub nav: Nav,
+    pub error: String,
+    pub login: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub nav: Nav,
+    pub email: String,
+    pub error: String,
+}
+
+/// One project on the public gallery.
+#[derive(serde::Serialize)]
+pub struct GalleryItem {
+    pub name: String,
+    pub description: String,
+    pub owner: String,
+    pub href: String,
+    pub source_url: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "gallery.html")]
+pub struct GalleryPage {
+    pub nav: Nav,
+    pub domain: String,
+    pub items: Vec<GalleryItem>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "join.html")]
+pub struct JoinPage {
+    pub nav: Nav,
+    pub invite_url: Option<String>,
+}
+
+/// Where a project is served.
+pub fn href(p: &Project) -> String {
+    if p.is_root {
+        "/".to_string()
+    } else {
+        format!("{}/", p.route)
+    }
+}
+
+/// The running projects, for the gallery page and its API twin.
+pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::Denied> {
+    let mut items = Vec::new();
+    for p in c.registry.projects().await? {
+        if p.state() != ProjectState::Running {
+            continue;
+        }
+        items.push(GalleryItem {
+            source_url: c.registry.source_url(&p.slug).await?,
+            href: href(&p),
+            name: p.name,
+            description: p.description,
+            owner: p.owner,
+        });
+    }
+    Ok(items)
+}
+
+pub async fn gallery(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
+    Ok(GalleryPage {
+        nav: Nav::of(&v),
+        domain: c.config.domain.clone(),
+        items: gallery_items(&c).await?,
+    }
+    .into_response())
+}
+
+/// The chat invite, for signed-in members only (so it is not scraped from a public page).
+pub async fn join(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
+    auth::member(&v)?;
+    Ok(JoinPage {
+        nav: Nav::of(&v),
+        invite_url: c.config.portal.chat_invite_url.clone(),
+    }
+    .into_response())
+}
+
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match Assets::get(&file) {
+        Some(content) => {
+            let mime = match file.rsplit('.').next() {
+                Some("css") => "text/css",
+                Some("js") => "text/javascript",
+                Some("svg") => "image/svg+xml",
+                Some("png") => "image/png",
+                _ => "application/octet-stream",
+            };
+            ([(header::CONTENT_TYPE, mime)], content.data).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Unix seconds as a UTC date, for templates.
+pub fn date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    let secs = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(super::date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::date(1_764_000_000), "2025-11-24 16:00 UTC");
+    }
+}

@@ -1,0 +1,112 @@
+//! The portal's session store and login-attempt log, both in SQLite so sessions survive a restart
+//! and throttling holds across them.
+
+use super::{Result, User, now};
+
+/// A live session: who it belongs to and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+    pub token_hash: String,
+}
+
+impl super::Registry {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        lifetime_secs: i64,
+    ) -> Result<()> {
+        let t = now();
+        // Expired sessions are swept whenever a new one starts, so the table stays small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(t)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(t)
+        .bind(t + lifetime_secs)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The session for a token hash, if it exists, has not expired and its user is not disabled.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<Session>> {
+        let row: Option<super::accounts::UserRow<String>> = sqlx::query_as(
+            "SELECT u.id, u.name, u.email, u.is_admin, u.disabled, u.created_at, s.csrf \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+        )
+        .bind(token_hash)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(id, name, email, is_admin, disabled, created_at, csrf)| Session {
+                user: User {
+                    id,
+                    name,
+                    email,
+                    is_admin,
+                    disabled,
+                    created_at,
+                },
+                csrf,
+                token_hash: token_hash.to_string(),
+            },
+        ))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_login_attempt(&self, account: &str, address: &str, ok: bool) -> Result<()> {
+        sqlx::query("INSERT INTO login_attempts (account, address, at, ok) VALUES (?, ?, ?, ?)")
+            .bind(account.to_lowercase())
+            .bind(address)
+            .bind(now())
+            .bind(ok)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Failed logins in the last `window_secs`: (for this account, from this address).
+    pub async fn recent_failures(
+        &self,
+        account: &str,
+        address: &str,
+        window_secs: i64,
+    ) -> Result<(i64, i64)> {
+        let since = now() - window_secs;
+        let (by_account,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM login_attempts WHERE account = ? AND at > ? AND ok = 0",
+        )
+        .bind(account.to_lowercase())
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        let (by_address,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM login_attempts WHERE address = ? AND at > ? AND ok = 0",
+        )
+        .bind(address)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((by_account, by_address))
+    }
+}
