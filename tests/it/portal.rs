@@ -418,6 +418,41 @@ async fn login_is_throttled_per_account() {
 }
 
 #[tokio::test]
+async fn login_is_throttled_per_address_when_the_address_is_known() {
+    let p = Portal::new(|_| {}).await;
+    p.signup("dee").await;
+    // The proxy hands the portal the client's address as axum's ConnectInfo.
+    let login = |account: String, password: &str, ip: [u8; 4]| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/portal/api/login")
+            .header("host", HOST)
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({ "login": account, "password": password }).to_string(),
+            ))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 40000,
+            ))));
+        req
+    };
+    // 20 failures spread over many (unknown) accounts from one address…
+    for i in 0..20 {
+        let r = p
+            .send(login(format!("nobody{i}"), "wrong password", [10, 0, 0, 1]))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    // …block that address even for a right password, but not another address.
+    let r = p.send(login("dee".into(), PASSWORD, [10, 0, 0, 1])).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    let r = p.send(login("dee".into(), PASSWORD, [10, 0, 0, 2])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
 async fn csrf_token_and_origin_are_required() {
     let p = Portal::new(|_| {}).await;
     let ana = p.signup("ana").await;
