@@ -3,8 +3,8 @@
 //! after typing the slug), members (promote, demote, disable, enable) and the audit log filtered by
 //! project and user. Every operation calls the same `Control` method the admin socket uses.
 //!
-//! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), container health
-//! and Docker stats, live deploy progress, "send back with a note".
+//! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), CPU use, live
+//! deploy progress, "send back with a note", the routes dashboard.
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use super::pages::{Nav, date};
 use super::session::Viewer;
 use super::{Denied, PageResult, auth, csrf};
 use crate::control::Control;
+use crate::docker::ContainerUsage;
 use crate::registry::accounts::UserFlag;
 use crate::registry::{AuditEntry, Project, ProjectState, User};
 
@@ -58,11 +59,57 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
     Ok(out)
 }
 
-pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<ProjectView>, Denied> {
+/// A project on the admin's list, with its containers' health and memory use.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminProjectView {
+    #[serde(flatten)]
+    pub project: ProjectView,
+    pub containers: Vec<ContainerLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerLine {
+    #[serde(flatten)]
+    pub usage: ContainerUsage,
+    /// Memory for people: "12.3 MiB of 1.9 GiB".
+    pub memory: String,
+}
+
+fn mib(bytes: u64) -> String {
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.1} MiB")
+    }
+}
+
+/// Every project; containers (health, memory) are listed when Docker answers, and left out
+/// otherwise so the page still works without Docker.
+pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<AdminProjectView>, Denied> {
     auth::admin(v)?;
+    let engine = c.engine().await.ok();
     let mut out = Vec::new();
     for p in c.registry.projects().await? {
-        out.push(view(c, &p).await?);
+        let mut containers = Vec::new();
+        if let Some(engine) = engine
+            && p.state().wants_containers()
+            && let Ok(list) = engine.containers(Some(&p.slug)).await
+        {
+            for ct in list {
+                let usage = engine.usage(&ct).await;
+                let memory = match (usage.memory_bytes, usage.memory_limit) {
+                    (Some(u), Some(l)) => format!("{} of {}", mib(u), mib(l)),
+                    (Some(u), None) => mib(u),
+                    _ => "unknown".into(),
+                };
+                containers.push(ContainerLine { usage, memory });
+            }
+        }
+        out.push(AdminProjectView {
+            project: view(c, &p).await?,
+            containers,
+        });
     }
     Ok(out)
 }
@@ -187,7 +234,7 @@ pub struct QueuePage {
 #[template(path = "admin_projects.html")]
 pub struct ProjectsPage {
     pub nav: Nav,
-    pub projects: Vec<ProjectView>,
+    pub projects: Vec<AdminProjectView>,
 }
 
 #[derive(Template, WebTemplate)]

@@ -368,6 +368,27 @@ async fn admin_reviews_approves_expires_and_deletes() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["state"], "running", "{}", r.body);
     assert!(r.json()["term_end"].is_string());
+    // All projects: state, route, and the containers' health and memory use.
+    let all = p
+        .get("/portal/api/admin/projects", Some(&boss))
+        .await
+        .json();
+    let row = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["slug"] == slug.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["state"], "running", "{row}");
+    assert_eq!(row["containers"][0]["service"], "web", "{row}");
+    assert_eq!(row["containers"][0]["status"], "running", "{row}");
+    assert!(
+        row["containers"][0]["memory_bytes"].as_u64().unwrap() > 0,
+        "{row}"
+    );
+    let page = p.get("/portal/admin/projects", Some(&boss)).await;
+    assert!(page.body.contains("MiB"), "{}", page.body);
     let gallery = p.get("/portal/", None).await;
     assert!(
         gallery.body.contains(&format!("/{slug}/")),
