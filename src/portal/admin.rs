@@ -1,10 +1,11 @@
 //! What admins do in the portal: the review queue (normalized stack, verdict, the member's other
 //! projects; approve → deploy, reject with a reason), all projects (expire now, redeploy, delete
-//! after typing the slug), members (promote, demote, disable, enable) and the audit log filtered by
+//! after typing the slug; container health and memory), members (promote, demote, disable, enable),
+//! the routes the proxy serves (target, and whether it answers), and the audit log filtered by
 //! project and user. Every operation calls the same `Control` method the admin socket uses.
 //!
 //! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), CPU use, live
-//! deploy progress, "send back with a note", the routes dashboard.
+//! deploy progress, "send back with a note".
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use super::session::Viewer;
 use super::{Denied, PageResult, auth, csrf};
 use crate::control::Control;
 use crate::docker::ContainerUsage;
+use crate::proxy::routes::Target;
 use crate::registry::accounts::UserFlag;
 use crate::registry::{AuditEntry, Project, ProjectState, User};
 
@@ -221,7 +223,74 @@ pub async fn audit(c: &Control, v: &Viewer, f: &AuditFilter) -> Result<Vec<Audit
     Ok(c.registry.audit_filtered(project, user, 500).await?)
 }
 
+/// One row of the routes dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteLine {
+    /// `/slug`, or `/` for the root project.
+    pub path: String,
+    pub name: String,
+    /// `upstream`, `portal` or `unavailable`.
+    pub kind: String,
+    /// The container address for upstreams, the project state for unavailable routes.
+    pub target: String,
+    /// For upstreams: whether a TCP connection to the container opened within a second.
+    pub answering: Option<bool>,
+}
+
+/// Every route the proxy serves right now, with its target and whether the target answers.
+pub async fn routes(c: &Control, v: &Viewer) -> Result<Vec<RouteLine>, Denied> {
+    auth::admin(v)?;
+    let mut out = Vec::new();
+    for (prefix, name, target) in c.served_routes() {
+        let path = if prefix.is_empty() {
+            "/".to_string()
+        } else {
+            prefix
+        };
+        let (kind, target, answering) = match target {
+            Target::Upstream(addr) => {
+                let probe = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    tokio::net::TcpStream::connect(addr),
+                )
+                .await;
+                (
+                    "upstream",
+                    addr.to_string(),
+                    Some(matches!(probe, Ok(Ok(_)))),
+                )
+            }
+            Target::Portal => ("portal", "clubhost".to_string(), None),
+            Target::Unavailable { state } => ("unavailable", state, None),
+        };
+        out.push(RouteLine {
+            path,
+            name,
+            kind: kind.to_string(),
+            target,
+            answering,
+        });
+    }
+    Ok(out)
+}
+
 // ---- pages ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_routes.html")]
+pub struct RoutesPage {
+    pub nav: Nav,
+    pub routes: Vec<RouteLine>,
+}
+
+pub async fn routes_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
+    let routes = routes(&c, &v).await?;
+    Ok(RoutesPage {
+        nav: Nav::of(&v),
+        routes,
+    }
+    .into_response())
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_queue.html")]

@@ -262,6 +262,7 @@ async fn anonymous_visitors_see_only_public_pages() {
         "/portal/admin/projects",
         "/portal/admin/users",
         "/portal/admin/audit",
+        "/portal/admin/routes",
     ] {
         let r = p.get(page, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
@@ -276,6 +277,7 @@ async fn anonymous_visitors_see_only_public_pages() {
         "/portal/api/admin/projects",
         "/portal/api/admin/users",
         "/portal/api/admin/audit",
+        "/portal/api/admin/routes",
     ] {
         assert_eq!(
             p.get(api, None).await.status,

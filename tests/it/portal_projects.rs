@@ -387,6 +387,21 @@ async fn admin_reviews_approves_expires_and_deletes() {
         row["containers"][0]["memory_bytes"].as_u64().unwrap() > 0,
         "{row}"
     );
+    // The routes dashboard: the project's container address, answering.
+    let routes = p.get("/portal/api/admin/routes", Some(&boss)).await.json();
+    let route = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == format!("/{slug}"))
+        .unwrap()
+        .clone();
+    assert_eq!(route["kind"], "upstream", "{route}");
+    assert_eq!(route["answering"], true, "{route}");
+    assert_eq!(
+        p.get("/portal/api/admin/routes", Some(&ana)).await.status,
+        StatusCode::FORBIDDEN
+    );
     let page = p.get("/portal/admin/projects", Some(&boss)).await;
     assert!(page.body.contains("MiB"), "{}", page.body);
     let gallery = p.get("/portal/", None).await;
