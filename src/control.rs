@@ -449,6 +449,15 @@ impl Control {
         self.publish_routes().await
     }
 
+    /// The routes being served now, as (prefix, name, target), for the portal's routes dashboard.
+    pub fn served_routes(&self) -> Vec<(String, String, Target)> {
+        self.routes
+            .load()
+            .routes()
+            .map(|r| (r.prefix.clone(), r.name.clone(), r.target.clone()))
+            .collect()
+    }
+
     // ---- start-up ----
 
     /// Brings Docker in line with the registry after a start: running projects whose containers

@@ -1,10 +1,11 @@
 //! What admins do in the portal: the review queue (normalized stack, verdict, the member's other
 //! projects; approve → deploy, reject with a reason), all projects (expire now, redeploy, delete
-//! after typing the slug), members (promote, demote, disable, enable) and the audit log filtered by
+//! after typing the slug; container health and memory), members (promote, demote, disable, enable),
+//! the routes the proxy serves (target, and whether it answers), and the audit log filtered by
 //! project and user. Every operation calls the same `Control` method the admin socket uses.
 //!
-//! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), container health
-//! and Docker stats, live deploy progress, "send back with a note".
+//! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), CPU use, live
+//! deploy progress, "send back with a note".
 
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ use super::pages::{Nav, date};
 use super::session::Viewer;
 use super::{Denied, PageResult, auth, csrf};
 use crate::control::Control;
+use crate::docker::ContainerUsage;
+use crate::proxy::routes::Target;
 use crate::registry::accounts::UserFlag;
 use crate::registry::{AuditEntry, Project, ProjectState, User};
 
@@ -58,11 +61,57 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
     Ok(out)
 }
 
-pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<ProjectView>, Denied> {
+/// A project on the admin's list, with its containers' health and memory use.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminProjectView {
+    #[serde(flatten)]
+    pub project: ProjectView,
+    pub containers: Vec<ContainerLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerLine {
+    #[serde(flatten)]
+    pub usage: ContainerUsage,
+    /// Memory for people: "12.3 MiB of 1.9 GiB".
+    pub memory: String,
+}
+
+fn mib(bytes: u64) -> String {
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.1} MiB")
+    }
+}
+
+/// Every project; containers (health, memory) are listed when Docker answers, and left out
+/// otherwise so the page still works without Docker.
+pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<AdminProjectView>, Denied> {
     auth::admin(v)?;
+    let engine = c.engine().await.ok();
     let mut out = Vec::new();
     for p in c.registry.projects().await? {
-        out.push(view(c, &p).await?);
+        let mut containers = Vec::new();
+        if let Some(engine) = engine
+            && p.state().wants_containers()
+            && let Ok(list) = engine.containers(Some(&p.slug)).await
+        {
+            for ct in list {
+                let usage = engine.usage(&ct).await;
+                let memory = match (usage.memory_bytes, usage.memory_limit) {
+                    (Some(u), Some(l)) => format!("{} of {}", mib(u), mib(l)),
+                    (Some(u), None) => mib(u),
+                    _ => "unknown".into(),
+                };
+                containers.push(ContainerLine { usage, memory });
+            }
+        }
+        out.push(AdminProjectView {
+            project: view(c, &p).await?,
+            containers,
+        });
     }
     Ok(out)
 }
@@ -174,7 +223,74 @@ pub async fn audit(c: &Control, v: &Viewer, f: &AuditFilter) -> Result<Vec<Audit
     Ok(c.registry.audit_filtered(project, user, 500).await?)
 }
 
+/// One row of the routes dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteLine {
+    /// `/slug`, or `/` for the root project.
+    pub path: String,
+    pub name: String,
+    /// `upstream`, `portal` or `unavailable`.
+    pub kind: String,
+    /// The container address for upstreams, the project state for unavailable routes.
+    pub target: String,
+    /// For upstreams: whether a TCP connection to the container opened within a second.
+    pub answering: Option<bool>,
+}
+
+/// Every route the proxy serves right now, with its target and whether the target answers.
+pub async fn routes(c: &Control, v: &Viewer) -> Result<Vec<RouteLine>, Denied> {
+    auth::admin(v)?;
+    let mut out = Vec::new();
+    for (prefix, name, target) in c.served_routes() {
+        let path = if prefix.is_empty() {
+            "/".to_string()
+        } else {
+            prefix
+        };
+        let (kind, target, answering) = match target {
+            Target::Upstream(addr) => {
+                let probe = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    tokio::net::TcpStream::connect(addr),
+                )
+                .await;
+                (
+                    "upstream",
+                    addr.to_string(),
+                    Some(matches!(probe, Ok(Ok(_)))),
+                )
+            }
+            Target::Portal => ("portal", "clubhost".to_string(), None),
+            Target::Unavailable { state } => ("unavailable", state, None),
+        };
+        out.push(RouteLine {
+            path,
+            name,
+            kind: kind.to_string(),
+            target,
+            answering,
+        });
+    }
+    Ok(out)
+}
+
 // ---- pages ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_routes.html")]
+pub struct RoutesPage {
+    pub nav: Nav,
+    pub routes: Vec<RouteLine>,
+}
+
+pub async fn routes_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
+    let routes = routes(&c, &v).await?;
+    Ok(RoutesPage {
+        nav: Nav::of(&v),
+        routes,
+    }
+    .into_response())
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_queue.html")]
@@ -187,7 +303,7 @@ pub struct QueuePage {
 #[template(path = "admin_projects.html")]
 pub struct ProjectsPage {
     pub nav: Nav,
-    pub projects: Vec<ProjectView>,
+    pub projects: Vec<AdminProjectView>,
 }
 
 #[derive(Template, WebTemplate)]

@@ -47,6 +47,7 @@ pub fn router() -> Router<Arc<Control>> {
         .route("/portal/api/admin/users", get(users))
         .route("/portal/api/admin/users/{name}/{action}", post(user_action))
         .route("/portal/api/admin/audit", get(audit))
+        .route("/portal/api/admin/routes", get(routes))
 }
 
 impl IntoResponse for Denied {
@@ -292,4 +293,8 @@ async fn audit(
     Query(f): Query<AuditFilter>,
 ) -> ApiResult {
     ok(admin::audit(&c, &v, &f).await?)
+}
+
+async fn routes(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    ok(admin::routes(&c, &v).await?)
 }

@@ -72,6 +72,7 @@ pub fn router(control: Arc<Control>) -> Router {
             post(admin::user_form),
         )
         .route("/portal/admin/audit", get(admin::audit_page))
+        .route("/portal/admin/routes", get(admin::routes_page))
         .merge(api::router())
         .layer(axum::middleware::from_fn_with_state(
             control.clone(),

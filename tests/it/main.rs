@@ -1,7 +1,8 @@
 //! Integration tests: the real binary, a real Docker engine, real sockets.
 //!
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
-//! - `portal`: the portal router in-process: who may call each endpoint, CSRF, validation.
+//! - `portal`, `portal_projects`: the portal router in-process: who may call each endpoint, CSRF,
+//!   validation, and the project flows.
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
@@ -15,4 +16,5 @@ mod proxy;
 mod proxy_reload;
 mod proxy_support;
 mod portal;
+mod portal_projects;
 mod skeleton;

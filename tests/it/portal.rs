@@ -1,7 +1,7 @@
 //! Router-level tests of the portal: the axum router driven in-process (`oneshot`) over a real
 //! SQLite file in a temp dir. Who may call each endpoint (anonymous, member, owner, admin), CSRF
-//! (token and origin), validation errors, login throttling. One test deploys for real (approve →
-//! running → expire) through the real Docker engine.
+//! (token and origin), validation errors, login throttling. This file holds the harness and the
+//! account tests; `portal_projects` the member and admin project flows.
 
 use std::sync::Arc;
 
@@ -18,35 +18,35 @@ use clubhost::proxy::routes::RouteHandle;
 
 use crate::common;
 
-const HOST: &str = "club.example";
-const PASSWORD: &str = "correct horse battery";
+pub const HOST: &str = "club.example";
+pub const PASSWORD: &str = "correct horse battery";
 
-struct Portal {
+pub struct Portal {
     _dir: tempfile::TempDir,
-    control: Arc<Control>,
-    router: Router,
+    pub control: Arc<Control>,
+    pub router: Router,
     /// Slugs deployed for real, removed from Docker at the end.
-    slugs: Vec<String>,
+    pub slugs: Vec<String>,
 }
 
 /// A signed-in browser: its session cookie and CSRF token.
 #[derive(Clone)]
-struct Agent {
-    cookie: String,
-    csrf: String,
+pub struct Agent {
+    pub cookie: String,
+    pub csrf: String,
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: hyper::HeaderMap,
-    body: String,
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub fn cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all("set-cookie")
             .iter()
@@ -57,7 +57,7 @@ impl Reply {
 }
 
 impl Portal {
-    async fn new(configure: impl FnOnce(&mut Config)) -> Portal {
+    pub async fn new(configure: impl FnOnce(&mut Config)) -> Portal {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             data_dir: dir.path().join("data"),
@@ -79,7 +79,7 @@ impl Portal {
         }
     }
 
-    async fn send(&self, req: Request<Body>) -> Reply {
+    pub async fn send(&self, req: Request<Body>) -> Reply {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -92,11 +92,11 @@ impl Portal {
     }
 
     /// A JSON API call; `agent` adds the session cookie and, when `csrf`, the CSRF header.
-    async fn api(&self, method: &str, path: &str, agent: Option<&Agent>, body: Value) -> Reply {
+    pub async fn api(&self, method: &str, path: &str, agent: Option<&Agent>, body: Value) -> Reply {
         self.api_with(method, path, agent, true, body).await
     }
 
-    async fn api_with(
+    pub async fn api_with(
         &self,
         method: &str,
         path: &str,
@@ -123,7 +123,7 @@ impl Portal {
         self.send(req.body(body).unwrap()).await
     }
 
-    async fn get(&self, path: &str, agent: Option<&Agent>) -> Reply {
+    pub async fn get(&self, path: &str, agent: Option<&Agent>) -> Reply {
         let mut req = Request::builder().uri(path).header("host", HOST);
         if let Some(a) = agent {
             req = req.header("cookie", &a.cookie);
@@ -132,7 +132,7 @@ impl Portal {
     }
 
     /// A form POST as a browser sends it.
-    async fn form(&self, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Reply {
+    pub async fn form(&self, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Reply {
         let body = fields
             .iter()
             .map(|(k, v)| format!("{k}={}", urlencode(v)))
@@ -150,7 +150,7 @@ impl Portal {
         self.send(req).await
     }
 
-    async fn signup(&self, name: &str) -> Agent {
+    pub async fn signup(&self, name: &str) -> Agent {
         let r = self
             .api(
                 "POST",
@@ -163,7 +163,7 @@ impl Portal {
         self.agent(&r).await
     }
 
-    async fn agent(&self, r: &Reply) -> Agent {
+    pub async fn agent(&self, r: &Reply) -> Agent {
         let cookie = r.cookie("clubhost_session").expect("session cookie");
         let me = self
             .get(
@@ -182,7 +182,7 @@ impl Portal {
     }
 
     /// An admin made the way the CLI does (`user add --admin`, `user passwd`), then logged in.
-    async fn admin(&self, name: &str) -> Agent {
+    pub async fn admin(&self, name: &str) -> Agent {
         let reg = &self.control.registry;
         reg.add_user(name, true, "test").await.unwrap();
         let hash = clubhost::portal::auth::hash_password(PASSWORD).unwrap();
@@ -199,7 +199,7 @@ impl Portal {
         self.agent(&r).await
     }
 
-    async fn submit(&self, agent: &Agent, slug: &str, stack: &str) -> Reply {
+    pub async fn submit(&self, agent: &Agent, slug: &str, stack: &str) -> Reply {
         self.api(
             "POST",
             "/portal/api/projects",
@@ -236,7 +236,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn web_stack() -> String {
+pub fn web_stack() -> String {
     format!(
         "services:\n  web:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo web-started && mkdir -p /www && echo portal-test-page > /www/index.html && exec httpd -f -p 8000 -h /www\"]\nx-clubhost:\n  expose: web\n  port: 8000\n",
         common::IMAGE
@@ -262,6 +262,7 @@ async fn anonymous_visitors_see_only_public_pages() {
         "/portal/admin/projects",
         "/portal/admin/users",
         "/portal/admin/audit",
+        "/portal/admin/routes",
     ] {
         let r = p.get(page, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
@@ -276,6 +277,7 @@ async fn anonymous_visitors_see_only_public_pages() {
         "/portal/api/admin/projects",
         "/portal/api/admin/users",
         "/portal/api/admin/audit",
+        "/portal/api/admin/routes",
     ] {
         assert_eq!(
             p.get(api, None).await.status,
@@ -418,6 +420,41 @@ async fn login_is_throttled_per_account() {
 }
 
 #[tokio::test]
+async fn login_is_throttled_per_address_when_the_address_is_known() {
+    let p = Portal::new(|_| {}).await;
+    p.signup("dee").await;
+    // The proxy hands the portal the client's address as axum's ConnectInfo.
+    let login = |account: String, password: &str, ip: [u8; 4]| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/portal/api/login")
+            .header("host", HOST)
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({ "login": account, "password": password }).to_string(),
+            ))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 40000,
+            ))));
+        req
+    };
+    // 20 failures spread over many (unknown) accounts from one address…
+    for i in 0..20 {
+        let r = p
+            .send(login(format!("nobody{i}"), "wrong password", [10, 0, 0, 1]))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    // …block that address even for a right password, but not another address.
+    let r = p.send(login("dee".into(), PASSWORD, [10, 0, 0, 1])).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    let r = p.send(login("dee".into(), PASSWORD, [10, 0, 0, 2])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
 async fn csrf_token_and_origin_are_required() {
     let p = Portal::new(|_| {}).await;
     let ana = p.signup("ana").await;
@@ -486,480 +523,4 @@ async fn csrf_token_and_origin_are_required() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(r.cookie("clubhost_session").is_some());
-}
-
-#[tokio::test]
-async fn member_requests_and_owner_rules() {
-    let p = Portal::new(|c| {
-        c.projects.max_days = 30;
-        c.projects.default_days = 14;
-    })
-    .await;
-    let ana = p.signup("ana").await;
-    let bo = p.signup("bo").await;
-    let slug = "ana-site";
-
-    // Validation: bad stack, reserved slug, bad slug, too many days, bad source link.
-    let r = p
-        .submit(&ana, slug, "services: {web: {image: x, privileged: true}}")
-        .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert!(r.body.contains("privileged"), "{}", r.body);
-    for bad in ["portal", "Bad_Slug"] {
-        let r = p.submit(&ana, bad, &web_stack()).await;
-        assert_eq!(
-            r.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{bad}: {}",
-            r.body
-        );
-        assert!(r.body.contains("slug"), "{}", r.body);
-    }
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/projects",
-            Some(&ana),
-            json!({"name": "x", "slug": slug, "stack": web_stack(), "days": 31}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/projects",
-            Some(&ana),
-            json!({"name": "x", "slug": slug, "stack": web_stack(), "source_url": "ftp://x"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert!(
-        p.control.registry.projects().await.unwrap().is_empty(),
-        "nothing stored"
-    );
-
-    // The verdict endpoint stores nothing.
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/check",
-            Some(&ana),
-            json!({"slug": slug, "stack": web_stack()}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(
-        r.json()["slug_problem"].is_null() && r.json()["stack_problem"].is_null(),
-        "{}",
-        r.body
-    );
-
-    let r = p.submit(&ana, slug, &web_stack()).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_eq!(r.json()["project"]["state"], "requested");
-    assert_eq!(
-        r.json()["project"]["source_url"],
-        "https://git.example/me/site"
-    );
-    let taken = p
-        .get(&format!("/portal/api/slug?slug={slug}"), Some(&bo))
-        .await;
-    assert!(
-        taken.json()["problem"].as_str().unwrap().contains("taken"),
-        "{}",
-        taken.body
-    );
-    let r = p.submit(&bo, slug, &web_stack()).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-
-    // Another member can neither see nor touch it, nor use admin actions.
-    let path = format!("/portal/api/projects/{slug}");
-    assert_eq!(p.get(&path, Some(&bo)).await.status, StatusCode::FORBIDDEN);
-    let r = p
-        .api("POST", &format!("{path}/withdraw"), Some(&bo), Value::Null)
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    let r = p
-        .api(
-            "POST",
-            &format!("/portal/api/admin/projects/{slug}/approve"),
-            Some(&ana),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    assert_eq!(
-        p.get("/portal/admin/", Some(&ana)).await.status,
-        StatusCode::FORBIDDEN
-    );
-    // The owner may not redeploy a request that was never approved.
-    let r = p
-        .api("POST", &format!("{path}/redeploy"), Some(&ana), Value::Null)
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-
-    // The owner sees it with its history, and withdraws it.
-    let mine = p.get("/portal/api/projects", Some(&ana)).await.json();
-    assert_eq!(mine[0]["slug"], slug);
-    assert_eq!(mine[0]["history"][0]["action"], "project.submit");
-    assert!(
-        p.get("/portal/api/projects", Some(&bo))
-            .await
-            .json()
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    let page = p.get("/portal/projects", Some(&ana)).await;
-    assert!(
-        page.body.contains("requested") && page.body.contains("Withdraw"),
-        "{}",
-        page.body
-    );
-    let r = p
-        .api("POST", &format!("{path}/withdraw"), Some(&ana), Value::Null)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.json()["state"], "withdrawn");
-    let r = p
-        .api("POST", &format!("{path}/withdraw"), Some(&ana), Value::Null)
-        .await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-}
-
-#[tokio::test]
-async fn request_form_checks_then_submits_without_javascript() {
-    let p = Portal::new(|_| {}).await;
-    let ana = p.signup("ana").await;
-    let multipart = |intent: &str, stack: &str, csrf: &str| {
-        let b = "XBOUNDARYX";
-        let mut body = String::new();
-        for (k, v) in [
-            ("csrf", csrf),
-            ("intent", intent),
-            ("name", "Form site"),
-            ("slug", "form-site"),
-            ("description", "made with the form"),
-            ("days", "10"),
-            ("stack", stack),
-        ] {
-            body.push_str(&format!(
-                "--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            ));
-        }
-        body.push_str(&format!("--{b}\r\nContent-Disposition: form-data; name=\"stack_file\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--{b}--\r\n"));
-        Request::builder()
-            .method("POST")
-            .uri("/portal/request")
-            .header("host", HOST)
-            .header("cookie", &ana.cookie)
-            .header("content-type", format!("multipart/form-data; boundary={b}"))
-            .body(Body::from(body))
-            .unwrap()
-    };
-    let r = p
-        .send(multipart(
-            "check",
-            "services: {web: {image: x, cap_add: [ALL]}}",
-            &ana.csrf,
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        r.body.contains("cap_add"),
-        "verdict shows the stack error: {}",
-        r.body
-    );
-    let r = p.send(multipart("check", &web_stack(), &ana.csrf)).await;
-    assert!(
-        r.body.contains("Stack: accepted") && r.body.contains("Slug: available"),
-        "{}",
-        r.body
-    );
-    assert!(
-        p.control.registry.project("form-site").await.is_err(),
-        "check stores nothing"
-    );
-    let r = p.send(multipart("submit", &web_stack(), "wrong")).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = p.send(multipart("submit", &web_stack(), &ana.csrf)).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let project = p.control.registry.project("form-site").await.unwrap();
-    assert_eq!((project.owner.as_str(), project.term_days), ("ana", 10));
-}
-
-#[tokio::test]
-async fn admins_manage_members_and_see_the_audit_log() {
-    let p = Portal::new(|_| {}).await;
-    let boss = p.admin("boss").await;
-    let ana = p.signup("ana").await;
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/admin/users/ana/promote",
-            Some(&ana),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/admin/users/boss/demote",
-            Some(&boss),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "last admin: {}",
-        r.body
-    );
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/admin/users/ana/promote",
-            Some(&boss),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.json()["is_admin"], true, "{}", r.body);
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/admin/users/ana/demote",
-            Some(&boss),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.json()["is_admin"], false, "{}", r.body);
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/admin/users/ana/disable",
-            Some(&boss),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.json()["disabled"], true, "{}", r.body);
-    assert_eq!(
-        p.get("/portal/api/me", Some(&ana)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    let r = p
-        .api(
-            "POST",
-            "/portal/api/login",
-            None,
-            json!({"login": "ana", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::FORBIDDEN,
-        "disabled accounts cannot log in"
-    );
-
-    let users = p.get("/portal/admin/users", Some(&boss)).await;
-    assert!(users.body.contains("(disabled)"), "{}", users.body);
-    let audit = p
-        .get("/portal/api/admin/audit?user=ana", Some(&boss))
-        .await
-        .json();
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        ["user.disable", "user.demote", "user.promote", "user.signup"]
-    );
-    let page = p.get("/portal/admin/audit?user=ana", Some(&boss)).await;
-    assert!(page.body.contains("user.disable"), "{}", page.body);
-}
-
-#[tokio::test]
-async fn admin_reviews_approves_expires_and_deletes() {
-    let mut p = Portal::new(|_| {}).await;
-    common::ensure_image();
-    let boss = p.admin("boss").await;
-    let ana = p.signup("ana").await;
-    let slug = common::slug("portal-flow");
-    let rejected = common::slug("portal-nope");
-    p.slugs.push(slug.clone());
-    assert_eq!(
-        p.submit(&ana, &slug, &web_stack()).await.status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        p.submit(&ana, &rejected, &web_stack()).await.status,
-        StatusCode::CREATED
-    );
-
-    let queue = p.get("/portal/admin/", Some(&boss)).await;
-    assert!(
-        queue.body.contains(&slug) && queue.body.contains("Normalized stack"),
-        "{}",
-        queue.body
-    );
-    let q = p.get("/portal/api/admin/queue", Some(&boss)).await.json();
-    assert_eq!(q.as_array().unwrap().len(), 2);
-
-    let admin_path = |s: &str, a: &str| format!("/portal/api/admin/projects/{s}/{a}");
-    let r = p
-        .api(
-            "POST",
-            &admin_path(&rejected, "reject"),
-            Some(&boss),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "reason required: {}",
-        r.body
-    );
-    let r = p
-        .api(
-            "POST",
-            &admin_path(&rejected, "reject"),
-            Some(&boss),
-            json!({"reason": "too big"}),
-        )
-        .await;
-    assert_eq!(r.json()["state"], "rejected", "{}", r.body);
-
-    let r = p
-        .api(
-            "POST",
-            &admin_path(&slug, "approve"),
-            Some(&boss),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.json()["state"], "running", "{}", r.body);
-    assert!(r.json()["term_end"].is_string());
-    let gallery = p.get("/portal/", None).await;
-    assert!(
-        gallery.body.contains(&format!("/{slug}/")),
-        "{}",
-        gallery.body
-    );
-
-    // The owner may redeploy a running project; another member may not.
-    let bo = p.signup("bo").await;
-    let r = p
-        .api(
-            "POST",
-            &format!("/portal/api/projects/{slug}/redeploy"),
-            Some(&bo),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    // Logs: the owner and admins, nobody else.
-    let logs = format!("/portal/api/projects/{slug}/logs");
-    assert_eq!(p.get(&logs, Some(&bo)).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(p.get(&logs, None).await.status, StatusCode::UNAUTHORIZED);
-    let r = p.get(&logs, Some(&ana)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(
-        r.body.contains(&format!("clubhost-{slug}-web")),
-        "{}",
-        r.body
-    );
-    assert!(r.body.contains("web-started"), "{}", r.body);
-    // Live logs: server-sent events, owner and admins only.
-    let live = format!("/portal/projects/{slug}/logs/live");
-    assert_eq!(p.get(&live, Some(&bo)).await.status, StatusCode::FORBIDDEN);
-    let req = Request::builder()
-        .uri(&live)
-        .header("host", HOST)
-        .header("cookie", &ana.cookie)
-        .body(Body::empty())
-        .unwrap();
-    let res = p.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["content-type"], "text/event-stream");
-    let mut body = res.into_body();
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !seen.contains("web | web-started") {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("a log line within 10 s")
-            .expect("stream still open")
-            .unwrap();
-        if let Ok(data) = frame.into_data() {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
-    assert!(seen.contains("event: log"), "{seen}");
-    drop(body);
-    let r = p
-        .get(&format!("/portal/projects/{slug}/logs"), Some(&boss))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        r.headers["content-disposition"]
-            .to_str()
-            .unwrap()
-            .contains("attachment")
-    );
-    let r = p
-        .api(
-            "POST",
-            &format!("/portal/api/projects/{slug}/redeploy"),
-            Some(&ana),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.json()["state"], "running", "{}", r.body);
-
-    let r = p
-        .api(
-            "POST",
-            &admin_path(&slug, "expire"),
-            Some(&boss),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.json()["state"], "expired", "{}", r.body);
-    assert!(
-        common::containers_of(&slug).is_empty(),
-        "expired projects keep no containers"
-    );
-    let r = p
-        .api(
-            "POST",
-            &admin_path(&slug, "delete"),
-            Some(&boss),
-            json!({"confirm": "wrong"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    let r = p
-        .api(
-            "POST",
-            &admin_path(&slug, "delete"),
-            Some(&boss),
-            json!({"confirm": slug}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(common::volumes_of(&slug).is_empty() && common::networks_of(&slug).is_empty());
-    let log = p
-        .get(
-            &format!("/portal/api/admin/audit?project={slug}"),
-            Some(&boss),
-        )
-        .await
-        .json();
-    assert_eq!(log[0]["action"], "project.delete");
-    assert_eq!(log[0]["actor"], "boss");
 }
