@@ -38,6 +38,10 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub docker: DockerConfig,
     pub projects: ProjectsConfig,
+    /// Terms, reminders, grace period and quotas.
+    pub lifecycle: crate::lifecycle::terms::LifecycleConfig,
+    /// Where notifications go (webhooks, SMTP).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +83,8 @@ impl Default for Config {
             proxy: ProxyConfig::default(),
             docker: DockerConfig::default(),
             projects: ProjectsConfig::default(),
+            lifecycle: Default::default(),
+            notify: Default::default(),
         }
     }
 }
@@ -162,6 +168,8 @@ impl Config {
                 self.projects.default_days, self.projects.max_days
             ));
         }
+        self.lifecycle.validate()?;
+        self.notify.validate()?;
         Ok(())
     }
 

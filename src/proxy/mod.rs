@@ -173,10 +173,13 @@ impl Proxy {
                 let Ok(res) = self.portal.clone().oneshot(req).await;
                 Ok(res.map(|b| b.map_err(BoxError::from).boxed_unsync()))
             }
-            Target::Unavailable { state } => Ok(page(
+            Target::Unavailable { state, about } => Ok(page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &format!("{name} is not running"),
-                &format!("This project is {state} right now."),
+                &match about {
+                    Some(about) => format!("This project is {state}. {about}"),
+                    None => format!("This project is {state} right now."),
+                },
                 json,
             )),
             Target::Upstream(addr) => Ok(self
