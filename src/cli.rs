@@ -504,7 +504,7 @@ fn format_time(secs: Option<i64>) -> String {
 /// Where API calls go: a running server's socket, or the API router in this process.
 enum Api {
     Socket(PathBuf),
-    InProcess(axum::Router),
+    InProcess(axum::Router, Arc<Control>),
 }
 
 impl Api {
@@ -513,8 +513,8 @@ impl Api {
         if tokio::net::UnixStream::connect(&path).await.is_ok() {
             return Ok(Api::Socket(path));
         }
-        let control = Control::open(Arc::new(config), RouteHandle::default()).await?;
-        Ok(Api::InProcess(crate::api::router(Arc::new(control))))
+        let control = Arc::new(Control::open(Arc::new(config), RouteHandle::default()).await?);
+        Ok(Api::InProcess(crate::api::router(control.clone()), control))
     }
 
     /// Sends one request; a non-2xx answer becomes an error with the server's message.
@@ -528,10 +528,16 @@ impl Api {
             .body(body)?;
         let (status, bytes) = match self {
             Api::Socket(p) => send_over_socket(p, req).await?,
-            Api::InProcess(router) => {
+            Api::InProcess(router, control) => {
                 let res = router.clone().oneshot(req.map(Body::from)).await?;
                 let status = res.status();
-                (status, res.into_body().collect().await?.to_bytes())
+                let bytes = res.into_body().collect().await?.to_bytes();
+                // This process exits soon: let the notifications it queued go out first.
+                control
+                    .notifier
+                    .flush(std::time::Duration::from_secs(15))
+                    .await;
+                (status, bytes)
             }
         };
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

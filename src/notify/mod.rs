@@ -9,7 +9,9 @@
 pub mod smtp;
 pub mod webhook;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -165,25 +167,49 @@ impl Note {
 pub struct Notifier {
     /// None when no channel is configured.
     tx: Option<mpsc::UnboundedSender<Note>>,
+    /// Notes queued whose deliveries have not all finished; lets a short-lived CLI process wait
+    /// for them before it exits.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Notifier {
     /// Starts the delivery task when any channel is configured.
     pub fn start(config: NotifyConfig, registry: Registry) -> Notifier {
+        let pending = Arc::new(AtomicUsize::new(0));
         if config.webhooks.is_empty() && config.smtp.is_none() {
-            return Notifier { tx: None };
+            return Notifier { tx: None, pending };
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(dispatch(config, registry, rx));
-        Notifier { tx: Some(tx) }
+        tokio::spawn(dispatch(config, registry, rx, pending.clone()));
+        Notifier {
+            tx: Some(tx),
+            pending,
+        }
     }
 
     /// Queues a note; returns at once whatever happens to its delivery.
     pub fn send(&self, note: Note) {
-        if let Some(tx) = &self.tx
-            && tx.send(note).is_err()
-        {
+        let Some(tx) = &self.tx else { return };
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if tx.send(note).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!("notification task has stopped; note dropped");
+        }
+    }
+
+    /// Waits up to `limit` for queued notes to be delivered (or given up). The server never
+    /// calls this; the CLI does before exiting when it ran the API in its own process.
+    pub async fn flush(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    pending = self.pending.load(Ordering::SeqCst),
+                    "exiting with notifications still being retried; they are lost"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -195,20 +221,32 @@ enum Delivery {
     Email(String),
 }
 
-async fn dispatch(config: NotifyConfig, registry: Registry, mut rx: mpsc::UnboundedReceiver<Note>) {
+async fn dispatch(
+    config: NotifyConfig,
+    registry: Registry,
+    mut rx: mpsc::UnboundedReceiver<Note>,
+    pending: Arc<AtomicUsize>,
+) {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap_or_default();
     while let Some(note) = rx.recv().await {
-        for delivery in recipients(&config, &registry, &note).await {
-            tokio::spawn(deliver(
-                config.clone(),
-                client.clone(),
-                delivery,
-                note.clone(),
-            ));
-        }
+        // Each note on its own task: a slow retry never holds up the next note.
+        let (config, registry, client, pending) = (
+            config.clone(),
+            registry.clone(),
+            client.clone(),
+            pending.clone(),
+        );
+        tokio::spawn(async move {
+            let deliveries = recipients(&config, &registry, &note)
+                .await
+                .into_iter()
+                .map(|d| deliver(&config, &client, d, &note));
+            futures_util::future::join_all(deliveries).await;
+            pending.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 }
 
@@ -246,13 +284,13 @@ async fn recipients(config: &NotifyConfig, registry: &Registry, note: &Note) -> 
 }
 
 /// Tries one delivery up to `attempts` times with doubling waits; a loss is logged, never raised.
-async fn deliver(config: NotifyConfig, client: reqwest::Client, delivery: Delivery, note: Note) {
+async fn deliver(config: &NotifyConfig, client: &reqwest::Client, delivery: Delivery, note: &Note) {
     let mut wait = config.backoff;
     for attempt in 1..=config.attempts {
         let result = match &delivery {
-            Delivery::Webhook(hook) => webhook::post(&client, hook, &note).await,
+            Delivery::Webhook(hook) => webhook::post(client, hook, note).await,
             Delivery::Email(to) => match &config.smtp {
-                Some(smtp) => smtp::send(smtp, to, &note).await,
+                Some(smtp) => smtp::send(smtp, to, note).await,
                 None => return,
             },
         };

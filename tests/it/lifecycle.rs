@@ -349,3 +349,54 @@ async fn failed_sends_are_retried_and_never_block() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     assert_eq!(state_of(&club, &slug), "requested");
 }
+
+#[test]
+fn cli_without_server_delivers_before_exiting() {
+    // No server: the CLI runs the API in its own process and waits for its notes to go out.
+    let hook = WebhookSink::start(0);
+    let smtp = SmtpSink::start();
+    let club = Club::new();
+    configure(&club, &notify_config(&hook, &smtp));
+    club.ok(&[
+        "user",
+        "add",
+        "boss",
+        "--admin",
+        "--email",
+        "boss@club.example",
+    ]);
+    club.ok(&["user", "add", "ana", "--email", "ana@club.example"]);
+    let stack = club.write_stack("s.yml", &format!("services:\n  web:\n    image: {IMAGE}\n"));
+    let slug = slug("inproc");
+    club.ok(&[
+        "project",
+        "submit",
+        "--owner",
+        "ana",
+        "--slug",
+        &slug,
+        "--stack",
+        stack.to_str().unwrap(),
+    ]);
+    // Delivered already when the command returned: no waiting needed.
+    assert!(
+        hook.delivered()
+            .iter()
+            .any(|b| b.contains("New hosting request")),
+        "{:?}",
+        hook.delivered()
+    );
+    let to_admins: Vec<Mail> = smtp
+        .mails()
+        .into_iter()
+        .filter(|m| m.data.contains("New hosting request"))
+        .collect();
+    let mut rcpts: Vec<String> = to_admins.iter().flat_map(|m| m.to.clone()).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, ["admins@club.example", "boss@club.example"]);
+    assert!(!rcpts.contains(&"ana@club.example".to_string()));
+
+    club.ok(&["project", "reject", &slug, "--reason", "not club related"]);
+    let mail = smtp.wait_for("ana@club.example", "was not approved");
+    assert!(mail.data.contains("not club related"), "{}", mail.data);
+}
