@@ -102,6 +102,7 @@ impl Control {
                 config.data_dir.display()
             ))
         })?;
+        terms::restore_test_clock(&config);
         let registry = Registry::open(&config.database_path()).await?;
         let instance = registry.instance_id().await?;
         let notifier = Notifier::start(config.notify.clone(), registry.clone());

@@ -33,6 +33,23 @@ pub struct RenewalRequest {
     pub reason: String,
 }
 
+fn clock_file(config: &crate::config::Config) -> std::path::PathBuf {
+    config.data_dir.join("test-clock-offset")
+}
+
+/// On a server with a settable clock, picks up the offset an earlier process left.
+pub(super) fn restore_test_clock(config: &crate::config::Config) {
+    if !(config.lifecycle.settable_clock || clock::settable()) {
+        return;
+    }
+    if let Ok(text) = std::fs::read_to_string(clock_file(config))
+        && let Ok(secs) = text.trim().parse::<i64>()
+    {
+        clock::set_offset(secs);
+        tracing::warn!(offset_secs = secs, "test clock: time is moved forward");
+    }
+}
+
 /// An RFC 3339 time for messages, or "never".
 pub fn show_time(t: Option<i64>) -> String {
     match t {
@@ -335,6 +352,9 @@ impl Control {
             ));
         }
         let t = clock::advance(secs);
+        let file = clock_file(&self.config);
+        std::fs::write(&file, clock::offset().to_string())
+            .map_err(|e| ControlError::Invalid(format!("cannot write {}: {e}", file.display())))?;
         self.registry
             .audit_action(actor, None, "clock.advance", &format!("+{secs}s"))
             .await?;

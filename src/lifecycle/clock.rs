@@ -2,7 +2,8 @@
 //!
 //! The offset is zero in production. A server started with `CLUBHOST_TEST_CLOCK=1` lets the admin
 //! API move it (`clubhost clock --advance-days N`), so integration tests can walk a project through
-//! reminders, expiry and purge without sleeping. Unit tests pass `now` explicitly to the pure
+//! reminders, expiry and purge without sleeping. The offset is kept in `data_dir/test-clock-offset`
+//! so a test can restart the server (or use the CLI without one) and keep its moved time. Unit tests pass `now` explicitly to the pure
 //! functions in [`super::terms`] instead of touching this shared offset.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -36,6 +37,16 @@ pub fn settable() -> bool {
 pub fn advance(secs: i64) -> i64 {
     OFFSET.fetch_add(secs.max(0), Ordering::Relaxed);
     now()
+}
+
+/// The current offset in seconds (0 in production).
+pub fn offset() -> i64 {
+    OFFSET.load(Ordering::Relaxed)
+}
+
+/// Sets the offset outright; used to carry a test clock across a server restart.
+pub fn set_offset(secs: i64) {
+    OFFSET.store(secs.max(0), Ordering::Relaxed);
 }
 
 #[cfg(test)]

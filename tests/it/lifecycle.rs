@@ -400,3 +400,73 @@ fn cli_without_server_delivers_before_exiting() {
     let mail = smtp.wait_for("ana@club.example", "was not approved");
     assert!(mail.data.contains("not club related"), "{}", mail.data);
 }
+
+/// Submits the two-service stack for ana with a term of `days` and approves it.
+fn deploy_for_days(club: &mut Club, slug: &str, days: &str) {
+    club.slugs.push(slug.to_string());
+    let _ = club.cli(&["user", "add", "ana"]);
+    let stack = club.write_stack(&format!("{slug}.yml"), &two_service_stack());
+    club.ok(&[
+        "project",
+        "submit",
+        "--owner",
+        "ana",
+        "--slug",
+        slug,
+        "--stack",
+        stack.to_str().unwrap(),
+        "--days",
+        days,
+    ]);
+    assert!(club.ok(&["project", "approve", slug]).contains("running"));
+}
+
+#[tokio::test]
+async fn deadlines_missed_while_down_are_met_at_start_and_permanent_projects_stay() {
+    let mut club = Club::new();
+    configure(&club, "\n[lifecycle]\nsettable_clock = true\n");
+    club.start();
+    let temp = slug("temp");
+    let kept = slug("kept");
+    deploy_for_days(&mut club, &temp, "10");
+    deploy_for_days(&mut club, &kept, "10");
+    club.ok(&["project", "permanent", &kept]);
+
+    club.ok(&["clock", "--advance", "4d"]);
+    let reminders = |club: &Club, slug: &str| {
+        json(&club.ok(&["audit", "--project", slug, "--json"]))
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "term.reminder")
+            .count()
+    };
+    assert!(wait(|| (reminders(&club, &temp) == 1).then_some(())).is_some());
+
+    // A restart does not resend the 7-day reminder; the 1-day one comes when due (day 9.5).
+    club.stop();
+    club.start();
+    club.ok(&["clock", "--advance", "132h"]);
+    assert!(wait(|| (reminders(&club, &temp) == 2).then_some(())).is_some());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(reminders(&club, &temp), 2);
+
+    // The server goes down; the term ends meanwhile (the CLI moves the test clock itself).
+    club.stop();
+    club.ok(&["clock", "--advance", "12d"]);
+    club.start();
+    wait_state(&club, &temp, "expired");
+    assert!(wait(|| containers_of(&temp).is_empty().then_some(())).is_some());
+    assert_eq!(reminders(&club, &temp), 2, "no reminder is repeated");
+    // The permanent project never got a reminder and still runs.
+    assert_eq!(reminders(&club, &kept), 0);
+    assert_eq!(state_of(&club, &kept), "running");
+    let res = http()
+        .get(club.url(&format!("/{kept}/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let log = club.ok(&["audit", "--project", &kept]);
+    assert!(log.contains("term.permanent"), "{log}");
+}
