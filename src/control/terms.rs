@@ -312,6 +312,19 @@ impl Control {
     ) -> Result<Renewal> {
         let pending = self.registry.renewal(id).await?;
         let _held = self.lock_for(&pending.project).lock_owned().await;
+        let state = self.registry.project(&pending.project).await?.state();
+        if approve
+            && !matches!(
+                state,
+                ProjectState::Running | ProjectState::Failed | ProjectState::Stopped
+            )
+        {
+            return Err(ControlError::Invalid(format!(
+                "project {} is {state}; a renewal only moves a term that is still running \
+                 (restore an expired project instead)",
+                pending.project
+            )));
+        }
         let r = self
             .registry
             .decide_renewal(id, approve, actor, note)

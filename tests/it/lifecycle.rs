@@ -114,6 +114,18 @@ async fn term_runs_out_reminds_renews_expires_restores_and_purges() {
     assert_eq!(reminders(&club), 1);
     assert_eq!(state_of(&club, &slug), "running");
 
+    // Renewals are refused past the longest term (365 days) and from someone else.
+    let out = club.cli(&["project", "renew", &slug, "--days", "400", "--reason", "x"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("over the longest term") && err.contains("max_days"),
+        "{err}"
+    );
+    club.ok(&["user", "add", "bob"]);
+    let out = club.cli(&[
+        "project", "renew", &slug, "--days", "5", "--reason", "x", "--by", "bob",
+    ]);
+    assert!(stderr(&out).contains("does not own"), "{}", stderr(&out));
     // A renewal request lands in the queue; approval moves the end by 5 days.
     let out = club.ok(&[
         "project",
