@@ -208,6 +208,10 @@ impl Control {
 
     /// Deploys again (retry after failure, restart, restore after expiry).
     pub async fn redeploy(&self, slug: &str, actor: &str) -> Result<Project> {
+        // An expired project's term is over: bringing it back is a restore, with a new term.
+        if self.registry.project(slug).await?.state() == ProjectState::Expired {
+            return self.restore(slug, actor, None).await;
+        }
         let lock = self.lock_for(slug);
         let _held = lock.lock().await;
         self.deploy_locked(slug, actor, "redeploy").await

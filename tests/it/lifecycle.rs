@@ -185,6 +185,18 @@ async fn term_runs_out_reminds_renews_expires_restores_and_purges() {
         .unwrap();
     assert_eq!(docker_text(&["exec", &db, "cat", "/data/marker"]), "kept");
 
+    // Redeploying an expired project is a restore too: it gets a new term, so the scheduler does
+    // not expire it again at once.
+    club.ok(&["project", "expire", &slug]);
+    assert!(club.ok(&["project", "redeploy", &slug]).contains("running"));
+    let end = json(&club.ok(&["project", "show", &slug, "--json"]))["project"]["term_end"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        end > end1 + 10 * 86_400,
+        "new term from the moved clock: {end} vs {end1}"
+    );
+
     // Expire again by hand; after 31 days the scheduler purges everything but the page.
     club.ok(&["project", "expire", &slug]);
     club.ok(&["clock", "--advance", "31d"]);
