@@ -6,6 +6,7 @@
 #   -n N  runs per measurement (default 5); every run uses a fresh slug / compose project
 #   -v    also print each run's Docker event timeline (ms after the command was issued)
 #   -B    skip `cargo build --release` (use the existing target/release/clubhost)
+#   BENCH_GATEWAY=NAME  gateway network for clubhost (default clubhost-bench-gateway-<pid>)
 #
 # Measured per run, wall clock with `date +%s%N`:
 #   clubhost approve→200   `clubhost project approve S` issued → first HTTP 200 at
@@ -33,7 +34,7 @@ while getopts "n:vBh" opt; do
         n) RUNS=$OPTARG ;;
         v) VERBOSE=1 ;;
         B) BUILD=0 ;;
-        h) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        h) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) echo "usage: $0 [-n N] [-v] [-B]" >&2; exit 2 ;;
     esac
 done
@@ -42,7 +43,9 @@ done
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$REPO/target/release/clubhost
 IMAGE=clubhost-test-busybox:latest
-GATEWAY=clubhost-bench-gateway
+# Its own gateway network: bench/proxy and bench/edge.sh share "clubhost-bench-gateway" and remove
+# it when they end, and a running server does not recreate a gateway that vanished under it.
+GATEWAY=${BENCH_GATEWAY:-clubhost-bench-gateway-$$}
 POLL_INTERVAL=0.02
 POLL_TIMEOUT_MS=60000
 TAG=bench$$ # in every slug and compose project name, so nothing collides with other runs

@@ -34,6 +34,11 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/api/projects/{slug}/{action}", post(project_action))
         .route("/api/audit", get(audit))
         .route("/metrics", get(metrics))
+        .route("/api/projects/{slug}/renewals", post(request_renewal))
+        .route("/api/renewals", get(list_renewals))
+        .route("/api/renewals/{id}/{verdict}", post(decide_renewal))
+        .route("/api/gc", post(gc))
+        .route("/api/clock", post(advance_clock))
         .with_state(control)
 }
 
@@ -74,6 +79,9 @@ struct NewUser {
     name: String,
     #[serde(default)]
     admin: bool,
+    /// Where notifications for this member go.
+    #[serde(default)]
+    email: Option<String>,
 }
 
 async fn add_user(
@@ -88,6 +96,14 @@ async fn add_user(
         .add_user(&u.name, u.admin, SOCKET_ACTOR)
         .await
         .map_err(ControlError::from)?;
+    if let Some(email) = &u.email {
+        crate::notify::smtp::check_address(email)
+            .map_err(|e| ControlError::Invalid(format!("email: {e}")))?;
+        c.registry
+            .set_user_email(&u.name, email, SOCKET_ACTOR)
+            .await
+            .map_err(ControlError::from)?;
+    }
     Ok(Json(user))
 }
 
@@ -146,6 +162,9 @@ async fn submit(
 struct ActionBody {
     #[serde(default)]
     reason: String,
+    /// A new term for `restore`.
+    #[serde(default)]
+    days: Option<u32>,
 }
 
 async fn project_action(
@@ -154,12 +173,11 @@ async fn project_action(
     body: axum::body::Bytes,
 ) -> ApiResult<crate::registry::Project> {
     // The body is optional: an empty one means no reason given.
-    let reason = if body.is_empty() {
-        String::new()
+    let ActionBody { reason, days } = if body.is_empty() {
+        ActionBody::default()
     } else {
         serde_json::from_slice::<ActionBody>(&body)
             .map_err(|e| ControlError::Invalid(format!("request body: {e}")))?
-            .reason
     };
     let p = match action.as_str() {
         "approve" => c.approve(&slug, SOCKET_ACTOR).await?,
@@ -168,9 +186,14 @@ async fn project_action(
         "expire" => c.expire(&slug, SOCKET_ACTOR, &reason).await?,
         "stop" => c.stop(&slug, SOCKET_ACTOR, &reason).await?,
         "redeploy" => c.redeploy(&slug, SOCKET_ACTOR).await?,
+        "restore" => c.restore(&slug, SOCKET_ACTOR, days).await?,
+        "purge" => c.purge(&slug, SOCKET_ACTOR, &reason).await?,
+        "permanent" => c.set_permanent(&slug, true, SOCKET_ACTOR).await?,
+        "temporary" => c.set_permanent(&slug, false, SOCKET_ACTOR).await?,
         other => {
             return Err(ControlError::Invalid(format!(
-                "unknown action {other:?} (approve, reject, withdraw, expire, stop, redeploy)"
+                "unknown action {other:?} (approve, reject, withdraw, expire, stop, redeploy, \
+                 restore, purge, permanent, temporary)"
             ))
             .into());
         }
@@ -212,4 +235,80 @@ async fn audit(
             .await
             .map_err(ControlError::from)?,
     ))
+}
+
+async fn request_renewal(
+    State(c): State<Arc<Control>>,
+    Path(slug): Path<String>,
+    Json(req): Json<crate::control::RenewalRequest>,
+) -> ApiResult<crate::registry::terms::Renewal> {
+    Ok(Json(c.request_renewal(&slug, &req).await?))
+}
+
+#[derive(Deserialize)]
+struct RenewalsQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list_renewals(
+    State(c): State<Arc<Control>>,
+    Query(q): Query<RenewalsQuery>,
+) -> ApiResult<Vec<crate::registry::terms::Renewal>> {
+    Ok(Json(
+        c.registry
+            .renewals(q.all)
+            .await
+            .map_err(ControlError::from)?,
+    ))
+}
+
+async fn decide_renewal(
+    State(c): State<Arc<Control>>,
+    Path((id, verdict)): Path<(i64, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<crate::registry::terms::Renewal> {
+    let note = if body.is_empty() {
+        String::new()
+    } else {
+        serde_json::from_slice::<ActionBody>(&body)
+            .map_err(|e| ControlError::Invalid(format!("request body: {e}")))?
+            .reason
+    };
+    let approve = match verdict.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(ControlError::Invalid(format!(
+                "unknown verdict {other:?} (approve, reject)"
+            ))
+            .into());
+        }
+    };
+    Ok(Json(
+        c.decide_renewal(id, approve, SOCKET_ACTOR, &note).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct GcBody {
+    #[serde(default)]
+    apply: bool,
+}
+
+async fn gc(State(c): State<Arc<Control>>, Json(b): Json<GcBody>) -> ApiResult<crate::gc::Orphans> {
+    Ok(Json(c.gc(b.apply, SOCKET_ACTOR).await?))
+}
+
+#[derive(Deserialize)]
+struct ClockBody {
+    advance_secs: i64,
+}
+
+async fn advance_clock(
+    State(c): State<Arc<Control>>,
+    Json(b): Json<ClockBody>,
+) -> ApiResult<serde_json::Value> {
+    let now = c.advance_clock(b.advance_secs, SOCKET_ACTOR).await?;
+    Ok(Json(json!({ "now": now })))
 }

@@ -43,6 +43,22 @@ pub enum Command {
     /// Manage projects.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// List (and with --apply remove) clubhost-labelled containers, networks and volumes whose
+    /// project the registry no longer knows.
+    Gc {
+        /// Remove them; without it this is a dry run.
+        #[arg(long)]
+        apply: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a test server's clock forward (needs lifecycle.settable_clock).
+    #[command(hide = true)]
+    Clock {
+        /// How far, like "8d" or "36h".
+        #[arg(long)]
+        advance: String,
+    },
     /// Print the audit log.
     Audit {
         #[arg(long)]
@@ -59,6 +75,9 @@ pub enum UserCommand {
         name: String,
         #[arg(long)]
         admin: bool,
+        /// Where this member's notifications go.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Set a member's portal password, read from stdin (first line).
     Passwd { name: String },
@@ -108,6 +127,57 @@ pub enum ProjectCommand {
     Redeploy { slug: String },
     /// Remove a project with its containers, network and volumes.
     Delete { slug: String },
+    /// Bring an expired project back with its data (during the grace period).
+    Restore {
+        slug: String,
+        /// Length of the new term (default: the project's original term).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Remove an expired project's containers, network and volumes now (normally done by the
+    /// scheduler when the grace period ends).
+    Purge {
+        slug: String,
+        #[arg(long, default_value = "purged by an admin")]
+        reason: String,
+    },
+    /// Mark a project permanent (never expires); --off gives it back its term.
+    Permanent {
+        slug: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Ask for a later term end (lands in the admin queue).
+    Renew {
+        slug: String,
+        /// Days added to the current term end.
+        #[arg(long)]
+        days: u32,
+        #[arg(long)]
+        reason: String,
+        /// Who asks (default: the project's owner).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List renewal requests (pending ones unless --all).
+    Renewals {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a renewal request: the term end moves.
+    ApproveRenewal {
+        id: i64,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Decline a renewal request.
+    RejectRenewal {
+        id: i64,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// List projects.
     List {
         #[arg(long)]
@@ -139,13 +209,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("password set for {name}");
             Ok(())
         }
-        Command::User(UserCommand::Add { name, admin }) => {
+        Command::User(UserCommand::Add { name, admin, email }) => {
             let api = Api::connect(config).await?;
             let u = api
                 .call(
                     Method::POST,
                     "/api/users",
-                    Some(json!({ "name": name, "admin": admin })),
+                    Some(json!({ "name": name, "admin": admin, "email": email })),
                 )
                 .await?;
             println!(
@@ -156,6 +226,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Project(cmd) => project(Api::connect(config).await?, cmd).await,
+        Command::Gc { apply, json } => {
+            let api = Api::connect(config).await?;
+            let report = api
+                .call(Method::POST, "/api/gc", Some(json!({ "apply": apply })))
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            let verb = if apply { "removed" } else { "would remove" };
+            let mut n = 0;
+            for kind in ["containers", "networks", "volumes"] {
+                for item in report[kind].as_array().into_iter().flatten() {
+                    println!("{verb} {} {}", kind.trim_end_matches('s'), text(item));
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                println!("no orphans");
+            } else if !apply {
+                println!("dry run: {n} orphan(s); run `clubhost gc --apply` to remove them");
+            }
+            Ok(())
+        }
+        Command::Clock { advance } => {
+            let secs = humantime::parse_duration(&advance)
+                .with_context(|| format!("--advance {advance:?} is not a duration like \"8d\""))?
+                .as_secs();
+            let api = Api::connect(config).await?;
+            let v = api
+                .call(
+                    Method::POST,
+                    "/api/clock",
+                    Some(json!({ "advance_secs": secs })),
+                )
+                .await?;
+            println!("clock now {}", format_time(v["now"].as_i64()));
+            Ok(())
+        }
         Command::Audit { project, json } => {
             let api = Api::connect(config).await?;
             let path = match &project {
@@ -225,6 +334,95 @@ async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
             let body = json!({ "reason": reason });
             api.call(Method::POST, &action(&slug, "stop"), Some(body))
                 .await?
+        }
+        ProjectCommand::Restore { slug, days } => {
+            let body = json!({ "days": days });
+            api.call(Method::POST, &action(&slug, "restore"), Some(body))
+                .await?
+        }
+        ProjectCommand::Purge { slug, reason } => {
+            let body = json!({ "reason": reason });
+            api.call(Method::POST, &action(&slug, "purge"), Some(body))
+                .await?
+        }
+        ProjectCommand::Permanent { slug, off } => {
+            let what = if off { "temporary" } else { "permanent" };
+            let p = api.call(Method::POST, &action(&slug, what), None).await?;
+            println!("{slug} is now {what}");
+            p
+        }
+        ProjectCommand::Renew {
+            slug,
+            days,
+            reason,
+            by,
+        } => {
+            let body = json!({ "days": days, "reason": reason, "by": by });
+            let r = api
+                .call(Method::POST, &action(&slug, "renewals"), Some(body))
+                .await?;
+            println!(
+                "renewal #{} for {slug} requested: term end {} -> {} (waiting for an admin)",
+                r["id"],
+                format_time(r["current_end"].as_i64()),
+                format_time(r["new_end"].as_i64())
+            );
+            return Ok(());
+        }
+        ProjectCommand::Renewals { all, json } => {
+            let path = if all {
+                "/api/renewals?all=true"
+            } else {
+                "/api/renewals"
+            };
+            let list = api.call(Method::GET, path, None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!(
+                    "{:<5} {:<20} {:<12} {:<9} {:<21} {:<21} REASON",
+                    "ID", "PROJECT", "BY", "STATE", "TERM END", "ASKED END"
+                );
+                for r in list.as_array().into_iter().flatten() {
+                    println!(
+                        "{:<5} {:<20} {:<12} {:<9} {:<21} {:<21} {}",
+                        text(&r["id"]),
+                        text(&r["project"]),
+                        text(&r["requested_by"]),
+                        text(&r["state"]),
+                        format_time(r["current_end"].as_i64()),
+                        format_time(r["new_end"].as_i64()),
+                        text(&r["reason"]),
+                    );
+                }
+            }
+            return Ok(());
+        }
+        ProjectCommand::ApproveRenewal { id, reason } => {
+            let r = api
+                .call(
+                    Method::POST,
+                    &format!("/api/renewals/{id}/approve"),
+                    Some(json!({ "reason": reason })),
+                )
+                .await?;
+            println!(
+                "renewal #{id} approved: {} now ends {}",
+                text(&r["project"]),
+                format_time(r["new_end"].as_i64())
+            );
+            return Ok(());
+        }
+        ProjectCommand::RejectRenewal { id, reason } => {
+            let r = api
+                .call(
+                    Method::POST,
+                    &format!("/api/renewals/{id}/reject"),
+                    Some(json!({ "reason": reason })),
+                )
+                .await?;
+            println!("renewal #{id} of {} rejected", text(&r["project"]));
+            return Ok(());
         }
         ProjectCommand::Delete { slug } => {
             api.call(Method::DELETE, &format!("/api/projects/{slug}"), None)
@@ -321,7 +519,7 @@ fn format_time(secs: Option<i64>) -> String {
 /// Where API calls go: a running server's socket, or the API router in this process.
 enum Api {
     Socket(PathBuf),
-    InProcess(axum::Router),
+    InProcess(axum::Router, Arc<Control>),
 }
 
 impl Api {
@@ -330,8 +528,8 @@ impl Api {
         if tokio::net::UnixStream::connect(&path).await.is_ok() {
             return Ok(Api::Socket(path));
         }
-        let control = Control::open(Arc::new(config), RouteHandle::default()).await?;
-        Ok(Api::InProcess(crate::api::router(Arc::new(control))))
+        let control = Arc::new(Control::open(Arc::new(config), RouteHandle::default()).await?);
+        Ok(Api::InProcess(crate::api::router(control.clone()), control))
     }
 
     /// Sends one request; a non-2xx answer becomes an error with the server's message.
@@ -345,10 +543,16 @@ impl Api {
             .body(body)?;
         let (status, bytes) = match self {
             Api::Socket(p) => send_over_socket(p, req).await?,
-            Api::InProcess(router) => {
+            Api::InProcess(router, control) => {
                 let res = router.clone().oneshot(req.map(Body::from)).await?;
                 let status = res.status();
-                (status, res.into_body().collect().await?.to_bytes())
+                let bytes = res.into_body().collect().await?.to_bytes();
+                // This process exits soon: let the notifications it queued go out first.
+                control
+                    .notifier
+                    .flush(std::time::Duration::from_secs(15))
+                    .await;
+                (status, bytes)
             }
         };
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

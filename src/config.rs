@@ -40,6 +40,10 @@ pub struct Config {
     pub projects: ProjectsConfig,
     pub log: LogConfig,
     pub portal: PortalConfig,
+    /// Terms, reminders, grace period and quotas.
+    pub lifecycle: crate::lifecycle::terms::LifecycleConfig,
+    /// Where notifications go (webhooks, SMTP).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -241,6 +245,8 @@ impl Default for Config {
             projects: ProjectsConfig::default(),
             log: LogConfig::default(),
             portal: PortalConfig::default(),
+            lifecycle: Default::default(),
+            notify: Default::default(),
         }
     }
 }
@@ -354,6 +360,8 @@ impl Config {
                 self.projects.default_days, self.projects.max_days
             ));
         }
+        self.lifecycle.validate()?;
+        self.notify.validate()?;
         Ok(())
     }
 

@@ -9,18 +9,23 @@
 //! Architecture invariant: the route table is only ever rebuilt here, from the registry plus the
 //! addresses of containers this process deployed or observed.
 
+mod terms;
+
+pub use terms::RenewalRequest;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 
 use crate::config::Config;
 use crate::config::StaticRoute;
 use crate::deploy::{self, DeployRequest};
 use crate::docker::{DockerError, Engine};
+use crate::notify::{Note, Notifier};
 use crate::proxy::routes::{HostOptions, RouteHandle, RouteSpec, RouteTable, Target};
 use crate::registry::{NewProject, Project, ProjectState, Registry, RegistryError};
 use crate::stack::{self, StackError};
@@ -99,6 +104,10 @@ pub struct Control {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Routes from `[[proxy.routes]]`; replaced when the config is reloaded (SIGHUP).
     static_routes: Mutex<Vec<RouteSpec>>,
+    /// Hands notes to the background delivery task; never waits.
+    pub notifier: Notifier,
+    /// Woken whenever a term end may have moved, so the scheduler recomputes its next deadline.
+    pub terms_changed: Arc<Notify>,
 }
 
 impl Control {
@@ -109,10 +118,14 @@ impl Control {
                 config.data_dir.display()
             ))
         })?;
+        terms::restore_test_clock(&config);
         let registry = Registry::open(&config.database_path()).await?;
         let instance = registry.instance_id().await?;
         let static_routes = Mutex::new(static_route_specs(&config.proxy.routes));
+        let notifier = Notifier::start(config.notify.clone(), registry.clone());
         Ok(Control {
+            notifier,
+            terms_changed: Arc::new(Notify::new()),
             config,
             registry,
             routes,
@@ -206,6 +219,7 @@ impl Control {
         }
         stack::parse(&s.stack)?;
         let owner = self.registry.user(&s.owner).await?;
+        self.check_quota(&owner, &s.slug).await?;
         let project = self
             .registry
             .insert_project(
@@ -222,6 +236,14 @@ impl Control {
             )
             .await?;
         self.publish_routes().await?;
+        self.notifier.send(Note::admins(
+            &project.slug,
+            format!("New hosting request: {}", project.slug),
+            format!(
+                "{} asks to host {} ({}) for {days} days.",
+                project.owner, project.slug, project.name
+            ),
+        ));
         Ok(project)
     }
 
@@ -230,14 +252,32 @@ impl Control {
         let lock = self.lock_for(slug);
         let _held = lock.lock().await;
         self.engine_now().await?;
-        self.registry
+        let project = self.registry.project(slug).await?;
+        let owner = self.registry.user(&project.owner).await?;
+        self.check_quota(&owner, slug).await?;
+        let approved = self
+            .registry
             .transition(slug, ProjectState::Approved, actor, "approved")
             .await?;
+        self.terms_changed.notify_one();
+        self.notifier.send(Note::owner(
+            &approved.owner,
+            slug,
+            format!("{slug} is approved"),
+            format!(
+                "Your project {slug} is approved and deploying; its term ends {}.",
+                terms::show_time(approved.term_end)
+            ),
+        ));
         self.deploy_locked(slug, actor, "approved").await
     }
 
     /// Deploys again (retry after failure, restart, restore after expiry).
     pub async fn redeploy(&self, slug: &str, actor: &str) -> Result<Project> {
+        // An expired project's term is over: bringing it back is a restore, with a new term.
+        if self.registry.project(slug).await?.state() == ProjectState::Expired {
+            return self.restore(slug, actor, None).await;
+        }
         let lock = self.lock_for(slug);
         let _held = lock.lock().await;
         self.deploy_locked(slug, actor, "redeploy").await
@@ -250,6 +290,12 @@ impl Control {
             .transition(slug, ProjectState::Rejected, actor, reason)
             .await?;
         self.publish_routes().await?;
+        self.notifier.send(Note::owner(
+            &p.owner,
+            slug,
+            format!("{slug} was not approved"),
+            format!("Your request for {slug} was rejected: {reason}"),
+        ));
         Ok(p)
     }
 
@@ -271,8 +317,21 @@ impl Control {
     /// Ends a project's term now: the route answers "expired" at once, then its containers go.
     /// Volumes stay, so an admin can restore it with its data.
     pub async fn expire(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
-        self.take_down(slug, ProjectState::Expired, actor, reason)
-            .await
+        let p = self
+            .take_down(slug, ProjectState::Expired, actor, reason)
+            .await?;
+        self.terms_changed.notify_one();
+        self.notifier.send(Note::owner(
+            &p.owner,
+            slug,
+            format!("{slug} has expired"),
+            format!(
+                "Your project {slug} has expired ({reason}). Its data is kept for {} in case an \
+                 admin restores it; after that it is removed for good.",
+                crate::lifecycle::terms::describe(self.config.lifecycle.grace.as_secs() as i64)
+            ),
+        ));
+        Ok(p)
     }
 
     /// Stops a running project without ending its term.
@@ -368,10 +427,15 @@ impl Control {
                         format!("redeploy failed, previous deployment still serving: {reason}");
                     (ProjectState::Running, why)
                 } else {
-                    (ProjectState::Failed, reason)
+                    (ProjectState::Failed, reason.clone())
                 };
                 let p = self.registry.transition(slug, to, actor, &why).await?;
                 self.publish_routes().await?;
+                let subject = format!("{slug} failed to deploy");
+                let body = format!("The deploy of {slug} failed: {reason}");
+                self.notifier
+                    .send(Note::owner(&p.owner, slug, subject.clone(), body.clone()));
+                self.notifier.send(Note::admins(slug, subject, body));
                 Ok(p)
             }
         }
@@ -555,6 +619,7 @@ pub fn static_route_specs(routes: &[StaticRoute]) -> Vec<RouteSpec> {
                     tracing::warn!(error = %e, "static route upstream unusable");
                     Target::Unavailable {
                         state: "unreachable".into(),
+                        about: None,
                     }
                 }
             };
@@ -589,12 +654,20 @@ fn project_route_specs(projects: &[Project], live: &HashMap<String, Live>) -> Ve
             }
             (ProjectState::Running, Some(_)) => Target::Unavailable {
                 state: "restarting".into(),
+                about: None,
             },
             (ProjectState::Running, None) => Target::Unavailable {
                 state: "starting".into(),
+                about: None,
+            },
+            // Expired projects stay findable: the page says what it was and whose.
+            (s @ (ProjectState::Expired | ProjectState::Purged), _) => Target::Unavailable {
+                state: "expired".into(),
+                about: Some(terms::expired_about(p, s)),
             },
             (s, _) => Target::Unavailable {
                 state: s.to_string(),
+                about: None,
             },
         };
         let segment = if p.is_root {

@@ -52,8 +52,43 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         Err(e) => report(false, format!("listen address {listen} is not free: {e}")),
     }
 
+    // Orphans: objects labelled by this registry's instance whose project it no longer knows.
+    if config.database_path().exists() {
+        match orphans(config).await {
+            Ok(o) if o.is_empty() => report(true, "no orphaned Docker objects".into()),
+            Ok(o) => {
+                for item in o.containers.iter().chain(&o.networks).chain(&o.volumes) {
+                    println!("     orphan {item}");
+                }
+                report(
+                    false,
+                    format!(
+                        "{} orphaned Docker object(s) the registry no longer knows; \
+                         `clubhost gc --apply` removes them",
+                        o.count()
+                    ),
+                )
+            }
+            Err(e) => report(false, format!("cannot look for orphans: {e:#}")),
+        }
+    }
+
     if problems > 0 {
         bail!("{problems} problem(s) found");
     }
     Ok(())
+}
+
+/// Lists this instance's orphans without removing anything (read-only on the registry).
+async fn orphans(config: &Config) -> anyhow::Result<crate::gc::Orphans> {
+    let registry = crate::registry::Registry::open(&config.database_path()).await?;
+    let instance = registry.instance_id().await?;
+    let known: Vec<String> = registry
+        .projects()
+        .await?
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    let engine = Engine::connect(config.docker.host.as_deref(), &instance).await?;
+    Ok(crate::gc::collect(&engine, &known, false).await?)
 }

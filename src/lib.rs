@@ -10,6 +10,9 @@
 //! - [`proxy`]: the reverse proxy and its route table.
 //! - [`portal`]: the member portal's pages.
 //! - [`api`]: the admin JSON API on the unix socket.
+//! - [`lifecycle`]: hosting terms (clock, reminders, expiry, purge, quotas) and their scheduler.
+//! - [`notify`]: webhook and email notifications, delivered in the background.
+//! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`server`], [`cli`], [`doctor`]: the binary's commands.
 
 pub mod api;
@@ -19,6 +22,9 @@ pub mod control;
 pub mod deploy;
 pub mod docker;
 pub mod doctor;
+pub mod gc;
+pub mod lifecycle;
+pub mod notify;
 pub mod portal;
 pub mod proxy;
 pub mod registry;

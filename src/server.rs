@@ -57,6 +57,11 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
                 .await
         }
     });
+    // Terms: sleeps until the next reminder, expiry or purge and acts on it.
+    let scheduler_task = tokio::spawn(crate::lifecycle::scheduler::run(
+        control.clone(),
+        stop_rx.clone(),
+    ));
     let api_task = tokio::spawn({
         let mut rx = stop_rx.clone();
         async move {
@@ -75,6 +80,7 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     let _ = stop_tx.send(true);
     let _ = proxy_task.await;
     let _ = api_task.await;
+    let _ = scheduler_task.await;
     let _ = std::fs::remove_file(config.socket_path());
     Ok(())
 }

@@ -261,7 +261,7 @@ pub async fn routes(c: &Control, v: &Viewer) -> Result<Vec<RouteLine>, Denied> {
                 )
             }
             Target::Portal => ("portal", "clubhost".to_string(), None),
-            Target::Unavailable { state } => ("unavailable", state, None),
+            Target::Unavailable { state, .. } => ("unavailable", state, None),
         };
         out.push(RouteLine {
             path,

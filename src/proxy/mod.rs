@@ -184,11 +184,15 @@ impl Proxy {
                 metrics::observe_latency(start.elapsed());
                 return Ok(res);
             }
-            Target::Unavailable { state } => {
+            Target::Unavailable { state, about } => {
+                let detail = match about {
+                    Some(about) => format!("This project is {state}. {about}"),
+                    None => format!("This project is {state} right now."),
+                };
                 let res = page(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &format!("{} is not running", route.name),
-                    &format!("This project is {state} right now."),
+                    &detail,
                     json,
                 );
                 return Ok(self.finish(&req, &route.stats, &route.name, start, None, res));

@@ -16,7 +16,11 @@ pub enum Target {
     /// A running project: forward to this address on the gateway.
     Upstream(SocketAddr),
     /// Known but not serving (starting, stopped, expired, failed): answer 503 saying so.
-    Unavailable { state: String },
+    /// `about` describes an expired project (description, owner) so the portfolio stays findable.
+    Unavailable {
+        state: String,
+        about: Option<String>,
+    },
     /// Handled inside clubhost (the portal).
     Portal,
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod sessions;
 pub mod state;
+pub mod terms;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -38,12 +39,10 @@ pub enum RegistryError {
 
 pub type Result<T> = std::result::Result<T, RegistryError>;
 
-/// Seconds since the Unix epoch; the registry's only notion of time.
+/// Seconds since the Unix epoch; the registry's only notion of time, read from the lifecycle
+/// clock so tests can move it.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::lifecycle::clock::now()
 }
 
 #[derive(Debug, Clone, Serialize, FromRow)]

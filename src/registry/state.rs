@@ -29,13 +29,17 @@ pub enum ProjectState {
     Rejected,
     /// The member took the request back.
     Withdrawn,
+    /// The grace period after expiry ended: containers, networks and volumes are gone. The route
+    /// still answers the "expired" page so the portfolio stays findable.
+    Purged,
 }
 
 use ProjectState::*;
 
 /// Every allowed move `(from, to)`. Read top to bottom it is the lifecycle:
 /// requested → approved → deploying → running | failed; running → stopped | expired;
-/// requested → rejected | withdrawn; and the ways back into `deploying` (retry, redeploy, restore).
+/// requested → rejected | withdrawn; expired → purged after the grace period; and the ways back
+/// into `deploying` (retry, redeploy, restore).
 const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
     (Requested, Approved),
     (Requested, Rejected),
@@ -51,11 +55,13 @@ const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
     (Stopped, Deploying),
     (Stopped, Expired),
     (Expired, Deploying),
+    (Expired, Purged),
 ];
 
 impl ProjectState {
-    pub const ALL: [ProjectState; 9] = [
+    pub const ALL: [ProjectState; 10] = [
         Requested, Approved, Deploying, Running, Failed, Stopped, Expired, Rejected, Withdrawn,
+        Purged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +75,7 @@ impl ProjectState {
             Expired => "expired",
             Rejected => "rejected",
             Withdrawn => "withdrawn",
+            Purged => "purged",
         }
     }
 
@@ -116,6 +123,14 @@ mod tests {
         assert!(!Rejected.can_become(Approved));
         assert!(!Withdrawn.can_become(Deploying));
         assert!(!Expired.can_become(Running));
+        assert!(!Purged.can_become(Deploying));
+        assert!(!Running.can_become(Purged));
+    }
+
+    #[test]
+    fn expiry_leads_to_purge_or_restore() {
+        assert!(Expired.can_become(Purged));
+        assert!(Expired.can_become(Deploying));
     }
 
     #[test]

@@ -297,7 +297,7 @@ async fn scenario(b: &mut Browser, club: &Club, slug: &str) -> Result<(), String
     b.shot("expired").await;
 
     b.goto(&club.url(&format!("/{slug}/"))).await?;
-    b.expect("is expired right now").await?;
+    b.expect("This project is expired").await?;
     b.shot("visitor-expired").await;
     Ok(())
 }

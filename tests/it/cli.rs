@@ -68,3 +68,35 @@ fn doctor_reports_docker_and_data_dir() {
         "{out}"
     );
 }
+
+#[test]
+fn https_webhook_and_bad_lifecycle_keys_are_refused() {
+    let club = Club::new();
+    let base = std::fs::read_to_string(&club.config).unwrap();
+    std::fs::write(
+        &club.config,
+        format!(
+            "{base}\n[[notify.webhooks]]\nkind = \"slack\"\nurl = \"https://hooks.slack.com/x\"\n"
+        ),
+    )
+    .unwrap();
+    let out = club.cli(&["project", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("notify.webhooks[0].url") && err.contains("TLS"),
+        "{err}"
+    );
+    std::fs::write(
+        &club.config,
+        format!("{base}\n[lifecycle]\ngrace = \"soon\"\n"),
+    )
+    .unwrap();
+    let out = club.cli(&["project", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("soon") && err.contains("line"), "{err}");
+    // Moving the clock is refused unless the server was set up for tests.
+    std::fs::write(&club.config, base).unwrap();
+    let out = club.cli(&["clock", "--advance", "1d"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not settable"));
+}

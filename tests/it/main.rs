@@ -7,14 +7,18 @@
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload.
+//! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
+//! - `sinks`: the local webhook receiver and SMTP sink the lifecycle tests start.
 
 mod browser;
 mod cli;
 mod common;
 mod faults;
+mod lifecycle;
+mod portal;
+mod portal_projects;
 mod proxy;
 mod proxy_reload;
 mod proxy_support;
-mod portal;
-mod portal_projects;
+mod sinks;
 mod skeleton;

@@ -361,6 +361,7 @@ async fn error_pages_404_502_503_in_html_and_json() {
                 "Paused App",
                 Target::Unavailable {
                     state: "stopped".into(),
+                    about: None,
                 },
             ),
         ],
