@@ -114,8 +114,11 @@ impl Proxy {
                 let _open = metrics::ConnectionGuard::open();
                 let header_read_timeout = proxy.settings.header_read_timeout;
                 let max_header_size = proxy.settings.max_header_size;
-                let service =
-                    hyper::service::service_fn(move |req| proxy.clone().handle(req, peer));
+                // The peer's address as a header value, formatted once per connection.
+                let peer_ip = forwarded::ip_header(peer.ip());
+                let service = hyper::service::service_fn(move |req| {
+                    proxy.clone().handle(req, peer, peer_ip.clone())
+                });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(header_read_timeout)
@@ -150,6 +153,7 @@ impl Proxy {
         self: Arc<Self>,
         req: Request<Incoming>,
         peer: SocketAddr,
+        peer_ip: HeaderValue,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let start = Instant::now();
         let json = pages::wants_json(req.headers());
@@ -218,7 +222,10 @@ impl Proxy {
                     res,
                 ));
             }
-            Target::Upstream(addr) => self.forward(req, peer, *addr, route, json, start).await,
+            Target::Upstream(addr) => {
+                self.forward(req, (peer, &peer_ip), *addr, route, json, start)
+                    .await
+            }
         };
         Ok(res)
     }
@@ -259,7 +266,7 @@ impl Proxy {
     async fn forward(
         &self,
         mut req: Request<Incoming>,
-        peer: SocketAddr,
+        (peer, peer_ip): (SocketAddr, &HeaderValue),
         addr: SocketAddr,
         route: &Route,
         json: bool,
@@ -325,9 +332,10 @@ impl Proxy {
             headers,
             &forwarded::Hop {
                 peer,
+                peer_ip,
                 trusted: self.settings.trusts(peer.ip()),
                 scheme: &self.scheme,
-                prefix: &route.prefix,
+                prefix: route.prefix_header.as_ref(),
             },
         );
 
