@@ -131,7 +131,10 @@ impl Engine {
             source,
         };
         let docker = Docker::connect_with_host(&endpoint).map_err(connect_err)?;
-        let docker = docker.negotiate_version().await.map_err(connect_err)?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(connect_err)?;
         Ok(Engine {
             docker,
             instance: instance.to_string(),
