@@ -114,8 +114,11 @@ impl Proxy {
                 let _open = metrics::ConnectionGuard::open();
                 let header_read_timeout = proxy.settings.header_read_timeout;
                 let max_header_size = proxy.settings.max_header_size;
-                let service =
-                    hyper::service::service_fn(move |req| proxy.clone().handle(req, peer));
+                // The peer's address as a header value, formatted once per connection.
+                let peer_ip = forwarded::ip_header(peer.ip());
+                let service = hyper::service::service_fn(move |req| {
+                    proxy.clone().handle(req, peer, peer_ip.clone())
+                });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(header_read_timeout)
@@ -150,6 +153,7 @@ impl Proxy {
         self: Arc<Self>,
         req: Request<Incoming>,
         peer: SocketAddr,
+        peer_ip: HeaderValue,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let start = Instant::now();
         let json = pages::wants_json(req.headers());
@@ -159,7 +163,7 @@ impl Proxy {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().host());
-        let (route, rest) = match table.lookup_host(host, req.uri().path()) {
+        let route = match table.lookup_host(host, req.uri().path()) {
             Match::NotFound => {
                 let res = page(
                     StatusCode::NOT_FOUND,
@@ -167,17 +171,37 @@ impl Proxy {
                     "No club project lives at this address.",
                     json,
                 );
-                return Ok(self.finish(&req, metrics::unrouted(), "-", start, None, res));
+                return Ok(self.finish(
+                    req.method(),
+                    req.uri().path(),
+                    metrics::unrouted(),
+                    "-",
+                    start,
+                    None,
+                    res,
+                ));
             }
             Match::AddSlash => {
                 let res = add_slash(&req);
-                return Ok(self.finish(&req, metrics::unrouted(), "-", start, None, res));
+                return Ok(self.finish(
+                    req.method(),
+                    req.uri().path(),
+                    metrics::unrouted(),
+                    "-",
+                    start,
+                    None,
+                    res,
+                ));
             }
-            Match::Route { route, rest } => (route, rest.to_owned()),
+            // The upstream path is the client's minus `route.prefix` (see `upstream_uri`).
+            Match::Route { route, .. } => route,
         };
         let res = match &route.target {
             Target::Portal => {
-                let req = req.map(axum::body::Body::new);
+                let mut req = req.map(axum::body::Body::new);
+                // The portal throttles logins per address; it reads the peer from ConnectInfo.
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 let Ok(res) = self.portal.clone().oneshot(req).await;
                 let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
                 route.stats.record(res.status().as_u16());
@@ -195,10 +219,18 @@ impl Proxy {
                     &detail,
                     json,
                 );
-                return Ok(self.finish(&req, &route.stats, &route.name, start, None, res));
+                return Ok(self.finish(
+                    req.method(),
+                    req.uri().path(),
+                    &route.stats,
+                    &route.name,
+                    start,
+                    None,
+                    res,
+                ));
             }
             Target::Upstream(addr) => {
-                self.forward(req, peer, *addr, route, &rest, json, start)
+                self.forward(req, (peer, &peer_ip), *addr, route, json, start)
                     .await
             }
         };
@@ -206,9 +238,11 @@ impl Proxy {
     }
 
     /// Records metrics and the access log line for a response about to be sent.
-    fn finish<B>(
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
         &self,
-        req: &Request<B>,
+        method: &Method,
+        path: &str,
         stats: &metrics::ProjectStats,
         project: &str,
         start: Instant,
@@ -223,8 +257,8 @@ impl Proxy {
                 format,
                 &access::Entry {
                     project,
-                    method: req.method().as_str(),
-                    path: req.uri().path(),
+                    method: method.as_str(),
+                    path,
                     status: res.status().as_u16(),
                     bytes: res.body().size_hint().exact(),
                     total,
@@ -239,24 +273,30 @@ impl Proxy {
     async fn forward(
         &self,
         mut req: Request<Incoming>,
-        peer: SocketAddr,
+        (peer, peer_ip): (SocketAddr, &HeaderValue),
         addr: SocketAddr,
         route: &Route,
-        rest: &str,
         json: bool,
         start: Instant,
     ) -> Response<ProxyBody> {
-        // The log and error pages want the client's view of the request, not the upstream's.
-        let (method, client_path) = (req.method().clone(), req.uri().path().to_owned());
-        let log_req = || {
-            let mut r = Request::new(());
-            *r.method_mut() = method.clone();
-            *r.uri_mut() = client_path.parse().unwrap_or_default();
-            r
+        // The access log wants the client's view of the request, not the upstream's: keep the
+        // client's path (only when it is logged, to spare the allocation otherwise).
+        let method = req.method().clone();
+        let client_path = match self.settings.access_log {
+            Some(_) => req.uri().path().to_owned(),
+            None => String::new(),
         };
         let fail = |status, title: String, detail: &str| {
             let res = page(status, &title, detail, json);
-            self.finish(&log_req(), &route.stats, &route.name, start, None, res)
+            self.finish(
+                &method,
+                &client_path,
+                &route.stats,
+                &route.name,
+                start,
+                None,
+                res,
+            )
         };
 
         // A declared body over the limit is refused before anything goes upstream.
@@ -268,7 +308,7 @@ impl Proxy {
                 "The request body is larger than this server accepts.",
             );
         }
-        let uri = match upstream_uri(&req, route, rest) {
+        let uri = match upstream_uri(&req, route) {
             Some(u) => u,
             None => {
                 return fail(
@@ -278,11 +318,10 @@ impl Proxy {
                 );
             }
         };
-        let client_host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned);
+        // Needed afterwards only to rewrite absolute Locations under the prefix.
+        let client_host = (route.rewrite && !route.prefix.is_empty())
+            .then(|| req.headers().get(header::HOST).cloned())
+            .flatten();
         let upgrade = req.headers().contains_key(header::UPGRADE).then(|| {
             (
                 req.headers().get(header::UPGRADE).cloned(),
@@ -300,9 +339,10 @@ impl Proxy {
             headers,
             &forwarded::Hop {
                 peer,
+                peer_ip,
                 trusted: self.settings.trusts(peer.ip()),
                 scheme: &self.scheme,
-                prefix: &route.prefix,
+                prefix: route.prefix_header.as_ref(),
             },
         );
 
@@ -319,11 +359,10 @@ impl Proxy {
                 parts.headers.clone(),
             )
         });
-        let fault = Arc::new(FaultCell::default());
-        let body = if incoming.is_end_stream() {
-            UpstreamBody::Empty
-        } else {
-            UpstreamBody::limited(incoming, self.settings.max_body_size, fault.clone())
+        let fault = (!incoming.is_end_stream()).then(|| Arc::new(FaultCell::default()));
+        let body = match &fault {
+            None => UpstreamBody::Empty,
+            Some(f) => UpstreamBody::limited(incoming, self.settings.max_body_size, f.clone()),
         };
         let sent = Instant::now();
         let mut result = self.send(Request::from_parts(parts, body)).await;
@@ -341,7 +380,8 @@ impl Proxy {
         let mut res = match result {
             Ok(res) => res,
             Err(e) => {
-                let (status, title, detail) = match fault.get() {
+                let (status, title, detail) = match fault.as_ref().map_or(Fault::None, |f| f.get())
+                {
                     Fault::TooLarge => (
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "Request too large".to_string(),
@@ -387,11 +427,13 @@ impl Proxy {
             forwarded::strip_hop_by_hop(res.headers_mut());
         }
         if route.rewrite {
-            forwarded::rewrite_response(res.headers_mut(), &route.prefix, client_host.as_deref());
+            let host = client_host.as_ref().and_then(|h| h.to_str().ok());
+            forwarded::rewrite_response(res.headers_mut(), &route.prefix, host);
         }
         let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
         self.finish(
-            &log_req(),
+            &method,
+            &client_path,
             &route.stats,
             &route.name,
             start,
@@ -448,14 +490,16 @@ fn idempotent(m: &Method) -> bool {
     )
 }
 
-/// `http://<upstream><rest>?<query>`; reuses the client's path-and-query when nothing is stripped.
-fn upstream_uri<B>(req: &Request<B>, route: &Route, rest: &str) -> Option<Uri> {
+/// `http://<upstream><path minus prefix>?<query>`; reuses the client's path-and-query when nothing
+/// is stripped. A route with a prefix only matches paths `<prefix>/…`, so the rest starts with `/`.
+fn upstream_uri<B>(req: &Request<B>, route: &Route) -> Option<Uri> {
     let path_and_query = if route.prefix.is_empty() {
         req.uri()
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"))
     } else {
+        let rest = req.uri().path().get(route.prefix.len()..)?;
         let query = req.uri().query();
         let mut s = String::with_capacity(rest.len() + query.map_or(0, |q| q.len() + 1));
         s.push_str(rest);

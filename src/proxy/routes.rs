@@ -70,6 +70,8 @@ pub struct Route {
     pub stats: Arc<ProjectStats>,
     /// `10.0.0.5:8000` as a URI authority, built once here instead of per request.
     pub authority: Option<hyper::http::uri::Authority>,
+    /// `prefix` as the X-Forwarded-Prefix value, `None` when empty; built once here.
+    pub prefix_header: Option<hyper::header::HeaderValue>,
 }
 
 /// The result of a lookup.
@@ -138,6 +140,7 @@ impl RouteTable {
                     authority: authority(&spec.target),
                     target: spec.target,
                     rewrite: false,
+                    prefix_header: None,
                     stats,
                 };
                 table.by_host.insert(host.to_ascii_lowercase(), route);
@@ -153,16 +156,21 @@ impl RouteTable {
                     target: spec.target.clone(),
                     rewrite: false,
                     authority: authority(&spec.target),
+                    prefix_header: None,
                     stats: stats.clone(),
                 });
             }
+            let prefix = if spec.segment.is_empty() {
+                String::new()
+            } else {
+                format!("/{}", spec.segment)
+            };
             let route = Route {
                 name: spec.name,
-                prefix: if spec.segment.is_empty() {
-                    String::new()
-                } else {
-                    format!("/{}", spec.segment)
-                },
+                prefix_header: (!prefix.is_empty())
+                    .then(|| hyper::header::HeaderValue::from_str(&prefix).ok())
+                    .flatten(),
+                prefix,
                 authority: authority(&spec.target),
                 target: spec.target,
                 rewrite: spec.rewrite,

@@ -89,6 +89,13 @@ async fn static_routes_reload_on_sighup() {
     assert_eq!(text, "two");
     assert!(club.log().contains("config not reloaded"), "{}", club.log());
 
+    // One access log line per request (plain format by default).
+    assert!(
+        club.log().contains("Static GET /static/id 200"),
+        "{}",
+        club.log()
+    );
+
     let metrics = admin_get(&club, "/metrics");
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
     assert!(
