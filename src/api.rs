@@ -109,7 +109,16 @@ async fn show_project(
         .deployments(p.id)
         .await
         .map_err(ControlError::from)?;
-    Ok(Json(json!({ "project": p, "deployments": deployments })))
+    // Secret values never leave the server: shown masked.
+    let variables = c
+        .registry
+        .variables(&slug)
+        .await
+        .map_err(ControlError::from)?
+        .masked();
+    Ok(Json(
+        json!({ "project": p, "deployments": deployments, "variables": variables }),
+    ))
 }
 
 async fn submit(

@@ -43,10 +43,34 @@ pub enum Command {
     /// Manage projects.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Check stack files and list the club's templates (no server needed).
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Print the audit log.
     Audit {
         #[arg(long)]
         project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StackCommand {
+    /// Print the normalized stack and every violation with its line and column; exit 1 if any.
+    Check {
+        file: PathBuf,
+        /// A project variable, `KEY=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A secret project variable, `KEY=VALUE`: its value is masked in the output.
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in stack templates.
+    Templates {
         #[arg(long)]
         json: bool,
     },
@@ -81,6 +105,12 @@ pub enum ProjectCommand {
         name: Option<String>,
         #[arg(long, default_value = "")]
         description: String,
+        /// A project variable, `KEY=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A secret project variable, `KEY=VALUE`: stored, never shown.
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
     },
     /// Approve a request and deploy it.
     Approve { slug: String },
@@ -141,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Project(cmd) => project(Api::connect(config).await?, cmd).await,
+        Command::Stack(cmd) => crate::stack_cli::run(&config, cmd),
         Command::Audit { project, json } => {
             let api = Api::connect(config).await?;
             let path = match &project {
@@ -179,12 +210,15 @@ async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
             root,
             name,
             description,
+            vars,
+            secrets,
         } => {
             let text = std::fs::read_to_string(&stack)
                 .with_context(|| format!("cannot read stack file {}", stack.display()))?;
+            let vars = crate::stack_cli::vars_from_args(&vars, &secrets)?;
             let body = json!({
                 "owner": owner, "slug": slug, "stack": text, "days": days, "root": root,
-                "name": name, "description": description,
+                "name": name, "description": description, "vars": vars,
             });
             api.call(Method::POST, "/api/projects", Some(body)).await?
         }
@@ -247,6 +281,10 @@ async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print_project(&v["project"]);
+                // Secret values arrive masked from the server.
+                for (k, val) in v["variables"].as_object().into_iter().flatten() {
+                    println!("  var {k}={}", text(val));
+                }
                 for d in v["deployments"].as_array().into_iter().flatten() {
                     println!(
                         "  deployment {} {} started {}{}",

@@ -38,6 +38,9 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub docker: DockerConfig,
     pub projects: ProjectsConfig,
+    /// `[limits]`: per-service memory/CPU/pids defaults and caps, services per stack, allowed
+    /// image registries. Defined in `stack` so the checker stays pure.
+    pub limits: crate::stack::Limits,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +82,7 @@ impl Default for Config {
             proxy: ProxyConfig::default(),
             docker: DockerConfig::default(),
             projects: ProjectsConfig::default(),
+            limits: crate::stack::Limits::default(),
         }
     }
 }
@@ -162,6 +166,7 @@ impl Config {
                 self.projects.default_days, self.projects.max_days
             ));
         }
+        self.limits.validate()?;
         Ok(())
     }
 
@@ -221,6 +226,21 @@ mod tests {
             .to_string();
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn limits_section_is_read_and_checked() {
+        let c = Config::parse(
+            "[limits]\nmax_memory = \"2g\"\nmax_services = 3\nallowed_registries = [\"ghcr.io\"]\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_memory_bytes(), 2 << 30);
+        assert_eq!(c.limits.max_services, 3);
+        let err = Config::parse("[limits]\nmax_memory = \"lots\"\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limits.max_memory"), "{err}");
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub struct Submission {
     pub days: Option<u32>,
     #[serde(default)]
     pub root: bool,
+    /// The project's variables, filled into the stack file's `${NAME}`; secret ones are masked
+    /// wherever they are shown.
+    #[serde(default)]
+    pub vars: stack::Vars,
 }
 
 pub struct Control {
@@ -139,7 +143,24 @@ impl Control {
                 self.config.projects.max_days
             )));
         }
-        stack::parse(&s.stack)?;
+        for name in s.vars.0.keys() {
+            if !stack::valid_var_name(name) || name.starts_with("CLUBHOST_") {
+                return Err(ControlError::Invalid(format!(
+                    "vars: {name:?} is not a variable name a project may set (letters, digits \
+                     and _, not starting with CLUBHOST_)"
+                )));
+            }
+        }
+        let route = if s.root {
+            "/".to_string()
+        } else {
+            format!("/{}", s.slug)
+        };
+        stack::load(
+            &s.stack,
+            &self.stack_vars(&s.slug, &route, &s.vars),
+            &self.config.limits,
+        )?;
         let owner = self.registry.user(&s.owner).await?;
         let project = self
             .registry
@@ -156,8 +177,43 @@ impl Control {
                 actor,
             )
             .await?;
+        if let Err(e) = self.registry.set_variables(&s.slug, &s.vars).await {
+            // Nothing half-created: a project without its variables would not deploy.
+            let _ = self
+                .registry
+                .delete_project(&s.slug, actor, "variables could not be stored")
+                .await;
+            return Err(e.into());
+        }
         self.publish_routes().await?;
         Ok(project)
+    }
+
+    /// The variables a project's stack is checked and deployed with: its own, plus
+    /// `CLUBHOST_SLUG`, `CLUBHOST_PATH` (its route) and `CLUBHOST_URL` (the public URL).
+    pub fn stack_vars(&self, slug: &str, route: &str, own: &stack::Vars) -> stack::Vars {
+        let mut vars = own.clone();
+        vars.set("CLUBHOST_SLUG", slug, false);
+        vars.set("CLUBHOST_PATH", route, false);
+        let url = format!(
+            "{}://{}{}",
+            self.config.proxy.scheme,
+            self.config.domain,
+            route.trim_end_matches('/')
+        );
+        vars.set("CLUBHOST_URL", &url, false);
+        vars
+    }
+
+    /// Checks and normalizes a stored project's stack with its stored variables.
+    pub async fn project_stack(&self, project: &Project) -> Result<stack::Stack> {
+        let own = self.registry.variables(&project.slug).await?;
+        let vars = self.stack_vars(&project.slug, &project.route, &own);
+        Ok(stack::load(
+            &project.stack_source,
+            &vars,
+            &self.config.limits,
+        )?)
     }
 
     /// Approves a request and deploys it; returns the project as it ends (running or failed).
@@ -300,7 +356,10 @@ impl Control {
         project: &Project,
         deployment: i64,
     ) -> std::result::Result<SocketAddr, String> {
-        let stack = stack::parse(&project.stack_source).map_err(|e| e.to_string())?;
+        let stack = self
+            .project_stack(project)
+            .await
+            .map_err(|e| e.to_string())?;
         let engine = self.engine().await.map_err(|e| e.to_string())?;
         let req = DeployRequest {
             slug: &project.slug,
@@ -363,7 +422,7 @@ impl Control {
             let slug = p.slug.as_str();
             match p.state() {
                 ProjectState::Running => {
-                    let stack = stack::parse(&p.stack_source)?;
+                    let stack = self.project_stack(p).await?;
                     let gateway = &self.config.docker.gateway_network;
                     match deploy::observe(&engine, slug, &stack, gateway).await? {
                         Some((deployment, addr)) => {

@@ -19,7 +19,7 @@ use crate::docker::{
     ContainerPlan, ContainerStatus, DockerError, Engine, LABEL_DEPLOYMENT, LABEL_PROJECT,
     LABEL_SERVICE,
 };
-use crate::stack::Stack;
+use crate::stack::{Condition, Stack};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -55,11 +55,17 @@ pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<Co
                 cmd: svc.command.clone(),
                 entrypoint: svc.entrypoint.clone(),
                 env: svc.environment.clone(),
-                labels: HashMap::from([
-                    (LABEL_PROJECT.to_string(), slug.to_string()),
-                    (LABEL_SERVICE.to_string(), svc.name.clone()),
-                    (LABEL_DEPLOYMENT.to_string(), deployment.to_string()),
-                ]),
+                // The member's labels, then clubhost's over them.
+                labels: svc
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain([
+                        (LABEL_PROJECT.to_string(), slug.to_string()),
+                        (LABEL_SERVICE.to_string(), svc.name.clone()),
+                        (LABEL_DEPLOYMENT.to_string(), deployment.to_string()),
+                    ])
+                    .collect(),
                 volumes: svc
                     .mounts
                     .iter()
@@ -74,6 +80,22 @@ pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<Co
                 } else {
                     Vec::new()
                 },
+                memory_bytes: svc.limits.memory_bytes,
+                nano_cpus: svc.limits.nano_cpus,
+                pids_limit: svc.limits.pids,
+                user: svc.user.clone(),
+                working_dir: svc.working_dir.clone(),
+                tmpfs: svc
+                    .tmpfs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                read_only: svc.read_only,
+                stop_signal: svc.stop_signal.clone(),
+                stop_timeout: svc
+                    .stop_grace_period
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+                cap_drop: svc.cap_drop.clone(),
             }
         })
         .collect()
@@ -149,10 +171,21 @@ async fn deploy_inner(
             .iter()
             .zip(plan(slug, req.stack, req.deployment, req.gateway))
     {
-        // depends_on: the dependencies were started earlier (start order); wait for them to be
-        // running, or healthy when they have a healthcheck.
+        // depends_on: the dependencies were started earlier (start order); wait for each to
+        // reach its condition.
         for dep in &svc.depends_on {
-            wait_ready(engine, dep, &ids[dep.as_str()], deadline).await?;
+            let id = &ids[dep.service.as_str()];
+            match dep.condition {
+                // Running, or healthy when it has a healthcheck (a healthcheck that fails fails
+                // the deploy rather than starting on a broken dependency).
+                Condition::ServiceStarted => wait_ready(engine, &dep.service, id, deadline).await?,
+                Condition::ServiceHealthy => {
+                    wait_healthy(engine, &dep.service, id, deadline).await?
+                }
+                Condition::ServiceCompletedSuccessfully => {
+                    wait_completed(engine, &dep.service, id, deadline).await?
+                }
+            }
         }
         let id = engine.create_container(&plan).await?;
         ids.insert(svc.name.as_str(), id.clone());
@@ -204,6 +237,62 @@ async fn wait_ready(
             return Err(DeployError::Service {
                 service: service.to_string(),
                 message: format!("not ready before the deploy timeout ({status:?})"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until a container's healthcheck reports healthy (`service_healthy`).
+async fn wait_healthy(
+    engine: &Engine,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+) -> Result<(), DeployError> {
+    loop {
+        match engine.status(id).await? {
+            ContainerStatus::Healthy => return Ok(()),
+            ContainerStatus::Running => {
+                return Err(DeployError::Service {
+                    service: service.to_string(),
+                    message: "is waited on as service_healthy but has no healthcheck".into(),
+                });
+            }
+            _ => wait_ready(engine, service, id, deadline).await?,
+        }
+        if Instant::now() >= deadline {
+            return Err(DeployError::Service {
+                service: service.to_string(),
+                message: "not healthy before the deploy timeout".into(),
+            });
+        }
+    }
+}
+
+/// Waits until a one-shot container exits with code 0 (`service_completed_successfully`).
+async fn wait_completed(
+    engine: &Engine,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+) -> Result<(), DeployError> {
+    loop {
+        match engine.status(id).await? {
+            ContainerStatus::Exited(0) => return Ok(()),
+            ContainerStatus::Exited(code) => {
+                let logs = engine.log_tail(id, 5).await;
+                return Err(DeployError::Service {
+                    service: service.to_string(),
+                    message: format!("exited with code {code}{}", logs_suffix(&logs)),
+                });
+            }
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(DeployError::Service {
+                service: service.to_string(),
+                message: "did not finish before the deploy timeout".into(),
             });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -307,10 +396,11 @@ pub async fn observe(
             .iter()
             .filter(|c| c.deployment == Some(dep))
             .collect();
-        let complete = stack
-            .services
-            .iter()
-            .all(|s| of_dep.iter().any(|c| c.service == s.name && c.running));
+        let complete = stack.services.iter().all(|s| {
+            of_dep
+                .iter()
+                .any(|c| c.service == s.name && (c.running || stack.is_one_shot(&s.name)))
+        });
         if !complete {
             continue;
         }

@@ -11,6 +11,7 @@
 //! - [`portal`]: the member portal's pages.
 //! - [`api`]: the admin JSON API on the unix socket.
 //! - [`server`], [`cli`], [`doctor`]: the binary's commands.
+//! - [`stack_cli`]: `clubhost stack check` and `clubhost stack templates`.
 
 pub mod api;
 pub mod cli;
@@ -24,3 +25,4 @@ pub mod proxy;
 pub mod registry;
 pub mod server;
 pub mod stack;
+pub mod stack_cli;

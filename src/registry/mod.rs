@@ -5,6 +5,7 @@
 //! log in the same transaction, so the log can never disagree with the projects table.
 
 pub mod state;
+mod variables;
 
 use std::path::Path;
 use std::str::FromStr;
