@@ -272,7 +272,7 @@ pub fn join(path: &str, key: &str) -> String {
 fn hint(key: &str) -> Option<&'static str> {
     Some(match key {
         "hostname" | "domainname" => "services reach each other by service name",
-        "links" | "external_links" => "services on one project reach each other by service name",
+        "external_links" => "services on one project reach each other by service name",
         "logging" => "clubhost keeps container logs itself",
         "platform" => "images run on the server's platform",
         "profiles" => "every service in the file is deployed",
@@ -281,7 +281,6 @@ fn hint(key: &str) -> Option<&'static str> {
         "mem_reservation" | "memswap_limit" | "cpu_shares" | "cpu_quota" | "cpuset" => {
             "use mem_limit, cpus and pids_limit"
         }
-        "tty" | "stdin_open" => "projects run without a terminal",
         "secrets" | "configs" => "set values as project variables",
         _ => return None,
     })

@@ -52,6 +52,9 @@ const SUPPORTED: &[&str] = &[
     "ipc",
     "uts",
     "userns_mode",
+    "tty",
+    "stdin_open",
+    "links",
 ];
 
 /// Requests gathered from `mem_limit`/`cpus`/`pids_limit` and `deploy.resources.limits`.
@@ -200,6 +203,12 @@ pub fn service(
                 &p,
                 "ignored: clubhost names containers itself (clubhost-<project>-<service>-<n>)",
             ),
+            "tty" | "stdin_open" => c.warn(knode, &p, "ignored: projects run without a terminal"),
+            "links" => c.warn(
+                knode,
+                &p,
+                "ignored: services of one project reach each other by service name",
+            ),
             "cap_drop" => spec.cap_drop = c.list(v, &p).unwrap_or_default(),
             // Accepted only in their harmless forms; the dangerous ones never get here.
             "security_opt" => {}
@@ -225,7 +234,11 @@ pub fn service(
             _ => unreachable!("every supported key has an arm"),
         }
     }
-    if !image_seen {
+    // A service with `build:` is already refused for it; "image is required" would only confuse.
+    let has_build = node
+        .as_map()
+        .is_some_and(|m| m.iter().any(|(k, _)| k.as_str() == Some("build")));
+    if !image_seen && !has_build {
         c.invalid(key, &path, "`image` is required");
     }
     spec.limits = limits(c, &req, &path);

@@ -1,0 +1,279 @@
+//! Stacks as members write them, deployed on the real engine: the club's own WordPress file,
+//! project variables (secret ones masked), resource limits on the containers, and the
+//! `clubhost stack check` / `stack templates` commands.
+
+use crate::common::*;
+
+/// No registry is reachable here, so the seed file's `mysql:5.7` and `wordpress/wordpress` are
+/// stand-ins committed locally from the busybox test image, each with a command that plays its
+/// part (a TCP listener on 3306, a web server on 80). The file itself is used unchanged.
+fn tag_stand_ins() -> Vec<&'static str> {
+    let stand_ins = [
+        (
+            "mysql:5.7",
+            r#"CMD ["nc", "-ll", "-p", "3306", "-e", "echo", "hello", "db"]"#,
+        ),
+        (
+            "wordpress/wordpress:latest",
+            r#"CMD ["sh", "-c", "mkdir -p /www && echo stand-in wordpress > /www/index.html && exec httpd -f -p 80 -h /www"]"#,
+        ),
+    ];
+    for (tag, cmd) in stand_ins {
+        if docker(&["image", "inspect", tag]).status.success() {
+            continue; // made by an earlier run; same content
+        }
+        let tmp = format!("clubhost-standin-{}", std::process::id());
+        assert!(
+            docker(&["create", "--name", &tmp, IMAGE, "true"])
+                .status
+                .success()
+        );
+        let out = docker(&["commit", "--change", cmd, &tmp, tag]);
+        docker(&["rm", "-f", &tmp]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    stand_ins.iter().map(|(t, _)| *t).collect()
+}
+
+#[tokio::test]
+async fn the_seed_wordpress_file_deploys_as_it_is() {
+    tag_stand_ins();
+    let mut club = Club::new();
+    club.start();
+    let slug = slug("seedwp");
+    let seed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/compose/seed-wordpress.yml"
+    ))
+    .unwrap();
+    let out = club.deploy(&slug, &seed);
+    assert!(out.contains("running"), "{out}\n{}", club.log());
+
+    let body = http()
+        .get(club.url(&format!("/{slug}/")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body.trim(), "stand-in wordpress");
+
+    let containers = containers_of(&slug);
+    let db = containers.iter().find(|c| c.contains("-db-")).unwrap();
+    let wp = containers
+        .iter()
+        .find(|c| c.contains("-wordpress-"))
+        .unwrap();
+    // container_name is ignored: clubhost names the containers.
+    assert!(!containers.iter().any(|c| c.starts_with("Page_")));
+    let nets = |c: &str| {
+        let mut n: Vec<String> = docker_text(&[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            c,
+        ])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+        n.sort();
+        n
+    };
+    let project_net = format!("clubhost-{slug}");
+    assert_eq!(nets(db), vec![project_net.clone()]);
+    let mut expected = vec![GATEWAY.to_string(), project_net];
+    expected.sort();
+    assert_eq!(nets(wp), expected);
+    // WordPress reaches the database by its service name, as WORDPRESS_DB_HOST says.
+    let out = docker(&["exec", wp, "sh", "-c", "echo | nc db 3306"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello db");
+
+    // Every container has the default limits and no-new-privileges.
+    for c in [db, wp] {
+        let inspect = docker_text(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.SecurityOpt}} {{.HostConfig.RestartPolicy.Name}}",
+            c,
+        ]);
+        assert_eq!(
+            inspect,
+            format!(
+                "{} 500000000 256 [no-new-privileges:true] always",
+                256 * 1024 * 1024
+            ),
+            "{c}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn variables_fill_the_stack_and_secrets_are_never_shown() {
+    let mut club = Club::new();
+    let slug = slug("vars");
+    club.slugs.push(slug.clone());
+    club.ok(&["user", "add", "ana"]);
+    let stack = club.write_stack(
+        "vars.yml",
+        r#"
+services:
+  app:
+    image: ${APP_IMAGE}
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p ${PORT:-8000} -h /www"]
+    environment:
+      DB_PASSWORD: ${DB_PASSWORD:?set the database password}
+      SITE: ${CLUBHOST_URL}
+    mem_limit: 64m
+    pids_limit: 50
+    read_only: true
+    tmpfs: ["/www:uid=1000"]
+    user: "1000"
+    labels:
+      club.owner: ana
+    expose: ["${PORT:-8000}"]
+"#,
+    );
+    let stack = stack.to_str().unwrap();
+    // Without the required secret the submission is refused, naming the variable and line.
+    let out = club.cli(&[
+        "project",
+        "submit",
+        "--owner",
+        "ana",
+        "--slug",
+        &slug,
+        "--stack",
+        stack,
+        "--var",
+        &format!("APP_IMAGE={IMAGE}"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DB_PASSWORD") && err.contains("line 7"),
+        "{err}"
+    );
+
+    club.ok(&[
+        "project",
+        "submit",
+        "--owner",
+        "ana",
+        "--slug",
+        &slug,
+        "--stack",
+        stack,
+        "--var",
+        &format!("APP_IMAGE={IMAGE}"),
+        "--secret",
+        "DB_PASSWORD=pa55-w0rd-x",
+    ]);
+    let shown =
+        club.ok(&["project", "show", &slug]) + &club.ok(&["project", "show", &slug, "--json"]);
+    assert!(
+        shown.contains("DB_PASSWORD") && !shown.contains("pa55-w0rd-x"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("APP_IMAGE={IMAGE}")), "{shown}");
+
+    let out = club.ok(&["project", "approve", &slug]);
+    assert!(out.contains("running"), "{out}");
+    let app = containers_of(&slug).pop().unwrap();
+    let env = docker_text(&["inspect", "-f", "{{json .Config.Env}}", &app]);
+    assert!(env.contains("DB_PASSWORD=pa55-w0rd-x"), "{env}");
+    assert!(
+        env.contains(&format!("SITE=http://club.example/{slug}")),
+        "{env}"
+    );
+    let inspect = docker_text(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.ReadonlyRootfs}} {{.Config.User}} {{index .Config.Labels \"club.owner\"}} {{index .Config.Labels \"clubhost.project\"}}",
+        &app,
+    ]);
+    assert_eq!(
+        inspect,
+        format!("{} 50 true 1000 ana {slug}", 64 * 1024 * 1024)
+    );
+    // Nothing in the audit log or the server's answers carries the secret.
+    let audit = club.ok(&["audit", "--json"]);
+    assert!(!audit.contains("pa55-w0rd-x"));
+}
+
+#[test]
+fn stack_check_prints_the_stack_or_every_violation_with_line_and_column() {
+    let club = Club::new();
+    let good = club.write_stack(
+        "good.yml",
+        "services:\n  web:\n    image: nginx\n    environment:\n      PW: ${PW}\n    mem_limit: 4g\n",
+    );
+    let out = club.cli(&[
+        "stack",
+        "check",
+        good.to_str().unwrap(),
+        "--secret",
+        "PW=topsecret1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("exposed: web on port 80"), "{text}");
+    assert!(text.contains("memory 1024 MiB"), "capped: {text}");
+    assert!(
+        text.contains("env PW=********") && !text.contains("topsecret1"),
+        "{text}"
+    );
+
+    let bad = club.write_stack(
+        "bad.yml",
+        "services:\n  web:\n    image: nginx\n    privileged: true\n    ports: [\"80:80\"]\n    volumes:\n      - /:/host\n",
+    );
+    let out = club.cli(&["stack", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("bad.yml:4:5: refused by policy: services.web.privileged"),
+        "{text}"
+    );
+    assert!(
+        text.contains(":5:5: refused by policy") && text.contains("x-clubhost.port"),
+        "{text}"
+    );
+    assert!(
+        text.contains(":7:9: refused by policy") && text.contains("host path"),
+        "{text}"
+    );
+    assert!(text.contains("3 problem(s)"), "{text}");
+
+    let out = club.ok(&["stack", "templates"]);
+    for name in ["wordpress", "static-site", "devbox", "web-app"] {
+        assert!(out.contains(name), "{out}");
+    }
+    assert!(
+        !out.contains("change-me-please"),
+        "secret defaults are masked: {out}"
+    );
+}
+
+#[tokio::test]
+async fn the_static_site_template_deploys_with_its_defaults() {
+    let mut club = Club::new();
+    club.start();
+    let slug = slug("tmplsite");
+    let t = clubhost::stack::templates::get("static-site").unwrap();
+    let out = club.deploy(&slug, t.compose);
+    assert!(out.contains("running"), "{out}\n{}", club.log());
+    let body = http()
+        .get(club.url(&format!("/{slug}/")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body.trim(), "<h1>My portfolio</h1>");
+}
