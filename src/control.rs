@@ -368,9 +368,16 @@ impl Control {
             gateway: &self.config.docker.gateway_network,
             timeout: self.config.docker.deploy_timeout,
         };
+        // The reason is stored, logged and shown: secret values (say, in a container's last
+        // log lines) are masked first.
+        let secrets = self
+            .registry
+            .variables(&project.slug)
+            .await
+            .map_err(|e| e.to_string())?;
         deploy::deploy(engine, &req)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| secrets.redact(&e.to_string()))
     }
 
     async fn remove_other_deployments(&self, slug: &str, keep: i64) {

@@ -437,4 +437,26 @@ mod tests {
         );
         assert_eq!(plans[1].labels[LABEL_PROJECT], "blog");
     }
+
+    #[test]
+    fn service_settings_and_limits_reach_the_container_plan() {
+        let stack = crate::stack::parse(
+            "services:\n  web:\n    image: w\n    user: \"1000\"\n    working_dir: /srv\n    read_only: true\n    tmpfs: [\"/tmp:size=8m\"]\n    stop_signal: SIGINT\n    stop_grace_period: 1m\n    mem_limit: 64m\n    cpus: 0.25\n    pids_limit: 40\n    cap_drop: [ALL]\n    labels:\n      team: web\n",
+        )
+        .unwrap();
+        let p = &plan("blog", &stack, 3, "gw")[0];
+        assert_eq!(
+            (p.memory_bytes, p.nano_cpus, p.pids_limit),
+            (64 << 20, 250_000_000, 40)
+        );
+        assert_eq!(p.user.as_deref(), Some("1000"));
+        assert_eq!(p.working_dir.as_deref(), Some("/srv"));
+        assert!(p.read_only);
+        assert_eq!(p.tmpfs["/tmp"], "size=8m");
+        assert_eq!(p.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(p.stop_timeout, Some(60));
+        assert_eq!(p.cap_drop, ["ALL"]);
+        assert_eq!(p.labels["team"], "web");
+        assert_eq!(p.labels[LABEL_SERVICE], "web");
+    }
 }

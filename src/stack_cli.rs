@@ -152,7 +152,16 @@ fn render_stack(stack: &Stack) -> String {
             let deps: Vec<String> = s
                 .depends_on
                 .iter()
-                .map(|d| format!("{} ({:?})", d.service, d.condition))
+                .map(|d| {
+                    let condition = match d.condition {
+                        stack::Condition::ServiceStarted => "service_started",
+                        stack::Condition::ServiceHealthy => "service_healthy",
+                        stack::Condition::ServiceCompletedSuccessfully => {
+                            "service_completed_successfully"
+                        }
+                    };
+                    format!("{} ({condition})", d.service)
+                })
                 .collect();
             out.push_str(&format!("    depends on: {}\n", deps.join(", ")));
         }

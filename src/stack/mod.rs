@@ -12,7 +12,9 @@
 
 mod checker;
 mod interpolate;
+mod lifecycle;
 mod limits;
+mod mounts;
 mod policy;
 mod service;
 pub mod templates;

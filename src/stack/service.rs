@@ -9,9 +9,7 @@ use super::limits::{ResourceLimits, parse_bytes};
 use super::policy;
 use super::top::check_name;
 use super::yaml::{Node, Value};
-use super::{
-    Condition, Dependency, Healthcheck, RestartPolicy, ServiceSpec, ViolationKind, VolumeMount,
-};
+use super::{RestartPolicy, ServiceSpec, ViolationKind};
 
 /// What a service may refer to.
 pub struct Context<'a> {
@@ -153,13 +151,13 @@ pub fn service(
                     spec.labels.insert(lk, lv.unwrap_or_default());
                 }
             }
-            "volumes" => volumes(c, ctx, v, &p, &mut spec),
+            "volumes" => super::mounts::volumes(c, ctx, v, &p, &mut spec),
             "networks" => networks(c, ctx, v, &p, &mut spec),
-            "depends_on" => depends_on(c, ctx, name, v, &p, &mut spec),
-            "healthcheck" => spec.healthcheck = healthcheck(c, v, &p),
+            "depends_on" => super::lifecycle::depends_on(c, ctx, name, v, &p, &mut spec),
+            "healthcheck" => spec.healthcheck = super::lifecycle::healthcheck(c, v, &p),
             "restart" => {
                 if let Some(r) = c.text(v, &p) {
-                    spec.restart = restart(c, v, &p, &r);
+                    spec.restart = super::lifecycle::restart(c, v, &p, &r);
                 }
             }
             "user" => spec.user = c.nonempty(v, &p),
@@ -254,7 +252,7 @@ fn absolute(c: &mut Checker, v: &Node, p: &str) -> Option<String> {
     Some(t)
 }
 
-fn duration(c: &mut Checker, v: &Node, p: &str) -> Option<Duration> {
+pub fn duration(c: &mut Checker, v: &Node, p: &str) -> Option<Duration> {
     let t = c.text(v, p)?;
     let d = super::words::parse_duration(&t);
     if d.is_none() {
@@ -361,176 +359,6 @@ fn limits(c: &mut Checker, req: &Requests, path: &str) -> ResourceLimits {
         pids,
     }
 }
-
-/// Short (`name:/path[:ro]`) and long (`type: volume, source:, target:`) volume syntax. Only
-/// declared named volumes and tmpfs mounts; every host path is refused.
-fn volumes(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut ServiceSpec) {
-    let Some(seq) = v.as_seq() else {
-        c.invalid(v, p, format!("expected a list, found {}", v.kind()));
-        return;
-    };
-    for (i, item) in seq.iter().enumerate() {
-        let ip = format!("{p}[{i}]");
-        if item.as_map().is_some() {
-            long_volume(c, ctx, item, &ip, spec);
-            continue;
-        }
-        let Some(text) = c.text(item, &ip) else {
-            continue;
-        };
-        let parts: Vec<&str> = text.split(':').collect();
-        let (source, target, mode) = match parts.as_slice() {
-            [target] => ("", *target, None),
-            [s, t] => (*s, *t, None),
-            [s, t, m] => (*s, *t, Some(*m)),
-            _ => {
-                c.invalid(
-                    item,
-                    &ip,
-                    format!("{text:?}: use `<named volume>:/path/in/container[:ro]`"),
-                );
-                continue;
-            }
-        };
-        if policy::is_host_path(source) {
-            c.fail(item, &ip, ViolationKind::Policy, policy::host_path(source));
-            continue;
-        }
-        let read_only = match mode {
-            None | Some("rw") => false,
-            Some("ro") => true,
-            Some(other) => {
-                c.invalid(
-                    item,
-                    &ip,
-                    format!("{text:?}: mode {other:?} is not supported (use ro or rw)"),
-                );
-                continue;
-            }
-        };
-        mount(c, ctx, item, &ip, source, target, read_only, spec);
-    }
-}
-
-fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut ServiceSpec) {
-    let fields = c.entries(
-        item,
-        ip,
-        &[
-            "type",
-            "source",
-            "target",
-            "read_only",
-            "volume",
-            "tmpfs",
-            "consistency",
-        ],
-        |k, _| {
-            (k == "bind").then(|| "bind mounts reach the server's files; use a named volume".into())
-        },
-    );
-    let mut typ = "volume".to_string();
-    let (mut source, mut target, mut read_only, mut size) =
-        (String::new(), String::new(), false, None);
-    let mut at = item;
-    for (k, _, v) in fields {
-        let fp = join(ip, k);
-        match k {
-            "type" => typ = c.text(v, &fp).unwrap_or_default(),
-            "source" => {
-                source = c.text(v, &fp).unwrap_or_default();
-                at = v;
-            }
-            "target" => target = c.text(v, &fp).unwrap_or_default(),
-            "read_only" => read_only = c.boolean(v, &fp).unwrap_or(false),
-            "tmpfs" => {
-                for (k, _, v) in c.entries(v, &fp, &["size", "mode"], |_, _| None) {
-                    if k == "size" {
-                        size = c.text(v, &join(&fp, k));
-                    }
-                }
-            }
-            // `volume: { nocopy }` and `consistency` change nothing here.
-            _ => {}
-        }
-    }
-    match typ.as_str() {
-        "volume" => {
-            if policy::is_host_path(&source) {
-                c.fail(at, ip, ViolationKind::Policy, policy::host_path(&source));
-            } else {
-                mount(c, ctx, at, ip, &source, &target, read_only, spec);
-            }
-        }
-        "bind" => c.fail(
-            at,
-            &join(ip, "type"),
-            ViolationKind::Policy,
-            format!("type: bind — {}", policy::host_path(&source)),
-        ),
-        "tmpfs" => {
-            if !target.starts_with('/') {
-                c.invalid(item, ip, "a tmpfs mount needs an absolute `target`");
-            } else {
-                let opts = size.map(|s| format!("size={s}")).unwrap_or_default();
-                spec.tmpfs.insert(target, opts);
-            }
-        }
-        "npipe" | "cluster" | "image" => c.fail(
-            item,
-            &join(ip, "type"),
-            ViolationKind::Policy,
-            format!("type: {typ} reaches outside the project; use a named volume"),
-        ),
-        other => c.invalid(
-            item,
-            &join(ip, "type"),
-            format!("unknown volume type {other:?}"),
-        ),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn mount(
-    c: &mut Checker,
-    ctx: &Context,
-    at: &Node,
-    ip: &str,
-    source: &str,
-    target: &str,
-    read_only: bool,
-    spec: &mut ServiceSpec,
-) {
-    if source.is_empty() {
-        c.invalid(
-            at,
-            ip,
-            format!(
-                "anonymous volume {target:?}: name it (`data:{target}`) and declare it under the \
-             top-level `volumes:`"
-            ),
-        );
-    } else if !ctx.volumes.iter().any(|v| v == source) {
-        c.invalid(
-            at,
-            ip,
-            format!("volume {source:?} is not declared under the top-level `volumes:`"),
-        );
-    } else if !target.starts_with('/') {
-        c.invalid(
-            at,
-            ip,
-            format!("{target:?}: the container path must be absolute"),
-        );
-    } else {
-        spec.mounts.push(VolumeMount {
-            volume: source.to_string(),
-            target: target.to_string(),
-            read_only,
-        });
-    }
-}
-
 /// `networks: [a, b]` or `networks: { a: {aliases: [...]}, b: }`.
 fn networks(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut ServiceSpec) {
     let names: Vec<(String, &Node)> = match &v.value {
@@ -568,152 +396,5 @@ fn networks(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut Servic
                 format!("network {name:?} is not declared under the top-level `networks:`"),
             ),
         }
-    }
-}
-
-/// `depends_on: [a, b]` or `depends_on: { a: { condition: service_healthy } }`.
-fn depends_on(c: &mut Checker, ctx: &Context, me: &str, v: &Node, p: &str, spec: &mut ServiceSpec) {
-    let mut deps: Vec<(String, Condition, &Node)> = Vec::new();
-    match &v.value {
-        Value::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if let Some(t) = c.text(item, &format!("{p}[{i}]")) {
-                    deps.push((t, Condition::ServiceStarted, item));
-                }
-            }
-        }
-        Value::Map(entries) => {
-            for (k, val) in entries {
-                let name = k.scalar_text().unwrap_or_default();
-                let np = join(p, &name);
-                let mut condition = Condition::ServiceStarted;
-                for (key, _, cv) in
-                    c.entries(val, &np, &["condition", "restart", "required"], |_, _| None)
-                {
-                    if key != "condition" {
-                        continue;
-                    }
-                    condition = match c.text(cv, &join(&np, key)).as_deref() {
-                        Some("service_started") => Condition::ServiceStarted,
-                        Some("service_healthy") => Condition::ServiceHealthy,
-                        Some("service_completed_successfully") => {
-                            Condition::ServiceCompletedSuccessfully
-                        }
-                        Some(other) => {
-                            c.invalid(cv, &join(&np, key), format!(
-                                "{other:?} is not a condition (service_started, service_healthy, \
-                                 service_completed_successfully)"
-                            ));
-                            Condition::ServiceStarted
-                        }
-                        None => Condition::ServiceStarted,
-                    };
-                }
-                deps.push((name, condition, k));
-            }
-        }
-        _ => {
-            c.invalid(
-                v,
-                p,
-                format!("expected a list or a map, found {}", v.kind()),
-            );
-            return;
-        }
-    }
-    for (name, condition, at) in deps {
-        if name == me || !ctx.services.contains(&name) {
-            c.invalid(
-                at,
-                p,
-                format!("depends on {name:?}, which is not another service of this stack"),
-            );
-            continue;
-        }
-        spec.depends_on.push(Dependency {
-            service: name,
-            condition,
-        });
-    }
-}
-
-fn healthcheck(c: &mut Checker, v: &Node, p: &str) -> Option<Healthcheck> {
-    let fields = c.entries(
-        v,
-        p,
-        &[
-            "test",
-            "interval",
-            "timeout",
-            "retries",
-            "start_period",
-            "start_interval",
-            "disable",
-        ],
-        |_, _| None,
-    );
-    let mut h = Healthcheck {
-        test: Vec::new(),
-        interval: Duration::from_secs(30),
-        timeout: Duration::from_secs(30),
-        retries: 3,
-        start_period: Duration::ZERO,
-    };
-    let mut disabled = false;
-    let mut test_at = v;
-    for (k, _, val) in fields {
-        let fp = join(p, k);
-        match k {
-            "test" => {
-                test_at = val;
-                h.test = match &val.value {
-                    Value::Seq(_) => c.list(val, &fp)?,
-                    _ => vec!["CMD-SHELL".to_string(), c.text(val, &fp)?],
-                };
-                if h.test.first().map(String::as_str) == Some("NONE") {
-                    disabled = true;
-                }
-            }
-            "interval" => h.interval = duration(c, val, &fp)?,
-            "timeout" => h.timeout = duration(c, val, &fp)?,
-            "start_period" => h.start_period = duration(c, val, &fp)?,
-            "start_interval" => {
-                duration(c, val, &fp)?;
-            }
-            "retries" => h.retries = u32::try_from(c.integer(val, &fp)?).unwrap_or(3),
-            _ => disabled = c.boolean(val, &fp)?,
-        }
-    }
-    if disabled {
-        return None;
-    }
-    if !matches!(
-        h.test.first().map(String::as_str),
-        Some("CMD" | "CMD-SHELL")
-    ) || h.test.len() < 2
-    {
-        c.invalid(
-            test_at,
-            &join(p, "test"),
-            "`test` must be a command string or a list starting with CMD or CMD-SHELL",
-        );
-        return None;
-    }
-    Some(h)
-}
-
-fn restart(c: &mut Checker, v: &Node, p: &str, r: &str) -> RestartPolicy {
-    match r {
-        "no" | "false" => RestartPolicy::No,
-        "always" => RestartPolicy::Always,
-        "unless-stopped" => RestartPolicy::UnlessStopped,
-        "on-failure" => RestartPolicy::OnFailure(0),
-        other => match other.strip_prefix("on-failure:").map(str::parse) {
-            Some(Ok(n)) => RestartPolicy::OnFailure(n),
-            _ => {
-                c.invalid(v, p, format!("{other:?} is not a restart policy (no, always, unless-stopped, on-failure[:N])"));
-                RestartPolicy::No
-            }
-        },
     }
 }
