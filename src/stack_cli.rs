@@ -18,7 +18,7 @@ pub fn run(config: &Config, cmd: StackCommand) -> anyhow::Result<()> {
             let source = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read stack file {}", file.display()))?;
             let vars = vars_from_args(&vars, &secrets)?;
-            let report = stack::check(&source, &vars, &config.limits);
+            let report = stack::check(&source, &vars, &config.limits).redacted(&vars);
             if json {
                 let text = serde_json::to_string_pretty(&report)?;
                 println!("{}", vars.redact(&text));

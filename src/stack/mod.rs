@@ -84,6 +84,16 @@ impl Report {
     pub fn is_ok(&self) -> bool {
         self.violations.is_empty() && self.stack.is_some()
     }
+
+    /// The report as it may be shown: secret values masked in the stack (messages are masked
+    /// already).
+    pub fn redacted(&self, vars: &Vars) -> Report {
+        Report {
+            stack: self.stack.as_ref().map(|s| s.redacted(vars)),
+            violations: self.violations.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
 }
 
 /// A stack file that cannot be deployed: every violation, in file order.
@@ -188,6 +198,30 @@ pub enum RestartPolicy {
 impl Stack {
     pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// A copy for showing (portal, CLI, logs): every secret variable value masked wherever it was
+    /// interpolated (environment, command, entrypoint, labels, image, user, working dir,
+    /// healthcheck). Deploy the original, show this one.
+    pub fn redacted(&self, vars: &Vars) -> Stack {
+        let r = |s: &String| vars.redact(s);
+        let rl = |l: &Vec<String>| l.iter().map(r).collect::<Vec<_>>();
+        let mut out = self.clone();
+        for s in &mut out.services {
+            s.image = r(&s.image);
+            s.environment = rl(&s.environment);
+            s.command = s.command.as_ref().map(rl);
+            s.entrypoint = s.entrypoint.as_ref().map(rl);
+            s.user = s.user.as_ref().map(r);
+            s.working_dir = s.working_dir.as_ref().map(r);
+            for v in s.labels.values_mut() {
+                *v = r(v);
+            }
+            if let Some(h) = &mut s.healthcheck {
+                h.test = rl(&h.test);
+            }
+        }
+        out
     }
 
     /// Whether some service waits for `name` to exit successfully: such a one-shot service is

@@ -272,6 +272,13 @@ fn variables_fill_values_and_secrets_stay_out_of_messages() {
     let web = stack.service("web").unwrap();
     assert_eq!(web.image, "nginx");
     assert_eq!(web.environment, ["PW=hunter22", "COST=$5"]);
+    let shown = load(src, &vars, &Limits::default())
+        .unwrap()
+        .redacted(&vars);
+    assert_eq!(
+        shown.services[0].environment,
+        [format!("PW={MASK}"), "COST=$5".into()]
+    );
     let v = first("services:\n  web:\n    image: ${IMAGE:?say which image}\n");
     assert_eq!((v.line, v.kind), (3, ViolationKind::Invalid));
     assert!(v.message.contains("say which image"));

@@ -277,3 +277,82 @@ async fn the_static_site_template_deploys_with_its_defaults() {
         .unwrap();
     assert_eq!(body.trim(), "<h1>My portfolio</h1>");
 }
+
+/// `depends_on` long form: a one-shot service that must complete, a database that must be
+/// healthy; then the same with a one-shot that fails, which fails the deploy with its exit code.
+#[tokio::test]
+async fn depends_on_conditions_are_waited_for() {
+    let stack = |init_exit: u8| {
+        format!(
+            r#"
+services:
+  init:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo migrating; exit {init_exit}"]
+  db:
+    image: {IMAGE}
+    command: ["sleep", "3600"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "mkdir -p /www && echo app > /www/index.html && exec httpd -f -p 80 -h /www"]
+    depends_on:
+      init:
+        condition: service_completed_successfully
+      db:
+        condition: service_healthy
+x-clubhost:
+  expose: app
+"#
+        )
+    };
+    let mut club = Club::new();
+    let good = slug("conds");
+    let out = club.deploy(&good, &stack(0));
+    assert!(out.contains("running"), "{out}");
+    let init = containers_of(&good)
+        .into_iter()
+        .find(|c| c.contains("-init-"))
+        .unwrap();
+    assert_eq!(
+        docker_text(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &init
+        ]),
+        "exited 0"
+    );
+    let db = containers_of(&good)
+        .into_iter()
+        .find(|c| c.contains("-db-"))
+        .unwrap();
+    assert_eq!(
+        docker_text(&["inspect", "-f", "{{.State.Health.Status}}", &db]),
+        "healthy"
+    );
+
+    let bad = slug("condsbad");
+    club.slugs.push(bad.clone());
+    let path = club.write_stack("bad.yml", &stack(3));
+    club.ok(&[
+        "project",
+        "submit",
+        "--owner",
+        "ana",
+        "--slug",
+        &bad,
+        "--stack",
+        path.to_str().unwrap(),
+    ]);
+    let out = club.cli(&["project", "approve", &bad]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("service init: exited with code 3"), "{text}");
+    assert!(
+        containers_of(&bad).is_empty(),
+        "a failed deploy leaves nothing"
+    );
+}
