@@ -112,6 +112,16 @@ pub enum ProjectCommand {
         #[arg(long = "secret", value_name = "KEY=VALUE")]
         secrets: Vec<String>,
     },
+    /// Replace a project's variables (used from its next deploy on).
+    Vars {
+        slug: String,
+        /// A project variable, `KEY=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A secret project variable, `KEY=VALUE`: stored, never shown.
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
+    },
     /// Approve a request and deploy it.
     Approve { slug: String },
     /// Refuse a request.
@@ -221,6 +231,24 @@ async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
                 "name": name, "description": description, "vars": vars,
             });
             api.call(Method::POST, "/api/projects", Some(body)).await?
+        }
+        ProjectCommand::Vars {
+            slug,
+            vars,
+            secrets,
+        } => {
+            let vars = crate::stack_cli::vars_from_args(&vars, &secrets)?;
+            let v = api
+                .call(
+                    Method::PUT,
+                    &format!("/api/projects/{slug}/variables"),
+                    Some(json!(vars)),
+                )
+                .await?;
+            for (k, val) in v["variables"].as_object().into_iter().flatten() {
+                println!("{k}={}", text(val));
+            }
+            return Ok(());
         }
         ProjectCommand::Approve { slug } => {
             api.call(Method::POST, &action(&slug, "approve"), None)

@@ -143,14 +143,7 @@ impl Control {
                 self.config.projects.max_days
             )));
         }
-        for name in s.vars.0.keys() {
-            if !stack::valid_var_name(name) || name.starts_with("CLUBHOST_") {
-                return Err(ControlError::Invalid(format!(
-                    "vars: {name:?} is not a variable name a project may set (letters, digits \
-                     and _, not starting with CLUBHOST_)"
-                )));
-            }
-        }
+        check_var_names(&s.vars)?;
         let route = if s.root {
             "/".to_string()
         } else {
@@ -177,7 +170,7 @@ impl Control {
                 actor,
             )
             .await?;
-        if let Err(e) = self.registry.set_variables(&s.slug, &s.vars).await {
+        if let Err(e) = self.registry.set_variables(&s.slug, &s.vars, actor).await {
             // Nothing half-created: a project without its variables would not deploy.
             let _ = self
                 .registry
@@ -187,6 +180,22 @@ impl Control {
         }
         self.publish_routes().await?;
         Ok(project)
+    }
+
+    /// Replaces a project's variables. The stack is checked with the new ones first, so a change
+    /// that would make it fail (a missing `${X:?}`) is refused and nothing is stored. Takes
+    /// effect at the next deploy.
+    pub async fn set_variables(&self, slug: &str, vars: &stack::Vars, actor: &str) -> Result<()> {
+        check_var_names(vars)?;
+        let _held = self.lock_for(slug).lock_owned().await;
+        let project = self.registry.project(slug).await?;
+        stack::load(
+            &project.stack_source,
+            &self.stack_vars(slug, &project.route, vars),
+            &self.config.limits,
+        )?;
+        self.registry.set_variables(slug, vars, actor).await?;
+        Ok(())
     }
 
     /// The variables a project's stack is checked and deployed with: its own, plus
@@ -526,6 +535,19 @@ pub fn check_slug(slug: &str) -> Result<()> {
         return Err(ControlError::Invalid(format!(
             "slug {slug:?} is reserved for clubhost itself; choose another"
         )));
+    }
+    Ok(())
+}
+
+/// Project variable names: letters, digits and `_`; `CLUBHOST_*` are clubhost's own.
+fn check_var_names(vars: &stack::Vars) -> Result<()> {
+    for name in vars.0.keys() {
+        if !stack::valid_var_name(name) || name.starts_with("CLUBHOST_") {
+            return Err(ControlError::Invalid(format!(
+                "vars: {name:?} is not a variable name a project may set (letters, digits and _, \
+                 not starting with CLUBHOST_)"
+            )));
+        }
     }
     Ok(())
 }

@@ -6,8 +6,9 @@ use super::{Registry, RegistryError, Result};
 use crate::stack::Vars;
 
 impl Registry {
-    /// Replaces all of a project's variables at once.
-    pub async fn set_variables(&self, slug: &str, vars: &Vars) -> Result<()> {
+    /// Replaces all of a project's variables at once, and audits which names were set (never the
+    /// values).
+    pub async fn set_variables(&self, slug: &str, vars: &Vars, actor: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
             .bind(slug)
@@ -30,6 +31,17 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
         }
+        let names: Vec<&str> = vars.0.keys().map(String::as_str).collect();
+        super::audit(
+            &mut tx,
+            actor,
+            Some(slug),
+            "project.variables",
+            None,
+            None,
+            &format!("set: {}", names.join(", ")),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -78,14 +90,14 @@ mod tests {
         let mut vars = Vars::new();
         vars.set("A", "1", false);
         vars.set("PW", "s3cret", true);
-        reg.set_variables("blog", &vars).await.unwrap();
+        reg.set_variables("blog", &vars, "t").await.unwrap();
         assert_eq!(reg.variables("blog").await.unwrap(), vars);
         let mut fewer = Vars::new();
         fewer.set("A", "2", false);
-        reg.set_variables("blog", &fewer).await.unwrap();
+        reg.set_variables("blog", &fewer, "t").await.unwrap();
         assert_eq!(reg.variables("blog").await.unwrap(), fewer);
         reg.delete_project("blog", "t", "").await.unwrap();
         assert!(reg.variables("blog").await.unwrap().0.is_empty());
-        assert!(reg.set_variables("blog", &fewer).await.is_err());
+        assert!(reg.set_variables("blog", &fewer, "t").await.is_err());
     }
 }

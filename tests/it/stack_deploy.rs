@@ -200,9 +200,39 @@ services:
         inspect,
         format!("{} 50 true 1000 ana {slug}", 64 * 1024 * 1024)
     );
-    // Nothing in the audit log or the server's answers carries the secret.
+    // Changing variables: a change that breaks the stack is refused and nothing is stored;
+    // a good one is used by the next deploy.
+    let out = club.cli(&[
+        "project",
+        "vars",
+        &slug,
+        "--var",
+        &format!("APP_IMAGE={IMAGE}"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DB_PASSWORD"));
+    let out = club.ok(&[
+        "project",
+        "vars",
+        &slug,
+        "--var",
+        &format!("APP_IMAGE={IMAGE}"),
+        "--secret",
+        "DB_PASSWORD=n3w-pa55-y",
+    ]);
+    assert!(
+        out.contains("DB_PASSWORD=********") && !out.contains("n3w-pa55-y"),
+        "{out}"
+    );
+    club.ok(&["project", "redeploy", &slug]);
+    let app = containers_of(&slug).pop().unwrap();
+    let env = docker_text(&["inspect", "-f", "{{json .Config.Env}}", &app]);
+    assert!(env.contains("DB_PASSWORD=n3w-pa55-y"), "{env}");
+
+    // Nothing in the audit log or the server's answers carries the secrets.
     let audit = club.ok(&["audit", "--json"]);
-    assert!(!audit.contains("pa55-w0rd-x"));
+    assert!(audit.contains("project.variables"), "{audit}");
+    assert!(!audit.contains("pa55-w0rd-x") && !audit.contains("n3w-pa55-y"));
 }
 
 #[test]
