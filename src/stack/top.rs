@@ -167,7 +167,7 @@ fn volumes(c: &mut Checker, node: Option<&Node>) -> Vec<String> {
                  `device:`); projects use plain named volumes"
                     .into(),
             ),
-            "external" if val.value != Value::Bool(false) => Some(
+            "external" if val.scalar_text().as_deref() != Some("false") => Some(
                 "external volumes belong to something outside this project; declare the volume \
                  here and clubhost creates it"
                     .into(),

@@ -22,6 +22,9 @@ pub struct Pos {
 pub struct Node {
     pub pos: Pos,
     pub value: Value,
+    /// Byte range of the node's definition in the source (for an alias, the anchored node), used
+    /// to keep numbers as written (`1.10` stays `1.10`, not `1.1`).
+    span: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,10 +124,48 @@ pub fn parse(source: &str) -> Result<Node, YamlError> {
             message: first_line(&e.to_string()),
         }
     })?;
-    Ok(Node {
+    let mut root = Node {
         pos: pos_of(&spanned),
+        span: span_of(&spanned),
         value: spanned.value,
-    })
+    };
+    numbers_as_written(&mut root, source);
+    Ok(root)
+}
+
+/// Replaces every number by the text it was written with, when that text is a plain scalar, and
+/// every YAML 1.1 boolean (`yes`, `no`, `on`, `off`, `y`, `n`) by its text.
+fn numbers_as_written(node: &mut Node, source: &str) {
+    match &mut node.value {
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            let raw = node
+                .span
+                .and_then(|(start, len)| source.get(start..start + len))
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && !t.starts_with(['*', '&', '!', '"', '\'']));
+            let core_bool =
+                |t: &str| matches!(t, "true" | "True" | "TRUE" | "false" | "False" | "FALSE");
+            match raw {
+                Some(raw) if matches!(node.value, Value::Bool(_)) && core_bool(raw) => {}
+                Some(raw) => node.value = Value::String(raw.to_string()),
+                None => {}
+            }
+        }
+        Value::Seq(items) => items.iter_mut().for_each(|n| numbers_as_written(n, source)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            numbers_as_written(k, source);
+            numbers_as_written(v, source);
+        }),
+        _ => {}
+    }
+}
+
+fn span_of<T>(s: &serde_saphyr::Spanned<T>) -> Option<(usize, usize)> {
+    let span = s.defined.span();
+    Some((
+        usize::try_from(span.byte_offset()?).ok()?,
+        usize::try_from(span.byte_len()?).ok()?,
+    ))
 }
 
 /// serde-saphyr's messages carry a rendered snippet after the first line; callers add their own
@@ -145,6 +186,7 @@ impl<'de> Deserialize<'de> for Node {
         let spanned = serde_saphyr::Spanned::<Value>::deserialize(d)?;
         Ok(Node {
             pos: pos_of(&spanned),
+            span: span_of(&spanned),
             value: spanned.value,
         })
     }
@@ -239,6 +281,19 @@ mod tests {
         assert_eq!(web.get("restart").unwrap().as_str(), Some("always"));
         assert_eq!(web.get("image").unwrap().as_str(), Some("b"));
         assert!(web.get("<<").is_none());
+    }
+
+    #[test]
+    fn yaml_1_2_booleans_and_numbers_as_written() {
+        let src = "a: &n 1.10\nb: no\nN: 007\nc: *n\nd: true\ne: 0x1F\n";
+        let root = parse(src).unwrap();
+        let text = |k: &str| root.get(k).unwrap().scalar_text().unwrap();
+        assert_eq!(text("a"), "1.10");
+        assert_eq!(text("b"), "no");
+        assert_eq!(text("N"), "007");
+        assert_eq!(text("c"), "1.10");
+        assert_eq!(root.get("d").unwrap().value, Value::Bool(true));
+        assert_eq!(text("e"), "0x1F");
     }
 
     #[test]
