@@ -283,3 +283,41 @@ fn variables_fill_values_and_secrets_stay_out_of_messages() {
     assert_eq!((v.line, v.kind), (3, ViolationKind::Invalid));
     assert!(v.message.contains("say which image"));
 }
+
+#[test]
+fn the_exposed_service_follows_the_gateway_network_and_expose() {
+    let ok = |src: &str| {
+        let r = check(src, &Vars::new(), &Limits::default());
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        r.stack.unwrap().expose
+    };
+    // The one service on an external network, on its first `expose:` port; map form of networks.
+    let e = ok(
+        "services:\n  api:\n    image: a\n    expose: [\"9000\", \"9001\"]\n    networks:\n      gw:\n        aliases: [api-internal]\n      back:\n  db:\n    image: d\n    networks: [back]\nnetworks:\n  gw:\n    name: club_gateway\n    external: true\n  back:\n",
+    );
+    assert_eq!(
+        e,
+        Expose {
+            service: "api".into(),
+            port: 9000
+        }
+    );
+    // x-clubhost.port alone picks the port of the only service.
+    let e = ok("services:\n  app:\n    image: a\nx-clubhost:\n  port: 3000\n");
+    assert_eq!(
+        e,
+        Expose {
+            service: "app".into(),
+            port: 3000
+        }
+    );
+    // Two services on the gateway: ambiguous without x-clubhost.
+    let v = first(
+        "services:\n  a:\n    image: a\n    networks: [gw]\n  b:\n    image: b\n    networks: [gw]\nnetworks:\n  gw:\n    external: true\n",
+    );
+    assert!(v.message.contains("x-clubhost"), "{v}");
+    // A network the file does not declare.
+    let v = first("services:\n  a:\n    image: a\n    networks: [nope]\n");
+    assert_eq!((v.line, v.column), (4, 16));
+    assert!(v.message.contains("nope"), "{v}");
+}
