@@ -35,6 +35,17 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
             None
         }
     };
+    if stack.is_none() && c.violations.is_empty() {
+        // Every refusal records its reason; this only guards the promise that a file without a
+        // stack always says why.
+        c.violations.push(Violation {
+            line: 0,
+            column: 0,
+            path: "(file)".into(),
+            kind: ViolationKind::Invalid,
+            message: "the stack could not be read".into(),
+        });
+    }
     c.violations.sort_by_key(|v| (v.line, v.column));
     c.warnings.sort_by_key(|v| (v.line, v.column));
     Report {
