@@ -3,7 +3,9 @@
 //!
 //! A deploy either ends with every service up and the exposed one answering on the gateway, or it
 //! removes everything it created and reports why. Naming:
-//! - project network `clubhost-<slug>` (internal), every service on it under its service name;
+//! - project network `clubhost-<slug>` (internal), every service that names no network on it
+//!   under its service name; networks the file declares are `clubhost-<slug>_<name>` (internal),
+//!   with the same aliases;
 //! - volumes `clubhost-<slug>-<name>`;
 //! - containers `clubhost-<slug>-<service>-<deployment id>`, so a later deploy can start beside
 //!   an earlier one.
@@ -34,6 +36,33 @@ pub fn network_name(slug: &str) -> String {
     format!("clubhost-{slug}")
 }
 
+/// A network the stack file declares: `clubhost-<slug>_<name>`. Slugs have no `_`, so this never
+/// equals another project's `clubhost-<slug>`.
+pub fn stack_network_name(slug: &str, network: &str) -> String {
+    format!("clubhost-{slug}_{network}")
+}
+
+/// The project networks a service is on: the ones its file names (`default` is the project
+/// network), or the project network when it names none.
+fn service_networks(slug: &str, svc: &crate::stack::ServiceSpec) -> Vec<String> {
+    let mut nets: Vec<String> = svc
+        .networks
+        .iter()
+        .map(|n| {
+            if n == "default" {
+                network_name(slug)
+            } else {
+                stack_network_name(slug, n)
+            }
+        })
+        .collect();
+    if nets.is_empty() {
+        nets.push(network_name(slug));
+    }
+    nets.dedup();
+    nets
+}
+
 pub fn volume_name(slug: &str, volume: &str) -> String {
     format!("clubhost-{slug}-{volume}")
 }
@@ -49,6 +78,8 @@ pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<Co
         .iter()
         .map(|svc| {
             let exposed = svc.name == stack.expose.service;
+            let mut networks = service_networks(slug, svc);
+            let network = networks.remove(0);
             ContainerPlan {
                 name: container_name(slug, &svc.name, deployment),
                 image: svc.image.clone(),
@@ -73,7 +104,8 @@ pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<Co
                     .collect(),
                 healthcheck: svc.healthcheck.clone(),
                 restart: svc.restart,
-                network: network_name(slug),
+                network,
+                project_networks: networks,
                 aliases: vec![svc.name.clone()],
                 extra_networks: if exposed {
                     vec![gateway.to_string()]
@@ -129,9 +161,18 @@ pub async fn deploy(engine: &Engine, req: &DeployRequest<'_>) -> Result<SocketAd
             .await
             .map(|c| c.is_empty())
             .unwrap_or(false)
-            && let Err(e) = engine.remove_network(&network_name(req.slug)).await
         {
-            tracing::warn!(error = %e, "cleanup after failed deploy");
+            let mut nets = engine
+                .project_networks(Some(req.slug))
+                .await
+                .unwrap_or_default();
+            nets.push(network_name(req.slug));
+            nets.dedup();
+            for n in nets {
+                if let Err(e) = engine.remove_network(&n).await {
+                    tracing::warn!(error = %e, "cleanup after failed deploy");
+                }
+            }
         }
     }
     result
@@ -157,6 +198,11 @@ async fn deploy_inner(
     engine
         .ensure_project_network(&network_name(slug), slug)
         .await?;
+    for n in &req.stack.networks {
+        engine
+            .ensure_project_network(&stack_network_name(slug, n), slug)
+            .await?;
+    }
     for v in &req.stack.volumes {
         let name = volume_name(slug, v);
         if engine.ensure_volume(&name, slug).await? {
@@ -369,6 +415,9 @@ pub async fn teardown(engine: &Engine, slug: &str, purge: bool) -> Result<(), Do
     for r in futures_util::future::join_all(removals).await {
         r?;
     }
+    for n in engine.project_networks(Some(slug)).await? {
+        engine.remove_network(&n).await?;
+    }
     engine.remove_network(&network_name(slug)).await?;
     if purge {
         for v in engine.volumes(Some(slug)).await? {
@@ -458,5 +507,18 @@ mod tests {
         assert_eq!(p.cap_drop, ["ALL"]);
         assert_eq!(p.labels["team"], "web");
         assert_eq!(p.labels[LABEL_SERVICE], "web");
+    }
+
+    #[test]
+    fn declared_networks_become_project_networks() {
+        let stack =
+            crate::stack::parse(include_str!("../tests/compose/seed-wordpress.yml")).unwrap();
+        let plans = plan("blog", &stack, 1, "gw");
+        let db = &plans[0];
+        assert_eq!(db.network, "clubhost-blog_back-end");
+        assert!(db.project_networks.is_empty() && db.extra_networks.is_empty());
+        let wp = &plans[1];
+        assert_eq!(wp.network, "clubhost-blog_back-end");
+        assert_eq!(wp.extra_networks, ["gw"]);
     }
 }

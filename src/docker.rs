@@ -85,6 +85,9 @@ pub struct ContainerPlan {
     pub aliases: Vec<String>,
     /// Further networks to join before start (API 1.41 creates with one network only).
     pub extra_networks: Vec<String>,
+    /// Further networks of the project itself, joined with the same DNS aliases as `network`
+    /// (the gateway, in `extra_networks`, gets none: other projects are on it).
+    pub project_networks: Vec<String>,
     /// Limits from the stack after the club's defaults and caps: every container has all three.
     pub memory_bytes: i64,
     pub nano_cpus: i64,
@@ -362,6 +365,22 @@ impl Engine {
         }
     }
 
+    /// Names of this instance's project networks (of one project, or all).
+    pub async fn project_networks(&self, project: Option<&str>) -> Result<Vec<String>> {
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(api("list networks"))?;
+        let mut names: Vec<String> = list.into_iter().filter_map(|n| n.name).collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     pub async fn volumes(&self, project: Option<&str>) -> Result<Vec<String>> {
         let opts = ListVolumesOptionsBuilder::default()
             .filters(&self.label_filter(project))
@@ -485,6 +504,19 @@ impl Engine {
             .create_container(Some(opts), body)
             .await
             .map_err(api(format!("create container {}", plan.name)))?;
+        for net in &plan.project_networks {
+            let req = NetworkConnectRequest {
+                container: created.id.clone(),
+                endpoint_config: Some(EndpointSettings {
+                    aliases: Some(plan.aliases.clone()),
+                    ..Default::default()
+                }),
+            };
+            self.docker
+                .connect_network(net, req)
+                .await
+                .map_err(api(format!("connect {} to network {net}", plan.name)))?;
+        }
         for net in &plan.extra_networks {
             let req = NetworkConnectRequest {
                 container: created.id.clone(),

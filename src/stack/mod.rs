@@ -110,8 +110,8 @@ pub struct Stack {
     pub services: Vec<ServiceSpec>,
     /// Named volumes (without the `clubhost-<slug>-` prefix the deployer adds).
     pub volumes: Vec<String>,
-    /// Internal networks the file declares. Today the deployer puts all of a project's services
-    /// on its one internal network; the names are kept for display and for later.
+    /// Internal networks the file declares; each becomes an internal Docker network of the
+    /// project (`clubhost-<slug>_<name>`). Services naming none are on the project network.
     pub networks: Vec<String>,
     pub expose: Expose,
 }
@@ -147,7 +147,7 @@ pub struct ServiceSpec {
     pub stop_grace_period: Option<Duration>,
     /// Capabilities the member drops (dropping is always allowed; adding never is).
     pub cap_drop: Vec<String>,
-    /// Internal networks the file puts this service on.
+    /// Internal networks the file puts this service on (`default` is the project network).
     pub networks: Vec<String>,
     /// Whether the file puts it on an `external` network: the club's gateway.
     pub gateway: bool,

@@ -253,6 +253,11 @@ fn networks(c: &mut Checker, node: Option<&Node>) -> Vec<(String, bool)> {
                 _ => {}
             }
         }
+        // Internal networks become Docker networks named after them; external ones are the
+        // gateway whatever they are called.
+        if !external {
+            check_name(c, k, &path, &name);
+        }
         out.push((name, external));
     }
     out

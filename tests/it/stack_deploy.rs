@@ -84,9 +84,14 @@ async fn the_seed_wordpress_file_deploys_as_it_is() {
         n.sort();
         n
     };
-    let project_net = format!("clubhost-{slug}");
-    assert_eq!(nets(db), vec![project_net.clone()]);
-    let mut expected = vec![GATEWAY.to_string(), project_net];
+    // `back-end` becomes one of the project's internal networks; the database is only on it.
+    let back_end = format!("clubhost-{slug}_back-end");
+    assert_eq!(nets(db), vec![back_end.clone()]);
+    assert_eq!(
+        docker_text(&["network", "inspect", "-f", "{{.Internal}}", &back_end]),
+        "true"
+    );
+    let mut expected = vec![GATEWAY.to_string(), back_end];
     expected.sort();
     assert_eq!(nets(wp), expected);
     // WordPress reaches the database by its service name, as WORDPRESS_DB_HOST says.
@@ -110,6 +115,10 @@ async fn the_seed_wordpress_file_deploys_as_it_is() {
             "{c}"
         );
     }
+
+    // Deleting the project removes its declared networks too.
+    club.ok(&["project", "delete", &slug]);
+    assert!(networks_of(&slug).is_empty(), "{:?}", networks_of(&slug));
 }
 
 #[tokio::test]
