@@ -395,3 +395,67 @@ x-clubhost:
         "a failed deploy leaves nothing"
     );
 }
+
+/// Declared networks separate services as in Compose: `web` is on `front` and `back`, `db` only
+/// on `back`, `cache` only on `front`. `web` reaches both by name; `cache` cannot resolve `db`.
+#[test]
+fn declared_networks_separate_services() {
+    let mut club = Club::new();
+    let slug = slug("netsep");
+    let listen = |port: u16| {
+        format!(
+            r#"["sh", "-c", "mkdir -p /www && echo $(hostname) > /www/index.html && exec httpd -f -p {port} -h /www"]"#
+        )
+    };
+    let stack = format!(
+        r#"
+services:
+  web:
+    image: {IMAGE}
+    command: {web}
+    networks: [front, back]
+  db:
+    image: {IMAGE}
+    command: {db}
+    networks: [back]
+  cache:
+    image: {IMAGE}
+    command: {cache}
+    networks: [front]
+networks:
+  front: {{}}
+  back: {{}}
+x-clubhost:
+  expose: web
+"#,
+        web = listen(80),
+        db = listen(5432),
+        cache = listen(6379),
+    );
+    let out = club.deploy(&slug, &stack);
+    assert!(out.contains("running"), "{out}");
+    let find = |s: &str| {
+        containers_of(&slug)
+            .into_iter()
+            .find(|c| c.contains(&format!("-{s}-")))
+            .unwrap()
+    };
+    let (web, cache) = (find("web"), find("cache"));
+    // busybox nc speaks just enough HTTP; a name that does not resolve fails with "bad address".
+    let fetch = |from: &str, host: &str, port: u16| {
+        let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc {host} {port}");
+        let out = docker(&["exec", from, "sh", "-c", &script]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (text.contains("200 OK"), text)
+    };
+    let r = fetch(&web, "db", 5432);
+    assert!(r.0, "web reaches db on back: {r:?}");
+    assert!(fetch(&web, "cache", 6379).0, "web reaches cache on front");
+    assert!(fetch(&cache, "web", 80).0, "cache reaches web on front");
+    let r = fetch(&cache, "db", 5432);
+    assert!(
+        !r.0 && r.1.contains("bad address"),
+        "cache must not reach db: {r:?}"
+    );
+}
