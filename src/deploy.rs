@@ -241,13 +241,21 @@ async fn deploy_inner(
     let exposed = &req.stack.expose;
     let id = &ids[exposed.service.as_str()];
     wait_ready(engine, &exposed.service, id, deadline).await?;
-    let ip = engine
-        .address_on(id, req.gateway)
-        .await?
-        .ok_or_else(|| DeployError::Service {
+    let Some(ip) = engine.address_on(id, req.gateway).await? else {
+        // A container that exited right after it was seen running has no address: say why it
+        // exited rather than that it has no address.
+        if let ContainerStatus::Exited(code) = engine.status(id).await? {
+            let logs = engine.log_tail(id, 5).await;
+            return Err(DeployError::Service {
+                service: exposed.service.clone(),
+                message: format!("exited with code {code}{}", logs_suffix(&logs)),
+            });
+        }
+        return Err(DeployError::Service {
             service: exposed.service.clone(),
             message: format!("has no address on the gateway network {}", req.gateway),
-        })?;
+        });
+    };
     let addr = crate::docker::upstream(ip, exposed.port);
     wait_listening(engine, &exposed.service, id, addr, deadline).await?;
     Ok(addr)
