@@ -27,10 +27,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use interpolate::{MASK, Var, Vars, interpolate, valid_name as valid_var_name};
+pub use interpolate::{Interpolated, MASK, Var, Vars, interpolate, valid_name as valid_var_name};
 pub use limits::{Limits, ResourceLimits, parse_bytes};
 pub use words::parse_duration;
-pub use yaml::Pos;
 
 /// What is wrong with one place in a stack file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
