@@ -117,6 +117,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+TMP=$(mktemp -d /tmp/clubhost-bench.XXXXXX)
 
 # ---------------------------------------------------------------- build, image, server
 
@@ -131,18 +132,17 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
     busybox=""
     for p in /bin/busybox /usr/bin/busybox; do [ -e "$p" ] && { busybox=$p; break; }; done
     [ -n "$busybox" ] || die "busybox-static must be installed (apt-get install busybox-static)"
-    root=$(mktemp -d)
+    root=$TMP/rootfs
     mkdir -p "$root/bin" "$root/tmp"
     cp "$busybox" "$root/bin/busybox"
     for applet in sh httpd nc echo mkdir cat sleep true false hostname ls wget kill trap; do
         ln -s busybox "$root/bin/$applet"
     done
     echo "importing $IMAGE…" >&2
-    tar -C "$root" -c . | docker import - "$IMAGE" >/dev/null || { rm -rf "$root"; die "docker import failed"; }
+    tar -C "$root" -c . | docker import - "$IMAGE" >/dev/null || die "docker import failed"
     rm -rf "$root"
 fi
 
-TMP=$(mktemp -d /tmp/clubhost-bench.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$TMP/clubhost.toml" <<EOF
 data_dir = "$TMP/data"

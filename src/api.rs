@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,6 +32,7 @@ pub fn router(control: Arc<Control>) -> Router {
             get(show_project).delete(delete_project),
         )
         .route("/api/projects/{slug}/{action}", post(project_action))
+        .route("/api/projects/{slug}/variables", put(set_variables))
         .route("/api/audit", get(audit))
         .route("/metrics", get(metrics))
         .route("/api/projects/{slug}/renewals", post(request_renewal))
@@ -148,7 +149,16 @@ async fn show_project(
         .deployments(p.id)
         .await
         .map_err(ControlError::from)?;
-    Ok(Json(json!({ "project": p, "deployments": deployments })))
+    // Secret values never leave the server: shown masked.
+    let variables = c
+        .registry
+        .variables(&slug)
+        .await
+        .map_err(ControlError::from)?
+        .masked();
+    Ok(Json(
+        json!({ "project": p, "deployments": deployments, "variables": variables }),
+    ))
 }
 
 async fn submit(
@@ -199,6 +209,16 @@ async fn project_action(
         }
     };
     Ok(Json(p))
+}
+
+/// Replaces a project's variables; answers with their names and masked values.
+async fn set_variables(
+    State(c): State<Arc<Control>>,
+    Path(slug): Path<String>,
+    Json(vars): Json<crate::stack::Vars>,
+) -> ApiResult<serde_json::Value> {
+    c.set_variables(&slug, &vars, SOCKET_ACTOR).await?;
+    Ok(Json(json!({ "variables": vars.masked() })))
 }
 
 async fn delete_project(

@@ -59,10 +59,34 @@ pub enum Command {
         #[arg(long)]
         advance: String,
     },
+    /// Check stack files and list the club's templates (no server needed).
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Print the audit log.
     Audit {
         #[arg(long)]
         project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StackCommand {
+    /// Print the normalized stack and every violation with its line and column; exit 1 if any.
+    Check {
+        file: PathBuf,
+        /// A project variable, `KEY=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A secret project variable, `KEY=VALUE`: its value is masked in the output.
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in stack templates.
+    Templates {
         #[arg(long)]
         json: bool,
     },
@@ -102,6 +126,22 @@ pub enum ProjectCommand {
         name: Option<String>,
         #[arg(long, default_value = "")]
         description: String,
+        /// A project variable, `KEY=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A secret project variable, `KEY=VALUE`: stored, never shown.
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
+    },
+    /// Replace a project's variables (used from its next deploy on).
+    Vars {
+        slug: String,
+        /// A project variable, `KEY=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A secret project variable, `KEY=VALUE`: stored, never shown.
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
     },
     /// Approve a request and deploy it.
     Approve { slug: String },
@@ -265,6 +305,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("clock now {}", format_time(v["now"].as_i64()));
             Ok(())
         }
+        Command::Stack(cmd) => crate::stack_cli::run(&config, cmd),
         Command::Audit { project, json } => {
             let api = Api::connect(config).await?;
             let path = match &project {
@@ -303,14 +344,35 @@ async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
             root,
             name,
             description,
+            vars,
+            secrets,
         } => {
             let text = std::fs::read_to_string(&stack)
                 .with_context(|| format!("cannot read stack file {}", stack.display()))?;
+            let vars = crate::stack_cli::vars_from_args(&vars, &secrets)?;
             let body = json!({
                 "owner": owner, "slug": slug, "stack": text, "days": days, "root": root,
-                "name": name, "description": description,
+                "name": name, "description": description, "vars": vars,
             });
             api.call(Method::POST, "/api/projects", Some(body)).await?
+        }
+        ProjectCommand::Vars {
+            slug,
+            vars,
+            secrets,
+        } => {
+            let vars = crate::stack_cli::vars_from_args(&vars, &secrets)?;
+            let v = api
+                .call(
+                    Method::PUT,
+                    &format!("/api/projects/{slug}/variables"),
+                    Some(json!(vars)),
+                )
+                .await?;
+            for (k, val) in v["variables"].as_object().into_iter().flatten() {
+                println!("{k}={}", text(val));
+            }
+            return Ok(());
         }
         ProjectCommand::Approve { slug } => {
             api.call(Method::POST, &action(&slug, "approve"), None)
@@ -460,6 +522,10 @@ async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print_project(&v["project"]);
+                // Secret values arrive masked from the server.
+                for (k, val) in v["variables"].as_object().into_iter().flatten() {
+                    println!("  var {k}={}", text(val));
+                }
                 for d in v["deployments"].as_array().into_iter().flatten() {
                     println!(
                         "  deployment {} {} started {}{}",

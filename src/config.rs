@@ -44,6 +44,9 @@ pub struct Config {
     pub lifecycle: crate::lifecycle::terms::LifecycleConfig,
     /// Where notifications go (webhooks, SMTP).
     pub notify: crate::notify::NotifyConfig,
+    /// `[limits]`: per-service memory/CPU/pids defaults and caps, services per stack, allowed
+    /// image registries. Defined in `stack` so the checker stays pure.
+    pub limits: crate::stack::Limits,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +250,7 @@ impl Default for Config {
             portal: PortalConfig::default(),
             lifecycle: Default::default(),
             notify: Default::default(),
+            limits: crate::stack::Limits::default(),
         }
     }
 }
@@ -362,6 +366,7 @@ impl Config {
         }
         self.lifecycle.validate()?;
         self.notify.validate()?;
+        self.limits.validate()?;
         Ok(())
     }
 
@@ -524,6 +529,21 @@ mod tests {
         assert_eq!(c.proxy.max_body_size, d.proxy.max_body_size);
         assert_eq!(c.proxy.header_read_timeout, d.proxy.header_read_timeout);
         assert_eq!(c.log.format, d.log.format);
+    }
+
+    #[test]
+    fn limits_section_is_read_and_checked() {
+        let c = Config::parse(
+            "[limits]\nmax_memory = \"2g\"\nmax_services = 3\nallowed_registries = [\"ghcr.io\"]\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_memory_bytes(), 2 << 30);
+        assert_eq!(c.limits.max_services, 3);
+        let err = Config::parse("[limits]\nmax_memory = \"lots\"\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limits.max_memory"), "{err}");
     }
 
     #[test]

@@ -77,6 +77,10 @@ pub struct Submission {
     pub days: Option<u32>,
     #[serde(default)]
     pub root: bool,
+    /// The project's variables, filled into the stack file's `${NAME}`; secret ones are masked
+    /// wherever they are shown.
+    #[serde(default)]
+    pub vars: stack::Vars,
 }
 
 /// Where a project is served from right now.
@@ -217,7 +221,17 @@ impl Control {
                 self.config.projects.max_days
             )));
         }
-        stack::parse(&s.stack)?;
+        check_var_names(&s.vars)?;
+        let route = if s.root {
+            "/".to_string()
+        } else {
+            format!("/{}", s.slug)
+        };
+        stack::load(
+            &s.stack,
+            &self.stack_vars(&s.slug, &route, &s.vars),
+            &self.config.limits,
+        )?;
         let owner = self.registry.user(&s.owner).await?;
         self.check_quota(&owner, &s.slug).await?;
         let project = self
@@ -235,6 +249,14 @@ impl Control {
                 actor,
             )
             .await?;
+        if let Err(e) = self.registry.set_variables(&s.slug, &s.vars, actor).await {
+            // Nothing half-created: a project without its variables would not deploy.
+            let _ = self
+                .registry
+                .delete_project(&s.slug, actor, "variables could not be stored")
+                .await;
+            return Err(e.into());
+        }
         self.publish_routes().await?;
         self.notifier.send(Note::admins(
             &project.slug,
@@ -245,6 +267,49 @@ impl Control {
             ),
         ));
         Ok(project)
+    }
+
+    /// Replaces a project's variables. The stack is checked with the new ones first, so a change
+    /// that would make it fail (a missing `${X:?}`) is refused and nothing is stored. Takes
+    /// effect at the next deploy.
+    pub async fn set_variables(&self, slug: &str, vars: &stack::Vars, actor: &str) -> Result<()> {
+        check_var_names(vars)?;
+        let _held = self.lock_for(slug).lock_owned().await;
+        let project = self.registry.project(slug).await?;
+        stack::load(
+            &project.stack_source,
+            &self.stack_vars(slug, &project.route, vars),
+            &self.config.limits,
+        )?;
+        self.registry.set_variables(slug, vars, actor).await?;
+        Ok(())
+    }
+
+    /// The variables a project's stack is checked and deployed with: its own, plus
+    /// `CLUBHOST_SLUG`, `CLUBHOST_PATH` (its route) and `CLUBHOST_URL` (the public URL).
+    pub fn stack_vars(&self, slug: &str, route: &str, own: &stack::Vars) -> stack::Vars {
+        let mut vars = own.clone();
+        vars.set("CLUBHOST_SLUG", slug, false);
+        vars.set("CLUBHOST_PATH", route, false);
+        let url = format!(
+            "{}://{}{}",
+            self.config.proxy.scheme,
+            self.config.domain,
+            route.trim_end_matches('/')
+        );
+        vars.set("CLUBHOST_URL", &url, false);
+        vars
+    }
+
+    /// Checks and normalizes a stored project's stack with its stored variables.
+    pub async fn project_stack(&self, project: &Project) -> Result<stack::Stack> {
+        let own = self.registry.variables(&project.slug).await?;
+        let vars = self.stack_vars(&project.slug, &project.route, &own);
+        Ok(stack::load(
+            &project.stack_source,
+            &vars,
+            &self.config.limits,
+        )?)
     }
 
     /// Approves a request and deploys it; returns the project as it ends (running or failed).
@@ -447,7 +512,10 @@ impl Control {
         project: &Project,
         deployment: i64,
     ) -> std::result::Result<SocketAddr, String> {
-        let stack = stack::parse(&project.stack_source).map_err(|e| e.to_string())?;
+        let stack = self
+            .project_stack(project)
+            .await
+            .map_err(|e| e.to_string())?;
         let engine = self.engine().await.map_err(|e| e.to_string())?;
         let req = DeployRequest {
             slug: &project.slug,
@@ -456,9 +524,16 @@ impl Control {
             gateway: &self.config.docker.gateway_network,
             timeout: self.config.docker.deploy_timeout,
         };
+        // The reason is stored, logged and shown: secret values (say, in a container's last
+        // log lines) are masked first.
+        let secrets = self
+            .registry
+            .variables(&project.slug)
+            .await
+            .map_err(|e| e.to_string())?;
         deploy::deploy(engine, &req)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| secrets.redact(&e.to_string()))
     }
 
     /// Removes the deployments of a project older than `keep`, after the drain period (in the
@@ -550,7 +625,7 @@ impl Control {
             let slug = p.slug.as_str();
             match p.state() {
                 state @ (ProjectState::Running | ProjectState::Deploying) => {
-                    let stack = stack::parse(&p.stack_source)?;
+                    let stack = self.project_stack(p).await?;
                     let gateway = &self.config.docker.gateway_network;
                     match deploy::observe(&engine, slug, &stack, gateway).await? {
                         Some((deployment, addr)) => {
@@ -698,6 +773,19 @@ pub fn check_slug(slug: &str) -> Result<()> {
         return Err(ControlError::Invalid(format!(
             "slug {slug:?} is reserved for clubhost itself; choose another"
         )));
+    }
+    Ok(())
+}
+
+/// Project variable names: letters, digits and `_`; `CLUBHOST_*` are clubhost's own.
+fn check_var_names(vars: &stack::Vars) -> Result<()> {
+    for name in vars.0.keys() {
+        if !stack::valid_var_name(name) || name.starts_with("CLUBHOST_") {
+            return Err(ControlError::Invalid(format!(
+                "vars: {name:?} is not a variable name a project may set (letters, digits and _, \
+                 not starting with CLUBHOST_)"
+            )));
+        }
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //!
 //! A deploy either ends with every service up and the exposed one answering on the gateway, or it
 //! removes everything it created and reports why. Naming:
-//! - project network `clubhost-<slug>` (internal), every service on it under its service name;
+//! - project network `clubhost-<slug>` (internal), every service that names no network on it
+//!   under its service name; networks the file declares are `clubhost-<slug>_<name>` (internal),
+//!   with the same aliases;
 //! - volumes `clubhost-<slug>-<name>`;
 //! - containers `clubhost-<slug>-<service>-<deployment id>`, so a later deploy can start beside
 //!   an earlier one.
@@ -19,7 +21,7 @@ use crate::docker::{
     ContainerPlan, ContainerStatus, DockerError, Engine, LABEL_DEPLOYMENT, LABEL_PROJECT,
     LABEL_SERVICE,
 };
-use crate::stack::Stack;
+use crate::stack::{Condition, Stack};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -32,6 +34,33 @@ pub enum DeployError {
 /// Where a deploy puts things, derived from the slug alone.
 pub fn network_name(slug: &str) -> String {
     format!("clubhost-{slug}")
+}
+
+/// A network the stack file declares: `clubhost-<slug>_<name>`. Slugs have no `_`, so this never
+/// equals another project's `clubhost-<slug>`.
+pub fn stack_network_name(slug: &str, network: &str) -> String {
+    format!("clubhost-{slug}_{network}")
+}
+
+/// The project networks a service is on: the ones its file names (`default` is the project
+/// network), or the project network when it names none.
+fn service_networks(slug: &str, svc: &crate::stack::ServiceSpec) -> Vec<String> {
+    let mut nets: Vec<String> = svc
+        .networks
+        .iter()
+        .map(|n| {
+            if n == "default" {
+                network_name(slug)
+            } else {
+                stack_network_name(slug, n)
+            }
+        })
+        .collect();
+    if nets.is_empty() {
+        nets.push(network_name(slug));
+    }
+    nets.dedup();
+    nets
 }
 
 pub fn volume_name(slug: &str, volume: &str) -> String {
@@ -49,17 +78,25 @@ pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<Co
         .iter()
         .map(|svc| {
             let exposed = svc.name == stack.expose.service;
+            let mut networks = service_networks(slug, svc);
+            let network = networks.remove(0);
             ContainerPlan {
                 name: container_name(slug, &svc.name, deployment),
                 image: svc.image.clone(),
                 cmd: svc.command.clone(),
                 entrypoint: svc.entrypoint.clone(),
                 env: svc.environment.clone(),
-                labels: HashMap::from([
-                    (LABEL_PROJECT.to_string(), slug.to_string()),
-                    (LABEL_SERVICE.to_string(), svc.name.clone()),
-                    (LABEL_DEPLOYMENT.to_string(), deployment.to_string()),
-                ]),
+                // The member's labels, then clubhost's over them.
+                labels: svc
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain([
+                        (LABEL_PROJECT.to_string(), slug.to_string()),
+                        (LABEL_SERVICE.to_string(), svc.name.clone()),
+                        (LABEL_DEPLOYMENT.to_string(), deployment.to_string()),
+                    ])
+                    .collect(),
                 volumes: svc
                     .mounts
                     .iter()
@@ -67,13 +104,30 @@ pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<Co
                     .collect(),
                 healthcheck: svc.healthcheck.clone(),
                 restart: svc.restart,
-                network: network_name(slug),
+                network,
+                project_networks: networks,
                 aliases: vec![svc.name.clone()],
                 extra_networks: if exposed {
                     vec![gateway.to_string()]
                 } else {
                     Vec::new()
                 },
+                memory_bytes: svc.limits.memory_bytes,
+                nano_cpus: svc.limits.nano_cpus,
+                pids_limit: svc.limits.pids,
+                user: svc.user.clone(),
+                working_dir: svc.working_dir.clone(),
+                tmpfs: svc
+                    .tmpfs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                read_only: svc.read_only,
+                stop_signal: svc.stop_signal.clone(),
+                stop_timeout: svc
+                    .stop_grace_period
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+                cap_drop: svc.cap_drop.clone(),
             }
         })
         .collect()
@@ -107,9 +161,18 @@ pub async fn deploy(engine: &Engine, req: &DeployRequest<'_>) -> Result<SocketAd
             .await
             .map(|c| c.is_empty())
             .unwrap_or(false)
-            && let Err(e) = engine.remove_network(&network_name(req.slug)).await
         {
-            tracing::warn!(error = %e, "cleanup after failed deploy");
+            let mut nets = engine
+                .project_networks(Some(req.slug))
+                .await
+                .unwrap_or_default();
+            nets.push(network_name(req.slug));
+            nets.dedup();
+            for n in nets {
+                if let Err(e) = engine.remove_network(&n).await {
+                    tracing::warn!(error = %e, "cleanup after failed deploy");
+                }
+            }
         }
     }
     result
@@ -135,6 +198,11 @@ async fn deploy_inner(
     engine
         .ensure_project_network(&network_name(slug), slug)
         .await?;
+    for n in &req.stack.networks {
+        engine
+            .ensure_project_network(&stack_network_name(slug, n), slug)
+            .await?;
+    }
     for v in &req.stack.volumes {
         let name = volume_name(slug, v);
         if engine.ensure_volume(&name, slug).await? {
@@ -149,10 +217,21 @@ async fn deploy_inner(
             .iter()
             .zip(plan(slug, req.stack, req.deployment, req.gateway))
     {
-        // depends_on: the dependencies were started earlier (start order); wait for them to be
-        // running, or healthy when they have a healthcheck.
+        // depends_on: the dependencies were started earlier (start order); wait for each to
+        // reach its condition.
         for dep in &svc.depends_on {
-            wait_ready(engine, dep, &ids[dep.as_str()], deadline).await?;
+            let id = &ids[dep.service.as_str()];
+            match dep.condition {
+                // Running, or healthy when it has a healthcheck (a healthcheck that fails fails
+                // the deploy rather than starting on a broken dependency).
+                Condition::ServiceStarted => wait_ready(engine, &dep.service, id, deadline).await?,
+                Condition::ServiceHealthy => {
+                    wait_healthy(engine, &dep.service, id, deadline).await?
+                }
+                Condition::ServiceCompletedSuccessfully => {
+                    wait_completed(engine, &dep.service, id, deadline).await?
+                }
+            }
         }
         let id = engine.create_container(&plan).await?;
         ids.insert(svc.name.as_str(), id.clone());
@@ -162,13 +241,21 @@ async fn deploy_inner(
     let exposed = &req.stack.expose;
     let id = &ids[exposed.service.as_str()];
     wait_ready(engine, &exposed.service, id, deadline).await?;
-    let ip = engine
-        .address_on(id, req.gateway)
-        .await?
-        .ok_or_else(|| DeployError::Service {
+    let Some(ip) = engine.address_on(id, req.gateway).await? else {
+        // A container that exited right after it was seen running has no address: say why it
+        // exited rather than that it has no address.
+        if let ContainerStatus::Exited(code) = engine.status(id).await? {
+            let logs = engine.log_tail(id, 5).await;
+            return Err(DeployError::Service {
+                service: exposed.service.clone(),
+                message: format!("exited with code {code}{}", logs_suffix(&logs)),
+            });
+        }
+        return Err(DeployError::Service {
             service: exposed.service.clone(),
             message: format!("has no address on the gateway network {}", req.gateway),
-        })?;
+        });
+    };
     let addr = crate::docker::upstream(ip, exposed.port);
     wait_listening(engine, &exposed.service, id, addr, deadline).await?;
     Ok(addr)
@@ -204,6 +291,62 @@ async fn wait_ready(
             return Err(DeployError::Service {
                 service: service.to_string(),
                 message: format!("not ready before the deploy timeout ({status:?})"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until a container's healthcheck reports healthy (`service_healthy`).
+async fn wait_healthy(
+    engine: &Engine,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+) -> Result<(), DeployError> {
+    loop {
+        match engine.status(id).await? {
+            ContainerStatus::Healthy => return Ok(()),
+            ContainerStatus::Running => {
+                return Err(DeployError::Service {
+                    service: service.to_string(),
+                    message: "is waited on as service_healthy but has no healthcheck".into(),
+                });
+            }
+            _ => wait_ready(engine, service, id, deadline).await?,
+        }
+        if Instant::now() >= deadline {
+            return Err(DeployError::Service {
+                service: service.to_string(),
+                message: "not healthy before the deploy timeout".into(),
+            });
+        }
+    }
+}
+
+/// Waits until a one-shot container exits with code 0 (`service_completed_successfully`).
+async fn wait_completed(
+    engine: &Engine,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+) -> Result<(), DeployError> {
+    loop {
+        match engine.status(id).await? {
+            ContainerStatus::Exited(0) => return Ok(()),
+            ContainerStatus::Exited(code) => {
+                let logs = engine.log_tail(id, 5).await;
+                return Err(DeployError::Service {
+                    service: service.to_string(),
+                    message: format!("exited with code {code}{}", logs_suffix(&logs)),
+                });
+            }
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(DeployError::Service {
+                service: service.to_string(),
+                message: "did not finish before the deploy timeout".into(),
             });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -280,6 +423,9 @@ pub async fn teardown(engine: &Engine, slug: &str, purge: bool) -> Result<(), Do
     for r in futures_util::future::join_all(removals).await {
         r?;
     }
+    for n in engine.project_networks(Some(slug)).await? {
+        engine.remove_network(&n).await?;
+    }
     engine.remove_network(&network_name(slug)).await?;
     if purge {
         for v in engine.volumes(Some(slug)).await? {
@@ -307,10 +453,11 @@ pub async fn observe(
             .iter()
             .filter(|c| c.deployment == Some(dep))
             .collect();
-        let complete = stack
-            .services
-            .iter()
-            .all(|s| of_dep.iter().any(|c| c.service == s.name && c.running));
+        let complete = stack.services.iter().all(|s| {
+            of_dep
+                .iter()
+                .any(|c| c.service == s.name && (c.running || stack.is_one_shot(&s.name)))
+        });
         if !complete {
             continue;
         }
@@ -346,5 +493,40 @@ mod tests {
             [("clubhost-blog-data".to_string(), "/d".to_string(), false)]
         );
         assert_eq!(plans[1].labels[LABEL_PROJECT], "blog");
+    }
+
+    #[test]
+    fn service_settings_and_limits_reach_the_container_plan() {
+        let stack = crate::stack::parse(
+            "services:\n  web:\n    image: w\n    user: \"1000\"\n    working_dir: /srv\n    read_only: true\n    tmpfs: [\"/tmp:size=8m\"]\n    stop_signal: SIGINT\n    stop_grace_period: 1m\n    mem_limit: 64m\n    cpus: 0.25\n    pids_limit: 40\n    cap_drop: [ALL]\n    labels:\n      team: web\n",
+        )
+        .unwrap();
+        let p = &plan("blog", &stack, 3, "gw")[0];
+        assert_eq!(
+            (p.memory_bytes, p.nano_cpus, p.pids_limit),
+            (64 << 20, 250_000_000, 40)
+        );
+        assert_eq!(p.user.as_deref(), Some("1000"));
+        assert_eq!(p.working_dir.as_deref(), Some("/srv"));
+        assert!(p.read_only);
+        assert_eq!(p.tmpfs["/tmp"], "size=8m");
+        assert_eq!(p.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(p.stop_timeout, Some(60));
+        assert_eq!(p.cap_drop, ["ALL"]);
+        assert_eq!(p.labels["team"], "web");
+        assert_eq!(p.labels[LABEL_SERVICE], "web");
+    }
+
+    #[test]
+    fn declared_networks_become_project_networks() {
+        let stack =
+            crate::stack::parse(include_str!("../tests/compose/seed-wordpress.yml")).unwrap();
+        let plans = plan("blog", &stack, 1, "gw");
+        let db = &plans[0];
+        assert_eq!(db.network, "clubhost-blog_back-end");
+        assert!(db.project_networks.is_empty() && db.extra_networks.is_empty());
+        let wp = &plans[1];
+        assert_eq!(wp.network, "clubhost-blog_back-end");
+        assert_eq!(wp.extra_networks, ["gw"]);
     }
 }

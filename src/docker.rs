@@ -85,6 +85,24 @@ pub struct ContainerPlan {
     pub aliases: Vec<String>,
     /// Further networks to join before start (API 1.41 creates with one network only).
     pub extra_networks: Vec<String>,
+    /// Further networks of the project itself, joined with the same DNS aliases as `network`
+    /// (the gateway, in `extra_networks`, gets none: other projects are on it).
+    pub project_networks: Vec<String>,
+    /// Limits from the stack after the club's defaults and caps: every container has all three.
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+    pub pids_limit: i64,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    /// tmpfs mounts: container path → mount options.
+    pub tmpfs: HashMap<String, String>,
+    /// Read-only root filesystem.
+    pub read_only: bool,
+    pub stop_signal: Option<String>,
+    /// Seconds Docker waits after the stop signal before killing.
+    pub stop_timeout: Option<i64>,
+    /// Capabilities dropped (adding is never allowed).
+    pub cap_drop: Vec<String>,
 }
 
 /// A container clubhost created, as Docker reports it now.
@@ -382,6 +400,22 @@ impl Engine {
         }
     }
 
+    /// Names of this instance's project networks (of one project, or all).
+    pub async fn project_networks(&self, project: Option<&str>) -> Result<Vec<String>> {
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(api("list networks"))?;
+        let mut names: Vec<String> = list.into_iter().filter_map(|n| n.name).collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     pub async fn volumes(&self, project: Option<&str>) -> Result<Vec<String>> {
         let opts = ListVolumesOptionsBuilder::default()
             .filters(&self.label_filter(project))
@@ -429,9 +463,32 @@ impl Engine {
 
     /// Creates (not starts) a container and joins its extra networks; returns its id.
     pub async fn create_container(&self, plan: &ContainerPlan) -> Result<String> {
-        let mut labels = self.labels(None);
-        labels.extend(plan.labels.clone());
+        // The member's labels first, clubhost's own over them: a stack cannot pose as another
+        // project or instance.
+        let mut labels: HashMap<String, String> = plan
+            .labels
+            .iter()
+            .filter(|(k, _)| !k.starts_with("clubhost."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.extend(self.labels(None));
+        labels.extend(
+            plan.labels
+                .iter()
+                .filter(|(k, _)| {
+                    k.starts_with("clubhost.") && *k != LABEL_MANAGED && *k != LABEL_INSTANCE
+                })
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         let host_config = HostConfig {
+            memory: Some(plan.memory_bytes),
+            // Memory+swap equal to memory: no swap beyond the limit.
+            memory_swap: Some(plan.memory_bytes),
+            nano_cpus: Some(plan.nano_cpus),
+            pids_limit: Some(plan.pids_limit),
+            readonly_rootfs: Some(plan.read_only),
+            tmpfs: (!plan.tmpfs.is_empty()).then(|| plan.tmpfs.clone()),
+            cap_drop: (!plan.cap_drop.is_empty()).then(|| plan.cap_drop.clone()),
             // docker-init as PID 1: processes that ignore SIGTERM still stop at once.
             init: Some(true),
             security_opt: Some(vec!["no-new-privileges:true".into()]),
@@ -458,6 +515,10 @@ impl Engine {
             env: Some(plan.env.clone()),
             labels: Some(labels),
             healthcheck: plan.healthcheck.as_ref().map(health_config),
+            user: plan.user.clone(),
+            working_dir: plan.working_dir.clone(),
+            stop_signal: plan.stop_signal.clone(),
+            stop_timeout: plan.stop_timeout,
             host_config: Some(host_config),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
@@ -478,6 +539,19 @@ impl Engine {
             .create_container(Some(opts), body)
             .await
             .map_err(api(format!("create container {}", plan.name)))?;
+        for net in &plan.project_networks {
+            let req = NetworkConnectRequest {
+                container: created.id.clone(),
+                endpoint_config: Some(EndpointSettings {
+                    aliases: Some(plan.aliases.clone()),
+                    ..Default::default()
+                }),
+            };
+            self.docker
+                .connect_network(net, req)
+                .await
+                .map_err(api(format!("connect {} to network {net}", plan.name)))?;
+        }
         for net in &plan.extra_networks {
             let req = NetworkConnectRequest {
                 container: created.id.clone(),

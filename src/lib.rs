@@ -14,6 +14,7 @@
 //! - [`notify`]: webhook and email notifications, delivered in the background.
 //! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`server`], [`cli`], [`doctor`]: the binary's commands.
+//! - [`stack_cli`]: `clubhost stack check` and `clubhost stack templates`.
 
 pub mod api;
 pub mod cli;
@@ -30,4 +31,5 @@ pub mod proxy;
 pub mod registry;
 pub mod server;
 pub mod stack;
+pub mod stack_cli;
 pub mod watch;

@@ -141,6 +141,7 @@ pub async fn submit(c: &Control, v: &Viewer, input: &RequestInput) -> Result<Pro
         stack: input.stack.clone(),
         days: input.days,
         root: false,
+        vars: Default::default(),
     };
     let p = c.submit(&submission, &s.user.name).await?;
     let url = input.source_url.trim();

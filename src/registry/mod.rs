@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod sessions;
 pub mod state;
 pub mod terms;
+mod variables;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,38 +1,105 @@
-//! Stacks: a project's services, read from a compose-compatible YAML file and normalized into plain
-//! data that the deployer turns into containers.
+//! Stacks: a project's services, read from a Compose file as members write it, checked against
+//! the club's default-deny policy and limits, and normalized into plain data the deployer turns
+//! into containers.
+//!
+//! The pipeline: [`yaml`] (a tree whose nodes keep line and column) → [`check`] walks it with the
+//! project's variables ([`interpolate`]) and [`Limits`], refusing what the [`policy`] forbids and
+//! every key clubhost does not support → a [`Report`]: the normalized [`Stack`] when nothing is
+//! wrong, and every violation with its line, column and reason.
 //!
 //! Architecture invariant: this module never talks to Docker and never touches the registry; it is
-//! a pure function from text to [`Stack`] or to an error that says what is wrong and where.
+//! a pure function from text (plus variables and limits) to a [`Report`].
 
-mod compose;
+mod checker;
+mod interpolate;
+mod lifecycle;
+mod limits;
+mod mounts;
+mod policy;
+mod service;
+pub mod templates;
+mod top;
+mod words;
+mod yaml;
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use compose::{ComposeFile, Environment, StringOrList};
+pub use interpolate::{Interpolated, MASK, Var, Vars, interpolate, valid_name as valid_var_name};
+pub use limits::{Limits, ResourceLimits, parse_bytes};
+pub use words::parse_duration;
 
-/// A stack file that cannot be deployed, with where the problem is.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{}{message}", location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
-pub struct StackError {
-    /// A dotted path to the field (`services.web.depends_on`) and, when known, its line.
-    pub location: Option<String>,
+/// What is wrong with one place in a stack file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// 1-based; 0 when the place is not in the file (e.g. a missing `services:`).
+    pub line: u64,
+    pub column: u64,
+    /// Dotted path to the key: `services.web.privileged`.
+    pub path: String,
+    pub kind: ViolationKind,
+    /// What is wrong, why, and what to do instead.
     pub message: String,
 }
 
-impl StackError {
-    fn at(source: &str, path: &str, message: impl Into<String>) -> StackError {
-        let location = match line_of(source, path) {
-            Some(line) => format!("{path} (line {line})"),
-            None => path.to_string(),
-        };
-        StackError {
-            location: Some(location),
-            message: message.into(),
+/// Why a file is refused: the safety policy, a key clubhost does not support, or a bad value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViolationKind {
+    /// Not YAML.
+    Syntax,
+    /// Valid Compose that the club's safety policy refuses.
+    Policy,
+    /// A Compose key clubhost does not implement.
+    Unsupported,
+    /// A value that is wrong (missing image, undeclared volume, bad duration…).
+    Invalid,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}, column {}: ", self.line, self.column)?;
+        }
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The checker's verdict on one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The normalized stack; `None` when there is any violation.
+    pub stack: Option<Stack>,
+    /// Everything that keeps the file from deploying, in file order.
+    pub violations: Vec<Violation>,
+    /// Things that deploy but differently from what the file says (ignored `container_name`,
+    /// capped limits, unset variables).
+    pub warnings: Vec<Violation>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.violations.is_empty() && self.stack.is_some()
+    }
+
+    /// The report as it may be shown: secret values masked in the stack (messages are masked
+    /// already).
+    pub fn redacted(&self, vars: &Vars) -> Report {
+        Report {
+            stack: self.stack.as_ref().map(|s| s.redacted(vars)),
+            violations: self.violations.clone(),
+            warnings: self.warnings.clone(),
         }
     }
+}
+
+/// A stack file that cannot be deployed: every violation, in file order.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct StackError {
+    pub violations: Vec<Violation>,
 }
 
 /// The normalized stack: everything the deployer needs, nothing it must interpret.
@@ -42,6 +109,9 @@ pub struct Stack {
     pub services: Vec<ServiceSpec>,
     /// Named volumes (without the `clubhost-<slug>-` prefix the deployer adds).
     pub volumes: Vec<String>,
+    /// Internal networks the file declares; each becomes an internal Docker network of the
+    /// project (`clubhost-<slug>_<name>`). Services naming none are on the project network.
+    pub networks: Vec<String>,
     pub expose: Expose,
 }
 
@@ -60,9 +130,42 @@ pub struct ServiceSpec {
     /// `KEY=value` pairs, in file order.
     pub environment: Vec<String>,
     pub mounts: Vec<VolumeMount>,
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Dependency>,
     pub healthcheck: Option<Healthcheck>,
     pub restart: RestartPolicy,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    /// The member's labels; the deployer adds its `clubhost.*` labels over them.
+    pub labels: BTreeMap<String, String>,
+    /// Ports the service says it listens on (`expose:`); the first one is the default proxy port.
+    pub expose: Vec<u16>,
+    /// tmpfs mounts: container path → mount options (`size=64m`), possibly empty.
+    pub tmpfs: BTreeMap<String, String>,
+    pub read_only: bool,
+    pub stop_signal: Option<String>,
+    pub stop_grace_period: Option<Duration>,
+    /// Capabilities the member drops (dropping is always allowed; adding never is).
+    pub cap_drop: Vec<String>,
+    /// Internal networks the file puts this service on (`default` is the project network).
+    pub networks: Vec<String>,
+    /// Whether the file puts it on an `external` network: the club's gateway.
+    pub gateway: bool,
+    pub limits: ResourceLimits,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Dependency {
+    pub service: String,
+    pub condition: Condition,
+}
+
+/// What a dependency must reach before the dependent starts (Compose's `depends_on.condition`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -95,403 +198,65 @@ impl Stack {
     pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
         self.services.iter().find(|s| s.name == name)
     }
+
+    /// A copy for showing (portal, CLI, logs): every secret variable value masked wherever it was
+    /// interpolated (environment, command, entrypoint, labels, image, user, working dir,
+    /// healthcheck). Deploy the original, show this one.
+    pub fn redacted(&self, vars: &Vars) -> Stack {
+        let r = |s: &String| vars.redact(s);
+        let rl = |l: &Vec<String>| l.iter().map(r).collect::<Vec<_>>();
+        let mut out = self.clone();
+        for s in &mut out.services {
+            s.image = r(&s.image);
+            s.environment = rl(&s.environment);
+            s.command = s.command.as_ref().map(rl);
+            s.entrypoint = s.entrypoint.as_ref().map(rl);
+            s.user = s.user.as_ref().map(r);
+            s.working_dir = s.working_dir.as_ref().map(r);
+            for v in s.labels.values_mut() {
+                *v = r(v);
+            }
+            if let Some(h) = &mut s.healthcheck {
+                h.test = rl(&h.test);
+            }
+        }
+        out
+    }
+
+    /// Whether some service waits for `name` to exit successfully: such a one-shot service is
+    /// done, not down, when it is no longer running.
+    pub fn is_one_shot(&self, name: &str) -> bool {
+        self.services.iter().any(|s| {
+            s.depends_on.iter().any(|d| {
+                d.service == name && d.condition == Condition::ServiceCompletedSuccessfully
+            })
+        })
+    }
 }
 
-/// Parses and normalizes a stack file.
+/// Checks a stack file with the project's variables against the policy and limits. The one
+/// checker behind `clubhost stack check`, the portal, submit and approve.
+pub fn check(source: &str, vars: &Vars, limits: &Limits) -> Report {
+    checker::run(source, vars, limits)
+}
+
+/// Checks and normalizes; every violation becomes part of the error.
+pub fn load(source: &str, vars: &Vars, limits: &Limits) -> Result<Stack, StackError> {
+    let report = check(source, vars, limits);
+    match report.stack {
+        Some(stack) if report.violations.is_empty() => Ok(stack),
+        _ => Err(StackError {
+            violations: report.violations,
+        }),
+    }
+}
+
+/// Parses and normalizes a stack file with no variables and the default limits.
 pub fn parse(source: &str) -> Result<Stack, StackError> {
-    let file: ComposeFile = serde_saphyr::from_str(source).map_err(|e| StackError {
-        location: None,
-        message: friendly_yaml_error(&e.to_string()),
-    })?;
-    normalize(file, source)
+    load(source, &Vars::new(), &Limits::default())
 }
 
-/// serde's "unknown field" message lists every supported key; add what to do about it.
-fn friendly_yaml_error(message: &str) -> String {
-    if message.contains("unknown field") {
-        format!(
-            "{message}\n(clubhost supports only the compose keys it can run safely; remove this \
-             key or ask an admin)"
-        )
-    } else {
-        message.to_string()
-    }
-}
-
-fn normalize(file: ComposeFile, source: &str) -> Result<Stack, StackError> {
-    if file.services.is_empty() {
-        return Err(StackError::at(
-            source,
-            "services",
-            "a stack needs at least one service",
-        ));
-    }
-    let mut volumes = Vec::new();
-    for (name, def) in &file.volumes {
-        check_name(source, &format!("volumes.{name}"), name)?;
-        if let Some(driver) = def.as_ref().and_then(|d| d.driver.as_deref())
-            && driver != "local"
-        {
-            return Err(StackError::at(
-                source,
-                &format!("volumes.{name}.driver"),
-                format!("volume driver {driver:?} is not supported; use the default local driver"),
-            ));
-        }
-        volumes.push(name.clone());
-    }
-
-    let mut services = Vec::new();
-    for (name, svc) in &file.services {
-        let path = format!("services.{name}");
-        check_name(source, &path, name)?;
-        let image = svc
-            .image
-            .clone()
-            .filter(|i| !i.trim().is_empty())
-            .ok_or_else(|| StackError::at(source, &path, "`image` is required"))?;
-        let environment = match &svc.environment {
-            None => Vec::new(),
-            Some(Environment::List(list)) => list.clone(),
-            Some(Environment::Map(map)) => map
-                .iter()
-                .map(|(k, v)| match v {
-                    Some(v) => format!("{k}={}", v.to_text()),
-                    None => k.clone(),
-                })
-                .collect(),
-        };
-        let mut mounts = Vec::new();
-        for spec in &svc.volumes {
-            mounts.push(parse_mount(
-                source,
-                &format!("{path}.volumes"),
-                spec,
-                &volumes,
-            )?);
-        }
-        for dep in &svc.depends_on {
-            if !file.services.contains_key(dep) {
-                return Err(StackError::at(
-                    source,
-                    &format!("{path}.depends_on"),
-                    format!("depends on {dep:?}, which is not a service of this stack"),
-                ));
-            }
-        }
-        let healthcheck = match &svc.healthcheck {
-            Some(h) if !h.disable => Some(parse_healthcheck(source, &path, h)?),
-            _ => None,
-        };
-        let restart = parse_restart(source, &path, svc.restart.as_deref())?;
-        services.push(ServiceSpec {
-            name: name.clone(),
-            image,
-            command: svc.command.as_ref().map(words),
-            entrypoint: svc.entrypoint.as_ref().map(words),
-            environment,
-            mounts,
-            depends_on: svc.depends_on.clone(),
-            healthcheck,
-            restart,
-        });
-    }
-
-    let expose = match &file.x_clubhost {
-        Some(x) => {
-            if !file.services.contains_key(&x.expose) {
-                return Err(StackError::at(
-                    source,
-                    "x-clubhost.expose",
-                    format!("{:?} is not a service of this stack", x.expose),
-                ));
-            }
-            if x.port == 0 {
-                return Err(StackError::at(
-                    source,
-                    "x-clubhost.port",
-                    "port must be 1-65535",
-                ));
-            }
-            Expose {
-                service: x.expose.clone(),
-                port: x.port,
-            }
-        }
-        None if file.services.len() == 1 => Expose {
-            service: services[0].name.clone(),
-            port: 80,
-        },
-        None => {
-            return Err(StackError {
-                location: Some("x-clubhost".into()),
-                message: "a stack with several services must say which one visitors reach: \
-                          add `x-clubhost: { expose: <service>, port: <port> }`"
-                    .into(),
-            });
-        }
-    };
-
-    Ok(Stack {
-        services: start_order(source, services)?,
-        volumes,
-        expose,
-    })
-}
-
-/// Service and volume names become parts of Docker object names and DNS aliases.
-fn check_name(source: &str, path: &str, name: &str) -> Result<(), StackError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && name.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(StackError::at(
-            source,
-            path,
-            format!("name {name:?} must be lowercase letters, digits, '-' or '_' (at most 63)"),
-        ))
-    }
-}
-
-/// Short volume syntax `name:/path[:ro|:rw]`. Anything that is not a declared named volume is
-/// refused: host paths would let a member reach the server's files.
-fn parse_mount(
-    source: &str,
-    path: &str,
-    spec: &str,
-    volumes: &[String],
-) -> Result<VolumeMount, StackError> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (name, target, mode) = match parts.as_slice() {
-        [name, target] => (*name, *target, None),
-        [name, target, mode] => (*name, *target, Some(*mode)),
-        _ => {
-            return Err(StackError::at(
-                source,
-                path,
-                format!("{spec:?}: use `<named volume>:/path/in/container[:ro]`"),
-            ));
-        }
-    };
-    if name.starts_with(['/', '.', '~']) || name.contains('/') {
-        return Err(StackError::at(
-            source,
-            path,
-            format!("{spec:?}: host paths (bind mounts) are not allowed; declare a named volume"),
-        ));
-    }
-    if !volumes.iter().any(|v| v == name) {
-        return Err(StackError::at(
-            source,
-            path,
-            format!("{spec:?}: volume {name:?} is not declared under the top-level `volumes:`"),
-        ));
-    }
-    if !target.starts_with('/') {
-        return Err(StackError::at(
-            source,
-            path,
-            format!("{spec:?}: the container path must be absolute"),
-        ));
-    }
-    let read_only = match mode {
-        None | Some("rw") => false,
-        Some("ro") => true,
-        Some(other) => {
-            return Err(StackError::at(
-                source,
-                path,
-                format!("{spec:?}: mode {other:?} is not supported (use ro or rw)"),
-            ));
-        }
-    };
-    Ok(VolumeMount {
-        volume: name.to_string(),
-        target: target.to_string(),
-        read_only,
-    })
-}
-
-fn parse_healthcheck(
-    source: &str,
-    path: &str,
-    h: &compose::Healthcheck,
-) -> Result<Healthcheck, StackError> {
-    let hpath = format!("{path}.healthcheck");
-    let test = match &h.test {
-        Some(StringOrList::String(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
-        Some(StringOrList::List(l))
-            if matches!(l.first().map(String::as_str), Some("CMD" | "CMD-SHELL")) =>
-        {
-            l.clone()
-        }
-        _ => {
-            return Err(StackError::at(
-                source,
-                &hpath,
-                "`test` must be a command string or a list starting with CMD or CMD-SHELL",
-            ));
-        }
-    };
-    let dur = |field: &str, v: &Option<String>, default: u64| -> Result<Duration, StackError> {
-        match v {
-            None => Ok(Duration::from_secs(default)),
-            Some(text) => parse_duration(text).ok_or_else(|| {
-                StackError::at(
-                    source,
-                    &format!("{hpath}.{field}"),
-                    format!("{text:?} is not a duration like \"10s\" or \"1m30s\""),
-                )
-            }),
-        }
-    };
-    Ok(Healthcheck {
-        test,
-        interval: dur("interval", &h.interval, 30)?,
-        timeout: dur("timeout", &h.timeout, 30)?,
-        retries: h.retries.unwrap_or(3),
-        start_period: dur("start_period", &h.start_period, 0)?,
-    })
-}
-
-/// Compose durations: `1m30s`, `10s`, `500ms`, `1h`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    humantime::parse_duration(text.trim()).ok()
-}
-
-fn parse_restart(source: &str, path: &str, v: Option<&str>) -> Result<RestartPolicy, StackError> {
-    Ok(match v {
-        None | Some("no") => RestartPolicy::No,
-        Some("always") => RestartPolicy::Always,
-        Some("unless-stopped") => RestartPolicy::UnlessStopped,
-        Some("on-failure") => RestartPolicy::OnFailure(0),
-        Some(other) => match other.strip_prefix("on-failure:").map(str::parse) {
-            Some(Ok(n)) => RestartPolicy::OnFailure(n),
-            _ => {
-                return Err(StackError::at(
-                    source,
-                    &format!("{path}.restart"),
-                    format!(
-                        "{other:?} is not a restart policy (no, always, unless-stopped, on-failure[:N])"
-                    ),
-                ));
-            }
-        },
-    })
-}
-
-/// Compose's string form of `command`/`entrypoint` is split like a shell would, without running
-/// one: whitespace separates words, quotes group them, a backslash escapes the next character.
-fn words(c: &StringOrList) -> Vec<String> {
-    let s = match c {
-        StringOrList::List(l) => return l.clone(),
-        StringOrList::String(s) => s,
-    };
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars();
-    while let Some(ch) = chars.next() {
-        match (quote, ch) {
-            (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') | (None, '\\') => {
-                if let Some(next) = chars.next() {
-                    cur.push(next);
-                }
-                in_word = true;
-            }
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(ch);
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    out
-}
-
-/// Orders services so each comes after its dependencies; a cycle is an error naming it.
-fn start_order(source: &str, services: Vec<ServiceSpec>) -> Result<Vec<ServiceSpec>, StackError> {
-    let mut placed: HashSet<String> = HashSet::new();
-    let mut remaining = services;
-    let mut ordered = Vec::with_capacity(remaining.len());
-    while !remaining.is_empty() {
-        let before = remaining.len();
-        let mut i = 0;
-        while i < remaining.len() {
-            if remaining[i].depends_on.iter().all(|d| placed.contains(d)) {
-                let s = remaining.remove(i);
-                placed.insert(s.name.clone());
-                ordered.push(s);
-            } else {
-                i += 1;
-            }
-        }
-        if remaining.len() == before {
-            let names: Vec<_> = remaining.iter().map(|s| s.name.as_str()).collect();
-            return Err(StackError::at(
-                source,
-                &format!("services.{}.depends_on", names[0]),
-                format!("depends_on forms a cycle among {}", names.join(", ")),
-            ));
-        }
-    }
-    Ok(ordered)
-}
-
-/// Finds the line of a dotted path like `services.web.depends_on` by walking the keys down the
-/// file's indentation. Good enough for messages; `None` when the path can't be followed.
-fn line_of(source: &str, path: &str) -> Option<usize> {
-    let mut keys = path.split('.');
-    let mut want = keys.next()?;
-    let mut min_indent = 0usize;
-    let mut found = None;
-    for (i, line) in source.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        if found.is_some() && indent < min_indent {
-            break; // left the parent block
-        }
-        let key = trimmed
-            .trim_start_matches("- ")
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches(['"', '\'']);
-        if indent >= min_indent && key == want {
-            found = Some(i + 1);
-            min_indent = indent + 1;
-            match keys.next() {
-                Some(k) => want = k,
-                None => return found,
-            }
-        }
-    }
-    found
-}
-
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod tests;

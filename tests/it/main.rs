@@ -9,6 +9,8 @@
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload.
 //! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
 //! - `sinks`: the local webhook receiver and SMTP sink the lifecycle tests start.
+//! - `stack_corpus`: the checker on real-world-shaped compose files; random input never panics.
+//! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`.
 
 mod browser;
 mod cli;
@@ -22,3 +24,5 @@ mod proxy_reload;
 mod proxy_support;
 mod sinks;
 mod skeleton;
+mod stack_corpus;
+mod stack_deploy;

@@ -327,7 +327,7 @@ async fn bad_stack_is_refused_naming_the_field_and_creates_nothing() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("services.web.depends_on (line 4)") && err.contains("database"),
+        err.contains("line 4, column 18: services.web.depends_on") && err.contains("database"),
         "{err}"
     );
 

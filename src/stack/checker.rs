@@ -1,0 +1,298 @@
+//! The checker's state and the helpers every part of it uses: reading scalars with
+//! interpolation, checking a map's keys against what is supported and what the policy refuses,
+//! and recording violations with the node's line and column.
+
+use super::interpolate::{Vars, interpolate};
+use super::limits::Limits;
+use super::yaml::{self, Node, Value};
+use super::{Report, Violation, ViolationKind};
+
+pub struct Checker<'a> {
+    vars: &'a Vars,
+    pub limits: &'a Limits,
+    pub violations: Vec<Violation>,
+    pub warnings: Vec<Violation>,
+}
+
+/// Checks one file. Never panics on any input; the fuzz-style test in `tests/it` holds it to that.
+pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
+    let mut c = Checker {
+        vars,
+        limits,
+        violations: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let stack = match yaml::parse(source) {
+        Ok(root) => super::top::stack(&mut c, &root),
+        Err(e) => {
+            c.violations.push(Violation {
+                line: e.pos.line,
+                column: e.pos.column,
+                path: "(file)".into(),
+                kind: ViolationKind::Syntax,
+                message: format!("not valid YAML: {}", vars.redact(&e.message)),
+            });
+            None
+        }
+    };
+    if stack.is_none() && c.violations.is_empty() {
+        // Every refusal records its reason; this only guards the promise that a file without a
+        // stack always says why.
+        c.violations.push(Violation {
+            line: 0,
+            column: 0,
+            path: "(file)".into(),
+            kind: ViolationKind::Invalid,
+            message: "the stack could not be read".into(),
+        });
+    }
+    c.violations.sort_by_key(|v| (v.line, v.column));
+    c.warnings.sort_by_key(|v| (v.line, v.column));
+    Report {
+        stack: stack.filter(|_| c.violations.is_empty()),
+        violations: c.violations,
+        warnings: c.warnings,
+    }
+}
+
+impl Checker<'_> {
+    pub fn fail(
+        &mut self,
+        node: &Node,
+        path: &str,
+        kind: ViolationKind,
+        message: impl Into<String>,
+    ) {
+        let message = self.vars.redact(&message.into());
+        self.violations.push(Violation {
+            line: node.pos.line,
+            column: node.pos.column,
+            path: path.to_string(),
+            kind,
+            message,
+        });
+    }
+
+    pub fn invalid(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        self.fail(node, path, ViolationKind::Invalid, message);
+    }
+
+    pub fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        let message = self.vars.redact(&message.into());
+        self.warnings.push(Violation {
+            line: node.pos.line,
+            column: node.pos.column,
+            path: path.to_string(),
+            kind: ViolationKind::Invalid,
+            message,
+        });
+    }
+
+    /// A scalar's text after interpolation; a violation (and `None`) for lists and maps or a bad
+    /// `${...}`.
+    pub fn text(&mut self, node: &Node, path: &str) -> Option<String> {
+        let Some(raw) = node.scalar_text() else {
+            self.invalid(
+                node,
+                path,
+                format!("expected a single value, found {}", node.kind()),
+            );
+            return None;
+        };
+        if !matches!(node.value, Value::String(_)) {
+            return Some(raw);
+        }
+        match interpolate(&raw, self.vars) {
+            Ok(i) => {
+                for name in i.unset {
+                    self.warn(
+                        node,
+                        path,
+                        format!("variable {name} is not set; an empty string is used"),
+                    );
+                }
+                Some(i.text)
+            }
+            Err(e) => {
+                self.invalid(node, path, e);
+                None
+            }
+        }
+    }
+
+    /// A non-empty string value.
+    pub fn nonempty(&mut self, node: &Node, path: &str) -> Option<String> {
+        let t = self.text(node, path)?;
+        if t.trim().is_empty() {
+            self.invalid(node, path, "must not be empty");
+            return None;
+        }
+        Some(t)
+    }
+
+    pub fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        if let Value::Bool(b) = node.value {
+            return Some(b);
+        }
+        match self.text(node, path)?.as_str() {
+            "true" | "True" | "TRUE" | "yes" => Some(true),
+            "false" | "False" | "FALSE" | "no" => Some(false),
+            other => {
+                self.invalid(node, path, format!("{other:?} is not true or false"));
+                None
+            }
+        }
+    }
+
+    pub fn integer(&mut self, node: &Node, path: &str) -> Option<i64> {
+        if let Value::Int(i) = node.value {
+            return Some(i);
+        }
+        let t = self.text(node, path)?;
+        match t.trim().parse() {
+            Ok(i) => Some(i),
+            Err(_) => {
+                self.invalid(node, path, format!("{t:?} is not a whole number"));
+                None
+            }
+        }
+    }
+
+    /// A list of scalars (each interpolated).
+    pub fn list(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
+        let Some(seq) = node.as_seq() else {
+            if matches!(node.value, Value::Null) {
+                return Some(Vec::new());
+            }
+            self.invalid(
+                node,
+                path,
+                format!("expected a list, found {}", node.kind()),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in seq.iter().enumerate() {
+            out.push(self.text(item, &format!("{path}[{i}]"))?);
+        }
+        Some(out)
+    }
+
+    /// Compose's "string or list" (`command`, `entrypoint`, healthcheck `test`).
+    pub fn words(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
+        match &node.value {
+            Value::Seq(_) => self.list(node, path),
+            _ => self.text(node, path).map(|t| super::words::split(&t)),
+        }
+    }
+
+    /// Compose's "map or list of KEY=VALUE" (`environment`, `labels`), as ordered pairs; a map
+    /// entry without a value gives `None`.
+    pub fn pairs(&mut self, node: &Node, path: &str) -> Option<Vec<(String, Option<String>)>> {
+        match &node.value {
+            Value::Null => Some(Vec::new()),
+            Value::Map(entries) => {
+                let mut out = Vec::new();
+                for (k, v) in entries {
+                    let key = k.scalar_text().unwrap_or_default();
+                    let value = match v.value {
+                        Value::Null => None,
+                        _ => Some(self.text(v, &format!("{path}.{key}"))?),
+                    };
+                    out.push((key, value));
+                }
+                Some(out)
+            }
+            Value::Seq(_) => Some(
+                self.list(node, path)?
+                    .into_iter()
+                    .map(|item| match item.split_once('=') {
+                        Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                        None => (item, None),
+                    })
+                    .collect(),
+            ),
+            _ => {
+                self.invalid(
+                    node,
+                    path,
+                    format!("expected a map or a list, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    /// The entries of a map node, after checking every key: `x-` keys are skipped, keys in
+    /// `supported` are returned, keys `refuse` returns a reason for are policy violations, and
+    /// every other key is an unsupported-key violation naming it. An empty node is an empty map.
+    pub fn entries<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        supported: &[&str],
+        refuse: impl Fn(&str, &Node) -> Option<String>,
+    ) -> Vec<(&'n str, &'n Node, &'n Node)> {
+        let entries = match &node.value {
+            Value::Map(m) => m,
+            Value::Null => return Vec::new(),
+            _ => {
+                self.invalid(node, path, format!("expected a map, found {}", node.kind()));
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (k, v) in entries {
+            let Some(key) = k.as_str() else {
+                self.invalid(k, path, format!("keys must be strings, found {}", k.kind()));
+                continue;
+            };
+            let kpath = join(path, key);
+            if key.starts_with("x-") && key != "x-clubhost" {
+                continue;
+            }
+            if let Some(reason) = refuse(key, v) {
+                self.fail(k, &kpath, ViolationKind::Policy, reason);
+            } else if supported.contains(&key) {
+                out.push((key, k, v));
+            } else {
+                self.fail(
+                    k,
+                    &kpath,
+                    ViolationKind::Unsupported,
+                    format!(
+                        "`{key}` is not supported by clubhost; remove it{}",
+                        hint(key).map(|h| format!(" ({h})")).unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        out
+    }
+}
+
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// What to do instead, for keys people often write.
+fn hint(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "hostname" | "domainname" => "services reach each other by service name",
+        "external_links" => "services on one project reach each other by service name",
+        "logging" => "clubhost keeps container logs itself",
+        "platform" => "images run on the server's platform",
+        "profiles" => "every service in the file is deployed",
+        "scale" | "replicas" => "each service runs once",
+        "shm_size" => "ask an admin if the app needs more shared memory",
+        "mem_reservation" | "memswap_limit" | "cpu_shares" | "cpu_quota" | "cpuset" => {
+            "use mem_limit, cpus and pids_limit"
+        }
+        "secrets" | "configs" => "set values as project variables",
+        _ => return None,
+    })
+}

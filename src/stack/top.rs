@@ -1,0 +1,380 @@
+//! The top level of a Compose file: `services`, `volumes`, `networks`, `x-clubhost` (and
+//! `version`/`name`, accepted and ignored); which service visitors reach and on which port; the
+//! start order.
+
+use std::collections::{HashMap, HashSet};
+
+use super::checker::{Checker, join};
+use super::service::{self, Context};
+use super::yaml::{Node, Value};
+use super::{Condition, Expose, ServiceSpec, Stack, ViolationKind};
+
+pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
+    if !matches!(root.value, Value::Map(_)) {
+        c.invalid(
+            root,
+            "(file)",
+            format!(
+                "a stack file is a map with a `services:` key, found {}",
+                root.kind()
+            ),
+        );
+        return None;
+    }
+    let entries = c.entries(
+        root,
+        "",
+        &[
+            "version",
+            "name",
+            "services",
+            "volumes",
+            "networks",
+            "x-clubhost",
+        ],
+        |_, _| None,
+    );
+    let get = |key: &str| {
+        entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|e| (e.1, e.2))
+    };
+    if let Some((k, _)) = get("name") {
+        c.warn(k, "name", "ignored: clubhost names the project by its slug");
+    }
+    let volumes = volumes(c, get("volumes").map(|e| e.1));
+    let networks = networks(c, get("networks").map(|e| e.1));
+
+    let Some((services_key, services_node)) = get("services") else {
+        c.invalid(
+            root,
+            "services",
+            "a stack needs a `services:` map with at least one service",
+        );
+        return None;
+    };
+    let Some(svc_map) = services_node.as_map().filter(|m| !m.is_empty()) else {
+        c.invalid(
+            services_key,
+            "services",
+            "a stack needs at least one service",
+        );
+        return None;
+    };
+    if svc_map.len() > c.limits.max_services {
+        c.fail(
+            services_key,
+            "services",
+            ViolationKind::Policy,
+            format!(
+                "{} services; a stack may have at most {} (limits.max_services)",
+                svc_map.len(),
+                c.limits.max_services
+            ),
+        );
+    }
+    let names: Vec<String> = svc_map
+        .iter()
+        .filter_map(|(k, _)| k.as_str().map(str::to_string))
+        .collect();
+    let ctx = Context {
+        services: &names,
+        volumes: &volumes,
+        networks: &networks,
+    };
+    let mut services = Vec::new();
+    let mut key_of: HashMap<String, &Node> = HashMap::new();
+    for (k, v) in svc_map {
+        let Some(name) = k.as_str() else {
+            c.invalid(k, "services", "service names must be strings");
+            continue;
+        };
+        key_of.insert(name.to_string(), k);
+        if let Some(s) = service::service(c, &ctx, name, k, v) {
+            services.push(s);
+        }
+    }
+    if services.len() != svc_map.len() {
+        return None;
+    }
+
+    // A dependency waited on for health must have a healthcheck.
+    for s in &services {
+        for d in &s.depends_on {
+            let dep = services.iter().find(|x| x.name == d.service);
+            if d.condition == Condition::ServiceHealthy
+                && dep.is_some_and(|x| x.healthcheck.is_none())
+            {
+                c.invalid(
+                    key_of[&s.name],
+                    &format!("services.{}.depends_on.{}", s.name, d.service),
+                    format!(
+                        "waits for {:?} to be healthy, but that service has no healthcheck",
+                        d.service
+                    ),
+                );
+            }
+        }
+    }
+
+    let expose = expose(c, root, get("x-clubhost").map(|e| e.1), &services)?;
+    for s in &mut services {
+        if s.gateway && s.name != expose.service {
+            c.warn(
+                key_of[&s.name],
+                &format!("services.{}.networks", s.name),
+                "only the exposed service joins the club's gateway; this one stays internal",
+            );
+        }
+        s.gateway = s.name == expose.service;
+    }
+    let services = start_order(c, &key_of, services)?;
+    Some(Stack {
+        services,
+        volumes,
+        networks: networks
+            .iter()
+            .filter(|(_, external)| !external)
+            .map(|(n, _)| n.clone())
+            .collect(),
+        expose,
+    })
+}
+
+/// Top-level named volumes. Only local volumes of this project: no driver options (they can
+/// mount host paths) and no external volumes (another project's data).
+fn volumes(c: &mut Checker, node: Option<&Node>) -> Vec<String> {
+    let Some(node) = node else { return Vec::new() };
+    let mut out = Vec::new();
+    let Some(map) = node.as_map() else {
+        if !matches!(node.value, Value::Null) {
+            c.invalid(
+                node,
+                "volumes",
+                format!("expected a map, found {}", node.kind()),
+            );
+        }
+        return out;
+    };
+    for (k, v) in map {
+        let name = k.scalar_text().unwrap_or_default();
+        let path = format!("volumes.{name}");
+        check_name(c, k, &path, &name);
+        let fields = c.entries(v, &path, &["driver", "labels"], |key, val| match key {
+            "driver_opts" => Some(
+                "driver_opts can mount host paths or remote shares (`type: none`, `o: bind`, \
+                 `device:`); projects use plain named volumes"
+                    .into(),
+            ),
+            "external" if val.scalar_text().as_deref() != Some("false") => Some(
+                "external volumes belong to something outside this project; declare the volume \
+                 here and clubhost creates it"
+                    .into(),
+            ),
+            _ => None,
+        });
+        for (key, _, val) in fields {
+            if key == "driver"
+                && let Some(d) = c.text(val, &join(&path, key))
+                && d != "local"
+            {
+                c.fail(
+                    val,
+                    &join(&path, key),
+                    ViolationKind::Policy,
+                    format!("volume driver {d:?} is not allowed; use the default local driver"),
+                );
+            }
+        }
+        out.push(name);
+    }
+    out
+}
+
+/// Top-level networks: name → whether it is `external` (the club's gateway).
+fn networks(c: &mut Checker, node: Option<&Node>) -> Vec<(String, bool)> {
+    let Some(node) = node else { return Vec::new() };
+    let mut out = Vec::new();
+    let Some(map) = node.as_map() else {
+        if !matches!(node.value, Value::Null) {
+            c.invalid(
+                node,
+                "networks",
+                format!("expected a map, found {}", node.kind()),
+            );
+        }
+        return out;
+    };
+    for (k, v) in map {
+        let name = k.scalar_text().unwrap_or_default();
+        let path = format!("networks.{name}");
+        let mut external = false;
+        let fields = c.entries(
+            v,
+            &path,
+            &[
+                "external",
+                "name",
+                "driver",
+                "internal",
+                "attachable",
+                "labels",
+            ],
+            |key, _| {
+                (key == "driver_opts" || key == "ipam")
+                    .then(|| format!("network {key} is managed by clubhost; remove it"))
+            },
+        );
+        for (key, _, val) in fields {
+            let fpath = join(&path, key);
+            match key {
+                // `external: true` or the old `external: { name: ... }` form.
+                "external" => {
+                    external = match &val.value {
+                        Value::Map(_) => true,
+                        _ => c.boolean(val, &fpath).unwrap_or(false),
+                    }
+                }
+                "driver" => {
+                    if let Some(d) = c.text(val, &fpath)
+                        && d != "bridge"
+                    {
+                        c.fail(
+                            val,
+                            &fpath,
+                            ViolationKind::Policy,
+                            format!(
+                                "network driver {d:?} is not allowed; projects use bridge networks"
+                            ),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Internal networks become Docker networks named after them; external ones are the
+        // gateway whatever they are called.
+        if !external {
+            check_name(c, k, &path, &name);
+        }
+        out.push((name, external));
+    }
+    out
+}
+
+/// Which service visitors reach: `x-clubhost.expose`, else the one service on an external
+/// network, else the only service. The port: `x-clubhost.port`, else the first `expose:`, else 80.
+fn expose(
+    c: &mut Checker,
+    root: &Node,
+    x: Option<&Node>,
+    services: &[ServiceSpec],
+) -> Option<Expose> {
+    let mut chosen: Option<String> = None;
+    let mut port: Option<u16> = None;
+    if let Some(x) = x {
+        for (key, _, val) in c.entries(x, "x-clubhost", &["expose", "port"], |_, _| None) {
+            let path = join("x-clubhost", key);
+            match key {
+                "expose" => {
+                    let name = c.text(val, &path)?;
+                    if !services.iter().any(|s| s.name == name) {
+                        c.invalid(
+                            val,
+                            &path,
+                            format!("{name:?} is not a service of this stack"),
+                        );
+                        return None;
+                    }
+                    chosen = Some(name);
+                }
+                _ => match c.integer(val, &path).and_then(|p| u16::try_from(p).ok()) {
+                    Some(p) if p > 0 => port = Some(p),
+                    _ => {
+                        c.invalid(val, &path, "port must be 1-65535");
+                        return None;
+                    }
+                },
+            }
+        }
+    }
+    let service = match chosen {
+        Some(s) => s,
+        None => {
+            let on_gateway: Vec<&ServiceSpec> = services.iter().filter(|s| s.gateway).collect();
+            match (on_gateway.as_slice(), services) {
+                ([one], _) => one.name.clone(),
+                ([], [only]) => only.name.clone(),
+                _ => {
+                    c.invalid(
+                        x.unwrap_or(root),
+                        "x-clubhost",
+                        "cannot tell which service visitors reach: put exactly one service on an \
+                         external network, or add `x-clubhost: { expose: <service>, port: <port> }`",
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let svc = services.iter().find(|s| s.name == service)?;
+    let port = port.or(svc.expose.first().copied()).unwrap_or(80);
+    Some(Expose { service, port })
+}
+
+/// Service and volume names become parts of Docker object names and DNS aliases.
+pub fn check_name(c: &mut Checker, node: &Node, path: &str, name: &str) -> bool {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if !ok {
+        c.invalid(
+            node,
+            path,
+            format!("name {name:?} must be lowercase letters, digits, '-' or '_' (at most 63)"),
+        );
+    }
+    ok
+}
+
+/// Orders services so each comes after its dependencies; a cycle is an error naming it.
+fn start_order(
+    c: &mut Checker,
+    key_of: &HashMap<String, &Node>,
+    services: Vec<ServiceSpec>,
+) -> Option<Vec<ServiceSpec>> {
+    let mut placed: HashSet<String> = HashSet::new();
+    let mut remaining = services;
+    let mut ordered = Vec::with_capacity(remaining.len());
+    while !remaining.is_empty() {
+        let before = remaining.len();
+        let mut i = 0;
+        while i < remaining.len() {
+            if remaining[i]
+                .depends_on
+                .iter()
+                .all(|d| placed.contains(&d.service))
+            {
+                let s = remaining.remove(i);
+                placed.insert(s.name.clone());
+                ordered.push(s);
+            } else {
+                i += 1;
+            }
+        }
+        if remaining.len() == before {
+            let names: Vec<_> = remaining.iter().map(|s| s.name.as_str()).collect();
+            c.invalid(
+                key_of[names[0]],
+                &format!("services.{}.depends_on", names[0]),
+                format!("depends_on forms a cycle among {}", names.join(", ")),
+            );
+            return None;
+        }
+    }
+    Some(ordered)
+}

@@ -1,0 +1,194 @@
+//! `clubhost stack check FILE [--var K=V ...]` and `clubhost stack templates`: the checker and
+//! the templates on the command line. Runs locally with the config's `[limits]`; needs no server.
+
+use anyhow::{Context, bail};
+
+use crate::cli::StackCommand;
+use crate::config::Config;
+use crate::stack::{self, Report, Stack, Vars};
+
+pub fn run(config: &Config, cmd: StackCommand) -> anyhow::Result<()> {
+    match cmd {
+        StackCommand::Check {
+            file,
+            vars,
+            secrets,
+            json,
+        } => {
+            let source = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read stack file {}", file.display()))?;
+            let vars = vars_from_args(&vars, &secrets)?;
+            let report = stack::check(&source, &vars, &config.limits).redacted(&vars);
+            if json {
+                let text = serde_json::to_string_pretty(&report)?;
+                println!("{}", vars.redact(&text));
+            } else {
+                print!(
+                    "{}",
+                    vars.redact(&render(&file.display().to_string(), &report))
+                );
+            }
+            if !report.violations.is_empty() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        StackCommand::Templates { json } => {
+            let all = stack::templates::all();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+                return Ok(());
+            }
+            for t in all {
+                let m = &t.manifest;
+                println!("{:<12} {} — {}", t.name, m.title, m.description);
+                println!(
+                    "{:<12} exposes {}:{}{}",
+                    "",
+                    m.expose,
+                    m.port,
+                    if m.subpath {
+                        ", works under a sub-path"
+                    } else {
+                        ", best as the root project"
+                    }
+                );
+                for v in &m.variables {
+                    let default = if v.secret {
+                        stack::MASK
+                    } else {
+                        v.default.as_str()
+                    };
+                    println!(
+                        "{:<12} {}{} = {default:?}  ({})",
+                        "",
+                        v.name,
+                        if v.secret { " (secret)" } else { "" },
+                        v.description
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `KEY=VALUE` arguments to [`Vars`]; `secrets` are marked secret.
+pub fn vars_from_args(vars: &[String], secrets: &[String]) -> anyhow::Result<Vars> {
+    let mut out = Vars::new();
+    for (list, secret) in [(vars, false), (secrets, true)] {
+        for arg in list {
+            let Some((k, v)) = arg.split_once('=') else {
+                bail!("--var {arg:?}: write KEY=VALUE");
+            };
+            if !stack::valid_var_name(k) {
+                bail!("--var {arg:?}: {k:?} is not a variable name (letters, digits and _)");
+            }
+            out.set(k, v, secret);
+        }
+    }
+    Ok(out)
+}
+
+/// The report as text: the normalized stack, then warnings and violations with line and column.
+pub fn render(file: &str, report: &Report) -> String {
+    let mut out = String::new();
+    if let Some(stack) = &report.stack {
+        out.push_str(&render_stack(stack));
+    }
+    for w in &report.warnings {
+        out.push_str(&format!(
+            "{file}:{}:{}: warning: {}: {}\n",
+            w.line, w.column, w.path, w.message
+        ));
+    }
+    for v in &report.violations {
+        let kind = match v.kind {
+            stack::ViolationKind::Policy => "refused by policy",
+            stack::ViolationKind::Unsupported => "unsupported",
+            stack::ViolationKind::Syntax => "syntax error",
+            stack::ViolationKind::Invalid => "error",
+        };
+        out.push_str(&format!(
+            "{file}:{}:{}: {kind}: {}: {}\n",
+            v.line, v.column, v.path, v.message
+        ));
+    }
+    if report.violations.is_empty() {
+        out.push_str("ok: the stack can be deployed\n");
+    } else {
+        out.push_str(&format!(
+            "{} problem(s): the stack cannot be deployed\n",
+            report.violations.len()
+        ));
+    }
+    out
+}
+
+fn render_stack(stack: &Stack) -> String {
+    let mut out = format!(
+        "exposed: {} on port {}\n",
+        stack.expose.service, stack.expose.port
+    );
+    out.push_str(&format!("volumes: {}\n", list(&stack.volumes)));
+    out.push_str(&format!(
+        "networks: {} (+ the club gateway)\n",
+        list(&stack.networks)
+    ));
+    out.push_str("services (start order):\n");
+    for s in &stack.services {
+        out.push_str(&format!("  {}: image {}\n", s.name, s.image));
+        let l = &s.limits;
+        out.push_str(&format!(
+            "    limits: memory {} MiB, cpus {}, pids {}\n",
+            l.memory_bytes >> 20,
+            l.nano_cpus as f64 / 1e9,
+            l.pids
+        ));
+        if let Some(c) = &s.command {
+            out.push_str(&format!("    command: {c:?}\n"));
+        }
+        if !s.depends_on.is_empty() {
+            let deps: Vec<String> = s
+                .depends_on
+                .iter()
+                .map(|d| {
+                    let condition = match d.condition {
+                        stack::Condition::ServiceStarted => "service_started",
+                        stack::Condition::ServiceHealthy => "service_healthy",
+                        stack::Condition::ServiceCompletedSuccessfully => {
+                            "service_completed_successfully"
+                        }
+                    };
+                    format!("{} ({condition})", d.service)
+                })
+                .collect();
+            out.push_str(&format!("    depends on: {}\n", deps.join(", ")));
+        }
+        for m in &s.mounts {
+            out.push_str(&format!(
+                "    volume {} at {}{}\n",
+                m.volume,
+                m.target,
+                if m.read_only { " (read-only)" } else { "" }
+            ));
+        }
+        for e in &s.environment {
+            out.push_str(&format!("    env {e}\n"));
+        }
+        out.push_str(&format!(
+            "    networks: {}{}\n",
+            list(&s.networks),
+            if s.gateway { " + gateway" } else { "" }
+        ));
+    }
+    out
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
