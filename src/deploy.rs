@@ -195,6 +195,8 @@ async fn deploy_inner(
                 message: e.to_string(),
             })?;
     }
+    // The gateway is shared and long-lived, but someone may have removed it since start-up.
+    engine.ensure_gateway(req.gateway).await?;
     engine
         .ensure_project_network(&network_name(slug), slug)
         .await?;

@@ -13,10 +13,20 @@ pub const GATEWAY: &str = "clubhost-test-gateway";
 
 /// Builds the test image once per test process: a FROM-scratch root with Debian's static busybox
 /// and its applets, imported with `docker import` (no registry, no build step).
+/// The busybox applets the test image links; tests use nothing else.
+const APPLETS: [&str; 14] = [
+    "sh", "httpd", "nc", "echo", "mkdir", "cat", "sleep", "true", "false", "hostname", "ls",
+    "wget", "kill", "trap",
+];
+
 pub fn ensure_image() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        if docker(&["image", "inspect", IMAGE]).status.success() {
+        // The applet list is stamped on the image, so an image built by an older test with fewer
+        // applets is rebuilt rather than silently used.
+        let stamp = APPLETS.join(",");
+        let label = "{{index .Config.Labels \"clubhost.test-applets\"}}";
+        if docker_text(&["image", "inspect", "-f", label, IMAGE]) == stamp {
             return;
         }
         let busybox = ["/bin/busybox", "/usr/bin/busybox"]
@@ -27,15 +37,12 @@ pub fn ensure_image() {
         let bin = root.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::copy(busybox, bin.join("busybox")).unwrap();
-        for applet in [
-            "sh", "httpd", "nc", "echo", "mkdir", "cat", "sleep", "true", "false", "hostname",
-            "ls", "wget", "kill", "trap",
-        ] {
+        for applet in APPLETS {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
         }
         std::fs::create_dir_all(root.path().join("tmp")).unwrap();
         let script = format!(
-            "tar -C {} -c . | docker import - {IMAGE}",
+            "tar -C {} -c . | docker import --change 'LABEL clubhost.test-applets={stamp}' - {IMAGE}",
             root.path().display()
         );
         let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
