@@ -227,13 +227,13 @@ impl Control {
         } else {
             format!("/{}", s.slug)
         };
-        stack::load(
+        let stack = stack::load(
             &s.stack,
             &self.stack_vars(&s.slug, &route, &s.vars),
             &self.config.limits,
         )?;
         let owner = self.registry.user(&s.owner).await?;
-        self.check_quota(&owner, &s.slug).await?;
+        self.check_quota(&owner, &s.slug, &stack).await?;
         let project = self
             .registry
             .insert_project(
@@ -319,7 +319,8 @@ impl Control {
         self.engine_now().await?;
         let project = self.registry.project(slug).await?;
         let owner = self.registry.user(&project.owner).await?;
-        self.check_quota(&owner, slug).await?;
+        let stack = self.project_stack(&project).await?;
+        self.check_quota(&owner, slug, &stack).await?;
         let approved = self
             .registry
             .transition(slug, ProjectState::Approved, actor, "approved")

@@ -17,6 +17,7 @@ use crate::lifecycle::{clock, quotas};
 use crate::notify::Note;
 use crate::registry::terms::Renewal;
 use crate::registry::{Project, ProjectState, User, now};
+use crate::stack::Stack;
 
 /// The actor the audit log names for the scheduler's steps.
 pub const SCHEDULER: &str = "scheduler";
@@ -77,13 +78,28 @@ pub fn expired_about(p: &Project, state: ProjectState) -> String {
 
 impl Control {
     /// Refuses a project that would take its owner over the per-member quota.
-    pub(super) async fn check_quota(&self, owner: &User, slug: &str) -> Result<()> {
-        let limit = self.config.lifecycle.max_running_per_member;
-        if limit == 0 {
-            return Ok(());
-        }
+    /// Checks `owner`'s quotas as if `slug` (with `stack`) ran beside their other active projects:
+    /// the number running, and total memory and CPU limits across them.
+    pub(super) async fn check_quota(&self, owner: &User, slug: &str, stack: &Stack) -> Result<()> {
+        let cfg = &self.config.lifecycle;
         let others = self.registry.active_projects_of(owner.id, slug).await?;
-        quotas::check_running(&owner.name, others, limit).map_err(ControlError::Invalid)
+        quotas::check_running(&owner.name, others, cfg.max_running_per_member)
+            .map_err(ControlError::Invalid)?;
+        let mut used = quotas::Usage::default();
+        for p in self.registry.projects().await? {
+            let active = matches!(
+                p.state(),
+                ProjectState::Approved | ProjectState::Deploying | ProjectState::Running
+            );
+            if p.owner_id == owner.id && p.slug != slug && active {
+                // A stored stack that no longer loads (limits changed) counts as nothing.
+                if let Ok(s) = self.project_stack(&p).await {
+                    used = used + quotas::Usage::of(&s);
+                }
+            }
+        }
+        quotas::check_resources(&owner.name, used, quotas::Usage::of(stack), cfg)
+            .map_err(ControlError::Invalid)
     }
 
     /// Does every step due now and returns the next deadline (None: nothing is scheduled).
@@ -209,7 +225,8 @@ impl Control {
         let days = days.unwrap_or(p.term_days as u32);
         self.check_days(days)?;
         let owner = self.registry.user(&p.owner).await?;
-        self.check_quota(&owner, slug).await?;
+        let stack = self.project_stack(&p).await?;
+        self.check_quota(&owner, slug, &stack).await?;
         let end = now() + i64::from(days) * DAY;
         self.registry
             .set_term_end(

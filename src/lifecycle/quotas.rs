@@ -2,8 +2,70 @@
 //! member may have started other projects in between). The message says which limit and by how
 //! much it would be exceeded.
 //!
-//! Today the limit is the number of projects a member runs at once. Memory and CPU totals need
-//! per-project limits from the stack policy, which the stack does not declare yet.
+//! Limits: the number of projects a member runs at once, and the total memory and CPU limits of
+//! their services (every service has limits: the member's, capped, or the club's defaults).
+
+use super::terms::LifecycleConfig;
+use crate::stack::Stack;
+
+/// Memory and CPU limits added up over services.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+}
+
+impl Usage {
+    pub fn of(stack: &Stack) -> Usage {
+        stack.services.iter().fold(Usage::default(), |u, s| Usage {
+            memory_bytes: u.memory_bytes + s.limits.memory_bytes,
+            nano_cpus: u.nano_cpus + s.limits.nano_cpus,
+        })
+    }
+}
+
+impl std::ops::Add for Usage {
+    type Output = Usage;
+    fn add(self, o: Usage) -> Usage {
+        Usage {
+            memory_bytes: self.memory_bytes + o.memory_bytes,
+            nano_cpus: self.nano_cpus + o.nano_cpus,
+        }
+    }
+}
+
+/// Refuses a project whose limits, added to what `owner` already runs, exceed the member totals.
+pub fn check_resources(
+    owner: &str,
+    used: Usage,
+    new: Usage,
+    cfg: &LifecycleConfig,
+) -> Result<(), String> {
+    let total = used + new;
+    let max_mem = cfg.max_memory_bytes();
+    if max_mem > 0 && total.memory_bytes > max_mem {
+        let mib = |b: i64| b / (1024 * 1024);
+        return Err(format!(
+            "quota: member {owner:?} may use at most {} MiB of memory across their projects \
+             (lifecycle.max_memory_per_member); this one would make {} MiB, {} MiB over",
+            mib(max_mem),
+            mib(total.memory_bytes),
+            mib(total.memory_bytes - max_mem)
+        ));
+    }
+    let max_cpu = (cfg.max_cpus_per_member * 1e9) as i64;
+    if max_cpu > 0 && total.nano_cpus > max_cpu {
+        let cpus = |n: i64| n as f64 / 1e9;
+        return Err(format!(
+            "quota: member {owner:?} may use at most {} CPUs across their projects \
+             (lifecycle.max_cpus_per_member); this one would make {}, {} over",
+            cpus(max_cpu),
+            cpus(total.nano_cpus),
+            cpus(total.nano_cpus - max_cpu)
+        ));
+    }
+    Ok(())
+}
 
 /// Refuses a project that would take `owner` over `limit` running projects, given `others` of
 /// theirs already running or about to. A limit of 0 means none.
@@ -22,6 +84,35 @@ pub fn check_running(owner: &str, others: i64, limit: u32) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_totals_name_limit_and_excess() {
+        let cfg = LifecycleConfig {
+            max_memory_per_member: "1g".into(),
+            max_cpus_per_member: 2.0,
+            ..Default::default()
+        };
+        let gib = 1024 * 1024 * 1024;
+        let half = Usage {
+            memory_bytes: gib / 2,
+            nano_cpus: 1_000_000_000,
+        };
+        assert!(check_resources("ana", half, half, &cfg).is_ok());
+        let err = check_resources("ana", half, half + half, &cfg).unwrap_err();
+        assert!(
+            err.contains("at most 1024 MiB") && err.contains("512 MiB over"),
+            "{err}"
+        );
+        let cpu_heavy = Usage {
+            memory_bytes: 0,
+            nano_cpus: 3_000_000_000,
+        };
+        let err = check_resources("ana", Usage::default(), cpu_heavy, &cfg).unwrap_err();
+        assert!(
+            err.contains("at most 2 CPUs") && err.contains("1 over"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn running_limit_names_limit_and_excess() {

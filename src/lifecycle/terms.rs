@@ -25,6 +25,10 @@ pub struct LifecycleConfig {
     pub grace: Duration,
     /// Most projects one member may have running (or about to run) at once; 0 means no limit.
     pub max_running_per_member: u32,
+    /// Total memory limit across one member's active projects ("8g"; "0" means no limit).
+    pub max_memory_per_member: String,
+    /// Total CPU limit across one member's active projects (0 means no limit).
+    pub max_cpus_per_member: f64,
     /// Lets the admin API move the clock forward (`clubhost clock`). For tests only: it makes
     /// terms run out early. The environment variable CLUBHOST_TEST_CLOCK=1 does the same.
     pub settable_clock: bool,
@@ -39,6 +43,8 @@ impl Default for LifecycleConfig {
             ],
             grace: Duration::from_secs(30 * DAY as u64),
             max_running_per_member: 3,
+            max_memory_per_member: "4g".into(),
+            max_cpus_per_member: 4.0,
             settable_clock: false,
         }
     }
@@ -50,7 +56,22 @@ impl LifecycleConfig {
         if self.reminders.iter().any(|d| d.is_zero()) {
             return Err("key `lifecycle.reminders`: offsets must be longer than 0s".into());
         }
+        let mem = self.max_memory_per_member.trim();
+        if mem != "0" && crate::stack::parse_bytes(mem).is_none() {
+            return Err(format!(
+                "key `lifecycle.max_memory_per_member`: {:?} is not a size like \"4g\" or \"512m\"",
+                self.max_memory_per_member
+            ));
+        }
+        if self.max_cpus_per_member.is_nan() || self.max_cpus_per_member < 0.0 {
+            return Err("key `lifecycle.max_cpus_per_member`: must be 0 or more".into());
+        }
         Ok(())
+    }
+
+    /// The member memory total in bytes (0: no limit).
+    pub fn max_memory_bytes(&self) -> i64 {
+        crate::stack::parse_bytes(&self.max_memory_per_member).unwrap_or(0)
     }
 
     /// The rules in seconds, reminder offsets largest first.

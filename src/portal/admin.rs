@@ -43,7 +43,8 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
     let all = c.registry.projects().await?;
     let mut out = Vec::new();
     for p in all.iter().filter(|p| p.state() == ProjectState::Requested) {
-        let (stack_problem, normalized) = stack_verdict(&p.stack_source);
+        let own = c.registry.variables(&p.slug).await?;
+        let (stack_problem, normalized) = stack_verdict(c, &p.slug, &own, &p.stack_source);
         out.push(QueueItem {
             project: view(c, p).await?,
             description: p.description.clone(),

@@ -74,23 +74,37 @@ pub async fn slug_problem(c: &Control, slug: &str) -> Result<Option<String>, Den
 
 /// The stack checker's verdict on a stack file. Today that is `stack::parse` (syntax, supported
 /// keys, references, no host paths); the policy checker from issue 3 plugs in here.
-pub fn stack_verdict(source: &str) -> (Option<String>, Option<String>) {
+/// The stack checker's verdict on a stack for project `slug`, exactly as approval will see it (the
+/// club's limits, the project's variables and clubhost's own `CLUBHOST_*` ones), secrets masked:
+/// (every problem, one per line; the normalized stack as JSON).
+pub fn stack_verdict(
+    c: &Control,
+    slug: &str,
+    own: &stack::Vars,
+    source: &str,
+) -> (Option<String>, Option<String>) {
     if source.trim().is_empty() {
         return (Some("stack: paste or upload a compose file".into()), None);
     }
-    match stack::parse(source) {
-        Ok(s) => (
-            None,
-            Some(serde_json::to_string_pretty(&s).unwrap_or_default()),
-        ),
-        Err(e) => (Some(e.to_string()), None),
+    let vars = c.stack_vars(slug, &format!("/{slug}"), own);
+    let report = stack::check(source, &vars, &c.config.limits).redacted(&vars);
+    let problems: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
+    let normalized = report
+        .stack
+        .as_ref()
+        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default());
+    if problems.is_empty() {
+        (None, normalized)
+    } else {
+        (Some(problems.join("\n")), normalized)
     }
 }
 
 pub async fn verdict(c: &Control, input: &RequestInput) -> Result<Verdict, Denied> {
-    let (stack_problem, normalized) = stack_verdict(&input.stack);
+    let slug = input.slug.trim();
+    let (stack_problem, normalized) = stack_verdict(c, slug, &stack::Vars::new(), &input.stack);
     Ok(Verdict {
-        slug_problem: slug_problem(c, input.slug.trim()).await?,
+        slug_problem: slug_problem(c, slug).await?,
         stack_problem,
         normalized,
     })
