@@ -2,20 +2,17 @@
 //! over the unix socket when a server runs (so the server stays the single writer and swaps routes
 //! at once), or to the same API router in this process when none does. One code path either way.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use axum::body::Body;
 use clap::{Parser, Subcommand};
-use http_body_util::BodyExt;
-use hyper::{Method, Request, StatusCode};
+use hyper::Method;
 use serde_json::{Value, json};
-use tower::ServiceExt;
+
+mod client;
 
 use crate::config::Config;
-use crate::control::Control;
-use crate::proxy::routes::RouteHandle;
+use client::Api;
 
 #[derive(Parser)]
 #[command(
@@ -580,71 +577,4 @@ fn format_time(secs: Option<i64>) -> String {
         .to_string(),
         _ => "-".into(),
     }
-}
-
-/// Where API calls go: a running server's socket, or the API router in this process.
-enum Api {
-    Socket(PathBuf),
-    InProcess(axum::Router, Arc<Control>),
-}
-
-impl Api {
-    async fn connect(config: Config) -> anyhow::Result<Api> {
-        let path = config.socket_path();
-        if tokio::net::UnixStream::connect(&path).await.is_ok() {
-            return Ok(Api::Socket(path));
-        }
-        let control = Arc::new(Control::open(Arc::new(config), RouteHandle::default()).await?);
-        Ok(Api::InProcess(crate::api::router(control.clone()), control))
-    }
-
-    /// Sends one request; a non-2xx answer becomes an error with the server's message.
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "clubhost")
-            .header("content-type", "application/json")
-            .body(body)?;
-        let (status, bytes) = match self {
-            Api::Socket(p) => send_over_socket(p, req).await?,
-            Api::InProcess(router, control) => {
-                let res = router.clone().oneshot(req.map(Body::from)).await?;
-                let status = res.status();
-                let bytes = res.into_body().collect().await?.to_bytes();
-                // This process exits soon: let the notifications it queued go out first.
-                control
-                    .notifier
-                    .flush(std::time::Duration::from_secs(15))
-                    .await;
-                (status, bytes)
-            }
-        };
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if !status.is_success() {
-            match value["error"].as_str() {
-                Some(msg) => bail!("{msg}"),
-                None => bail!("{status}: {}", String::from_utf8_lossy(&bytes)),
-            }
-        }
-        Ok(value)
-    }
-}
-
-async fn send_over_socket(
-    path: &Path,
-    req: Request<String>,
-) -> anyhow::Result<(StatusCode, bytes::Bytes)> {
-    let stream = tokio::net::UnixStream::connect(path)
-        .await
-        .with_context(|| format!("cannot connect to {}", path.display()))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let res = sender
-        .send_request(req.map(|s| http_body_util::Full::new(bytes::Bytes::from(s))))
-        .await?;
-    let status = res.status();
-    Ok((status, res.into_body().collect().await?.to_bytes()))
 }

@@ -9,8 +9,13 @@
 //! Architecture invariant: the route table is only ever rebuilt here, from the registry plus the
 //! addresses of containers this process deployed or observed.
 
+mod deploying;
+mod reconcile;
+mod routes;
 mod terms;
 
+use routes::project_route_specs;
+pub use routes::{build_routes, static_route_specs};
 pub use terms::RenewalRequest;
 
 use std::collections::HashMap;
@@ -23,7 +28,7 @@ use tokio::sync::{Notify, OnceCell};
 
 use crate::config::Config;
 use crate::config::StaticRoute;
-use crate::deploy::{self, DeployRequest};
+use crate::deploy;
 use crate::docker::{DockerError, Engine};
 use crate::notify::{Note, Notifier};
 use crate::proxy::routes::{HostOptions, RouteHandle, RouteSpec, RouteTable, Target};
@@ -448,116 +453,6 @@ impl Control {
         Ok(())
     }
 
-    /// The deploy itself; the caller holds the project's lock.
-    async fn deploy_locked(&self, slug: &str, actor: &str, why: &str) -> Result<Project> {
-        self.engine_now().await?;
-        let project = self
-            .registry
-            .transition(slug, ProjectState::Deploying, actor, why)
-            .await?;
-        self.publish_routes().await?;
-        let deployment = self.registry.start_deployment(project.id).await?;
-        let outcome = self.run_deploy(&project, deployment).await;
-        match outcome {
-            Ok(addr) => {
-                self.registry
-                    .finish_deployment(deployment, "running", None)
-                    .await?;
-                let live = Live {
-                    deployment,
-                    addr,
-                    up: true,
-                };
-                self.live
-                    .lock()
-                    .expect("live map poisoned")
-                    .insert(slug.to_string(), live);
-                let p = self
-                    .registry
-                    .transition(slug, ProjectState::Running, actor, "deployed")
-                    .await?;
-                // The route moves to the new deployment in one swap; the old one drains, then goes.
-                self.publish_routes().await?;
-                self.retire_other_deployments(slug, deployment).await;
-                tracing::info!(%slug, %addr, "project running");
-                Ok(p)
-            }
-            Err(reason) => {
-                tracing::warn!(%slug, %reason, "deploy failed");
-                self.registry
-                    .finish_deployment(deployment, "failed", Some(&reason))
-                    .await?;
-                // A failed redeploy of a running project leaves the previous deployment serving.
-                let (to, why) = if self.live(slug).is_some() {
-                    let why =
-                        format!("redeploy failed, previous deployment still serving: {reason}");
-                    (ProjectState::Running, why)
-                } else {
-                    (ProjectState::Failed, reason.clone())
-                };
-                let p = self.registry.transition(slug, to, actor, &why).await?;
-                self.publish_routes().await?;
-                let subject = format!("{slug} failed to deploy");
-                let body = format!("The deploy of {slug} failed: {reason}");
-                self.notifier
-                    .send(Note::owner(&p.owner, slug, subject.clone(), body.clone()));
-                self.notifier.send(Note::admins(slug, subject, body));
-                Ok(p)
-            }
-        }
-    }
-
-    /// Returns the exposed address, or the reason the deploy failed (already cleaned up).
-    async fn run_deploy(
-        &self,
-        project: &Project,
-        deployment: i64,
-    ) -> std::result::Result<SocketAddr, String> {
-        let stack = self
-            .project_stack(project)
-            .await
-            .map_err(|e| e.to_string())?;
-        let engine = self.engine().await.map_err(|e| e.to_string())?;
-        let req = DeployRequest {
-            slug: &project.slug,
-            stack: &stack,
-            deployment,
-            gateway: &self.config.docker.gateway_network,
-            timeout: self.config.docker.deploy_timeout,
-        };
-        // The reason is stored, logged and shown: secret values (say, in a container's last
-        // log lines) are masked first.
-        let secrets = self
-            .registry
-            .variables(&project.slug)
-            .await
-            .map_err(|e| e.to_string())?;
-        deploy::deploy(engine, &req)
-            .await
-            .map_err(|e| secrets.redact(&e.to_string()))
-    }
-
-    /// Removes the deployments of a project older than `keep`, after the drain period (in the
-    /// background, so the caller does not wait for it).
-    async fn retire_other_deployments(&self, slug: &str, keep: i64) {
-        let Ok(engine) = self.engine().await else {
-            return;
-        };
-        let engine = engine.clone();
-        let drain = *self.drain.lock().expect("drain poisoned");
-        let slug = slug.to_string();
-        let retire = async move {
-            tokio::time::sleep(drain).await;
-            // Only older ones: a newer deployment may be starting right now.
-            deploy::remove_deployments(&engine, &slug, |d| d < keep).await;
-        };
-        if drain.is_zero() {
-            retire.await;
-        } else {
-            tokio::spawn(retire);
-        }
-    }
-
     // ---- routes ----
 
     /// Rebuilds the route table from the registry and swaps it in whole.
@@ -597,164 +492,6 @@ impl Control {
             .map(|r| (r.prefix.clone(), r.name.clone(), r.target.clone()))
             .collect()
     }
-
-    // ---- start-up ----
-
-    /// Brings Docker in line with the registry after a start: running projects whose containers
-    /// are all up keep them (same ids); anything interrupted is finished or redeployed; containers
-    /// of projects that should have none are removed.
-    pub async fn reconcile(&self) -> Result<()> {
-        let engine = self.engine().await?.clone();
-        let projects = self.registry.projects().await?;
-        let known: Vec<&str> = projects.iter().map(|p| p.slug.as_str()).collect();
-        // Containers and networks of projects the registry no longer knows (a delete cut short by
-        // a crash). Their volumes may hold data: `clubhost gc` lists and removes those.
-        for c in engine.containers(None).await? {
-            if !known.contains(&c.project.as_str()) {
-                tracing::info!(container = %c.name, "removing orphan container");
-                engine.remove_container(&c.id).await?;
-            }
-        }
-        for network in engine.networks(None).await? {
-            let slug = network.strip_prefix("clubhost-").unwrap_or_default();
-            if !known.contains(&slug) {
-                tracing::info!(%network, "removing orphan network");
-                engine.remove_network(&network).await?;
-            }
-        }
-        for p in &projects {
-            let slug = p.slug.as_str();
-            match p.state() {
-                state @ (ProjectState::Running | ProjectState::Deploying) => {
-                    let stack = self.project_stack(p).await?;
-                    let gateway = &self.config.docker.gateway_network;
-                    match deploy::observe(&engine, slug, &stack, gateway).await? {
-                        Some((deployment, addr)) => {
-                            tracing::info!(%slug, %addr, "project still running; route restored");
-                            let live = Live {
-                                deployment,
-                                addr,
-                                up: true,
-                            };
-                            self.live
-                                .lock()
-                                .expect("live map poisoned")
-                                .insert(slug.to_string(), live);
-                            // Nothing deploys during start-up: every other deployment is a
-                            // leftover (older, or a newer one a crash cut short).
-                            deploy::remove_deployments(&engine, slug, |d| d != deployment).await;
-                            if state == ProjectState::Deploying {
-                                let why = "redeploy interrupted by a restart; kept the deployment that runs";
-                                self.registry
-                                    .transition(slug, ProjectState::Running, "reconcile", why)
-                                    .await?;
-                            }
-                        }
-                        None => {
-                            tracing::info!(%slug, "containers missing; redeploying");
-                            deploy::teardown(&engine, slug, false).await?;
-                            if state == ProjectState::Deploying {
-                                let why = "deploy interrupted by a restart";
-                                self.registry
-                                    .transition(slug, ProjectState::Failed, "reconcile", why)
-                                    .await?;
-                            }
-                            self.redeploy(slug, "reconcile").await?;
-                        }
-                    }
-                }
-                ProjectState::Approved => {
-                    self.redeploy(slug, "reconcile").await?;
-                }
-                _ => {
-                    if !engine.containers(Some(slug)).await?.is_empty() {
-                        deploy::teardown(&engine, slug, false).await?;
-                    }
-                }
-            }
-        }
-        self.publish_routes().await
-    }
-}
-
-/// The route table for a set of projects: running ones with a known address are forwarded, other
-/// live states answer the "not running" page, and the portal keeps its reserved prefix.
-pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> RouteTable {
-    RouteTable::new(project_route_specs(projects, live))
-}
-
-/// `[[proxy.routes]]` as route specs. Config validation checked them; an upstream whose name no
-/// longer resolves answers 503 instead of failing the whole table.
-pub fn static_route_specs(routes: &[StaticRoute]) -> Vec<RouteSpec> {
-    routes
-        .iter()
-        .map(|r| {
-            let target = match r.upstream_addr() {
-                Ok(addr) => Target::Upstream(addr),
-                Err(e) => {
-                    tracing::warn!(error = %e, "static route upstream unusable");
-                    Target::Unavailable {
-                        state: "unreachable".into(),
-                        about: None,
-                    }
-                }
-            };
-            let name = r
-                .name
-                .clone()
-                .or_else(|| r.host.clone())
-                .or_else(|| r.path.clone())
-                .unwrap_or_default();
-            RouteSpec {
-                segment: r.segment().unwrap_or_default().to_string(),
-                name,
-                target,
-                host: r.host.clone(),
-                rewrite: r.rewrite,
-            }
-        })
-        .collect()
-}
-
-fn project_route_specs(projects: &[Project], live: &HashMap<String, Live>) -> Vec<RouteSpec> {
-    let mut specs = vec![RouteSpec::path("portal", "Portal", Target::Portal)];
-    for p in projects {
-        let state = p.state();
-        if matches!(state, ProjectState::Rejected | ProjectState::Withdrawn) {
-            continue;
-        }
-        let target = match (state, live.get(&p.slug)) {
-            // While a redeploy runs, the previous deployment keeps serving.
-            (ProjectState::Running | ProjectState::Deploying, Some(l)) if l.up => {
-                Target::Upstream(l.addr)
-            }
-            (ProjectState::Running, Some(_)) => Target::Unavailable {
-                state: "restarting".into(),
-                about: None,
-            },
-            (ProjectState::Running, None) => Target::Unavailable {
-                state: "starting".into(),
-                about: None,
-            },
-            // Expired projects stay findable: the page says what it was and whose.
-            (s @ (ProjectState::Expired | ProjectState::Purged), _) => Target::Unavailable {
-                state: "expired".into(),
-                about: Some(terms::expired_about(p, s)),
-            },
-            (s, _) => Target::Unavailable {
-                state: s.to_string(),
-                about: None,
-            },
-        };
-        let segment = if p.is_root {
-            String::new()
-        } else {
-            p.slug.clone()
-        };
-        // Rewrite on by default; a per-project switch can come from the registry later.
-        specs.push(RouteSpec::path(segment, p.name.clone(), target));
-    }
-    specs
 }
 
 /// Slugs become URL segments and Docker names: lowercase letters, digits and inner dashes.

@@ -1,0 +1,127 @@
+//! The deploy step shared by approve, redeploy, restore and reconcile: start a new deployment
+//! beside the serving one, switch the route when it answers, retire the old one after the drain;
+//! or record why it failed.
+
+use std::net::SocketAddr;
+
+use super::{Control, Live, Result};
+use crate::deploy::{self, DeployRequest};
+use crate::notify::Note;
+use crate::registry::{Project, ProjectState};
+
+impl Control {
+    /// The deploy itself; the caller holds the project's lock.
+    pub(super) async fn deploy_locked(
+        &self,
+        slug: &str,
+        actor: &str,
+        why: &str,
+    ) -> Result<Project> {
+        self.engine_now().await?;
+        let project = self
+            .registry
+            .transition(slug, ProjectState::Deploying, actor, why)
+            .await?;
+        self.publish_routes().await?;
+        let deployment = self.registry.start_deployment(project.id).await?;
+        let outcome = self.run_deploy(&project, deployment).await;
+        match outcome {
+            Ok(addr) => {
+                self.registry
+                    .finish_deployment(deployment, "running", None)
+                    .await?;
+                let live = Live {
+                    deployment,
+                    addr,
+                    up: true,
+                };
+                self.live
+                    .lock()
+                    .expect("live map poisoned")
+                    .insert(slug.to_string(), live);
+                let p = self
+                    .registry
+                    .transition(slug, ProjectState::Running, actor, "deployed")
+                    .await?;
+                // The route moves to the new deployment in one swap; the old one drains, then goes.
+                self.publish_routes().await?;
+                self.retire_other_deployments(slug, deployment).await;
+                tracing::info!(%slug, %addr, "project running");
+                Ok(p)
+            }
+            Err(reason) => {
+                tracing::warn!(%slug, %reason, "deploy failed");
+                self.registry
+                    .finish_deployment(deployment, "failed", Some(&reason))
+                    .await?;
+                // A failed redeploy of a running project leaves the previous deployment serving.
+                let (to, why) = if self.live(slug).is_some() {
+                    let why =
+                        format!("redeploy failed, previous deployment still serving: {reason}");
+                    (ProjectState::Running, why)
+                } else {
+                    (ProjectState::Failed, reason.clone())
+                };
+                let p = self.registry.transition(slug, to, actor, &why).await?;
+                self.publish_routes().await?;
+                let subject = format!("{slug} failed to deploy");
+                let body = format!("The deploy of {slug} failed: {reason}");
+                self.notifier
+                    .send(Note::owner(&p.owner, slug, subject.clone(), body.clone()));
+                self.notifier.send(Note::admins(slug, subject, body));
+                Ok(p)
+            }
+        }
+    }
+
+    /// Returns the exposed address, or the reason the deploy failed (already cleaned up).
+    pub(super) async fn run_deploy(
+        &self,
+        project: &Project,
+        deployment: i64,
+    ) -> std::result::Result<SocketAddr, String> {
+        let stack = self
+            .project_stack(project)
+            .await
+            .map_err(|e| e.to_string())?;
+        let engine = self.engine().await.map_err(|e| e.to_string())?;
+        let req = DeployRequest {
+            slug: &project.slug,
+            stack: &stack,
+            deployment,
+            gateway: &self.config.docker.gateway_network,
+            timeout: self.config.docker.deploy_timeout,
+        };
+        // The reason is stored, logged and shown: secret values (say, in a container's last
+        // log lines) are masked first.
+        let secrets = self
+            .registry
+            .variables(&project.slug)
+            .await
+            .map_err(|e| e.to_string())?;
+        deploy::deploy(engine, &req)
+            .await
+            .map_err(|e| secrets.redact(&e.to_string()))
+    }
+
+    /// Removes the deployments of a project older than `keep`, after the drain period (in the
+    /// background, so the caller does not wait for it).
+    pub(super) async fn retire_other_deployments(&self, slug: &str, keep: i64) {
+        let Ok(engine) = self.engine().await else {
+            return;
+        };
+        let engine = engine.clone();
+        let drain = *self.drain.lock().expect("drain poisoned");
+        let slug = slug.to_string();
+        let retire = async move {
+            tokio::time::sleep(drain).await;
+            // Only older ones: a newer deployment may be starting right now.
+            deploy::remove_deployments(&engine, &slug, |d| d < keep).await;
+        };
+        if drain.is_zero() {
+            retire.await;
+        } else {
+            tokio::spawn(retire);
+        }
+    }
+}

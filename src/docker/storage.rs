@@ -1,0 +1,239 @@
+//! Networks, volumes and images: the Docker objects a deploy needs before any container.
+//! Same rules as the rest of `docker`: create with our labels, touch only what carries them.
+
+use std::collections::HashMap;
+
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::{DockerError, Engine, LABEL_MANAGED, Result, api, is_not_found, split_image};
+
+impl Engine {
+    // ---- networks ----
+
+    /// Creates the gateway bridge if missing. Inter-container communication is off on it, so
+    /// projects can't reach each other there, while the proxy on the host reaches them all.
+    /// It is shared by every clubhost instance on this engine, so only its managed label counts.
+    pub async fn ensure_gateway(&self, name: &str) -> Result<()> {
+        let labels = HashMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            ("clubhost.role".to_string(), "gateway".to_string()),
+        ]);
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(labels),
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.enable_icc".to_string(),
+                "false".to_string(),
+            )])),
+            ..Default::default()
+        };
+        self.ensure_network(req, |l| l.get(LABEL_MANAGED).is_some_and(|v| v == "true"))
+            .await
+            .map(|_| ())
+    }
+
+    /// Creates a project's network (`internal` keeps it off the outside world) if missing;
+    /// returns whether it was created now.
+    pub async fn ensure_project_network(&self, name: &str, project: &str) -> Result<bool> {
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            labels: Some(self.labels(Some(project))),
+            ..Default::default()
+        };
+        self.ensure_network(req, |l| self.is_ours(Some(l))).await
+    }
+
+    /// Docker does not keep network names unique: two creators racing for one name (two clubhost
+    /// processes starting at once) can make two networks. So: list by exact name, create if none,
+    /// and if there are several of ours keep the oldest and remove the rest, which every racer
+    /// agrees on.
+    async fn ensure_network(
+        &self,
+        req: NetworkCreateRequest,
+        ours: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<bool> {
+        let name = req.name.clone();
+        let existing = self.networks_named(&name).await?;
+        if let Some(foreign) = existing.iter().find(|n| !ours(&n.2)) {
+            return Err(DockerError::NotOurs(format!(
+                "network {} ({})",
+                name, foreign.0
+            )));
+        }
+        if !existing.is_empty() {
+            return Ok(false);
+        }
+        self.docker
+            .create_network(req)
+            .await
+            .map_err(api(format!("create network {name}")))?;
+        let mut now = self.networks_named(&name).await?;
+        now.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        for (id, _, labels) in now.iter().skip(1) {
+            if ours(labels) {
+                let _ = self.docker.remove_network(id).await;
+            }
+        }
+        Ok(true)
+    }
+
+    /// (id, created, labels) of every network with exactly this name.
+    async fn networks_named(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(String, String, HashMap<String, String>)>> {
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(api(format!("list networks named {name}")))?;
+        Ok(list
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .map(|n| {
+                (
+                    n.id.unwrap_or_default(),
+                    n.created.unwrap_or_default(),
+                    n.labels.unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    /// Removes a network of ours (every copy, should a race have made two); a missing one is
+    /// already gone.
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        for (id, _, labels) in self.networks_named(name).await? {
+            if !self.is_ours(Some(&labels)) {
+                return Err(DockerError::NotOurs(format!("network {name} ({id})")));
+            }
+            match self.docker.remove_network(&id).await {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(api(format!("remove network {name}"))(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of our networks, for one project or all.
+    pub async fn networks(&self, project: Option<&str>) -> Result<Vec<String>> {
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(api("list networks"))?;
+        Ok(list.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    // ---- volumes ----
+
+    /// Creates a named volume if missing; returns whether it was created now.
+    pub async fn ensure_volume(&self, name: &str, project: &str) -> Result<bool> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) if self.is_ours(Some(&v.labels)) => Ok(false),
+            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
+            Err(e) if is_not_found(&e) => {
+                let req = VolumeCreateRequest {
+                    name: Some(name.to_string()),
+                    labels: Some(self.labels(Some(project))),
+                    ..Default::default()
+                };
+                self.docker
+                    .create_volume(req)
+                    .await
+                    .map_err(api(format!("create volume {name}")))?;
+                Ok(true)
+            }
+            Err(e) => Err(api(format!("inspect volume {name}"))(e)),
+        }
+    }
+
+    pub async fn remove_volume(&self, name: &str) -> Result<()> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) if self.is_ours(Some(&v.labels)) => self
+                .docker
+                .remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().build()))
+                .await
+                .or_else(|e| if is_not_found(&e) { Ok(()) } else { Err(e) })
+                .map_err(api(format!("remove volume {name}"))),
+            Ok(_) => Err(DockerError::NotOurs(name.to_string())),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api(format!("inspect volume {name}"))(e)),
+        }
+    }
+
+    /// Names of this instance's project networks (of one project, or all).
+    pub async fn project_networks(&self, project: Option<&str>) -> Result<Vec<String>> {
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(api("list networks"))?;
+        let mut names: Vec<String> = list.into_iter().filter_map(|n| n.name).collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    pub async fn volumes(&self, project: Option<&str>) -> Result<Vec<String>> {
+        let opts = ListVolumesOptionsBuilder::default()
+            .filters(&self.label_filter(project))
+            .build();
+        let list = self
+            .docker
+            .list_volumes(Some(opts))
+            .await
+            .map_err(api("list volumes"))?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    // ---- images ----
+
+    /// Makes sure `image` is present, pulling only when it is not.
+    pub async fn ensure_image(&self, image: &str) -> Result<()> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(api(format!("inspect image {image}"))(e)),
+        }
+        let (repo, tag) = split_image(image);
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag)
+            .build();
+        let mut pull = self.docker.create_image(Some(opts), None, None);
+        while let Some(progress) = pull.next().await {
+            if let Err(e) = progress {
+                return Err(DockerError::ImageUnavailable {
+                    image: image.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
