@@ -6,7 +6,8 @@
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
-//! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload.
+//! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
+//!   `proxy_fuzz`: a short seeded run of mutated requests.
 //! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
 //! - `sinks`: the local webhook receiver and SMTP sink the lifecycle tests start.
 //! - `stack_corpus`: the checker on real-world-shaped compose files; random input never panics.
@@ -20,6 +21,7 @@ mod lifecycle;
 mod portal;
 mod portal_projects;
 mod proxy;
+mod proxy_fuzz;
 mod proxy_reload;
 mod proxy_support;
 mod sinks;
