@@ -78,13 +78,23 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {res}"));
         std::fs::create_dir_all(&shots).unwrap();
-        Browser {
+        let browser = Browser {
             http,
             session: format!("{base}/session/{id}"),
             driver,
             shots,
             step: 0,
-        }
+        };
+        // Element look-ups wait up to 15 s for the page (a loaded CI machine is slow to render).
+        browser
+            .call(
+                reqwest::Method::POST,
+                "/timeouts",
+                json!({ "implicit": 15_000 }),
+            )
+            .await
+            .expect("setting the WebDriver implicit wait");
+        browser
     }
 
     async fn call(
