@@ -163,7 +163,7 @@ pub async fn deploy(engine: &Engine, req: &DeployRequest<'_>) -> Result<SocketAd
             .unwrap_or(false)
         {
             let mut nets = engine
-                .project_networks(Some(req.slug))
+                .networks(Some(req.slug))
                 .await
                 .unwrap_or_default();
             nets.push(network_name(req.slug));
@@ -425,7 +425,7 @@ pub async fn teardown(engine: &Engine, slug: &str, purge: bool) -> Result<(), Do
     for r in futures_util::future::join_all(removals).await {
         r?;
     }
-    for n in engine.project_networks(Some(slug)).await? {
+    for n in engine.networks(Some(slug)).await? {
         engine.remove_network(&n).await?;
     }
     engine.remove_network(&network_name(slug)).await?;

@@ -128,7 +128,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Names of our networks, for one project or all.
+    /// Names of our networks, for one project or all: sorted, each once (a name two racing
+    /// creators made twice is listed once).
     pub async fn networks(&self, project: Option<&str>) -> Result<Vec<String>> {
         let opts = ListNetworksOptionsBuilder::default()
             .filters(&self.label_filter(project))
@@ -138,7 +139,10 @@ impl Engine {
             .list_networks(Some(opts))
             .await
             .map_err(api("list networks"))?;
-        Ok(list.into_iter().filter_map(|n| n.name).collect())
+        let mut names: Vec<String> = list.into_iter().filter_map(|n| n.name).collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 
     // ---- volumes ----
@@ -176,22 +180,6 @@ impl Engine {
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(api(format!("inspect volume {name}"))(e)),
         }
-    }
-
-    /// Names of this instance's project networks (of one project, or all).
-    pub async fn project_networks(&self, project: Option<&str>) -> Result<Vec<String>> {
-        let opts = ListNetworksOptionsBuilder::default()
-            .filters(&self.label_filter(project))
-            .build();
-        let list = self
-            .docker
-            .list_networks(Some(opts))
-            .await
-            .map_err(api("list networks"))?;
-        let mut names: Vec<String> = list.into_iter().filter_map(|n| n.name).collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
     }
 
     pub async fn volumes(&self, project: Option<&str>) -> Result<Vec<String>> {
