@@ -162,10 +162,7 @@ pub async fn deploy(engine: &Engine, req: &DeployRequest<'_>) -> Result<SocketAd
             .map(|c| c.is_empty())
             .unwrap_or(false)
         {
-            let mut nets = engine
-                .networks(Some(req.slug))
-                .await
-                .unwrap_or_default();
+            let mut nets = engine.networks(Some(req.slug)).await.unwrap_or_default();
             nets.push(network_name(req.slug));
             nets.dedup();
             for n in nets {

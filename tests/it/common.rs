@@ -189,21 +189,20 @@ impl Club {
         path
     }
 
+    /// Submits the stack file at `stack` as project `slug`, owned by ana; returns stdout.
+    pub fn submit(&self, slug: &str, stack: &Path) -> String {
+        let stack = stack.to_str().unwrap();
+        self.ok(&[
+            "project", "submit", "--owner", "ana", "--slug", slug, "--stack", stack,
+        ])
+    }
+
     /// Adds a member, submits `stack` under `slug` and approves it.
     pub fn deploy(&mut self, slug: &str, stack: &str) -> String {
         self.slugs.push(slug.to_string());
         let _ = self.cli(&["user", "add", "ana"]);
         let path = self.write_stack(&format!("{slug}.yml"), stack);
-        self.ok(&[
-            "project",
-            "submit",
-            "--owner",
-            "ana",
-            "--slug",
-            slug,
-            "--stack",
-            path.to_str().unwrap(),
-        ]);
+        self.submit(slug, &path);
         self.ok(&["project", "approve", slug])
     }
 

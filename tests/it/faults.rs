@@ -237,16 +237,7 @@ async fn sigkill_during_deploy_and_expire_converges_after_restart() {
         let slug = slug(&format!("kill{i}"));
         club.slugs.push(slug.clone());
         club.start();
-        club.ok(&[
-            "project",
-            "submit",
-            "--owner",
-            "ana",
-            "--slug",
-            &slug,
-            "--stack",
-            path.to_str().unwrap(),
-        ]);
+        club.submit(&slug, &path);
         let mut approve = club.cli_background(&["project", "approve", &slug]);
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         club.kill9();
@@ -281,16 +272,7 @@ async fn sigkill_during_deploy_and_expire_converges_after_restart() {
         let slug = slug(&format!("del{i}"));
         club.slugs.push(slug.clone());
         club.start();
-        club.ok(&[
-            "project",
-            "submit",
-            "--owner",
-            "ana",
-            "--slug",
-            &slug,
-            "--stack",
-            path.to_str().unwrap(),
-        ]);
+        club.submit(&slug, &path);
         club.ok(&["project", "approve", &slug]);
         let mut delete = club.cli_background(&["project", "delete", &slug]);
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;

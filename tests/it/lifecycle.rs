@@ -349,16 +349,7 @@ async fn failed_sends_are_retried_and_never_block() {
     let stack = club.write_stack("n.yml", &two_service_stack());
     let slug = slug("notify");
     let started = std::time::Instant::now();
-    club.ok(&[
-        "project",
-        "submit",
-        "--owner",
-        "ana",
-        "--slug",
-        &slug,
-        "--stack",
-        stack.to_str().unwrap(),
-    ]);
+    club.submit(&slug, &stack);
     // Four tries with 100/200/400 ms waits on the dead hook would take 700 ms; the submit
     // returned without waiting for any of them (measured loosely: under the retry time plus CLI).
     let body = flaky.wait_for("New hosting request");
@@ -392,16 +383,7 @@ fn cli_without_server_delivers_before_exiting() {
     club.ok(&["user", "add", "ana", "--email", "ana@club.example"]);
     let stack = club.write_stack("s.yml", &format!("services:\n  web:\n    image: {IMAGE}\n"));
     let slug = slug("inproc");
-    club.ok(&[
-        "project",
-        "submit",
-        "--owner",
-        "ana",
-        "--slug",
-        &slug,
-        "--stack",
-        stack.to_str().unwrap(),
-    ]);
+    club.submit(&slug, &stack);
     // Delivered already when the command returned: no waiting needed.
     assert!(
         hook.delivered()

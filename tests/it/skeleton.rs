@@ -370,16 +370,7 @@ async fn failed_deploy_cleans_up_and_records_why() {
     // The web service exits at once: the deploy must fail and take the db down with it.
     let stack = two_service_stack().replace("exec httpd -f -p 8000 -h /www", "echo boom; exit 3");
     let path = club.write_stack("crash.yml", &stack);
-    club.ok(&[
-        "project",
-        "submit",
-        "--owner",
-        "ana",
-        "--slug",
-        &slug,
-        "--stack",
-        path.to_str().unwrap(),
-    ]);
+    club.submit(&slug, &path);
     let out = club.cli(&["project", "approve", &slug]);
     assert!(
         !out.status.success(),

@@ -376,16 +376,7 @@ x-clubhost:
     let bad = slug("condsbad");
     club.slugs.push(bad.clone());
     let path = club.write_stack("bad.yml", &stack(3));
-    club.ok(&[
-        "project",
-        "submit",
-        "--owner",
-        "ana",
-        "--slug",
-        &bad,
-        "--stack",
-        path.to_str().unwrap(),
-    ]);
+    club.submit(&bad, &path);
     let out = club.cli(&["project", "approve", &bad]);
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
