@@ -23,6 +23,9 @@ struct Browser {
     driver: Child,
     shots: PathBuf,
     step: usize,
+    /// The page last opened with `goto` (None after a click): `expect` may reload it, so a page
+    /// caught in a passing state (a route switching in the same instant) gets another look.
+    reloadable: std::sync::Mutex<Option<String>>,
 }
 
 impl Browser {
@@ -84,6 +87,7 @@ impl Browser {
             driver,
             shots,
             step: 0,
+            reloadable: std::sync::Mutex::new(None),
         };
         // Element look-ups wait up to 15 s for the page (a loaded CI machine is slow to render).
         browser
@@ -122,6 +126,7 @@ impl Browser {
     }
 
     async fn goto(&self, url: &str) -> Result<(), String> {
+        *self.reloadable.lock().unwrap() = Some(url.to_string());
         self.call(reqwest::Method::POST, "/url", json!({ "url": url }))
             .await
             .map(drop)
@@ -155,6 +160,7 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) -> Result<(), String> {
+        *self.reloadable.lock().unwrap() = None;
         let el = self.find(css).await?;
         self.call(
             reqwest::Method::POST,
@@ -175,7 +181,9 @@ impl Browser {
     /// Waits (bounded) until the page source contains `text`.
     async fn expect(&self, text: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut attempt = 0u32;
         loop {
+            attempt += 1;
             let src = self.source().await?;
             if src.contains(text) {
                 return Ok(());
@@ -184,6 +192,11 @@ impl Browser {
                 return Err(format!("page never showed {text:?}; it shows:\n{src}"));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+            // Every 2 s, reload a page opened by address (never one that a form posted).
+            let url = self.reloadable.lock().unwrap().clone();
+            if let Some(url) = url.filter(|_| attempt.is_multiple_of(10)) {
+                self.goto(&url).await?;
+            }
         }
     }
 
