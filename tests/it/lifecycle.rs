@@ -244,18 +244,7 @@ async fn quotas_are_checked_at_submit_and_approval_and_gc_finds_orphans() {
     club.slugs.extend([a.clone(), b.clone(), c.clone()]);
     club.ok(&["user", "add", "ana"]);
     let stack = club.write_stack("q.yml", &two_service_stack());
-    let submit = |slug: &str| {
-        club.cli(&[
-            "project",
-            "submit",
-            "--owner",
-            "ana",
-            "--slug",
-            slug,
-            "--stack",
-            stack.to_str().unwrap(),
-        ])
-    };
+    let submit = |slug: &str| club.try_submit(slug, &stack);
     assert!(submit(&a).status.success());
     assert!(submit(&b).status.success());
     // No server: the CLI works in-process.

@@ -314,16 +314,7 @@ async fn bad_stack_is_refused_naming_the_field_and_creates_nothing() {
     club.ok(&["user", "add", "ana"]);
     let stack = format!("services:\n  web:\n    image: {IMAGE}\n    depends_on: [database]\n");
     let path = club.write_stack("bad.yml", &stack);
-    let out = club.cli(&[
-        "project",
-        "submit",
-        "--owner",
-        "ana",
-        "--slug",
-        &slug,
-        "--stack",
-        path.to_str().unwrap(),
-    ]);
+    let out = club.try_submit(&slug, &path);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -333,16 +324,7 @@ async fn bad_stack_is_refused_naming_the_field_and_creates_nothing() {
 
     let stack = format!("services:\n  web:\n    image: {IMAGE}\n    privileged: true\n");
     let path = club.write_stack("bad2.yml", &stack);
-    let out = club.cli(&[
-        "project",
-        "submit",
-        "--owner",
-        "ana",
-        "--slug",
-        &slug,
-        "--stack",
-        path.to_str().unwrap(),
-    ]);
+    let out = club.try_submit(&slug, &path);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
