@@ -164,6 +164,7 @@ pub async fn deploy(engine: &Engine, req: &DeployRequest<'_>) -> Result<SocketAd
         {
             let mut nets = engine.networks(Some(req.slug)).await.unwrap_or_default();
             nets.push(network_name(req.slug));
+            nets.sort();
             nets.dedup();
             for n in nets {
                 if let Err(e) = engine.remove_network(&n).await {

@@ -11,7 +11,6 @@ use futures_util::StreamExt;
 
 use crate::control::Control;
 use crate::docker::{ContainerEvent, ContainerStatus, Engine};
-use crate::stack;
 
 /// Runs until the process ends.
 pub async fn run(control: Arc<Control>) {
@@ -67,7 +66,11 @@ async fn is_exposed(control: &Control, e: &ContainerEvent) -> bool {
     let Ok(project) = control.registry.project(&e.project).await else {
         return false;
     };
-    stack::parse(&project.stack_source).is_ok_and(|s| s.expose.service == e.service)
+    // With the project's variables and limits, exactly as it was deployed.
+    control
+        .project_stack(&project)
+        .await
+        .is_ok_and(|s| s.expose.service == e.service)
 }
 
 /// A container came back: once it answers on its (possibly new) address, restore the route.

@@ -72,8 +72,6 @@ pub async fn slug_problem(c: &Control, slug: &str) -> Result<Option<String>, Den
     }
 }
 
-/// The stack checker's verdict on a stack file. Today that is `stack::parse` (syntax, supported
-/// keys, references, no host paths); the policy checker from issue 3 plugs in here.
 /// The stack checker's verdict on a stack for project `slug`, exactly as approval will see it (the
 /// club's limits, the project's variables and clubhost's own `CLUBHOST_*` ones), secrets masked:
 /// (every problem, one per line; the normalized stack as JSON).
