@@ -6,12 +6,13 @@
 //! slow a request down.
 //!
 //! Module map: [`routes`] (the table), [`forwarded`] (header surgery), [`body`] (request bodies
-//! with the size limit), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
+//! with the size limit), [`framing`] (spots heads with both Content-Length and Transfer-Encoding), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
 //! [`settings`] (limits and timeouts), [`access`] (the access log line).
 
 pub mod access;
 pub mod body;
 pub mod forwarded;
+pub mod framing;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
@@ -41,6 +42,16 @@ pub use settings::Settings;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response the proxy sends, whatever produced it.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// One client connection: what its requests share.
+struct ClientConn {
+    proxy: Arc<Proxy>,
+    peer: SocketAddr,
+    /// `peer`'s IP as a header value, formatted once per connection (X-Forwarded-For, X-Real-IP).
+    peer_ip: HeaderValue,
+    /// What the socket wrapper saw of the current request's head.
+    framing: Arc<framing::FramingFlags>,
+}
 
 /// What the proxy needs to serve; shared by every connection.
 pub struct Proxy {
@@ -108,22 +119,29 @@ impl Proxy {
             // Reap finished connection tasks so the set does not grow without bound.
             while connections.try_join_next().is_some() {}
             let _ = stream.set_nodelay(true);
-            let proxy = self.clone();
             let mut closing = closing_rx.clone();
+            let header_read_timeout = self.settings.header_read_timeout;
+            let max_header_size = self.settings.max_header_size;
+            let framing = Arc::new(framing::FramingFlags::default());
+            let io = TokioIo::new(framing::HeadWatch::new(stream, framing.clone()));
+            let client = Arc::new(ClientConn {
+                proxy: self.clone(),
+                peer,
+                // The peer's address as a header value, formatted once per connection.
+                peer_ip: forwarded::ip_header(peer.ip()),
+                framing,
+            });
             connections.spawn(async move {
                 let _open = metrics::ConnectionGuard::open();
-                let header_read_timeout = proxy.settings.header_read_timeout;
-                let max_header_size = proxy.settings.max_header_size;
-                // The peer's address as a header value, formatted once per connection.
-                let peer_ip = forwarded::ip_header(peer.ip());
                 let service = hyper::service::service_fn(move |req| {
-                    proxy.clone().handle(req, peer, peer_ip.clone())
+                    let client = client.clone();
+                    async move { client.proxy.handle(req, &client).await }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(header_read_timeout)
                     .max_header_size(max_header_size)
-                    .serve_connection(TokioIo::new(stream), service)
+                    .serve_connection(io, service)
                     .with_upgrades();
                 tokio::pin!(conn);
                 let result = tokio::select! {
@@ -150,12 +168,32 @@ impl Proxy {
     }
 
     async fn handle(
-        self: Arc<Self>,
+        &self,
         req: Request<Incoming>,
-        peer: SocketAddr,
-        peer_ip: HeaderValue,
+        client: &ClientConn,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let start = Instant::now();
+        // hyper settles a head with both Content-Length and Transfer-Encoding by itself (chunked
+        // wins, connection closed after); the issue wants such requests refused outright.
+        if client.framing.take_both() && req.headers().contains_key(header::TRANSFER_ENCODING) {
+            let mut res = page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The request has both Content-Length and Transfer-Encoding.",
+                pages::wants_json(req.headers()),
+            );
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Ok(self.finish(
+                req.method(),
+                req.uri().path(),
+                metrics::unrouted(),
+                "-",
+                start,
+                None,
+                res,
+            ));
+        }
         let json = pages::wants_json(req.headers());
         let table = self.routes.load_full();
         let host = req
@@ -201,7 +239,7 @@ impl Proxy {
                 let mut req = req.map(axum::body::Body::new);
                 // The portal throttles logins per address; it reads the peer from ConnectInfo.
                 req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
+                    .insert(axum::extract::ConnectInfo(client.peer));
                 let Ok(res) = self.portal.clone().oneshot(req).await;
                 let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
                 route.stats.record(res.status().as_u16());
@@ -229,10 +267,7 @@ impl Proxy {
                     res,
                 ));
             }
-            Target::Upstream(addr) => {
-                self.forward(req, (peer, &peer_ip), *addr, route, json, start)
-                    .await
-            }
+            Target::Upstream(addr) => self.forward(req, client, *addr, route, json, start).await,
         };
         Ok(res)
     }
@@ -273,7 +308,7 @@ impl Proxy {
     async fn forward(
         &self,
         mut req: Request<Incoming>,
-        (peer, peer_ip): (SocketAddr, &HeaderValue),
+        client: &ClientConn,
         addr: SocketAddr,
         route: &Route,
         json: bool,
@@ -338,9 +373,9 @@ impl Proxy {
         forwarded::set_forwarded(
             headers,
             &forwarded::Hop {
-                peer,
-                peer_ip,
-                trusted: self.settings.trusts(peer.ip()),
+                peer: client.peer,
+                peer_ip: &client.peer_ip,
+                trusted: self.settings.trusts(client.peer.ip()),
                 scheme: &self.scheme,
                 prefix: route.prefix_header.as_ref(),
             },
@@ -416,6 +451,8 @@ impl Proxy {
             && let Some((_, client_side)) = upgrade
         {
             let upstream_side = hyper::upgrade::on(&mut res);
+            // From here on the client's bytes are the upgraded protocol's, not HTTP heads.
+            client.framing.switch_off();
             tokio::spawn(async move {
                 if let (Ok(client), Ok(upstream)) = tokio::join!(client_side, upstream_side) {
                     let mut client = TokioIo::new(client);
