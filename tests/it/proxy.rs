@@ -484,3 +484,65 @@ async fn host_routes_and_subdomains_reach_projects_without_prefix() {
     assert_eq!(get("club.example", "/blog/id").await, "sub");
     assert_eq!(get("status.club.example", "/id").await, "status");
 }
+
+/// An upstream that answers the first request on each connection and then, on the next request
+/// of the same keep-alive connection, closes without a word: the "reused connection that was
+/// closed" case. Counts requests it saw so the test can tell a retry from none.
+async fn closes_reused_connections() -> (std::net::SocketAddr, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let head = read_head(&mut s).await;
+                if head.is_empty() {
+                    return;
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+                    .await;
+                // The second request is read, counted and dropped with the connection.
+                if !read_head(&mut s).await.is_empty() {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn a_closed_pooled_connection_is_retried_once_for_safe_requests_only() {
+    let (up, seen) = closes_reused_connections().await;
+    let p = TestProxy::start(vec![upstream_route("app", "App", up)], settings()).await;
+    let c = http();
+    // First GET opens the pooled upstream connection.
+    let res = c.get(p.url("/app/a")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "first");
+    // Second GET reuses it; the upstream drops it; the proxy retries on a fresh connection.
+    let res = c.get(p.url("/app/b")).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "a GET on a dropped connection is retried"
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 3, "first, dropped, retried");
+    // The retry's connection is pooled now, one request old. A POST is not safe to repeat: when
+    // the upstream drops that connection too, the visitor gets 502 and there is no second try.
+    let res = c.post(p.url("/app/c")).body("x").send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        502,
+        "a POST on a dropped connection is not retried"
+    );
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        4,
+        "exactly one attempt for the POST"
+    );
+}
