@@ -85,6 +85,26 @@ pub struct ProxyConfig {
     pub header_read_timeout: Duration,
     /// One access log line per request.
     pub access_log: bool,
+    /// `[proxy.overrides.<key>]`: limits for one route that differ from the ones above. The key
+    /// is a project's slug, or a static route's path segment or host. Reloaded on SIGHUP.
+    pub overrides: std::collections::BTreeMap<String, RouteOverrides>,
+}
+
+/// Per-route exceptions to `[proxy]`'s limits, for a project that needs more (a WordPress media
+/// library wants bigger uploads, a report generator a longer wait) or less than the club's
+/// defaults. Only what is decided per request can differ per route; header size and the
+/// header read timeout apply before the route is known.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteOverrides {
+    /// Replaces `proxy.max_body_size` for this route.
+    #[serde(default, deserialize_with = "byte_size::some")]
+    pub max_body_size: Option<u64>,
+    /// Replaces `proxy.response_header_timeout` for this route.
+    #[serde(default, deserialize_with = "humantime_serde_compat::some")]
+    pub response_header_timeout: Option<Duration>,
+    /// Switches the sub-path helpers (Location / Set-Cookie rewrite) on or off for this route.
+    pub rewrite: Option<bool>,
 }
 
 /// A `[[proxy.routes]]` entry: a path prefix or a host, sent to a fixed upstream.
@@ -270,6 +290,7 @@ impl Default for ProxyConfig {
             idle_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
             access_log: true,
+            overrides: Default::default(),
         }
     }
 }
@@ -352,6 +373,23 @@ impl Config {
             t.parse::<crate::proxy::forwarded::Cidr>()
                 .map_err(|e| format!("key `proxy.trusted_proxies`: {e}"))?;
         }
+        for (key, o) in &self.proxy.overrides {
+            let name_like = !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+            if !name_like {
+                return Err(format!(
+                    "`proxy.overrides.{key}`: the key must be a project slug, a static route's \
+                     path segment or its host"
+                ));
+            }
+            if o.max_body_size == Some(0) {
+                return Err(format!(
+                    "key `proxy.overrides.{key}.max_body_size`: must be more than 0"
+                ));
+            }
+        }
         if self.proxy.max_header_size < 1024 {
             return Err("key `proxy.max_header_size`: must be at least 1KiB".into());
         }
@@ -410,6 +448,10 @@ mod byte_size {
         n.checked_mul(mult)
     }
 
+    pub fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        deserialize(d).map(Some)
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         match Raw::deserialize(d)? {
             Raw::Number(n) => Ok(n),
@@ -425,6 +467,10 @@ mod humantime_serde_compat {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
+
+    pub fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        deserialize(d).map(Some)
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
@@ -486,6 +532,21 @@ mod tests {
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(Config::default().proxy.max_body_size, 100 * 1024 * 1024);
 
+        let c = Config::parse(
+            "[proxy.overrides.wordpress]\nmax_body_size = \"1GiB\"\n\
+             response_header_timeout = \"2m\"\nrewrite = false\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.proxy.overrides["wordpress"],
+            RouteOverrides {
+                max_body_size: Some(1 << 30),
+                response_header_timeout: Some(Duration::from_secs(120)),
+                rewrite: Some(false),
+            }
+        );
+
         for (bad, needle) in [
             (
                 "[[proxy.routes]]\npath = \"/a/b\"\nupstream = \"http://127.0.0.1:1\"\n",
@@ -512,6 +573,15 @@ mod tests {
                 "trusted_proxies",
             ),
             ("[proxy]\nmax_body_size = \"lots\"\n", "max_body_size"),
+            ("[proxy.overrides.wp]\nmax_body = \"1GiB\"\n", "max_body"),
+            (
+                "[proxy.overrides.wp]\nmax_body_size = 0\n",
+                "proxy.overrides.wp.max_body_size",
+            ),
+            (
+                "[proxy.overrides.\"a/b\"]\nrewrite = false\n",
+                "proxy.overrides.a/b",
+            ),
             ("[log]\nformat = \"xml\"\n", "format"),
         ] {
             let err = Config::parse(bad, Path::new("t.toml"))

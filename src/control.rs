@@ -14,7 +14,7 @@ mod reconcile;
 mod routes;
 mod terms;
 
-use routes::project_route_specs;
+use routes::{Routing, project_route_specs};
 pub use routes::{build_routes, static_route_specs};
 pub use terms::RenewalRequest;
 
@@ -27,11 +27,11 @@ use serde::Deserialize;
 use tokio::sync::{Notify, OnceCell};
 
 use crate::config::Config;
-use crate::config::StaticRoute;
+use crate::config::ProxyConfig;
 use crate::deploy;
 use crate::docker::{DockerError, Engine};
 use crate::notify::{Note, Notifier};
-use crate::proxy::routes::{HostOptions, RouteHandle, RouteSpec, RouteTable, Target};
+use crate::proxy::routes::{HostOptions, RouteHandle, RouteTable, Target};
 use crate::registry::{NewProject, Project, ProjectState, Registry, RegistryError};
 use crate::stack::{self, StackError};
 
@@ -111,8 +111,9 @@ pub struct Control {
     drain: Mutex<Duration>,
     /// One lock per project: two operations on one project never interleave.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Routes from `[[proxy.routes]]`; replaced when the config is reloaded (SIGHUP).
-    static_routes: Mutex<Vec<RouteSpec>>,
+    /// Routes from `[[proxy.routes]]` and `[proxy.overrides]`; replaced when the config is
+    /// reloaded (SIGHUP).
+    routing: Mutex<Routing>,
     /// Hands notes to the background delivery task; never waits.
     pub notifier: Notifier,
     /// Woken whenever a term end may have moved, so the scheduler recomputes its next deadline.
@@ -130,7 +131,7 @@ impl Control {
         terms::restore_test_clock(&config);
         let registry = Registry::open(&config.database_path()).await?;
         let instance = registry.instance_id().await?;
-        let static_routes = Mutex::new(static_route_specs(&config.proxy.routes));
+        let routing = Mutex::new(Routing::from_config(&config.proxy));
         let notifier = Notifier::start(config.notify.clone(), registry.clone());
         Ok(Control {
             notifier,
@@ -143,7 +144,7 @@ impl Control {
             live: Mutex::new(HashMap::new()),
             drain: Mutex::new(Duration::ZERO),
             locks: Mutex::new(HashMap::new()),
-            static_routes,
+            routing,
         })
     }
 
@@ -459,14 +460,13 @@ impl Control {
     pub async fn publish_routes(&self) -> Result<()> {
         let projects = self.registry.projects().await?;
         let live = self.live.lock().expect("live map poisoned").clone();
-        let mut specs = project_route_specs(&projects, &live);
-        // Static routes come last: an operator's route wins over a project with the same path.
-        specs.extend(
-            self.static_routes
-                .lock()
-                .expect("static routes poisoned")
-                .clone(),
-        );
+        let specs = {
+            let routing = self.routing.lock().expect("routing poisoned");
+            let mut specs = project_route_specs(&projects, &live, &routing.overrides);
+            // Static routes come last: an operator's route wins over a project with the same path.
+            specs.extend(routing.statics.iter().cloned());
+            specs
+        };
         let hosts = HostOptions {
             subdomains_of: self
                 .config
@@ -478,9 +478,10 @@ impl Control {
         Ok(())
     }
 
-    /// Takes the `[[proxy.routes]]` of a freshly re-read config (SIGHUP) and republishes.
-    pub async fn reload_static_routes(&self, routes: &[StaticRoute]) -> Result<()> {
-        *self.static_routes.lock().expect("static routes poisoned") = static_route_specs(routes);
+    /// Takes the `[[proxy.routes]]` and `[proxy.overrides]` of a freshly re-read config (SIGHUP)
+    /// and republishes.
+    pub async fn reload_routing(&self, proxy: &ProxyConfig) -> Result<()> {
+        *self.routing.lock().expect("routing poisoned") = Routing::from_config(proxy);
         self.publish_routes().await
     }
 

@@ -118,7 +118,7 @@ async fn reload_on_hangup(control: Arc<Control>, config_path: Option<PathBuf>) {
     };
     while hup.recv().await.is_some() {
         match Config::load(config_path.as_deref()) {
-            Ok(fresh) => match control.reload_static_routes(&fresh.proxy.routes).await {
+            Ok(fresh) => match control.reload_routing(&fresh.proxy).await {
                 Ok(()) => tracing::info!(
                     routes = fresh.proxy.routes.len(),
                     "SIGHUP: static routes reloaded"

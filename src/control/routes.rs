@@ -1,23 +1,56 @@
 //! Route specs from the registry and the config: what `Control::publish_routes` hands to the
 //! proxy's route table. Plain functions over plain data.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::Live;
 use super::terms;
-use crate::config::StaticRoute;
-use crate::proxy::routes::{RouteSpec, RouteTable, Target};
+use crate::config::{ProxyConfig, RouteOverrides, StaticRoute};
+use crate::proxy::routes::{RouteLimits, RouteSpec, RouteTable, Target};
+
+/// `[proxy.overrides]`: per-route limits by slug, static path segment or host.
+pub type Overrides = BTreeMap<String, RouteOverrides>;
 use crate::registry::{Project, ProjectState};
 
 /// The route table for a set of projects: running ones with a known address are forwarded, other
 /// live states answer the "not running" page, and the portal keeps its reserved prefix.
 pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> RouteTable {
-    RouteTable::new(project_route_specs(projects, live))
+    RouteTable::new(project_route_specs(projects, live, &Overrides::new()))
+}
+
+/// The routing the config contributes: static routes as specs (overrides already applied) and the
+/// overrides for project routes. Replaced whole on SIGHUP.
+pub(super) struct Routing {
+    pub statics: Vec<RouteSpec>,
+    pub overrides: Overrides,
+}
+
+impl Routing {
+    pub fn from_config(proxy: &ProxyConfig) -> Routing {
+        Routing {
+            statics: static_route_specs(&proxy.routes, &proxy.overrides),
+            overrides: proxy.overrides.clone(),
+        }
+    }
+}
+
+/// Applies the override for `key` (if any) to a route spec.
+fn apply_overrides(mut spec: RouteSpec, key: &str, overrides: &Overrides) -> RouteSpec {
+    if let Some(o) = overrides.get(key) {
+        spec.limits = RouteLimits {
+            max_body_size: o.max_body_size,
+            response_header_timeout: o.response_header_timeout,
+        };
+        if let Some(rewrite) = o.rewrite {
+            spec.rewrite = rewrite;
+        }
+    }
+    spec
 }
 
 /// `[[proxy.routes]]` as route specs. Config validation checked them; an upstream whose name no
 /// longer resolves answers 503 instead of failing the whole table.
-pub fn static_route_specs(routes: &[StaticRoute]) -> Vec<RouteSpec> {
+pub fn static_route_specs(routes: &[StaticRoute], overrides: &Overrides) -> Vec<RouteSpec> {
     routes
         .iter()
         .map(|r| {
@@ -37,13 +70,16 @@ pub fn static_route_specs(routes: &[StaticRoute]) -> Vec<RouteSpec> {
                 .or_else(|| r.host.clone())
                 .or_else(|| r.path.clone())
                 .unwrap_or_default();
-            RouteSpec {
+            let key = r.host.as_deref().or(r.segment()).unwrap_or_default();
+            let spec = RouteSpec {
                 segment: r.segment().unwrap_or_default().to_string(),
                 name,
                 target,
                 host: r.host.clone(),
                 rewrite: r.rewrite,
-            }
+                limits: RouteLimits::default(),
+            };
+            apply_overrides(spec, key, overrides)
         })
         .collect()
 }
@@ -51,6 +87,7 @@ pub fn static_route_specs(routes: &[StaticRoute]) -> Vec<RouteSpec> {
 pub(super) fn project_route_specs(
     projects: &[Project],
     live: &HashMap<String, Live>,
+    overrides: &Overrides,
 ) -> Vec<RouteSpec> {
     let mut specs = vec![RouteSpec::path("portal", "Portal", Target::Portal)];
     for p in projects {
@@ -86,8 +123,51 @@ pub(super) fn project_route_specs(
         } else {
             p.slug.clone()
         };
-        // Rewrite on by default; a per-project switch can come from the registry later.
-        specs.push(RouteSpec::path(segment, p.name.clone(), target));
+        // Rewrite on by default; `[proxy.overrides.<slug>] rewrite = false` switches it off.
+        let spec = RouteSpec::path(segment, p.name.clone(), target);
+        specs.push(apply_overrides(spec, &p.slug, overrides));
     }
     specs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn overrides_reach_static_and_project_routes_by_key() {
+        let config = Config::parse(
+            "[[proxy.routes]]\npath = \"/status\"\nupstream = \"http://127.0.0.1:9000\"\n\
+             [[proxy.routes]]\nhost = \"grafana.club.example\"\nupstream = \"http://127.0.0.1:3000\"\n\
+             [proxy.overrides.status]\nmax_body_size = \"1KiB\"\nrewrite = false\n\
+             [proxy.overrides.\"grafana.club.example\"]\nresponse_header_timeout = \"2m\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let routing = Routing::from_config(&config.proxy);
+        let status = &routing.statics[0];
+        assert_eq!(status.limits.max_body_size, Some(1024));
+        assert!(!status.rewrite);
+        let grafana = &routing.statics[1];
+        assert_eq!(
+            grafana.limits.response_header_timeout,
+            Some(std::time::Duration::from_secs(120))
+        );
+        assert_eq!(grafana.limits.max_body_size, None);
+        // A project route takes the override keyed by its slug; others keep the defaults.
+        let spec = apply_overrides(
+            RouteSpec::path("status", "S", Target::Portal),
+            "status",
+            &routing.overrides,
+        );
+        assert_eq!(spec.limits.max_body_size, Some(1024));
+        let spec = apply_overrides(
+            RouteSpec::path("blog", "B", Target::Portal),
+            "blog",
+            &routing.overrides,
+        );
+        assert_eq!(spec.limits, RouteLimits::default());
+        assert!(spec.rewrite);
+    }
 }

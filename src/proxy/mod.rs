@@ -335,8 +335,12 @@ impl Proxy {
         };
 
         // A declared body over the limit is refused before anything goes upstream.
+        let max_body_size = route
+            .limits
+            .max_body_size
+            .unwrap_or(self.settings.max_body_size);
         let declared = req.body().size_hint().exact();
-        if declared.is_some_and(|n| n > self.settings.max_body_size) {
+        if declared.is_some_and(|n| n > max_body_size) {
             return fail(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Request too large".into(),
@@ -397,10 +401,14 @@ impl Proxy {
         let fault = (!incoming.is_end_stream()).then(|| Arc::new(FaultCell::default()));
         let body = match &fault {
             None => UpstreamBody::Empty,
-            Some(f) => UpstreamBody::limited(incoming, self.settings.max_body_size, f.clone()),
+            Some(f) => UpstreamBody::limited(incoming, max_body_size, f.clone()),
         };
         let sent = Instant::now();
-        let mut result = self.send(Request::from_parts(parts, body)).await;
+        let wait = route
+            .limits
+            .response_header_timeout
+            .unwrap_or(self.settings.response_header_timeout);
+        let mut result = self.send(Request::from_parts(parts, body), wait).await;
         if let (Err(e), Some((m, u, h))) = (&result, retry_head)
             && retryable(e)
         {
@@ -409,7 +417,7 @@ impl Proxy {
             *again.method_mut() = m;
             *again.uri_mut() = u;
             *again.headers_mut() = h;
-            result = self.send(again).await;
+            result = self.send(again, wait).await;
         }
         let upstream_time = sent.elapsed();
         let mut res = match result {
@@ -479,14 +487,13 @@ impl Proxy {
         )
     }
 
-    /// One upstream exchange, bounded by the response-header timeout.
-    async fn send(&self, req: Request<UpstreamBody>) -> Result<Response<Incoming>, SendError> {
-        match tokio::time::timeout(
-            self.settings.response_header_timeout,
-            self.client.request(req),
-        )
-        .await
-        {
+    /// One upstream exchange, bounded by the (route's) response-header timeout `wait`.
+    async fn send(
+        &self,
+        req: Request<UpstreamBody>,
+        wait: Duration,
+    ) -> Result<Response<Incoming>, SendError> {
+        match tokio::time::timeout(wait, self.client.request(req)).await {
             Ok(Ok(res)) => Ok(res),
             Ok(Err(e)) => Err(SendError::Upstream(e)),
             Err(_) => Err(SendError::Timeout),

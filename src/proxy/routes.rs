@@ -39,8 +39,17 @@ pub struct RouteSpec {
     pub host: Option<String>,
     /// Rewrite `Location` and `Set-Cookie; Path=` pointing at `/…` under the route's prefix, so
     /// apps that do not know they live under `/slug` still work. On by default; switchable per
-    /// project (the registry can carry the flag later).
+    /// project with `[proxy.overrides.<slug>] rewrite`.
     pub rewrite: bool,
+    /// Per-route exceptions to the proxy's limits (`[proxy.overrides]`).
+    pub limits: RouteLimits,
+}
+
+/// Limits one route sets for itself; `None` keeps the proxy-wide setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteLimits {
+    pub max_body_size: Option<u64>,
+    pub response_header_timeout: Option<std::time::Duration>,
 }
 
 impl RouteSpec {
@@ -52,6 +61,7 @@ impl RouteSpec {
             target,
             host: None,
             rewrite: true,
+            limits: RouteLimits::default(),
         }
     }
 }
@@ -65,6 +75,7 @@ pub struct Route {
     pub target: Target,
     /// Whether Location / Set-Cookie paths are rewritten under `prefix` (only when non-empty).
     pub rewrite: bool,
+    pub limits: RouteLimits,
     /// Counters this route's requests are recorded in; looked up once when the table is built so
     /// the request path touches only atomics.
     pub stats: Arc<ProjectStats>,
@@ -140,6 +151,7 @@ impl RouteTable {
                     authority: authority(&spec.target),
                     target: spec.target,
                     rewrite: false,
+                    limits: spec.limits,
                     prefix_header: None,
                     stats,
                 };
@@ -155,6 +167,7 @@ impl RouteTable {
                     prefix: String::new(),
                     target: spec.target.clone(),
                     rewrite: false,
+                    limits: spec.limits,
                     authority: authority(&spec.target),
                     prefix_header: None,
                     stats: stats.clone(),
@@ -174,6 +187,7 @@ impl RouteTable {
                 authority: authority(&spec.target),
                 target: spec.target,
                 rewrite: spec.rewrite,
+                limits: spec.limits,
                 stats,
             };
             if spec.segment.is_empty() {

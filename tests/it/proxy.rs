@@ -546,3 +546,53 @@ async fn a_closed_pooled_connection_is_retried_once_for_safe_requests_only() {
         "exactly one attempt for the POST"
     );
 }
+
+#[tokio::test]
+async fn per_route_limits_override_the_proxy_wide_ones() {
+    use clubhost::proxy::routes::RouteLimits;
+    let up = app_upstream("limits").await;
+    let mut media = upstream_route("media", "Media", up);
+    media.limits = RouteLimits {
+        max_body_size: Some(4096),
+        response_header_timeout: Some(Duration::from_millis(300)),
+    };
+    let p = TestProxy::start(
+        vec![upstream_route("app", "App", up), media],
+        clubhost::proxy::Settings {
+            max_body_size: 1024,
+            response_header_timeout: Duration::from_secs(30),
+            ..settings()
+        },
+    )
+    .await;
+    let c = http();
+    // 2 KiB: over the proxy-wide 1 KiB, under the media route's 4 KiB.
+    let res = c
+        .post(p.url("/app/upload"))
+        .body(vec![0u8; 2048])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413, "the proxy-wide limit holds elsewhere");
+    let res = c
+        .post(p.url("/media/upload"))
+        .body(vec![0u8; 2048])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.text().await.unwrap(),
+        "2048",
+        "the route's own limit applies"
+    );
+    let res = c
+        .post(p.url("/media/upload"))
+        .body(vec![0u8; 4097])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    // The media route waits 300 ms for response headers, not 30 s: the 5 s /slow gets 504.
+    let res = c.get(p.url("/media/slow")).send().await.unwrap();
+    assert_eq!(res.status(), 504);
+}
