@@ -7,7 +7,7 @@
 //!
 //! Module map: [`routes`] (the table), [`forwarded`] (header surgery), [`body`] (request bodies
 //! with the size limit), [`framing`] (spots heads with both Content-Length and Transfer-Encoding), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
-//! [`settings`] (limits and timeouts), [`access`] (the access log line).
+//! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled keep-alive connections to upstreams).
 
 pub mod access;
 pub mod body;
@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod pages;
 pub mod routes;
 pub mod settings;
+pub mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,11 +28,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::http::uri::{PathAndQuery, Scheme};
-use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::http::uri::PathAndQuery;
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -57,7 +56,7 @@ struct ClientConn {
 pub struct Proxy {
     routes: RouteHandle,
     /// Pooled keep-alive connections to upstreams.
-    client: Client<HttpConnector, UpstreamBody>,
+    upstreams: Arc<upstream::Upstreams>,
     /// Answers requests under the portal's reserved prefix.
     portal: axum::Router,
     settings: Settings,
@@ -76,16 +75,9 @@ impl Proxy {
     }
 
     pub fn with_settings(routes: RouteHandle, portal: axum::Router, settings: Settings) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(settings.idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Proxy {
             routes,
-            client,
+            upstreams: upstream::Upstreams::new(settings.connect_timeout, settings.idle_timeout),
             portal,
             scheme: HeaderValue::from_str(&settings.scheme)
                 .unwrap_or(HeaderValue::from_static("http")),
@@ -368,7 +360,15 @@ impl Proxy {
             )
         });
         *req.uri_mut() = uri;
+        // The proxy speaks HTTP/1.1 upstream whatever the visitor spoke (keep-alive pools).
+        *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
+        if !headers.contains_key(header::HOST)
+            && let Some(authority) = &route.authority
+            && let Ok(host) = HeaderValue::from_str(authority.as_str())
+        {
+            headers.insert(header::HOST, host);
+        }
         forwarded::strip_hop_by_hop(headers);
         if let Some((Some(proto), _)) = &upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -408,7 +408,9 @@ impl Proxy {
             .limits
             .response_header_timeout
             .unwrap_or(self.settings.response_header_timeout);
-        let mut result = self.send(Request::from_parts(parts, body), wait).await;
+        let mut result = self
+            .send(addr, Request::from_parts(parts, body), wait)
+            .await;
         if let (Err(e), Some((m, u, h))) = (&result, retry_head)
             && retryable(e)
         {
@@ -417,11 +419,11 @@ impl Proxy {
             *again.method_mut() = m;
             *again.uri_mut() = u;
             *again.headers_mut() = h;
-            result = self.send(again, wait).await;
+            result = self.send(addr, again, wait).await;
         }
         let upstream_time = sent.elapsed();
-        let mut res = match result {
-            Ok(res) => res,
+        let (mut res, lease) = match result {
+            Ok(exchange) => exchange,
             Err(e) => {
                 let (status, title, detail) = match fault.as_ref().map_or(Fault::None, |f| f.get())
                 {
@@ -455,27 +457,34 @@ impl Proxy {
                 return fail(status, title, detail);
             }
         };
-        if res.status() == StatusCode::SWITCHING_PROTOCOLS
+        let lease = if res.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some((_, client_side)) = upgrade
         {
             let upstream_side = hyper::upgrade::on(&mut res);
             // From here on the client's bytes are the upgraded protocol's, not HTTP heads.
             client.framing.switch_off();
             tokio::spawn(async move {
+                // The upstream connection now belongs to this tunnel, never to the pool.
+                let _lease = lease;
                 if let (Ok(client), Ok(upstream)) = tokio::join!(client_side, upstream_side) {
                     let mut client = TokioIo::new(client);
                     let mut upstream = TokioIo::new(upstream);
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
                 }
             });
+            None
         } else {
             forwarded::strip_hop_by_hop(res.headers_mut());
-        }
+            Some(lease)
+        };
         if route.rewrite {
             let host = client_host.as_ref().and_then(|h| h.to_str().ok());
             forwarded::rewrite_response(res.headers_mut(), &route.prefix, host);
         }
-        let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
+        let res = res.map(|b| match lease {
+            Some(lease) => lease.attach(b).map_err(BoxError::from).boxed_unsync(),
+            None => b.map_err(BoxError::from).boxed_unsync(),
+        });
         self.finish(
             &method,
             &client_path,
@@ -490,11 +499,12 @@ impl Proxy {
     /// One upstream exchange, bounded by the (route's) response-header timeout `wait`.
     async fn send(
         &self,
+        addr: SocketAddr,
         req: Request<UpstreamBody>,
         wait: Duration,
-    ) -> Result<Response<Incoming>, SendError> {
-        match tokio::time::timeout(wait, self.client.request(req)).await {
-            Ok(Ok(res)) => Ok(res),
+    ) -> Result<(Response<Incoming>, upstream::Lease), SendError> {
+        match tokio::time::timeout(wait, self.upstreams.send(addr, req)).await {
+            Ok(Ok(exchange)) => Ok(exchange),
             Ok(Err(e)) => Err(SendError::Upstream(e)),
             Err(_) => Err(SendError::Timeout),
         }
@@ -506,25 +516,12 @@ enum SendError {
     #[error("no response headers within the response header timeout")]
     Timeout,
     #[error("{0}")]
-    Upstream(hyper_util::client::legacy::Error),
+    Upstream(upstream::UpstreamError),
 }
 
 /// A failure where the request surely never reached the upstream application.
 fn retryable(e: &SendError) -> bool {
-    let SendError::Upstream(e) = e else {
-        return false;
-    };
-    if e.is_connect() {
-        return true;
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(h) = s.downcast_ref::<hyper::Error>() {
-            return h.is_incomplete_message() || h.is_canceled();
-        }
-        source = s.source();
-    }
-    false
+    matches!(e, SendError::Upstream(e) if e.retryable())
 }
 
 fn idempotent(m: &Method) -> bool {
@@ -534,8 +531,9 @@ fn idempotent(m: &Method) -> bool {
     )
 }
 
-/// `http://<upstream><path minus prefix>?<query>`; reuses the client's path-and-query when nothing
-/// is stripped. A route with a prefix only matches paths `<prefix>/…`, so the rest starts with `/`.
+/// `<path minus prefix>?<query>` in origin form, as HTTP/1.1 sends it to an origin server; reuses
+/// the client's path-and-query when nothing is stripped. A route with a prefix only matches paths
+/// `<prefix>/…`, so the rest starts with `/`.
 fn upstream_uri<B>(req: &Request<B>, route: &Route) -> Option<Uri> {
     let path_and_query = if route.prefix.is_empty() {
         req.uri()
@@ -553,11 +551,7 @@ fn upstream_uri<B>(req: &Request<B>, route: &Route) -> Option<Uri> {
         }
         PathAndQuery::try_from(s).ok()?
     };
-    let mut parts = hyper::http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(route.authority.clone()?);
-    parts.path_and_query = Some(path_and_query);
-    Uri::from_parts(parts).ok()
+    Some(Uri::from(path_and_query))
 }
 
 fn page(status: StatusCode, title: &str, detail: &str, json: bool) -> Response<ProxyBody> {
