@@ -10,6 +10,7 @@
 //! addresses of containers this process deployed or observed.
 
 mod deploying;
+pub mod progress;
 mod reconcile;
 mod routes;
 mod terms;
@@ -118,6 +119,8 @@ pub struct Control {
     pub notifier: Notifier,
     /// Woken whenever a term end may have moved, so the scheduler recomputes its next deadline.
     pub terms_changed: Arc<Notify>,
+    /// Each project's latest deploy steps, live, for the portal's progress view.
+    pub progress: progress::Feeds,
 }
 
 impl Control {
@@ -136,6 +139,7 @@ impl Control {
         Ok(Control {
             notifier,
             terms_changed: Arc::new(Notify::new()),
+            progress: progress::Feeds::default(),
             config,
             registry,
             routes,
@@ -446,6 +450,7 @@ impl Control {
         // `gc` for volumes), never a half-deleted project that reconcile would bring back.
         self.registry.delete_project(slug, actor, reason).await?;
         self.live.lock().expect("live map poisoned").remove(slug);
+        self.progress.forget(slug);
         self.publish_routes().await?;
         // Only a project that may have had containers needs Docker.
         if let Some(engine) = engine {

@@ -11,7 +11,10 @@
 //!   an earlier one.
 //!
 //! Architecture invariant: this module never writes the registry and never touches the route
-//! table; it returns results and the caller records them.
+//! table; it returns results and the caller records them. While it works it reports its steps
+//! ([`progress`]) to the sink the caller passes, as plain data.
+
+pub mod progress;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +25,7 @@ use crate::docker::{
     LABEL_SERVICE,
 };
 use crate::stack::{Condition, Stack};
+pub use progress::{Progress, ProgressSink, WaitFor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -141,6 +145,8 @@ pub struct DeployRequest<'a> {
     pub gateway: &'a str,
     /// Budget for the whole deploy, from the first create to the exposed service answering.
     pub timeout: Duration,
+    /// Told each step as it happens (networks, volumes, containers, waits), for live progress.
+    pub progress: ProgressSink<'a>,
 }
 
 /// Deploys a stack. On success returns the exposed service's address on the gateway. On failure
@@ -183,6 +189,7 @@ async fn deploy_inner(
 ) -> Result<SocketAddr, DeployError> {
     let deadline = Instant::now() + req.timeout;
     let slug = req.slug;
+    let tell = req.progress;
     // Images first: a missing image fails the deploy before anything is created.
     for svc in &req.stack.services {
         engine
@@ -192,23 +199,38 @@ async fn deploy_inner(
                 service: svc.name.clone(),
                 message: e.to_string(),
             })?;
+        tell(Progress::ImageReady {
+            service: svc.name.clone(),
+            image: svc.image.clone(),
+        });
     }
     // The gateway is shared and long-lived, but someone may have removed it since start-up.
     engine.ensure_gateway(req.gateway).await?;
-    engine
-        .ensure_project_network(&network_name(slug), slug)
-        .await?;
-    for n in &req.stack.networks {
-        engine
-            .ensure_project_network(&stack_network_name(slug, n), slug)
-            .await?;
+    let networks = std::iter::once(network_name(slug)).chain(
+        req.stack
+            .networks
+            .iter()
+            .map(|n| stack_network_name(slug, n)),
+    );
+    for name in networks {
+        let created = engine.ensure_project_network(&name, slug).await?;
+        tell(Progress::Network { name, created });
     }
     for v in &req.stack.volumes {
         let name = volume_name(slug, v);
-        if engine.ensure_volume(&name, slug).await? {
-            created_volumes.push(name);
+        let created = engine.ensure_volume(&name, slug).await?;
+        if created {
+            created_volumes.push(name.clone());
         }
+        tell(Progress::Volume { name, created });
     }
+    let waiting = |service: &str, until, port| {
+        tell(Progress::Waiting {
+            service: service.to_string(),
+            until,
+            port,
+        })
+    };
 
     let mut ids: HashMap<&str, String> = HashMap::new();
     for (svc, plan) in
@@ -224,22 +246,36 @@ async fn deploy_inner(
             match dep.condition {
                 // Running, or healthy when it has a healthcheck (a healthcheck that fails fails
                 // the deploy rather than starting on a broken dependency).
-                Condition::ServiceStarted => wait_ready(engine, &dep.service, id, deadline).await?,
+                Condition::ServiceStarted => {
+                    waiting(&dep.service, WaitFor::Ready, None);
+                    wait_ready(engine, &dep.service, id, deadline).await?
+                }
                 Condition::ServiceHealthy => {
+                    waiting(&dep.service, WaitFor::Healthy, None);
                     wait_healthy(engine, &dep.service, id, deadline).await?
                 }
                 Condition::ServiceCompletedSuccessfully => {
+                    waiting(&dep.service, WaitFor::Completed, None);
                     wait_completed(engine, &dep.service, id, deadline).await?
                 }
             }
         }
+        let container = plan.name.clone();
         let id = engine.create_container(&plan).await?;
+        tell(Progress::ContainerCreated {
+            service: svc.name.clone(),
+            container,
+        });
         ids.insert(svc.name.as_str(), id.clone());
         engine.start_container(&id).await?;
+        tell(Progress::ContainerStarted {
+            service: svc.name.clone(),
+        });
     }
 
     let exposed = &req.stack.expose;
     let id = &ids[exposed.service.as_str()];
+    waiting(&exposed.service, WaitFor::Ready, None);
     wait_ready(engine, &exposed.service, id, deadline).await?;
     let Some(ip) = engine.address_on(id, req.gateway).await? else {
         // A container that exited right after it was seen running has no address: say why it
@@ -257,7 +293,12 @@ async fn deploy_inner(
         });
     };
     let addr = crate::docker::upstream(ip, exposed.port);
+    waiting(&exposed.service, WaitFor::Listening, Some(exposed.port));
     wait_listening(engine, &exposed.service, id, addr, deadline).await?;
+    tell(Progress::Answering {
+        service: exposed.service.clone(),
+        port: exposed.port,
+    });
     Ok(addr)
 }
 

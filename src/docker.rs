@@ -21,7 +21,10 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+mod stats;
 mod storage;
+
+pub use stats::ContainerUsage;
 
 pub const LABEL_MANAGED: &str = "clubhost.managed";
 pub const LABEL_PROJECT: &str = "clubhost.project";
@@ -134,18 +137,6 @@ pub struct ContainerEvent {
     pub project: String,
     pub service: String,
     pub deployment: Option<i64>,
-}
-
-/// A container's health and memory use right now, for the admin's project list.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ContainerUsage {
-    pub name: String,
-    pub service: String,
-    /// `running`, `healthy`, `unhealthy`, `starting`, `exited(<code>)` or `unknown`.
-    pub status: String,
-    /// Memory in use and the container's limit, when Docker reports them.
-    pub memory_bytes: Option<u64>,
-    pub memory_limit: Option<u64>,
 }
 
 /// A connected engine, with the API version agreed with it.
@@ -497,38 +488,6 @@ impl Engine {
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
         out.trim_end().to_string()
-    }
-
-    /// Health and memory use of one managed container: one stats sample (`one-shot`, so no
-    /// second-long wait for a CPU delta), bounded to 2 s.
-    pub async fn usage(&self, c: &ManagedContainer) -> ContainerUsage {
-        use bollard::query_parameters::StatsOptionsBuilder;
-        let status = match self.status(&c.id).await {
-            Ok(ContainerStatus::Starting) => "starting".to_string(),
-            Ok(ContainerStatus::Running) => "running".to_string(),
-            Ok(ContainerStatus::Healthy) => "healthy".to_string(),
-            Ok(ContainerStatus::Unhealthy) => "unhealthy".to_string(),
-            Ok(ContainerStatus::Exited(code)) => format!("exited({code})"),
-            Err(_) => "unknown".to_string(),
-        };
-        let opts = StatsOptionsBuilder::new()
-            .stream(false)
-            .one_shot(true)
-            .build();
-        let mut stream = self.docker.stats(&c.id, Some(opts));
-        let memory = tokio::time::timeout(Duration::from_secs(2), stream.next())
-            .await
-            .ok()
-            .flatten()
-            .and_then(|r| r.ok())
-            .and_then(|s| s.memory_stats);
-        ContainerUsage {
-            name: c.name.clone(),
-            service: c.service.clone(),
-            status,
-            memory_bytes: memory.as_ref().and_then(|m| m.usage),
-            memory_limit: memory.as_ref().and_then(|m| m.limit),
-        }
     }
 
     /// Follows a container's output (its last `tail` lines first), one chunk per item, until the

@@ -1,11 +1,12 @@
 //! The deploy step shared by approve, redeploy, restore and reconcile: start a new deployment
 //! beside the serving one, switch the route when it answers, retire the old one after the drain;
-//! or record why it failed.
+//! or record why it failed. Every step is told to the project's progress feed (`progress`), from
+//! `Started` to `Running` or `Failed`.
 
 use std::net::SocketAddr;
 
-use super::{Control, Live, Result};
-use crate::deploy::{self, DeployRequest};
+use super::{Control, ControlError, Live, Result};
+use crate::deploy::{self, DeployRequest, Progress};
 use crate::notify::Note;
 use crate::registry::{Project, ProjectState};
 
@@ -24,7 +25,41 @@ impl Control {
             .await?;
         self.publish_routes().await?;
         let deployment = self.registry.start_deployment(project.id).await?;
-        let outcome = self.run_deploy(&project, deployment).await;
+        self.progress.tell(
+            slug,
+            Progress::Started {
+                deployment,
+                why: why.to_string(),
+            },
+        );
+        let result = self.finish_deploy(&project, deployment, actor).await;
+        if let Err(e) = &result {
+            // Readers wait for a last step: give them one even when recording the outcome failed.
+            let reason = match e {
+                ControlError::Registry(_) => "internal error; see the server log".to_string(),
+                other => other.to_string(),
+            };
+            self.progress.tell(
+                slug,
+                Progress::Failed {
+                    reason,
+                    still_serving: self.live(slug).is_some(),
+                },
+            );
+        }
+        result
+    }
+
+    /// Runs the deploy and records its outcome (the state, the route, the progress feed's last
+    /// step).
+    async fn finish_deploy(
+        &self,
+        project: &Project,
+        deployment: i64,
+        actor: &str,
+    ) -> Result<Project> {
+        let slug = project.slug.as_str();
+        let outcome = self.run_deploy(project, deployment).await;
         match outcome {
             Ok(addr) => {
                 self.registry
@@ -45,6 +80,13 @@ impl Control {
                     .await?;
                 // The route moves to the new deployment in one swap; the old one drains, then goes.
                 self.publish_routes().await?;
+                self.progress.tell(
+                    slug,
+                    Progress::RoutePublished {
+                        route: p.route.clone(),
+                    },
+                );
+                self.progress.tell(slug, Progress::Running);
                 self.retire_other_deployments(slug, deployment).await;
                 tracing::info!(%slug, %addr, "project running");
                 Ok(p)
@@ -55,7 +97,8 @@ impl Control {
                     .finish_deployment(deployment, "failed", Some(&reason))
                     .await?;
                 // A failed redeploy of a running project leaves the previous deployment serving.
-                let (to, why) = if self.live(slug).is_some() {
+                let still_serving = self.live(slug).is_some();
+                let (to, why) = if still_serving {
                     let why =
                         format!("redeploy failed, previous deployment still serving: {reason}");
                     (ProjectState::Running, why)
@@ -64,6 +107,13 @@ impl Control {
                 };
                 let p = self.registry.transition(slug, to, actor, &why).await?;
                 self.publish_routes().await?;
+                self.progress.tell(
+                    slug,
+                    Progress::Failed {
+                        reason: reason.clone(),
+                        still_serving,
+                    },
+                );
                 let subject = format!("{slug} failed to deploy");
                 let body = format!("The deploy of {slug} failed: {reason}");
                 self.notifier
@@ -91,6 +141,7 @@ impl Control {
             deployment,
             gateway: &self.config.docker.gateway_network,
             timeout: self.config.docker.deploy_timeout,
+            progress: &|step| self.progress.tell(&project.slug, step),
         };
         // The reason is stored, logged and shown: secret values (say, in a container's last
         // log lines) are masked first.

@@ -374,6 +374,62 @@ impl Control {
         Ok(self.registry.project(slug).await?)
     }
 
+    /// Moves a running term's end (an admin extending or shortening it): `end` must be in the
+    /// future and, unless the project is permanent, at most `projects.max_days` from now. The
+    /// scheduler follows at once; reminders start afresh for the new end.
+    pub async fn set_term_end(&self, slug: &str, end: i64, actor: &str) -> Result<Project> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let p = self.registry.project(slug).await?;
+        if !matches!(
+            p.state(),
+            ProjectState::Running | ProjectState::Failed | ProjectState::Stopped
+        ) {
+            return Err(ControlError::Invalid(format!(
+                "project {slug} is {}; only a term that is still running can be moved \
+                 (restore an expired project instead)",
+                p.state()
+            )));
+        }
+        if p.is_root {
+            return Err(ControlError::Invalid(format!(
+                "project {slug} is the root project; it has no term"
+            )));
+        }
+        let t = now();
+        if end <= t {
+            return Err(ControlError::Invalid(format!(
+                "end: {} is in the past; to end the term now, expire the project",
+                show_time(Some(end))
+            )));
+        }
+        let max = i64::from(self.config.projects.max_days);
+        if !p.permanent && end - t > max * DAY {
+            return Err(ControlError::Invalid(format!(
+                "end: {} is more than {max} days from now (projects.max_days); mark the project \
+                 permanent instead",
+                show_time(Some(end))
+            )));
+        }
+        let was = show_time(p.term_end);
+        let to = show_time(Some(end));
+        self.registry
+            .set_term_end(
+                slug,
+                Some(end),
+                actor,
+                &format!("term end moved from {was} to {to}"),
+            )
+            .await?;
+        self.terms_changed.notify_one();
+        self.notifier.send(Note::owner(
+            &p.owner,
+            slug,
+            format!("{slug}: term end moved"),
+            format!("An admin moved the end of the hosting term of {slug} from {was} to {to}."),
+        ));
+        Ok(self.registry.project(slug).await?)
+    }
+
     /// Moves the clock forward (test servers only) and wakes the scheduler.
     pub async fn advance_clock(&self, secs: i64, actor: &str) -> Result<i64> {
         if !(self.config.lifecycle.settable_clock || clock::settable()) {

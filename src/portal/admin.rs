@@ -4,8 +4,8 @@
 //! the routes the proxy serves (target, and whether it answers), and the audit log filtered by
 //! project and user. Every operation calls the same `Control` method the admin socket uses.
 //!
-//! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), CPU use, live
-//! deploy progress, "send back with a note".
+//! Renewals and term actions (extend or shorten, permanent, restore) are `portal::terms`; live
+//! deploy progress is `portal::project`. Not here yet: quotas, "send back with a note".
 
 use std::sync::Arc;
 
@@ -62,7 +62,7 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
     Ok(out)
 }
 
-/// A project on the admin's list, with its containers' health and memory use.
+/// A project on the admin's list, with its containers' health, memory and CPU use.
 #[derive(Debug, Clone, Serialize)]
 pub struct AdminProjectView {
     #[serde(flatten)]
@@ -76,6 +76,8 @@ pub struct ContainerLine {
     pub usage: ContainerUsage,
     /// Memory for people: "12.3 MiB of 1.9 GiB".
     pub memory: String,
+    /// CPU for people: "3.5%" (of one core, as `docker stats` shows it) or "unknown".
+    pub cpu: String,
 }
 
 fn mib(bytes: u64) -> String {
@@ -87,47 +89,67 @@ fn mib(bytes: u64) -> String {
     }
 }
 
-/// Every project; containers (health, memory) are listed when Docker answers, and left out
+/// Every project; containers (health, memory, CPU) are listed when Docker answers, and left out
 /// otherwise so the page still works without Docker.
 pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<AdminProjectView>, Denied> {
     auth::admin(v)?;
-    let engine = c.engine().await.ok();
-    let mut out = Vec::new();
-    for p in c.registry.projects().await? {
-        let mut containers = Vec::new();
-        if let Some(engine) = engine
-            && p.state().wants_containers()
-            && let Ok(list) = engine.containers(Some(&p.slug)).await
-        {
-            for ct in list {
-                let usage = engine.usage(&ct).await;
-                let memory = match (usage.memory_bytes, usage.memory_limit) {
-                    (Some(u), Some(l)) => format!("{} of {}", mib(u), mib(l)),
-                    (Some(u), None) => mib(u),
-                    _ => "unknown".into(),
-                };
-                containers.push(ContainerLine { usage, memory });
-            }
+    let projects = c.registry.projects().await?;
+    // One look at Docker for every project, so CPU sampling waits once for the whole page.
+    let mut lines: Vec<(String, ContainerLine)> = Vec::new();
+    if let Ok(engine) = c.engine().await
+        && let Ok(all) = engine.containers(None).await
+    {
+        let list: Vec<_> = all
+            .into_iter()
+            .filter(|ct| {
+                projects
+                    .iter()
+                    .any(|p| p.slug == ct.project && p.state().wants_containers())
+            })
+            .collect();
+        for (ct, usage) in list.iter().zip(engine.usage(&list).await) {
+            let memory = match (usage.memory_bytes, usage.memory_limit) {
+                (Some(u), Some(l)) => format!("{} of {}", mib(u), mib(l)),
+                (Some(u), None) => mib(u),
+                _ => "unknown".into(),
+            };
+            let cpu = usage
+                .cpu_percent
+                .map_or_else(|| "unknown".into(), |p| format!("{p:.1}%"));
+            lines.push((ct.project.clone(), ContainerLine { usage, memory, cpu }));
         }
+    }
+    let mut out = Vec::new();
+    for p in &projects {
         out.push(AdminProjectView {
-            project: view(c, &p).await?,
-            containers,
+            project: view(c, p).await?,
+            containers: lines
+                .iter()
+                .filter(|(slug, _)| *slug == p.slug)
+                .map(|(_, line)| line.clone())
+                .collect(),
         });
     }
     Ok(out)
 }
 
-/// Input of an admin project action: a reason (reject, expire) or the typed slug (delete).
+/// Input of an admin project action: a reason (reject, expire), the typed slug (delete), the new
+/// term end (term) or the new term's days (restore).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AdminAction {
     #[serde(default)]
     pub reason: String,
     #[serde(default)]
     pub confirm: String,
+    #[serde(default)]
+    pub end: String,
+    #[serde(default, deserialize_with = "super::terms::optional_number")]
+    pub days: Option<u32>,
 }
 
 /// `approve` (deploys), `reject` (reason required), `expire`, `redeploy`, `delete` (the slug typed
-/// again in `confirm`). Returns the project afterwards (`None` once deleted).
+/// again in `confirm`), and the term actions of [`super::terms::admin_action`]. Returns the
+/// project afterwards (`None` once deleted).
 pub async fn project_action(
     c: &Control,
     v: &Viewer,
@@ -167,11 +189,7 @@ pub async fn project_action(
                 .await?;
             return Ok(None);
         }
-        other => {
-            return Err(Denied::Invalid(format!(
-                "unknown action {other:?} (approve, reject, expire, redeploy, delete)"
-            )));
-        }
+        other => super::terms::admin_action(c, &actor, slug, other, input).await?,
     };
     Ok(Some(p))
 }
@@ -298,6 +316,7 @@ pub async fn routes_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult
 pub struct QueuePage {
     pub nav: Nav,
     pub items: Vec<QueueItem>,
+    pub renewals: Vec<super::terms::RenewalView>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -305,6 +324,7 @@ pub struct QueuePage {
 pub struct ProjectsPage {
     pub nav: Nav,
     pub projects: Vec<AdminProjectView>,
+    pub dates: super::project::DateBounds,
 }
 
 #[derive(Template, WebTemplate)]
@@ -334,6 +354,7 @@ pub async fn queue_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult 
     Ok(QueuePage {
         nav: Nav::of(&v),
         items,
+        renewals: super::terms::pending_renewals(&c, &v).await?,
     }
     .into_response())
 }
@@ -343,6 +364,7 @@ pub async fn projects_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResu
     Ok(ProjectsPage {
         nav: Nav::of(&v),
         projects,
+        dates: super::project::DateBounds::of(&c),
     }
     .into_response())
 }
@@ -363,13 +385,14 @@ pub async fn project_form(
 ) -> PageResult {
     auth::admin(&v)?;
     csrf::check(&v, &f.csrf)?;
-    let back = if action == "approve" || action == "reject" {
-        "/portal/admin/"
-    } else {
-        "/portal/admin/projects"
+    // After a deploy, the project's page shows how it went.
+    let back = match action.as_str() {
+        "approve" | "redeploy" | "restore" => format!("/portal/projects/{slug}"),
+        "reject" => "/portal/admin/".to_string(),
+        _ => "/portal/admin/projects".to_string(),
     };
     project_action(&c, &v, &slug, &action, &f.input).await?;
-    Ok(Redirect::to(back).into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 pub async fn users_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {

@@ -4,6 +4,10 @@
 //! session's CSRF token in `X-CSRF-Token` (read it from `GET /portal/api/me`) and pass the origin
 //! check. Sign-up and login need no token (there is no session yet): they pass the origin check and
 //! take only `application/json`, which a cross-site form cannot send.
+//!
+//! Deploy progress (`projects/{slug}/progress`) and renewals (`projects/{slug}/renew`,
+//! `admin/renewals…`) are routed beside their operations, in `portal::project` and
+//! `portal::terms`, with the same rules.
 
 use std::sync::Arc;
 
@@ -63,7 +67,7 @@ fn ok(v: impl serde::Serialize) -> ApiResult {
 }
 
 /// The CSRF header check for signed-in callers (origin check always).
-fn check_csrf(v: &Viewer, headers: &HeaderMap) -> Result<(), Denied> {
+pub(super) fn check_csrf(v: &Viewer, headers: &HeaderMap) -> Result<(), Denied> {
     auth::member(v)?;
     let given = headers
         .get(csrf::HEADER)

@@ -1,10 +1,10 @@
 //! What members do: request a hosting slot (with the stack checker's verdict before and after
-//! submitting), see their projects with state, URL, term end and history, withdraw a request,
-//! redeploy a running project.
+//! submitting), see their projects with state, URL, term end, renewal and history, withdraw a
+//! request, redeploy a running project. Renewal requests are `portal::terms`; a project's own
+//! page and its live deploy progress are `portal::project`.
 //!
 //! Stack templates from `stacks/` are not offered yet: the stack is pasted or uploaded as a
-//! compose file. Renewals, quotas and notifications belong to `lifecycle` (issue 6); a project
-//! card is where a "request a renewal" button will go.
+//! compose file.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -173,10 +173,18 @@ pub struct ProjectView {
     pub href: String,
     pub source_url: String,
     pub term_end: Option<String>,
+    /// Never expires (an admin said so).
+    pub permanent: bool,
+    /// The root project (served at `/`): it has no term.
+    pub root: bool,
     pub failure_reason: Option<String>,
     pub history: Vec<HistoryLine>,
     pub can_withdraw: bool,
     pub can_redeploy: bool,
+    /// The latest renewal request, with its status.
+    pub renewal: Option<super::terms::RenewalView>,
+    /// Whether the owner may ask for a renewal now.
+    pub can_renew: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,7 +209,12 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
         })
         .collect();
     let state = p.state();
+    let renewal = super::terms::latest_renewal(c, &p.slug).await?;
     Ok(ProjectView {
+        can_renew: super::terms::can_renew(p, renewal.as_ref()),
+        renewal,
+        permanent: p.permanent,
+        root: p.is_root,
         slug: p.slug.clone(),
         name: p.name.clone(),
         owner: p.owner.clone(),
@@ -307,6 +320,7 @@ pub struct MinePage {
     pub nav: Nav,
     pub projects: Vec<ProjectView>,
     pub submitted: bool,
+    pub dates: super::project::DateBounds,
 }
 
 pub async fn request_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
@@ -417,6 +431,7 @@ pub async fn mine_page(
         nav: Nav::of(&v),
         projects,
         submitted: q.submitted.is_some(),
+        dates: super::project::DateBounds::of(&c),
     }
     .into_response())
 }

@@ -5,9 +5,10 @@
 //!
 //! Layout: [`session`] (cookies, the [`session::Viewer`] extractor), [`csrf`] (origin and token
 //! checks), [`auth`] (passwords, sign-up/login, and the one place that decides who may do what),
-//! [`member`] and [`admin`] (the operations and their pages), [`api`] (JSON), [`pages`] (gallery,
-//! join, static assets, templates). Every operation calls the same `control::Control` methods the
-//! admin socket uses; handlers only add "who is asking".
+//! [`member`] and [`admin`] (the operations and their pages), [`project`] (one project's page and
+//! its live deploy progress), [`terms`] (renewals and term actions), [`api`] (JSON), [`pages`]
+//! (gallery, join, static assets, templates). Every operation calls the same `control::Control`
+//! methods the admin socket uses; handlers only add "who is asking".
 
 pub mod admin;
 pub mod api;
@@ -15,7 +16,9 @@ pub mod auth;
 pub mod csrf;
 pub mod member;
 pub mod pages;
+pub mod project;
 pub mod session;
+pub mod terms;
 
 use std::sync::Arc;
 
@@ -74,6 +77,8 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/portal/admin/audit", get(admin::audit_page))
         .route("/portal/admin/routes", get(admin::routes_page))
         .merge(api::router())
+        .merge(project::router())
+        .merge(terms::router())
         .layer(axum::middleware::from_fn_with_state(
             control.clone(),
             session::pre_session_token,

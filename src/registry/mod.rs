@@ -74,6 +74,8 @@ pub struct Project {
     pub is_root: bool,
     pub term_days: i64,
     pub term_end: Option<i64>,
+    /// Marked by an admin: the term never runs out.
+    pub permanent: bool,
     pub failure_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -122,7 +124,7 @@ pub struct NewProject<'a> {
 
 const PROJECT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.owner_id, \
      u.name AS owner, p.state AS state_text, p.stack_source, p.route, p.is_root, p.term_days, \
-     p.term_end, p.failure_reason, p.created_at, p.updated_at \
+     p.term_end, p.permanent, p.failure_reason, p.created_at, p.updated_at \
      FROM projects p JOIN users u ON u.id = p.owner_id";
 
 /// Handle to the registry; cheap to clone (a pool inside).

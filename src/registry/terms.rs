@@ -258,6 +258,15 @@ impl Registry {
             .await?)
     }
 
+    /// A project's renewal requests, newest first.
+    pub async fn renewals_of(&self, slug: &str) -> Result<Vec<Renewal>> {
+        let sql = format!("{RENEWAL_SELECT} WHERE p.slug = ? ORDER BY r.id DESC");
+        Ok(sqlx::query_as::<_, Renewal>(sqlx::AssertSqlSafe(sql))
+            .bind(slug)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Approves (moving the project's term end) or rejects a pending renewal, in one audited
     /// transaction. Deciding twice is a conflict, so a repeat changes nothing.
     pub async fn decide_renewal(

@@ -302,7 +302,9 @@ async fn scenario(b: &mut Browser, club: &Club, slug: &str) -> Result<(), String
         "form[action='/portal/admin/projects/{slug}/approve'] button"
     ))
     .await?;
-    b.expect("No requests are waiting").await?;
+    // The deploy's steps show live on the queue page (the project's page without JavaScript).
+    b.expect("the project is running").await?;
+    b.shot("deployed").await;
     b.goto(&club.url("/portal/admin/projects")).await?;
     b.expect("running").await?;
     b.shot("approved").await;

@@ -2,7 +2,8 @@
 //!
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
 //! - `portal`, `portal_projects`: the portal router in-process: who may call each endpoint, CSRF,
-//!   validation, and the project flows.
+//!   validation, and the project flows; `portal_terms`: renewals and term actions;
+//!   `portal_progress`: live deploy progress and CPU use.
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
@@ -19,7 +20,9 @@ mod common;
 mod faults;
 mod lifecycle;
 mod portal;
+mod portal_progress;
 mod portal_projects;
+mod portal_terms;
 mod proxy;
 mod proxy_fuzz;
 mod proxy_reload;
