@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::config::Config;
@@ -40,10 +44,10 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     control.set_drain(config.docker.drain_timeout);
     tokio::spawn(crate::watch::run(control.clone()));
 
-    let portal = crate::portal::router(control.clone());
+    let portal = crate::portal::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     let settings = crate::proxy::Settings::from_config(&config);
     let proxy = Arc::new(Proxy::with_settings(routes, portal, settings));
-    let api = crate::api::router(control.clone());
+    let api = crate::api::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     tracing::info!(listen = %config.proxy.listen, domain = %config.domain, "clubhost serving");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -136,5 +140,19 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Runs each portal and admin API request in its own task. hyper drops a request's future when the
+/// caller disconnects; for an approve or a delete that would stop a deploy or a teardown halfway
+/// (a project stuck in `deploying` until the next restart). A spawned task runs to its end
+/// whoever is still listening.
+async fn finish_even_if_caller_leaves(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }
