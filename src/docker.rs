@@ -23,6 +23,8 @@ use futures_util::StreamExt;
 
 mod storage;
 
+pub use storage::ImageRemoval;
+
 pub const LABEL_MANAGED: &str = "clubhost.managed";
 pub const LABEL_PROJECT: &str = "clubhost.project";
 pub const LABEL_INSTANCE: &str = "clubhost.instance";
