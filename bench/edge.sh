@@ -3,12 +3,16 @@
 # concurrent keep-alive clients for 60 s through the proxy. Traffic goes only to loopback and to
 # the benchmark project's own container.
 #
-#   bench/edge.sh [-d SECONDS] [-c CLIENTS] [-i IDLE]
+#   bench/edge.sh [-d SECONDS] [-c CLIENTS] [-i IDLE] [-u nginx|container]
+#
+# -u picks what sits behind the proxy: `nginx` (default) is a static route to a loopback nginx
+# with keep-alive, so the figures are the proxy's; `container` is a project deployed from a
+# busybox httpd image, which forks per request and, on 2 cores, is itself the bottleneck.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=60 CLIENTS=1000 IDLE=10000
-while getopts "d:c:i:" o; do
-    case $o in d) DURATION=$OPTARG ;; c) CLIENTS=$OPTARG ;; i) IDLE=$OPTARG ;; *) exit 2 ;; esac
+DURATION=60 CLIENTS=1000 IDLE=10000 UPSTREAM=nginx
+while getopts "d:c:i:u:" o; do
+    case $o in d) DURATION=$OPTARG ;; c) CLIENTS=$OPTARG ;; i) IDLE=$OPTARG ;; u) UPSTREAM=$OPTARG ;; *) exit 2 ;; esac
 done
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 ulimit -n "$(ulimit -Hn)"  # 10,000 idle sockets need more than the usual 1,024
@@ -18,16 +22,22 @@ BIN=$PWD/target/release/clubhost
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 SLUG=edge-$$
+BACKEND=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$WORK/clubhost.toml" <<TOML
 data_dir = "$WORK/data"
 [proxy]
 listen = "127.0.0.1:$PORT"
+access_log = false
+[[proxy.routes]]
+path = "/edge"
+upstream = "http://127.0.0.1:$BACKEND"
 [docker]
 gateway_network = "clubhost-bench-gateway"
 TOML
 cleanup() {
     "$BIN" --config "$WORK/clubhost.toml" project delete "$SLUG" >/dev/null 2>&1 || true
     [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    [ -n "${NGINX:-}" ] && kill "$NGINX" 2>/dev/null && wait "$NGINX" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -49,10 +59,27 @@ CLUBHOST_LOG=warn "$BIN" --config "$WORK/clubhost.toml" serve 2>"$WORK/serve.log
 SERVER=$!
 for _ in $(seq 100); do [ -S "$WORK/data/clubhost.sock" ] && break; sleep 0.1; done
 C() { "$BIN" --config "$WORK/clubhost.toml" "$@"; }
-C user add bench >/dev/null
-C project submit --owner bench --slug "$SLUG" --stack "$WORK/stack.yml" >/dev/null
-C project approve "$SLUG" >/dev/null
-URL="http://127.0.0.1:$PORT/$SLUG/"
+if [ "$UPSTREAM" = container ]; then
+    C user add bench >/dev/null
+    C project submit --owner bench --slug "$SLUG" --stack "$WORK/stack.yml" >/dev/null
+    C project approve "$SLUG" >/dev/null
+    URL="http://127.0.0.1:$PORT/$SLUG/"
+else
+    command -v nginx >/dev/null || { echo "needs nginx (apt-get install nginx) or -u container"; exit 1; }
+    mkdir -p "$WORK/www" "$WORK/nginx"; chmod 755 "$WORK"; echo hello > "$WORK/www/index.html"
+    t=$WORK/nginx
+    cat >"$WORK/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $t/pid; error_log $t/error.log; worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
+  client_body_temp_path $t; proxy_temp_path $t; fastcgi_temp_path $t; uwsgi_temp_path $t; scgi_temp_path $t;
+  server { listen 127.0.0.1:$BACKEND; root $WORK/www; } }
+CONF
+    nginx -c "$WORK/nginx.conf" -e "$t/error.log" &
+    NGINX=$!
+    URL="http://127.0.0.1:$PORT/edge/"
+fi
+for _ in $(seq 100); do curl -sf -o /dev/null "$URL" && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 
 echo "== idle connections: $IDLE"

@@ -314,10 +314,13 @@ async fn decide_renewal(
 struct GcBody {
     #[serde(default)]
     apply: bool,
+    /// Also prune images no project needs.
+    #[serde(default)]
+    images: bool,
 }
 
 async fn gc(State(c): State<Arc<Control>>, Json(b): Json<GcBody>) -> ApiResult<crate::gc::Orphans> {
-    Ok(Json(c.gc(b.apply, SOCKET_ACTOR).await?))
+    Ok(Json(c.gc(b.apply, b.images, SOCKET_ACTOR).await?))
 }
 
 #[derive(Deserialize)]

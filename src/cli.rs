@@ -46,6 +46,10 @@ pub enum Command {
         /// Remove them; without it this is a dry run.
         #[arg(long)]
         apply: bool,
+        /// Also prune images clubhost deployed that no project needs any more (never one a
+        /// container uses, never one clubhost did not deploy).
+        #[arg(long)]
+        images: bool,
         #[arg(long)]
         json: bool,
     },
@@ -263,27 +267,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Project(cmd) => project(Api::connect(config).await?, cmd).await,
-        Command::Gc { apply, json } => {
+        Command::Gc {
+            apply,
+            images,
+            json,
+        } => {
             let api = Api::connect(config).await?;
-            let report = api
-                .call(Method::POST, "/api/gc", Some(json!({ "apply": apply })))
-                .await?;
+            let body = json!({ "apply": apply, "images": images });
+            let report = api.call(Method::POST, "/api/gc", Some(body)).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }
             let verb = if apply { "removed" } else { "would remove" };
             let mut n = 0;
-            for kind in ["containers", "networks", "volumes"] {
+            for kind in ["containers", "networks", "volumes", "images"] {
                 for item in report[kind].as_array().into_iter().flatten() {
                     println!("{verb} {} {}", kind.trim_end_matches('s'), text(item));
                     n += 1;
                 }
             }
+            for item in report["kept_images"].as_array().into_iter().flatten() {
+                println!("kept image {}", text(item));
+            }
+            let what = if images {
+                "orphans or unused images"
+            } else {
+                "orphans"
+            };
             if n == 0 {
-                println!("no orphans");
+                println!("no {what}");
             } else if !apply {
-                println!("dry run: {n} orphan(s); run `clubhost gc --apply` to remove them");
+                let again = if images {
+                    "gc --images --apply"
+                } else {
+                    "gc --apply"
+                };
+                println!("dry run: {n} to remove; run `clubhost {again}` to remove them");
             }
             Ok(())
         }

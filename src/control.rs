@@ -115,7 +115,8 @@ pub struct Control {
     /// Routes from `[[proxy.routes]]` and `[proxy.overrides]`; replaced when the config is
     /// reloaded (SIGHUP).
     routing: Mutex<Routing>,
-    /// Hands notes to the background delivery task; never waits.
+    /// Says whether notes are kept (a channel is configured) and runs the sender that delivers
+    /// them from the registry's outbox; never waited on.
     pub notifier: Notifier,
     /// Woken whenever a term end may have moved, so the scheduler recomputes its next deadline.
     pub terms_changed: Arc<Notify>,
@@ -135,7 +136,9 @@ impl Control {
         let registry = Registry::open(&config.database_path()).await?;
         let instance = registry.instance_id().await?;
         let routing = Mutex::new(Routing::from_config(&config.proxy));
-        let notifier = Notifier::start(config.notify.clone(), registry.clone());
+        let notifier = Notifier::start(config.notify.clone(), registry.clone())
+            .await
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
         Ok(Control {
             notifier,
             terms_changed: Arc::new(Notify::new()),
@@ -259,7 +262,20 @@ impl Control {
                 actor,
             )
             .await?;
-        if let Err(e) = self.registry.set_variables(&s.slug, &s.vars, actor).await {
+        // The variables are the submission's last step; the admins' note is stored with them.
+        let notes = self.notifier.keep(vec![Note::admins(
+            &project.slug,
+            format!("New hosting request: {}", project.slug),
+            format!(
+                "{} asks to host {} ({}) for {days} days.",
+                project.owner, project.slug, project.name
+            ),
+        )]);
+        let stored = self
+            .registry
+            .set_variables_noting(&s.slug, &s.vars, actor, &notes)
+            .await;
+        if let Err(e) = stored {
             // Nothing half-created: a project without its variables would not deploy.
             let _ = self
                 .registry
@@ -268,14 +284,6 @@ impl Control {
             return Err(e.into());
         }
         self.publish_routes().await?;
-        self.notifier.send(Note::admins(
-            &project.slug,
-            format!("New hosting request: {}", project.slug),
-            format!(
-                "{} asks to host {} ({}) for {days} days.",
-                project.owner, project.slug, project.name
-            ),
-        ));
         Ok(project)
     }
 
@@ -331,20 +339,20 @@ impl Control {
         let owner = self.registry.user(&project.owner).await?;
         let stack = self.project_stack(&project).await?;
         self.check_quota(&owner, slug, &stack).await?;
-        let approved = self
-            .registry
-            .transition(slug, ProjectState::Approved, actor, "approved")
+        self.registry
+            .transition_noting(slug, ProjectState::Approved, actor, "approved", |p| {
+                self.notifier.keep(vec![Note::owner(
+                    &p.owner,
+                    slug,
+                    format!("{slug} is approved"),
+                    format!(
+                        "Your project {slug} is approved and deploying; its term ends {}.",
+                        terms::show_time(p.term_end)
+                    ),
+                )])
+            })
             .await?;
         self.terms_changed.notify_one();
-        self.notifier.send(Note::owner(
-            &approved.owner,
-            slug,
-            format!("{slug} is approved"),
-            format!(
-                "Your project {slug} is approved and deploying; its term ends {}.",
-                terms::show_time(approved.term_end)
-            ),
-        ));
         self.deploy_locked(slug, actor, "approved").await
     }
 
@@ -363,15 +371,16 @@ impl Control {
         let _held = self.lock_for(slug).lock_owned().await;
         let p = self
             .registry
-            .transition(slug, ProjectState::Rejected, actor, reason)
+            .transition_noting(slug, ProjectState::Rejected, actor, reason, |p| {
+                self.notifier.keep(vec![Note::owner(
+                    &p.owner,
+                    slug,
+                    format!("{slug} was not approved"),
+                    format!("Your request for {slug} was rejected: {reason}"),
+                )])
+            })
             .await?;
         self.publish_routes().await?;
-        self.notifier.send(Note::owner(
-            &p.owner,
-            slug,
-            format!("{slug} was not approved"),
-            format!("Your request for {slug} was rejected: {reason}"),
-        ));
         Ok(p)
     }
 
@@ -393,26 +402,28 @@ impl Control {
     /// Ends a project's term now: the route answers "expired" at once, then its containers go.
     /// Volumes stay, so an admin can restore it with its data.
     pub async fn expire(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        let grace = crate::lifecycle::terms::describe(self.config.lifecycle.grace.as_secs() as i64);
+        let note = |p: &Project| {
+            self.notifier.keep(vec![Note::owner(
+                &p.owner,
+                slug,
+                format!("{slug} has expired"),
+                format!(
+                    "Your project {slug} has expired ({reason}). Its data is kept for {grace} in \
+                     case an admin restores it; after that it is removed for good."
+                ),
+            )])
+        };
         let p = self
-            .take_down(slug, ProjectState::Expired, actor, reason)
+            .take_down(slug, ProjectState::Expired, actor, reason, note)
             .await?;
         self.terms_changed.notify_one();
-        self.notifier.send(Note::owner(
-            &p.owner,
-            slug,
-            format!("{slug} has expired"),
-            format!(
-                "Your project {slug} has expired ({reason}). Its data is kept for {} in case an \
-                 admin restores it; after that it is removed for good.",
-                crate::lifecycle::terms::describe(self.config.lifecycle.grace.as_secs() as i64)
-            ),
-        ));
         Ok(p)
     }
 
     /// Stops a running project without ending its term.
     pub async fn stop(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
-        self.take_down(slug, ProjectState::Stopped, actor, reason)
+        self.take_down(slug, ProjectState::Stopped, actor, reason, |_| Vec::new())
             .await
     }
 
@@ -422,10 +433,14 @@ impl Control {
         to: ProjectState,
         actor: &str,
         reason: &str,
+        notes: impl FnOnce(&Project) -> Vec<Note>,
     ) -> Result<Project> {
         let _held = self.lock_for(slug).lock_owned().await;
         let engine = self.engine_now().await?;
-        let p = self.registry.transition(slug, to, actor, reason).await?;
+        let p = self
+            .registry
+            .transition_noting(slug, to, actor, reason, notes)
+            .await?;
         self.live.lock().expect("live map poisoned").remove(slug);
         self.publish_routes().await?;
         deploy::teardown(engine, slug, false).await?;

@@ -25,6 +25,7 @@ mod stats;
 mod storage;
 
 pub use stats::ContainerUsage;
+pub use storage::ImageRemoval;
 
 pub const LABEL_MANAGED: &str = "clubhost.managed";
 pub const LABEL_PROJECT: &str = "clubhost.project";

@@ -33,6 +33,12 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
         .await
         .with_context(|| format!("cannot listen on {} (proxy.listen)", config.proxy.listen))?;
     let socket = bind_admin_socket(&config).await?;
+    // This is now the only server on this data dir: it takes over every undelivered notification.
+    control
+        .notifier
+        .resume()
+        .await
+        .context("resuming notifications")?;
 
     let engine = control.engine().await?;
     let (engine_version, api_version) = engine.version().await?;

@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 
 use super::{Control, ControlError, Live, Result};
 use crate::deploy::{self, DeployRequest, Progress};
+use crate::docker::Engine;
 use crate::notify::Note;
 use crate::registry::{Project, ProjectState};
+use crate::stack;
 
 impl Control {
     /// The deploy itself; the caller holds the project's lock.
@@ -105,7 +107,17 @@ impl Control {
                 } else {
                     (ProjectState::Failed, reason.clone())
                 };
-                let p = self.registry.transition(slug, to, actor, &why).await?;
+                let subject = format!("{slug} failed to deploy");
+                let body = format!("The deploy of {slug} failed: {reason}");
+                let p = self
+                    .registry
+                    .transition_noting(slug, to, actor, &why, |p| {
+                        self.notifier.keep(vec![
+                            Note::owner(&p.owner, slug, subject.clone(), body.clone()),
+                            Note::admins(slug, subject, body),
+                        ])
+                    })
+                    .await?;
                 self.publish_routes().await?;
                 self.progress.tell(
                     slug,
@@ -114,11 +126,6 @@ impl Control {
                         still_serving,
                     },
                 );
-                let subject = format!("{slug} failed to deploy");
-                let body = format!("The deploy of {slug} failed: {reason}");
-                self.notifier
-                    .send(Note::owner(&p.owner, slug, subject.clone(), body.clone()));
-                self.notifier.send(Note::admins(slug, subject, body));
                 Ok(p)
             }
         }
@@ -150,9 +157,31 @@ impl Control {
             .variables(&project.slug)
             .await
             .map_err(|e| e.to_string())?;
-        deploy::deploy(engine, &req)
+        let outcome = deploy::deploy(engine, &req)
             .await
-            .map_err(|e| secrets.redact(&e.to_string()))
+            .map_err(|e| secrets.redact(&e.to_string()));
+        // Even a failed deploy may have pulled its images: `gc --images` must know them.
+        self.record_images(engine, &project.slug, &stack).await;
+        outcome
+    }
+
+    /// Remembers the images a deploy used, with the image id each names now (what
+    /// `gc --images` may later prune). A failure is logged; it never fails the deploy.
+    async fn record_images(&self, engine: &Engine, slug: &str, stack: &stack::Stack) {
+        let mut images: Vec<(String, String)> = Vec::new();
+        for svc in &stack.services {
+            if images.iter().any(|(i, _)| *i == svc.image) {
+                continue;
+            }
+            match engine.image_id(&svc.image).await {
+                Ok(Some(id)) => images.push((svc.image.clone(), id)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(%slug, error = %e, "cannot read a deployed image's id"),
+            }
+        }
+        if let Err(e) = self.registry.record_images(slug, &images).await {
+            tracing::warn!(%slug, error = %e, "cannot record deployed images");
+        }
     }
 
     /// Removes the deployments of a project older than `keep`, after the drain period (in the

@@ -142,22 +142,23 @@ impl Control {
             } => {
                 let ahead = rules::describe(*offset);
                 let what = format!("term ends in {ahead} ({})", show_time(Some(*term_end)));
+                let notes = self.notifier.keep(vec![Note::owner(
+                    owner,
+                    slug,
+                    format!("{slug} expires in {ahead}"),
+                    format!(
+                        "The hosting term of {slug} ends {}. Ask for a renewal \
+                         (clubhost project renew {slug} --days N --reason ...) to keep it.",
+                        show_time(Some(*term_end))
+                    ),
+                )]);
+                // Recorded and queued in one transaction: never sent twice, never lost.
                 let first = self
                     .registry
-                    .record_reminder(slug, *term_end, record, SCHEDULER, &what)
+                    .record_reminder(slug, *term_end, record, SCHEDULER, &what, &notes)
                     .await?;
                 if first {
                     tracing::info!(%slug, %what, "reminder");
-                    self.notifier.send(Note::owner(
-                        owner,
-                        slug,
-                        format!("{slug} expires in {ahead}"),
-                        format!(
-                            "The hosting term of {slug} ends {}. Ask for a renewal \
-                             (clubhost project renew {slug} --days N --reason ...) to keep it.",
-                            show_time(Some(*term_end))
-                        ),
-                    ));
                 }
                 Ok(())
             }
@@ -189,16 +190,17 @@ impl Control {
         deploy::teardown(engine, slug, true).await?;
         let p = self
             .registry
-            .transition(slug, ProjectState::Purged, actor, reason)
+            .transition_noting(slug, ProjectState::Purged, actor, reason, |p| {
+                self.notifier.keep(vec![Note::owner(
+                    &p.owner,
+                    slug,
+                    format!("{slug} was removed"),
+                    format!("The grace period of {slug} has ended; its data has been removed."),
+                )])
+            })
             .await?;
         self.publish_routes().await?;
         tracing::info!(%slug, "purged");
-        self.notifier.send(Note::owner(
-            &p.owner,
-            slug,
-            format!("{slug} was removed"),
-            format!("The grace period of {slug} has ended; its data has been removed."),
-        ));
         Ok(p)
     }
 
@@ -237,6 +239,7 @@ impl Control {
                     "restored with a new term of {days} days, to {}",
                     show_time(Some(end))
                 ),
+                &[],
             )
             .await?;
         self.terms_changed.notify_one();
@@ -303,19 +306,20 @@ impl Control {
         }
         let r = self
             .registry
-            .insert_renewal(slug, &by.name, new_end, req.reason.trim())
+            .insert_renewal(slug, &by.name, new_end, req.reason.trim(), |r| {
+                self.notifier.keep(vec![Note::admins(
+                    slug,
+                    format!("Renewal request #{} for {slug}", r.id),
+                    format!(
+                        "{} asks to move the term end of {slug} from {} to {}: {}",
+                        by.name,
+                        show_time(p.term_end),
+                        show_time(Some(new_end)),
+                        r.reason
+                    ),
+                )])
+            })
             .await?;
-        self.notifier.send(Note::admins(
-            slug,
-            format!("Renewal request #{} for {slug}", r.id),
-            format!(
-                "{} asks to move the term end of {slug} from {} to {}: {}",
-                by.name,
-                show_time(p.term_end),
-                show_time(Some(new_end)),
-                r.reason
-            ),
-        ));
         Ok(r)
     }
 
@@ -344,26 +348,27 @@ impl Control {
         }
         let r = self
             .registry
-            .decide_renewal(id, approve, actor, note)
+            .decide_renewal(id, approve, actor, note, |r| {
+                let (subject, body) = if approve {
+                    (
+                        format!("{} renewed", r.project),
+                        format!(
+                            "Your renewal of {} is approved: the term now ends {}.",
+                            r.project,
+                            show_time(Some(r.new_end))
+                        ),
+                    )
+                } else {
+                    (
+                        format!("{} renewal declined", r.project),
+                        format!("Your renewal of {} was declined: {note}", r.project),
+                    )
+                };
+                self.notifier
+                    .keep(vec![Note::owner(&r.owner, &r.project, subject, body)])
+            })
             .await?;
         self.terms_changed.notify_one();
-        let (subject, body) = if approve {
-            (
-                format!("{} renewed", r.project),
-                format!(
-                    "Your renewal of {} is approved: the term now ends {}.",
-                    r.project,
-                    show_time(Some(r.new_end))
-                ),
-            )
-        } else {
-            (
-                format!("{} renewal declined", r.project),
-                format!("Your renewal of {} was declined: {note}", r.project),
-            )
-        };
-        self.notifier
-            .send(Note::owner(&r.owner, &r.project, subject, body));
         Ok(r)
     }
 
@@ -412,21 +417,22 @@ impl Control {
         }
         let was = show_time(p.term_end);
         let to = show_time(Some(end));
+        let notes = self.notifier.keep(vec![Note::owner(
+            &p.owner,
+            slug,
+            format!("{slug}: term end moved"),
+            format!("An admin moved the end of the hosting term of {slug} from {was} to {to}."),
+        )]);
         self.registry
             .set_term_end(
                 slug,
                 Some(end),
                 actor,
                 &format!("term end moved from {was} to {to}"),
+                &notes,
             )
             .await?;
         self.terms_changed.notify_one();
-        self.notifier.send(Note::owner(
-            &p.owner,
-            slug,
-            format!("{slug}: term end moved"),
-            format!("An admin moved the end of the hosting term of {slug} from {was} to {to}."),
-        ));
         Ok(self.registry.project(slug).await?)
     }
 
@@ -451,17 +457,13 @@ impl Control {
 
 impl Control {
     /// Lists (and with `apply` removes) Docker objects of this instance whose project the
-    /// registry no longer knows. Removals are audited.
-    pub async fn gc(&self, apply: bool, actor: &str) -> Result<crate::gc::Orphans> {
-        let known: Vec<String> = self
-            .registry
-            .projects()
-            .await?
-            .into_iter()
-            .map(|p| p.slug)
-            .collect();
+    /// registry no longer knows, and with `images` the images no project needs any more (see
+    /// [`crate::gc`]). Removals are audited.
+    pub async fn gc(&self, apply: bool, images: bool, actor: &str) -> Result<crate::gc::Orphans> {
+        let projects = self.registry.projects().await?;
+        let known: Vec<String> = projects.iter().map(|p| p.slug.clone()).collect();
         let engine = self.engine().await?;
-        let orphans = crate::gc::collect(engine, &known, apply).await?;
+        let mut orphans = crate::gc::collect(engine, &known, apply).await?;
         if apply && !orphans.is_empty() {
             let what = [&orphans.containers, &orphans.networks, &orphans.volumes]
                 .iter()
@@ -472,6 +474,47 @@ impl Control {
                 .audit_action(actor, None, "gc.remove", &what)
                 .await?;
         }
+        if images {
+            let needed = self.images_needed(&projects).await?;
+            let recorded = self.registry.deployed_images().await?;
+            let pruned = crate::gc::prune_images(engine, &recorded, &needed, apply).await?;
+            if apply {
+                self.registry
+                    .forget_images(&pruned.forget, actor, &pruned.unused.join(", "))
+                    .await?;
+            }
+            orphans.images = pruned.unused;
+            orphans.kept_images = pruned.kept;
+        }
+        orphans.removed = apply;
         Ok(orphans)
+    }
+
+    /// Every image reference a project that may still deploy names: all but purged, rejected and
+    /// withdrawn ones (an expired project may be restored, a request approved). A stored stack
+    /// that no longer loads keeps every recorded image its text mentions.
+    async fn images_needed(&self, projects: &[Project]) -> Result<Vec<String>> {
+        let recorded = self.registry.deployed_images().await?;
+        let mut needed = Vec::new();
+        for p in projects {
+            if matches!(
+                p.state(),
+                ProjectState::Purged | ProjectState::Rejected | ProjectState::Withdrawn
+            ) {
+                continue;
+            }
+            match self.project_stack(p).await {
+                Ok(stack) => needed.extend(stack.services.iter().map(|s| s.image.clone())),
+                Err(_) => needed.extend(
+                    recorded
+                        .iter()
+                        .filter(|r| p.stack_source.contains(&r.image))
+                        .map(|r| r.image.clone()),
+                ),
+            }
+        }
+        needed.sort();
+        needed.dedup();
+        Ok(needed)
     }
 }

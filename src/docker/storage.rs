@@ -1,16 +1,32 @@
 //! Networks, volumes and images: the Docker objects a deploy needs before any container.
 //! Same rules as the rest of `docker`: create with our labels, touch only what carries them.
+//! Images are the exception (they carry whatever labels their builder gave them): an image is
+//! only removed by the reference a deploy of ours used, while it still names the image id
+//! recorded then, and never forced, so an image any container uses stays.
 
 use std::collections::HashMap;
 
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveVolumeOptionsBuilder,
+    RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures_util::StreamExt;
 
 use super::{DockerError, Engine, LABEL_MANAGED, Result, api, is_not_found, split_image};
+
+/// What became of an image reference `gc --images` asked to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRemoval {
+    /// Untagged (and the image deleted when no other tag named it).
+    Removed,
+    /// Not present any more.
+    Gone,
+    /// The reference names another image now (re-tagged or pulled since): not ours, left alone.
+    Replaced,
+    /// A container (clubhost's or anyone's) uses it; Docker's reason.
+    InUse(String),
+}
 
 impl Engine {
     // ---- networks ----
@@ -200,6 +216,38 @@ impl Engine {
     }
 
     // ---- images ----
+
+    /// The id of the image `reference` names, or None when there is none.
+    pub async fn image_id(&self, reference: &str) -> Result<Option<String>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(i) => Ok(i.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(api(format!("inspect image {reference}"))(e)),
+        }
+    }
+
+    /// Removes the reference `image` if it still names `expected_id`; never forced, so Docker
+    /// refuses (and this reports [`ImageRemoval::InUse`]) while any container uses it.
+    pub async fn remove_image(&self, image: &str, expected_id: &str) -> Result<ImageRemoval> {
+        match self.image_id(image).await? {
+            None => return Ok(ImageRemoval::Gone),
+            Some(id) if id != expected_id => return Ok(ImageRemoval::Replaced),
+            Some(_) => {}
+        }
+        let opts = RemoveImageOptionsBuilder::default()
+            .force(false)
+            .noprune(false)
+            .build();
+        match self.docker.remove_image(image, Some(opts), None).await {
+            Ok(_) => Ok(ImageRemoval::Removed),
+            Err(e) if is_not_found(&e) => Ok(ImageRemoval::Gone),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) => Ok(ImageRemoval::InUse(message)),
+            Err(e) => Err(api(format!("remove image {image}"))(e)),
+        }
+    }
 
     /// Makes sure `image` is present, pulling only when it is not.
     pub async fn ensure_image(&self, image: &str) -> Result<()> {

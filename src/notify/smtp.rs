@@ -1,13 +1,16 @@
-//! Email over plain SMTP through lettre (no TLS in this build: a local relay or the club's own
-//! mail server on a trusted network).
+//! Email over SMTP through lettre: STARTTLS, TLS from the first byte, or plain for a local relay
+//! (`notify.smtp.tls`), with rustls (ring) and the roots of [`super::tls`].
 
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Note, NotifyError, SmtpConfig};
+use super::tls::{Roots, error_chain, install_provider};
+use super::{Note, NotifyError, SmtpConfig, SmtpTls};
 
 /// Accepts an address like `ana@club.example` or `Ana <ana@club.example>`.
 pub fn check_address(text: &str) -> Result<(), String> {
@@ -16,7 +19,12 @@ pub fn check_address(text: &str) -> Result<(), String> {
         .map_err(|e| format!("{text:?} is not an email address: {e}"))
 }
 
-pub async fn send(config: &SmtpConfig, to: &str, note: &Note) -> Result<(), NotifyError> {
+pub async fn send(
+    config: &SmtpConfig,
+    roots: &Roots,
+    to: &str,
+    note: &Note,
+) -> Result<(), NotifyError> {
     let fail = |reason: String| NotifyError::Smtp {
         to: to.to_string(),
         reason,
@@ -33,13 +41,29 @@ pub async fn send(config: &SmtpConfig, to: &str, note: &Note) -> Result<(), Noti
         .header(ContentType::TEXT_PLAIN)
         .body(note.body.clone())
         .map_err(|e| fail(e.to_string()))?;
-    let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
         .port(config.port)
-        .timeout(Some(Duration::from_secs(10)))
-        .build();
-    mailer
+        .timeout(Some(Duration::from_secs(10)));
+    let mode = config.tls_mode();
+    if mode != SmtpTls::None {
+        install_provider();
+        let mut params = TlsParameters::builder(config.host.clone());
+        if let Some(extra) = roots.for_lettre().map_err(fail)? {
+            params = params.add_root_certificate(extra);
+        }
+        let params = params.build_rustls().map_err(|e| fail(error_chain(&e)))?;
+        builder = builder.tls(match mode {
+            SmtpTls::Tls => Tls::Wrapper(params),
+            _ => Tls::Required(params),
+        });
+        if let (Some(user), Some(password)) = (&config.username, &config.password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+    }
+    builder
+        .build()
         .send(message)
         .await
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(error_chain(&e)))?;
     Ok(())
 }

@@ -157,7 +157,8 @@ async fn start_session(c: &Control, user: &User) -> Result<String, Denied> {
     Ok(token)
 }
 
-/// Checks the password (throttled per account and per address) and starts a session.
+/// Checks the password (throttled per account and per address) and starts a session. Every
+/// attempt lands in the audit log (`user.login` or `user.login_failed`, with the address and why).
 pub async fn login(
     c: &Control,
     v: &Viewer,
@@ -167,6 +168,7 @@ pub async fn login(
     let login = login.trim();
     // Without a known address (the proxy did not pass one) only the per-account limit applies.
     let address = v.address.as_deref().unwrap_or("");
+    let from = from_address(v);
     let (by_account, by_address) = c
         .registry
         .recent_failures(login, address, THROTTLE_WINDOW_SECS)
@@ -174,27 +176,47 @@ pub async fn login(
     if by_account >= MAX_FAILURES_PER_ACCOUNT
         || (!address.is_empty() && by_address >= MAX_FAILURES_PER_ADDRESS)
     {
+        c.registry
+            .audit_action(
+                &typed_name(login),
+                None,
+                "user.login_failed",
+                &format!("{from}: throttled after too many failed logins"),
+            )
+            .await?;
         return Err(Denied::Throttled(
             "too many failed logins; wait 15 minutes and try again".into(),
         ));
     }
     let creds = c.registry.credentials(login).await?;
-    let ok = match &creds {
+    let verdict = match &creds {
         Some(cr) => match &cr.password_hash {
-            Some(h) => verify_password(password, h) && !cr.user.disabled,
+            Some(h) if !verify_password(password, h) => Err("wrong password"),
+            Some(_) if cr.user.disabled => Err("account disabled"),
+            Some(_) => Ok(()),
             None => {
                 verify_password(password, &DUMMY_HASH);
-                false
+                Err("account has no password")
             }
         },
         None => {
             verify_password(password, &DUMMY_HASH);
-            false
+            Err("no such account")
         }
     };
-    c.registry.record_login_attempt(login, address, ok).await?;
+    let actor = match &creds {
+        Some(cr) => cr.user.name.clone(),
+        None => typed_name(login),
+    };
+    let detail = match verdict {
+        Ok(()) => from,
+        Err(why) => format!("{from}: {why}"),
+    };
+    c.registry
+        .record_login_attempt(login, address, verdict.is_ok(), &actor, &detail)
+        .await?;
     match creds {
-        Some(cr) if ok => {
+        Some(cr) if verdict.is_ok() => {
             let token = start_session(c, &cr.user).await?;
             Ok((cr.user, token))
         }
@@ -204,9 +226,35 @@ pub async fn login(
     }
 }
 
+/// "from 192.0.2.7", for the audit log.
+fn from_address(v: &Viewer) -> String {
+    match v.address.as_deref() {
+        Some(a) if !a.is_empty() => format!("from {a}"),
+        _ => "from an unknown address".into(),
+    }
+}
+
+/// A login name as typed, made safe to print as an audit actor: no control characters, at most 64
+/// characters (it can be anything a visitor sent).
+fn typed_name(login: &str) -> String {
+    let clean: String = login
+        .chars()
+        .filter(|ch| !ch.is_control())
+        .take(64)
+        .collect();
+    if clean.is_empty() {
+        "(empty login)".into()
+    } else {
+        clean
+    }
+}
+
+/// Ends the viewer's session; audited as `user.logout`.
 pub async fn logout(c: &Control, v: &Viewer) -> Result<(), Denied> {
     if let Some(s) = &v.session {
-        c.registry.delete_session(&s.token_hash).await?;
+        c.registry
+            .end_session(&s.token_hash, &s.user.name, &from_address(v))
+            .await?;
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! log in the same transaction, so the log can never disagree with the projects table.
 
 pub mod accounts;
+mod images;
+pub mod outbox;
 pub mod sessions;
 pub mod state;
 pub mod terms;
@@ -12,12 +14,15 @@ mod variables;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
+pub use images::DeployedImage;
+pub use outbox::Note;
 pub use state::ProjectState;
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +136,8 @@ const PROJECT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.owne
 #[derive(Clone)]
 pub struct Registry {
     pool: SqlitePool,
+    /// Notified after a commit that stored notes, so the sender (`notify`) looks at the outbox.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Registry {
@@ -147,7 +154,10 @@ impl Registry {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Registry { pool })
+        Ok(Registry {
+            pool,
+            outbox_wake: Arc::default(),
+        })
     }
 
     /// This registry's identity, made once: every Docker object clubhost creates is labelled with
@@ -290,6 +300,21 @@ impl Registry {
         actor: &str,
         reason: &str,
     ) -> Result<Project> {
+        self.transition_noting(slug, to, actor, reason, |_| Vec::new())
+            .await
+    }
+
+    /// [`Registry::transition`], storing the notes `notes` makes of the moved project (its new
+    /// term end, say) in the outbox in the same transaction: the news goes out if and only if
+    /// the move happened.
+    pub async fn transition_noting(
+        &self,
+        slug: &str,
+        to: ProjectState,
+        actor: &str,
+        reason: &str,
+        notes: impl FnOnce(&Project) -> Vec<Note>,
+    ) -> Result<Project> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT state, term_days FROM projects WHERE slug = ?")
@@ -336,8 +361,16 @@ impl Registry {
             reason,
         )
         .await?;
+        let sql = format!("{PROJECT_SELECT} WHERE p.slug = ?");
+        let moved = sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
+            .bind(slug)
+            .fetch_one(&mut *tx)
+            .await?;
+        let notes = notes(&moved);
+        outbox::insert(&mut tx, &notes).await?;
         tx.commit().await?;
-        self.project(slug).await
+        self.notes_committed(notes.len());
+        Ok(moved)
     }
 
     /// Removes a project and its deployments; the audit log keeps its history.

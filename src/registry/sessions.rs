@@ -1,7 +1,7 @@
 //! The portal's session store and login-attempt log, both in SQLite so sessions survive a restart
 //! and throttling holds across them.
 
-use super::{Result, User, now};
+use super::{Result, User, audit, now};
 
 /// A live session: who it belongs to and its CSRF token.
 #[derive(Debug, Clone)]
@@ -66,22 +66,45 @@ impl super::Registry {
         ))
     }
 
-    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+    /// Ends a session (logout) and audits it as `actor`'s `user.logout`, with `detail` (where
+    /// from) as the reason.
+    pub async fn end_session(&self, token_hash: &str, actor: &str, detail: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        audit(&mut tx, actor, None, "user.logout", None, None, detail).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    pub async fn record_login_attempt(&self, account: &str, address: &str, ok: bool) -> Result<()> {
+    /// Counts a login attempt for throttling and audits it in the same transaction, as
+    /// `user.login` or `user.login_failed` by `actor` (the account, or the name typed when there
+    /// is none) with `detail` (where from, and why it failed) as the reason.
+    pub async fn record_login_attempt(
+        &self,
+        account: &str,
+        address: &str,
+        ok: bool,
+        actor: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO login_attempts (account, address, at, ok) VALUES (?, ?, ?, ?)")
             .bind(account.to_lowercase())
             .bind(address)
             .bind(now())
             .bind(ok)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        let action = if ok {
+            "user.login"
+        } else {
+            "user.login_failed"
+        };
+        audit(&mut tx, actor, None, action, None, None, detail).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::{ProjectState, Registry, RegistryError, Result, audit, now};
+use super::{Note, ProjectState, Registry, RegistryError, Result, audit, now, outbox};
 
 /// What the scheduler knows about one project that has (or had) a term.
 #[derive(Debug, Clone, FromRow)]
@@ -79,9 +79,9 @@ impl Registry {
         .await?)
     }
 
-    /// Records that the reminders at `offsets` (seconds before `term_end`) are done, and audits
-    /// the one actually sent. Returns false when they were already recorded (a repeat after a
-    /// crash): the caller then sends nothing.
+    /// Records that the reminders at `offsets` (seconds before `term_end`) are done, audits the
+    /// one actually sent and stores its `notes` in the outbox, all in one transaction. Returns
+    /// false when they were already recorded (a repeat after a crash): nothing is stored then.
     pub async fn record_reminder(
         &self,
         slug: &str,
@@ -89,6 +89,7 @@ impl Registry {
         offsets: &[i64],
         actor: &str,
         what: &str,
+        notes: &[Note],
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
@@ -123,17 +124,21 @@ impl Registry {
             what,
         )
         .await?;
+        outbox::insert(&mut tx, notes).await?;
         tx.commit().await?;
+        self.notes_committed(notes.len());
         Ok(true)
     }
 
-    /// Sets a project's term end (None: no end) and audits the change with its reason.
+    /// Sets a project's term end (None: no end), audits the change with its reason and stores
+    /// `notes` in the outbox, in one transaction.
     pub async fn set_term_end(
         &self,
         slug: &str,
         end: Option<i64>,
         actor: &str,
         reason: &str,
+        notes: &[Note],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE projects SET term_end = ?, updated_at = ? WHERE slug = ?")
@@ -146,7 +151,9 @@ impl Registry {
             return Err(RegistryError::NotFound(format!("project {slug:?}")));
         }
         audit(&mut tx, actor, Some(slug), "term.set", None, None, reason).await?;
+        outbox::insert(&mut tx, notes).await?;
         tx.commit().await?;
+        self.notes_committed(notes.len());
         Ok(())
     }
 
@@ -188,13 +195,15 @@ impl Registry {
 
     // ---- renewals ----
 
-    /// Files a renewal request (audited); an earlier pending one for the project is a conflict.
+    /// Files a renewal request (audited, with the notes `notes` makes of it stored in the same
+    /// transaction); an earlier pending one for the project is a conflict.
     pub async fn insert_renewal(
         &self,
         slug: &str,
         requested_by: &str,
         new_end: i64,
         reason: &str,
+        notes: impl FnOnce(&Renewal) -> Vec<Note>,
     ) -> Result<Renewal> {
         let mut tx = self.pool.begin().await?;
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
@@ -236,17 +245,17 @@ impl Registry {
             &what,
         )
         .await?;
+        let filed = renewal_in(&mut tx, renewal).await?;
+        let notes = notes(&filed);
+        outbox::insert(&mut tx, &notes).await?;
         tx.commit().await?;
-        self.renewal(renewal).await
+        self.notes_committed(notes.len());
+        Ok(filed)
     }
 
     pub async fn renewal(&self, id: i64) -> Result<Renewal> {
-        let sql = format!("{RENEWAL_SELECT} WHERE r.id = ?");
-        sqlx::query_as::<_, Renewal>(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| RegistryError::NotFound(format!("renewal #{id}")))
+        let mut conn = self.pool.acquire().await?;
+        renewal_in(&mut conn, id).await
     }
 
     /// Renewal requests, oldest first; only pending ones unless `all`.
@@ -268,13 +277,15 @@ impl Registry {
     }
 
     /// Approves (moving the project's term end) or rejects a pending renewal, in one audited
-    /// transaction. Deciding twice is a conflict, so a repeat changes nothing.
+    /// transaction with the notes `notes` makes of the decision. Deciding twice is a conflict, so
+    /// a repeat changes nothing.
     pub async fn decide_renewal(
         &self,
         id: i64,
         approve: bool,
         actor: &str,
         note: &str,
+        notes: impl FnOnce(&Renewal) -> Vec<Note>,
     ) -> Result<Renewal> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(String, i64, String, i64)> = sqlx::query_as(
@@ -328,8 +339,12 @@ impl Registry {
             what.trim(),
         )
         .await?;
+        let decided = renewal_in(&mut tx, id).await?;
+        let notes = notes(&decided);
+        outbox::insert(&mut tx, &notes).await?;
         tx.commit().await?;
-        self.renewal(id).await
+        self.notes_committed(notes.len());
+        Ok(decided)
     }
 
     // ---- who to notify ----
@@ -386,6 +401,16 @@ impl Registry {
     }
 }
 
+/// One renewal, read on `conn` (inside a transaction, it sees that transaction's changes).
+async fn renewal_in(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<Renewal> {
+    let sql = format!("{RENEWAL_SELECT} WHERE r.id = ?");
+    sqlx::query_as::<_, Renewal>(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("renewal #{id}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,18 +441,18 @@ mod tests {
     async fn reminders_are_recorded_once() {
         let (_d, reg) = fresh().await;
         assert!(
-            reg.record_reminder("blog", 1000, &[86_400], "scheduler", "1 day")
+            reg.record_reminder("blog", 1000, &[86_400], "scheduler", "1 day", &[])
                 .await
                 .unwrap()
         );
         assert!(
-            !reg.record_reminder("blog", 1000, &[86_400], "scheduler", "1 day")
+            !reg.record_reminder("blog", 1000, &[86_400], "scheduler", "1 day", &[])
                 .await
                 .unwrap()
         );
         // A new term end (after a renewal) is a fresh set.
         assert!(
-            reg.record_reminder("blog", 2000, &[86_400], "scheduler", "1 day")
+            reg.record_reminder("blog", 2000, &[86_400], "scheduler", "1 day", &[])
                 .await
                 .unwrap()
         );
@@ -443,17 +468,20 @@ mod tests {
     async fn renewal_approval_moves_the_term_end_once() {
         let (_d, reg) = fresh().await;
         let r = reg
-            .insert_renewal("blog", "ana", 5_000_000_000, "exam season")
+            .insert_renewal("blog", "ana", 5_000_000_000, "exam season", |_| Vec::new())
             .await
             .unwrap();
         assert_eq!(r.state, "pending");
         let err = reg
-            .insert_renewal("blog", "ana", 5_000_000_001, "again")
+            .insert_renewal("blog", "ana", 5_000_000_001, "again", |_| Vec::new())
             .await
             .unwrap_err();
         assert!(err.to_string().contains("pending renewal"), "{err}");
         assert_eq!(reg.renewals(false).await.unwrap().len(), 1);
-        let done = reg.decide_renewal(r.id, true, "admin", "ok").await.unwrap();
+        let done = reg
+            .decide_renewal(r.id, true, "admin", "ok", |_| Vec::new())
+            .await
+            .unwrap();
         assert_eq!(done.state, "approved");
         assert_eq!(done.current_end, Some(5_000_000_000));
         assert_eq!(
@@ -461,7 +489,7 @@ mod tests {
             Some(5_000_000_000)
         );
         let err = reg
-            .decide_renewal(r.id, false, "admin", "no")
+            .decide_renewal(r.id, false, "admin", "no", |_| Vec::new())
             .await
             .unwrap_err();
         assert!(err.to_string().contains("already approved"), "{err}");

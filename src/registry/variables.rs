@@ -2,13 +2,25 @@
 //! Secret values are returned to the server, which needs them to deploy; callers that show
 //! variables use [`crate::stack::Vars::masked`].
 
-use super::{Registry, RegistryError, Result};
+use super::{Note, Registry, RegistryError, Result, outbox};
 use crate::stack::Vars;
 
 impl Registry {
     /// Replaces all of a project's variables at once, and audits which names were set (never the
     /// values).
     pub async fn set_variables(&self, slug: &str, vars: &Vars, actor: &str) -> Result<()> {
+        self.set_variables_noting(slug, vars, actor, &[]).await
+    }
+
+    /// [`Registry::set_variables`], storing `notes` in the outbox in the same transaction (the
+    /// last step of a submission: the news of it goes out only once it is complete).
+    pub async fn set_variables_noting(
+        &self,
+        slug: &str,
+        vars: &Vars,
+        actor: &str,
+        notes: &[Note],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
             .bind(slug)
@@ -42,7 +54,9 @@ impl Registry {
             &format!("set: {}", names.join(", ")),
         )
         .await?;
+        outbox::insert(&mut tx, notes).await?;
         tx.commit().await?;
+        self.notes_committed(notes.len());
         Ok(())
     }
 

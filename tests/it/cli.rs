@@ -70,13 +70,27 @@ fn doctor_reports_docker_and_data_dir() {
 }
 
 #[test]
-fn https_webhook_and_bad_lifecycle_keys_are_refused() {
+fn bad_webhook_ca_file_and_lifecycle_keys_are_refused() {
     let club = Club::new();
     let base = std::fs::read_to_string(&club.config).unwrap();
     std::fs::write(
         &club.config,
+        format!("{base}\n[[notify.webhooks]]\nkind = \"slack\"\nurl = \"ftp://hooks.example/x\"\n"),
+    )
+    .unwrap();
+    let out = club.cli(&["project", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("notify.webhooks[0].url") && err.contains("https://"),
+        "{err}"
+    );
+    let not_pem = club.write_stack("ca.pem", "not a certificate");
+    std::fs::write(
+        &club.config,
         format!(
-            "{base}\n[[notify.webhooks]]\nkind = \"slack\"\nurl = \"https://hooks.slack.com/x\"\n"
+            "{base}\n[notify]\nca_file = {:?}\n",
+            not_pem.to_str().unwrap()
         ),
     )
     .unwrap();
@@ -84,7 +98,7 @@ fn https_webhook_and_bad_lifecycle_keys_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("notify.webhooks[0].url") && err.contains("TLS"),
+        err.contains("notify.ca_file") && err.contains("no certificate"),
         "{err}"
     );
     std::fs::write(

@@ -10,15 +10,21 @@
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
 //!   `proxy_fuzz`: a short seeded run of mutated requests.
 //! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
-//! - `sinks`: the local webhook receiver and SMTP sink the lifecycle tests start.
+//! - `notify`: https webhooks and SMTP over TLS with the club's CA, notes that survive a restart.
+//! - `images`: `gc --images` prunes only images clubhost deployed that no project needs.
+//! - `audit`: logins, logouts, password changes and user actions in the audit log.
+//! - `sinks`: the local webhook receiver, SMTP sink and test CA the notification tests start.
 //! - `stack_corpus`: the checker on real-world-shaped compose files; random input never panics.
 //! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`.
 
+mod audit;
 mod browser;
 mod cli;
 mod common;
 mod faults;
+mod images;
 mod lifecycle;
+mod notify;
 mod portal;
 mod portal_progress;
 mod portal_projects;

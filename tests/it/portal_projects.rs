@@ -299,7 +299,13 @@ async fn admins_manage_members_and_see_the_audit_log() {
         .collect();
     assert_eq!(
         actions,
-        ["user.disable", "user.demote", "user.promote", "user.signup"]
+        [
+            "user.login_failed",
+            "user.disable",
+            "user.demote",
+            "user.promote",
+            "user.signup"
+        ]
     );
     let page = p.get("/portal/admin/audit?user=ana", Some(&boss)).await;
     assert!(page.body.contains("user.disable"), "{}", page.body);
