@@ -1,11 +1,12 @@
 //! What admins do in the portal: the review queue (normalized stack, verdict, the member's other
-//! projects; approve → deploy, reject with a reason), all projects (expire now, redeploy, delete
-//! after typing the slug; container health and memory), members (promote, demote, disable, enable),
+//! projects; approve → deploy, reject with a reason, send back to the member with a note), all
+//! projects (expire now, redeploy, delete after typing the slug; container health and memory),
+//! members (promote, demote, disable, enable),
 //! the routes the proxy serves (target, and whether it answers), and the audit log filtered by
 //! project and user. Every operation calls the same `Control` method the admin socket uses.
 //!
 //! Not here yet: extending or shortening a term and quotas (`lifecycle`, issue 6), CPU use, live
-//! deploy progress, "send back with a note".
+//! deploy progress.
 
 use std::sync::Arc;
 
@@ -117,17 +118,21 @@ pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<AdminProjectVie
     Ok(out)
 }
 
-/// Input of an admin project action: a reason (reject, expire) or the typed slug (delete).
+/// Input of an admin project action: a reason (reject, expire), a note for the member
+/// (send-back) or the typed slug (delete).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AdminAction {
     #[serde(default)]
     pub reason: String,
     #[serde(default)]
+    pub note: String,
+    #[serde(default)]
     pub confirm: String,
 }
 
-/// `approve` (deploys), `reject` (reason required), `expire`, `redeploy`, `delete` (the slug typed
-/// again in `confirm`). Returns the project afterwards (`None` once deleted).
+/// `approve` (deploys), `reject` (reason required), `send-back` (note required), `expire`,
+/// `redeploy`, `delete` (the slug typed again in `confirm`). Returns the project afterwards
+/// (`None` once deleted).
 pub async fn project_action(
     c: &Control,
     v: &Viewer,
@@ -148,6 +153,7 @@ pub async fn project_action(
             }
             c.reject(slug, &actor, reason).await?
         }
+        "send-back" => c.send_back(slug, &actor, &input.note).await?,
         "expire" => {
             let reason = if reason.is_empty() {
                 "expired by an admin"
@@ -169,7 +175,7 @@ pub async fn project_action(
         }
         other => {
             return Err(Denied::Invalid(format!(
-                "unknown action {other:?} (approve, reject, expire, redeploy, delete)"
+                "unknown action {other:?} (approve, reject, send-back, expire, redeploy, delete)"
             )));
         }
     };
@@ -363,13 +369,13 @@ pub async fn project_form(
 ) -> PageResult {
     auth::admin(&v)?;
     csrf::check(&v, &f.csrf)?;
-    let back = if action == "approve" || action == "reject" {
-        "/portal/admin/"
+    let back = if matches!(action.as_str(), "approve" | "reject" | "send-back") {
+        "/admin/"
     } else {
-        "/portal/admin/projects"
+        "/admin/projects"
     };
     project_action(&c, &v, &slug, &action, &f.input).await?;
-    Ok(Redirect::to(back).into_response())
+    Ok(Redirect::to(&v.link(back)).into_response())
 }
 
 pub async fn users_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
@@ -391,7 +397,7 @@ pub async fn user_form(
     auth::admin(&v)?;
     csrf::check(&v, &f.csrf)?;
     user_action(&c, &v, &name, &action).await?;
-    Ok(Redirect::to("/portal/admin/users").into_response())
+    Ok(Redirect::to(&v.link("/admin/users")).into_response())
 }
 
 pub async fn audit_page(

@@ -1,8 +1,9 @@
 //! Integration tests: the real binary, a real Docker engine, real sockets.
 //!
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
-//! - `portal`, `portal_projects`: the portal router in-process: who may call each endpoint, CSRF,
-//!   validation, and the project flows.
+//! - `portal`, `portal_projects`, `portal_review`: the portal router in-process: who may call each
+//!   endpoint, CSRF, validation, the project flows, requests from templates and the send-back /
+//!   resubmit round trip; `portal_path`: the portal at a configured path and on `portal.<domain>`.
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
@@ -19,7 +20,9 @@ mod common;
 mod faults;
 mod lifecycle;
 mod portal;
+mod portal_path;
 mod portal_projects;
+mod portal_review;
 mod proxy;
 mod proxy_fuzz;
 mod proxy_reload;
