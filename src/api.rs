@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::control::{Control, ControlError, Submission};
+use crate::control::{Control, ControlError, Resubmission, Submission};
 use crate::registry::RegistryError;
 
 /// The actor recorded in the audit log for calls through the socket.
@@ -32,6 +32,7 @@ pub fn router(control: Arc<Control>) -> Router {
             get(show_project).delete(delete_project),
         )
         .route("/api/projects/{slug}/{action}", post(project_action))
+        .route("/api/projects/{slug}/resubmit", post(resubmit))
         .route("/api/projects/{slug}/variables", put(set_variables))
         .route("/api/audit", get(audit))
         .route("/metrics", get(metrics))
@@ -172,6 +173,9 @@ async fn submit(
 struct ActionBody {
     #[serde(default)]
     reason: String,
+    /// What the member should change (`send-back`).
+    #[serde(default)]
+    note: String,
     /// A new term for `restore`.
     #[serde(default)]
     days: Option<u32>,
@@ -183,7 +187,7 @@ async fn project_action(
     body: axum::body::Bytes,
 ) -> ApiResult<crate::registry::Project> {
     // The body is optional: an empty one means no reason given.
-    let ActionBody { reason, days } = if body.is_empty() {
+    let ActionBody { reason, note, days } = if body.is_empty() {
         ActionBody::default()
     } else {
         serde_json::from_slice::<ActionBody>(&body)
@@ -192,6 +196,7 @@ async fn project_action(
     let p = match action.as_str() {
         "approve" => c.approve(&slug, SOCKET_ACTOR).await?,
         "reject" => c.reject(&slug, SOCKET_ACTOR, &reason).await?,
+        "send-back" => c.send_back(&slug, SOCKET_ACTOR, &note).await?,
         "withdraw" => c.withdraw(&slug, SOCKET_ACTOR).await?,
         "expire" => c.expire(&slug, SOCKET_ACTOR, &reason).await?,
         "stop" => c.stop(&slug, SOCKET_ACTOR, &reason).await?,
@@ -202,13 +207,22 @@ async fn project_action(
         "temporary" => c.set_permanent(&slug, false, SOCKET_ACTOR).await?,
         other => {
             return Err(ControlError::Invalid(format!(
-                "unknown action {other:?} (approve, reject, withdraw, expire, stop, redeploy, \
-                 restore, purge, permanent, temporary)"
+                "unknown action {other:?} (approve, reject, send-back, withdraw, expire, stop, \
+                 redeploy, restore, purge, permanent, temporary)"
             ))
             .into());
         }
     };
     Ok(Json(p))
+}
+
+/// Puts a request that was sent back into the queue again, with the changes in the body.
+async fn resubmit(
+    State(c): State<Arc<Control>>,
+    Path(slug): Path<String>,
+    Json(r): Json<Resubmission>,
+) -> ApiResult<crate::registry::Project> {
+    Ok(Json(c.resubmit(&slug, &r, SOCKET_ACTOR).await?))
 }
 
 /// Replaces a project's variables; answers with their names and masked values.

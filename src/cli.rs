@@ -146,6 +146,30 @@ pub enum ProjectCommand {
     },
     /// Approve a request and deploy it.
     Approve { slug: String },
+    /// Send a request back to its member with a note, instead of approving or rejecting it.
+    SendBack {
+        slug: String,
+        /// What should change; the member sees it in the portal.
+        #[arg(long)]
+        note: String,
+    },
+    /// Submit a request that was sent back again; what is not given is kept.
+    Resubmit {
+        slug: String,
+        #[arg(long)]
+        stack: Option<PathBuf>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        days: Option<u32>,
+        /// Replaces the project's variables (with --secret), as `project vars` does.
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
+    },
     /// Refuse a request.
     Reject {
         slug: String,
@@ -399,6 +423,36 @@ async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
             api.call(Method::POST, &action(&slug, "redeploy"), None)
                 .await?
         }
+        ProjectCommand::SendBack { slug, note } => {
+            let body = json!({ "note": note });
+            api.call(Method::POST, &action(&slug, "send-back"), Some(body))
+                .await?
+        }
+        ProjectCommand::Resubmit {
+            slug,
+            stack,
+            name,
+            description,
+            days,
+            vars,
+            secrets,
+        } => {
+            let stack = stack
+                .map(|p| {
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("cannot read stack file {}", p.display()))
+                })
+                .transpose()?;
+            let vars = (!vars.is_empty() || !secrets.is_empty())
+                .then(|| crate::stack_cli::vars_from_args(&vars, &secrets))
+                .transpose()?;
+            let body = json!({
+                "stack": stack, "name": name, "description": description, "days": days,
+                "vars": vars,
+            });
+            api.call(Method::POST, &action(&slug, "resubmit"), Some(body))
+                .await?
+        }
         ProjectCommand::Reject { slug, reason } => {
             let body = json!({ "reason": reason });
             api.call(Method::POST, &action(&slug, "reject"), Some(body))
@@ -575,6 +629,11 @@ fn print_project(p: &Value) {
     );
     if let Some(reason) = p["failure_reason"].as_str() {
         println!("  reason: {reason}");
+    }
+    if let (Some(note), "changes_requested") =
+        (p["review_note"].as_str(), text(&p["state"]).as_str())
+    {
+        println!("  sent back: {note}");
     }
     if let Some(end) = p["term_end"].as_i64() {
         println!("  term ends {}", format_time(Some(end)));

@@ -190,7 +190,7 @@ impl StaticRoute {
             .map(|p| p.trim_start_matches('/').trim_end_matches('/'))
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self, portal_segment: &str) -> Result<(), String> {
         match (&self.path, &self.host) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err("give exactly one of `path` or `host`".into());
@@ -207,8 +207,10 @@ impl StaticRoute {
                         "path {p:?} must be `/` or one segment like `/status`"
                     ));
                 }
-                if seg == "portal" {
-                    return Err("path \"/portal\" is reserved for the portal".into());
+                if seg == portal_segment {
+                    return Err(format!(
+                        "path {p:?} is reserved for the portal (portal.path)"
+                    ));
                 }
             }
             (None, Some(h)) => {
@@ -247,15 +249,57 @@ pub struct ProjectsConfig {
     pub max_days: u32,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortalConfig {
+    /// Where the portal is served: one path segment, `/portal/` by default. No project or static
+    /// route may take it. With `proxy.subdomains`, `portal.<domain>` serves it at `/` as well.
+    pub path: String,
     /// When set, sign-up asks for this code, so only people the club gave it to can join.
     /// `None` leaves sign-up open.
     pub invite_code: Option<String>,
     /// The club's chat invite (Slack or Discord link), shown on the join page to signed-in members
     /// only, so it is not scraped from a public page.
     pub chat_invite_url: Option<String>,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            path: "/portal/".into(),
+            invite_code: None,
+            chat_invite_url: None,
+        }
+    }
+}
+
+impl PortalConfig {
+    /// The portal's path segment: `portal` for `/portal/`.
+    pub fn segment(&self) -> &str {
+        self.path.trim_matches('/')
+    }
+
+    /// The portal's path without the trailing slash, as links start: `/portal`.
+    pub fn base(&self) -> String {
+        format!("/{}", self.segment())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let seg = self.segment();
+        let one_segment = self.path.starts_with('/')
+            && !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.~".contains(&b));
+        if !one_segment {
+            return Err(format!(
+                "key `portal.path`: {:?} must be one path segment of lowercase letters, digits and \
+                 `-_.~`, like \"/portal/\"",
+                self.path
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -357,9 +401,10 @@ impl Config {
                 self.proxy.scheme
             ));
         }
+        self.portal.check()?;
         let mut seen = std::collections::HashSet::new();
         for (i, r) in self.proxy.routes.iter().enumerate() {
-            r.check()
+            r.check(self.portal.segment())
                 .map_err(|e| format!("`proxy.routes` entry {}: {e}", i + 1))?;
             let key = (r.segment().map(str::to_string), r.host.clone());
             if !seen.insert(key) {
@@ -614,6 +659,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("limits.max_memory"), "{err}");
+    }
+
+    #[test]
+    fn portal_path_is_one_segment_and_kept_from_static_routes() {
+        assert_eq!(Config::default().portal.base(), "/portal");
+        let c = Config::parse("[portal]\npath = \"/club-portal/\"\n", Path::new("t.toml")).unwrap();
+        assert_eq!(c.portal.segment(), "club-portal");
+        assert_eq!(c.portal.base(), "/club-portal");
+        for bad in ["/", "", "portal", "/a/b/", "/Portal/", "/a b/"] {
+            let err = Config::parse(&format!("[portal]\npath = {bad:?}\n"), Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("portal.path"), "{bad}: {err}");
+        }
+        let text = "[portal]\npath = \"/club/\"\n[[proxy.routes]]\npath = \"/club\"\n\
+                    upstream = \"http://127.0.0.1:9000\"\n";
+        let err = Config::parse(text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("reserved for the portal"), "{err}");
+        // `/portal` is an ordinary path once the portal lives elsewhere.
+        let text = "[portal]\npath = \"/club/\"\n[[proxy.routes]]\npath = \"/portal\"\n\
+                    upstream = \"http://127.0.0.1:9000\"\n";
+        assert!(Config::parse(text, Path::new("t.toml")).is_ok());
     }
 
     #[test]

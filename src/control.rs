@@ -12,11 +12,13 @@
 mod deploying;
 pub mod progress;
 mod reconcile;
+mod review;
 mod routes;
 mod terms;
 
+pub use review::Resubmission;
 use routes::{Routing, project_route_specs};
-pub use routes::{build_routes, static_route_specs};
+pub use routes::{build_routes, portal_route_specs, static_route_specs};
 pub use terms::RenewalRequest;
 
 use std::collections::HashMap;
@@ -226,14 +228,9 @@ impl Control {
     /// Records a request for a hosting slot. Checks everything first: nothing is stored for a bad
     /// submission and nothing is created in Docker.
     pub async fn submit(&self, s: &Submission, actor: &str) -> Result<Project> {
-        check_slug(&s.slug)?;
+        self.check_slug(&s.slug)?;
         let days = s.days.unwrap_or(self.config.projects.default_days);
-        if days == 0 || days > self.config.projects.max_days {
-            return Err(ControlError::Invalid(format!(
-                "days: {days} is outside 1..={} (projects.max_days)",
-                self.config.projects.max_days
-            )));
-        }
+        self.check_days(days)?;
         check_var_names(&s.vars)?;
         let route = if s.root {
             "/".to_string()
@@ -285,6 +282,17 @@ impl Control {
         }
         self.publish_routes().await?;
         Ok(project)
+    }
+
+    /// [`check_slug`], and the portal's path segment (`[portal] path`) is not a project's either.
+    pub fn check_slug(&self, slug: &str) -> Result<()> {
+        check_slug(slug)?;
+        if slug == self.config.portal.segment() {
+            return Err(ControlError::Invalid(format!(
+                "slug {slug:?} is where the portal lives ([portal] path); choose another"
+            )));
+        }
+        Ok(())
     }
 
     /// Replaces a project's variables. The stack is checked with the new ones first, so a change
@@ -454,7 +462,10 @@ impl Control {
         let project = self.registry.project(slug).await?;
         let needs_docker = !matches!(
             project.state(),
-            ProjectState::Requested | ProjectState::Rejected | ProjectState::Withdrawn
+            ProjectState::Requested
+                | ProjectState::ChangesRequested
+                | ProjectState::Rejected
+                | ProjectState::Withdrawn
         );
         let engine = if needs_docker {
             Some(self.engine_now().await?)
@@ -483,6 +494,12 @@ impl Control {
         let specs = {
             let routing = self.routing.lock().expect("routing poisoned");
             let mut specs = project_route_specs(&projects, &live, &routing.overrides);
+            let subdomains_of = self
+                .config
+                .proxy
+                .subdomains
+                .then_some(self.config.domain.as_str());
+            specs.extend(portal_route_specs(&self.config.portal, subdomains_of));
             // Static routes come last: an operator's route wins over a project with the same path.
             specs.extend(routing.statics.iter().cloned());
             specs

@@ -50,7 +50,8 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     control.set_drain(config.docker.drain_timeout);
     tokio::spawn(crate::watch::run(control.clone()));
 
-    let portal = crate::portal::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
+    let portal =
+        crate::portal::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     let settings = crate::proxy::Settings::from_config(&config);
     let proxy = Arc::new(Proxy::with_settings(routes, portal, settings));
     let api = crate::api::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));

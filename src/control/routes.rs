@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::Live;
 use super::terms;
-use crate::config::{ProxyConfig, RouteOverrides, StaticRoute};
+use crate::config::{PortalConfig, ProxyConfig, RouteOverrides, StaticRoute};
 use crate::proxy::routes::{RouteLimits, RouteSpec, RouteTable, Target};
 
 /// `[proxy.overrides]`: per-route limits by slug, static path segment or host.
@@ -15,7 +15,9 @@ use crate::registry::{Project, ProjectState};
 /// The route table for a set of projects: running ones with a known address are forwarded, other
 /// live states answer the "not running" page, and the portal keeps its reserved prefix.
 pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> RouteTable {
-    RouteTable::new(project_route_specs(projects, live, &Overrides::new()))
+    let mut specs = project_route_specs(projects, live, &Overrides::new());
+    specs.extend(portal_route_specs(&PortalConfig::default(), None));
+    RouteTable::new(specs)
 }
 
 /// The routing the config contributes: static routes as specs (overrides already applied) and the
@@ -46,6 +48,21 @@ fn apply_overrides(mut spec: RouteSpec, key: &str, overrides: &Overrides) -> Rou
         }
     }
     spec
+}
+
+/// The portal's routes: its path segment (`[portal] path`) and, with subdomains on,
+/// `portal.<domain>`. They go after the projects' so the portal wins over a project that took its
+/// segment before the path was configured.
+pub fn portal_route_specs(portal: &PortalConfig, subdomains_of: Option<&str>) -> Vec<RouteSpec> {
+    let mut specs = vec![RouteSpec::path(portal.segment(), "Portal", Target::Portal)];
+    if let Some(domain) = subdomains_of {
+        // "portal" is a reserved slug, so no project's subdomain can be this host.
+        let mut host = RouteSpec::path("", "Portal", Target::Portal);
+        host.host = Some(format!("portal.{domain}"));
+        host.rewrite = false;
+        specs.push(host);
+    }
+    specs
 }
 
 /// `[[proxy.routes]]` as route specs. Config validation checked them; an upstream whose name no
@@ -89,7 +106,7 @@ pub(super) fn project_route_specs(
     live: &HashMap<String, Live>,
     overrides: &Overrides,
 ) -> Vec<RouteSpec> {
-    let mut specs = vec![RouteSpec::path("portal", "Portal", Target::Portal)];
+    let mut specs = Vec::new();
     for p in projects {
         let state = p.state();
         if matches!(state, ProjectState::Rejected | ProjectState::Withdrawn) {

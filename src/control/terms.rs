@@ -246,7 +246,8 @@ impl Control {
         self.deploy_locked(slug, actor, "restore").await
     }
 
-    fn check_days(&self, days: u32) -> Result<()> {
+    /// A hosting term a member may ask for: 1 to `projects.max_days` days.
+    pub(super) fn check_days(&self, days: u32) -> Result<()> {
         let max = self.config.projects.max_days;
         if days == 0 || days > max {
             return Err(ControlError::Invalid(format!(

@@ -1,11 +1,12 @@
 //! What admins do in the portal: the review queue (normalized stack, verdict, the member's other
-//! projects; approve → deploy, reject with a reason), all projects (expire now, redeploy, delete
-//! after typing the slug; container health and memory), members (promote, demote, disable, enable),
+//! projects; approve → deploy, reject with a reason, send back to the member with a note), all
+//! projects (expire now, redeploy, delete after typing the slug; container health and memory),
+//! members (promote, demote, disable, enable),
 //! the routes the proxy serves (target, and whether it answers), and the audit log filtered by
 //! project and user. Every operation calls the same `Control` method the admin socket uses.
 //!
 //! Renewals and term actions (extend or shorten, permanent, restore) are `portal::terms`; live
-//! deploy progress is `portal::project`. Not here yet: quotas, "send back with a note".
+//! deploy progress is `portal::project`; "send back with a note" is here. Not here yet: quotas.
 
 use std::sync::Arc;
 
@@ -133,12 +134,14 @@ pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<AdminProjectVie
     Ok(out)
 }
 
-/// Input of an admin project action: a reason (reject, expire), the typed slug (delete), the new
-/// term end (term) or the new term's days (restore).
+/// Input of an admin project action: a reason (reject, expire), a note for the member
+/// (send-back), the typed slug (delete), the new term end (term) or the new term's days (restore).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AdminAction {
     #[serde(default)]
     pub reason: String,
+    #[serde(default)]
+    pub note: String,
     #[serde(default)]
     pub confirm: String,
     #[serde(default)]
@@ -147,9 +150,9 @@ pub struct AdminAction {
     pub days: Option<u32>,
 }
 
-/// `approve` (deploys), `reject` (reason required), `expire`, `redeploy`, `delete` (the slug typed
-/// again in `confirm`), and the term actions of [`super::terms::admin_action`]. Returns the
-/// project afterwards (`None` once deleted).
+/// `approve` (deploys), `reject` (reason required), `send-back` (note required), `expire`,
+/// `redeploy`, `delete` (the slug typed again in `confirm`), and the term actions of
+/// [`super::terms::admin_action`]. Returns the project afterwards (`None` once deleted).
 pub async fn project_action(
     c: &Control,
     v: &Viewer,
@@ -170,6 +173,7 @@ pub async fn project_action(
             }
             c.reject(slug, &actor, reason).await?
         }
+        "send-back" => c.send_back(slug, &actor, &input.note).await?,
         "expire" => {
             let reason = if reason.is_empty() {
                 "expired by an admin"
@@ -387,12 +391,12 @@ pub async fn project_form(
     csrf::check(&v, &f.csrf)?;
     // After a deploy, the project's page shows how it went.
     let back = match action.as_str() {
-        "approve" | "redeploy" | "restore" => format!("/portal/projects/{slug}"),
-        "reject" => "/portal/admin/".to_string(),
-        _ => "/portal/admin/projects".to_string(),
+        "approve" | "redeploy" | "restore" => format!("/projects/{slug}"),
+        "reject" | "send-back" => "/admin/".to_string(),
+        _ => "/admin/projects".to_string(),
     };
     project_action(&c, &v, &slug, &action, &f.input).await?;
-    Ok(Redirect::to(&back).into_response())
+    Ok(Redirect::to(&v.link(&back)).into_response())
 }
 
 pub async fn users_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
@@ -414,7 +418,7 @@ pub async fn user_form(
     auth::admin(&v)?;
     csrf::check(&v, &f.csrf)?;
     user_action(&c, &v, &name, &action).await?;
-    Ok(Redirect::to("/portal/admin/users").into_response())
+    Ok(Redirect::to(&v.link("/admin/users")).into_response())
 }
 
 pub async fn audit_page(

@@ -1,9 +1,10 @@
-//! The portal's JSON API under `/portal/api/`: every portal action, with the same rules as the
-//! pages (the same operation functions in `auth`, `member` and `admin` do the checking). Calls are
-//! authenticated by the session cookie; state-changing calls by a signed-in user must also send the
-//! session's CSRF token in `X-CSRF-Token` (read it from `GET /portal/api/me`) and pass the origin
-//! check. Sign-up and login need no token (there is no session yet): they pass the origin check and
-//! take only `application/json`, which a cross-site form cannot send.
+//! The portal's JSON API under `<portal path>api/` (`/portal/api/`): every portal action, with the
+//! same rules as the pages (the same operation functions in `auth`, `request`, `member` and `admin`
+//! do the checking). Calls are authenticated by the session cookie; state-changing calls by a
+//! signed-in user must also send the session's CSRF token in `X-CSRF-Token` (read it from
+//! `GET /portal/api/me`) and pass the origin check. Sign-up and login need no token (there is no
+//! session yet): they pass the origin check and take only `application/json`, which a cross-site
+//! form cannot send.
 //!
 //! Deploy progress (`projects/{slug}/progress`) and renewals (`projects/{slug}/renew`,
 //! `admin/renewals…`) are routed beside their operations, in `portal::project` and
@@ -22,36 +23,39 @@ use serde_json::{Value, json};
 
 use super::admin::{self, AdminAction, AuditFilter};
 use super::auth::{self, SignupInput};
-use super::member::{self, RequestInput};
+use super::member;
+use super::request::{self, RequestInput, ResubmitInput};
 use super::session::{self, Viewer};
 use super::{Denied, csrf, pages};
 use crate::control::Control;
 
-pub fn router() -> Router<Arc<Control>> {
+/// The API's routes under `base` (`/portal`).
+pub fn router(base: &str) -> Router<Arc<Control>> {
+    let at = |path: &str| format!("{base}/api{path}");
     Router::new()
-        .route("/portal/api/me", get(me))
-        .route("/portal/api/gallery", get(gallery))
-        .route("/portal/api/join", get(join))
-        .route("/portal/api/signup", post(signup))
-        .route("/portal/api/login", post(login))
-        .route("/portal/api/logout", post(logout))
-        .route("/portal/api/password", post(password))
-        .route("/portal/api/slug", get(slug))
-        .route("/portal/api/check", post(check))
-        .route("/portal/api/projects", get(mine).post(submit))
-        .route("/portal/api/projects/{slug}", get(show))
-        .route("/portal/api/projects/{slug}/logs", get(logs))
-        .route("/portal/api/projects/{slug}/{action}", post(action))
-        .route("/portal/api/admin/queue", get(queue))
-        .route("/portal/api/admin/projects", get(all_projects))
-        .route(
-            "/portal/api/admin/projects/{slug}/{action}",
-            post(admin_action),
-        )
-        .route("/portal/api/admin/users", get(users))
-        .route("/portal/api/admin/users/{name}/{action}", post(user_action))
-        .route("/portal/api/admin/audit", get(audit))
-        .route("/portal/api/admin/routes", get(routes))
+        .route(&at("/me"), get(me))
+        .route(&at("/gallery"), get(gallery))
+        .route(&at("/join"), get(join))
+        .route(&at("/signup"), post(signup))
+        .route(&at("/login"), post(login))
+        .route(&at("/logout"), post(logout))
+        .route(&at("/password"), post(password))
+        .route(&at("/slug"), get(slug))
+        .route(&at("/templates"), get(templates))
+        .route(&at("/check"), post(check))
+        .route(&at("/projects"), get(mine).post(submit))
+        .route(&at("/projects/{slug}"), get(show))
+        .route(&at("/projects/{slug}/logs"), get(logs))
+        .route(&at("/projects/{slug}/check"), post(check_edit))
+        .route(&at("/projects/{slug}/resubmit"), post(resubmit))
+        .route(&at("/projects/{slug}/{action}"), post(action))
+        .route(&at("/admin/queue"), get(queue))
+        .route(&at("/admin/projects"), get(all_projects))
+        .route(&at("/admin/projects/{slug}/{action}"), post(admin_action))
+        .route(&at("/admin/users"), get(users))
+        .route(&at("/admin/users/{name}/{action}"), post(user_action))
+        .route(&at("/admin/audit"), get(audit))
+        .route(&at("/admin/routes"), get(routes))
 }
 
 impl IntoResponse for Denied {
@@ -76,7 +80,7 @@ pub(super) fn check_csrf(v: &Viewer, headers: &HeaderMap) -> Result<(), Denied> 
     csrf::check(v, given)
 }
 
-fn with_session(status: StatusCode, body: Value, token: &str, secure: bool) -> Response {
+fn with_session(v: &Viewer, status: StatusCode, body: Value, token: &str) -> Response {
     let max_age = if token.is_empty() {
         0
     } else {
@@ -86,7 +90,7 @@ fn with_session(status: StatusCode, body: Value, token: &str, secure: bool) -> R
         status,
         [(
             SET_COOKIE,
-            session::cookie(session::SESSION_COOKIE, token, max_age, secure),
+            session::cookie(session::SESSION_COOKIE, token, max_age, v.secure, &v.base),
         )],
         Json(body),
     )
@@ -115,10 +119,10 @@ async fn signup(
     csrf::check_origin(&v)?;
     let (user, token) = auth::signup(&c, &input).await?;
     Ok(with_session(
+        &v,
         StatusCode::CREATED,
         json!({ "user": user }),
         &token,
-        v.secure,
     ))
 }
 
@@ -136,10 +140,10 @@ async fn login(
     csrf::check_origin(&v)?;
     let (user, token) = auth::login(&c, &v, &input.login, &input.password).await?;
     Ok(with_session(
+        &v,
         StatusCode::OK,
         json!({ "user": user }),
         &token,
-        v.secure,
     ))
 }
 
@@ -147,10 +151,10 @@ async fn logout(v: Viewer, State(c): State<Arc<Control>>, headers: HeaderMap) ->
     check_csrf(&v, &headers)?;
     auth::logout(&c, &v).await?;
     Ok(with_session(
+        &v,
         StatusCode::OK,
         json!({ "logged_out": true }),
         "",
-        v.secure,
     ))
 }
 
@@ -169,10 +173,10 @@ async fn password(
     check_csrf(&v, &headers)?;
     let token = auth::change_password(&c, &v, &input.current, &input.new).await?;
     Ok(with_session(
+        &v,
         StatusCode::OK,
         json!({ "changed": true }),
         &token,
-        v.secure,
     ))
 }
 
@@ -184,7 +188,13 @@ struct SlugQuery {
 /// The live slug check of the request form (members only, so slugs can't be probed anonymously).
 async fn slug(v: Viewer, State(c): State<Arc<Control>>, Query(q): Query<SlugQuery>) -> ApiResult {
     auth::member(&v)?;
-    ok(json!({ "slug": q.slug, "problem": member::slug_problem(&c, q.slug.trim()).await? }))
+    ok(json!({ "slug": q.slug, "problem": request::slug_problem(&c, q.slug.trim()).await? }))
+}
+
+/// The club's stack templates with their variables (secret defaults are never shown).
+async fn templates(v: Viewer) -> ApiResult {
+    auth::member(&v)?;
+    ok(request::template_views(None, &Default::default(), None))
 }
 
 /// The verdict on a request without storing it.
@@ -195,13 +205,28 @@ async fn check(
     Json(input): Json<RequestInput>,
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
-    ok(member::verdict(&c, &input).await?)
+    ok(request::verdict(&c, &input).await?)
+}
+
+/// The verdict on the changes to a request that was sent back, without storing them.
+async fn check_edit(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Json(input): Json<ResubmitInput>,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    let p = request::editable(&c, &v, &slug).await?;
+    ok(request::edit_verdict(&c, &p, &input).await?)
 }
 
 async fn mine(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
     ok(member::my_projects(&c, &v).await?)
 }
 
+/// Stores a request (from a template with `template` and `variables`, or a compose file in
+/// `stack`) and answers with the project and the checker's verdict on what was stored.
 async fn submit(
     v: Viewer,
     State(c): State<Arc<Control>>,
@@ -209,13 +234,26 @@ async fn submit(
     Json(input): Json<RequestInput>,
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
-    let p = member::submit(&c, &v, &input).await?;
-    let verdict = member::verdict(&c, &input).await?;
+    let p = request::submit(&c, &v, &input).await?;
+    let view = member::view(&c, &p).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "project": member::view(&c, &p).await?, "stack_problem": verdict.stack_problem })),
+        Json(json!({ "stack_problem": view.stack_problem, "project": view })),
     )
         .into_response())
+}
+
+/// Resubmits a request that was sent back, with the changes in the body (absent fields are kept).
+async fn resubmit(
+    v: Viewer,
+    State(c): State<Arc<Control>>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Json(input): Json<ResubmitInput>,
+) -> ApiResult {
+    check_csrf(&v, &headers)?;
+    let p = request::resubmit(&c, &v, &slug, &input).await?;
+    ok(member::view(&c, &p).await?)
 }
 
 async fn show(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>) -> ApiResult {

@@ -289,8 +289,9 @@ pub async fn change_password(
     start_session(c, &s.user).await
 }
 
-/// A 303 to `to` that sets (or, with an empty token, clears) the session cookie.
-pub fn redirect_with_session(to: &str, token: &str, secure: bool) -> Response {
+/// A 303 to the portal page `to` (`/projects`) that sets (or, with an empty token, clears) the
+/// session cookie.
+pub fn redirect_with_session(v: &Viewer, to: &str, token: &str) -> Response {
     let max_age = if token.is_empty() {
         0
     } else {
@@ -299,10 +300,15 @@ pub fn redirect_with_session(to: &str, token: &str, secure: bool) -> Response {
     (
         StatusCode::SEE_OTHER,
         [
-            (LOCATION, to.parse().expect("static path")),
+            (
+                LOCATION,
+                v.link(to)
+                    .parse()
+                    .expect("portal paths are checked by the config"),
+            ),
             (
                 SET_COOKIE,
-                session::cookie(session::SESSION_COOKIE, token, max_age, secure),
+                session::cookie(session::SESSION_COOKIE, token, max_age, v.secure, &v.base),
             ),
         ],
     )
@@ -337,7 +343,7 @@ pub async fn signup_form(
 ) -> PageResult {
     csrf::check(&v, &f.csrf)?;
     match signup(&c, &f.input).await {
-        Ok((_, token)) => Ok(redirect_with_session("/portal/projects", &token, v.secure)),
+        Ok((_, token)) => Ok(redirect_with_session(&v, "/projects", &token)),
         Err(e) => Ok((
             e.status(),
             SignupPage {
@@ -376,7 +382,7 @@ pub async fn login_form(
 ) -> PageResult {
     csrf::check(&v, &f.csrf)?;
     match login(&c, &v, &f.login, &f.password).await {
-        Ok((_, token)) => Ok(redirect_with_session("/portal/projects", &token, v.secure)),
+        Ok((_, token)) => Ok(redirect_with_session(&v, "/projects", &token)),
         Err(e) => Ok((
             e.status(),
             LoginPage {
@@ -402,7 +408,7 @@ pub async fn logout_form(
 ) -> PageResult {
     csrf::check(&v, &f.csrf)?;
     logout(&c, &v).await?;
-    Ok(redirect_with_session("/portal/", "", v.secure))
+    Ok(redirect_with_session(&v, "/", ""))
 }
 
 pub async fn account_page(v: Viewer) -> PageResult {
@@ -431,11 +437,7 @@ pub async fn password_form(
     member(&v)?;
     csrf::check(&v, &f.csrf)?;
     match change_password(&c, &v, &f.current, &f.new).await {
-        Ok(token) => Ok(redirect_with_session(
-            "/portal/account?changed=1",
-            &token,
-            v.secure,
-        )),
+        Ok(token) => Ok(redirect_with_session(&v, "/account?changed=1", &token)),
         Err(Denied::NotSignedIn) => Err(Denied::NotSignedIn.into()),
         Err(e) => Ok((
             e.status(),

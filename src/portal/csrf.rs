@@ -65,6 +65,7 @@ mod tests {
             host: Some("club.example".into()),
             fetch_site: None,
             secure: false,
+            base: "/portal".into(),
         }
     }
 

@@ -1,18 +1,15 @@
-//! What members do: request a hosting slot (with the stack checker's verdict before and after
-//! submitting), see their projects with state, URL, term end, renewal and history, withdraw a
-//! request, redeploy a running project. Renewal requests are `portal::terms`; a project's own
-//! page and its live deploy progress are `portal::project`.
-//!
-//! Stack templates from `stacks/` are not offered yet: the stack is pasted or uploaded as a
-//! compose file.
+//! What members do with their projects (requesting one is in `request`): see them with state, URL,
+//! term end, renewal, history and, while a request waits, the checker's verdict on it and any note
+//! an admin sent it back with; withdraw a request; redeploy a running project; read its logs.
+//! Renewal requests are `portal::terms`; a project's own page and its live deploy progress are
+//! `portal::project`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect};
 use futures_util::{Stream, StreamExt};
@@ -22,55 +19,9 @@ use super::auth::{self, CsrfOnly};
 use super::pages::{Nav, date, href};
 use super::session::Viewer;
 use super::{Denied, PageResult, csrf};
-use crate::control::{Control, ControlError, Submission, check_slug};
+use crate::control::{Control, ControlError};
 use crate::registry::{Project, ProjectState, RegistryError};
 use crate::stack;
-
-/// A request for a hosting slot, from the form or the API.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RequestInput {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub slug: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub source_url: String,
-    #[serde(default)]
-    pub days: Option<u32>,
-    #[serde(default)]
-    pub stack: String,
-}
-
-/// The checks a request gets before anything is stored: slug and stack.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    /// `None` when the slug is well-formed, not reserved and free; else why not.
-    pub slug_problem: Option<String>,
-    /// `None` when the stack parses and passes the policy; else the checker's error.
-    pub stack_problem: Option<String>,
-    /// The normalized stack (what would be deployed), when it is valid.
-    pub normalized: Option<String>,
-}
-
-impl Verdict {
-    pub fn ok(&self) -> bool {
-        self.slug_problem.is_none() && self.stack_problem.is_none()
-    }
-}
-
-/// Format, reserved names and availability of a slug.
-pub async fn slug_problem(c: &Control, slug: &str) -> Result<Option<String>, Denied> {
-    if let Err(e) = check_slug(slug) {
-        return Ok(Some(e.to_string()));
-    }
-    match c.registry.project(slug).await {
-        Ok(_) => Ok(Some(format!("slug {slug:?} is already taken"))),
-        Err(RegistryError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// The stack checker's verdict on a stack for project `slug`, exactly as approval will see it (the
 /// club's limits, the project's variables and clubhost's own `CLUBHOST_*` ones), secrets masked:
@@ -98,71 +49,6 @@ pub fn stack_verdict(
     }
 }
 
-pub async fn verdict(c: &Control, input: &RequestInput) -> Result<Verdict, Denied> {
-    let slug = input.slug.trim();
-    let (stack_problem, normalized) = stack_verdict(c, slug, &stack::Vars::new(), &input.stack);
-    Ok(Verdict {
-        slug_problem: slug_problem(c, slug).await?,
-        stack_problem,
-        normalized,
-    })
-}
-
-fn check_fields(c: &Control, input: &RequestInput) -> Result<(), Denied> {
-    let name_len = input.name.trim().chars().count();
-    if !(1..=80).contains(&name_len) {
-        return Err(Denied::Invalid(
-            "name: give the project a name (1-80 characters)".into(),
-        ));
-    }
-    if input.description.chars().count() > 2000 {
-        return Err(Denied::Invalid(
-            "description: keep it under 2000 characters".into(),
-        ));
-    }
-    let url = input.source_url.trim();
-    if !url.is_empty()
-        && (url.len() > 300
-            || !(url.starts_with("https://") || url.starts_with("http://"))
-            || url.contains(char::is_whitespace))
-    {
-        return Err(Denied::Invalid(
-            "source link: use a full http(s):// address to the project's code".into(),
-        ));
-    }
-    if let Some(d) = input.days
-        && (d == 0 || d > c.config.projects.max_days)
-    {
-        return Err(Denied::Invalid(format!(
-            "days: {d} is outside 1..={} (the club's longest term)",
-            c.config.projects.max_days
-        )));
-    }
-    Ok(())
-}
-
-/// Stores the request (state `requested`) after every check; nothing is stored on bad input.
-pub async fn submit(c: &Control, v: &Viewer, input: &RequestInput) -> Result<Project, Denied> {
-    let s = auth::member(v)?;
-    check_fields(c, input)?;
-    let submission = Submission {
-        owner: s.user.name.clone(),
-        slug: input.slug.trim().to_string(),
-        name: Some(input.name.trim().to_string()),
-        description: input.description.trim().to_string(),
-        stack: input.stack.clone(),
-        days: input.days,
-        root: false,
-        vars: Default::default(),
-    };
-    let p = c.submit(&submission, &s.user.name).await?;
-    let url = input.source_url.trim();
-    if !url.is_empty() {
-        c.registry.set_source_url(&p.slug, url).await?;
-    }
-    Ok(p)
-}
-
 /// A project as its owner (or an admin) sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectView {
@@ -185,6 +71,16 @@ pub struct ProjectView {
     pub renewal: Option<super::terms::RenewalView>,
     /// Whether the owner may ask for a renewal now.
     pub can_renew: bool,
+    /// Sent back by an admin: the member may edit it and submit it again.
+    pub can_resubmit: bool,
+    /// The admin's note from the last time the request was sent back.
+    pub review_note: Option<String>,
+    /// The stack template the project's stack is, word for word (`stacks/<name>`).
+    pub template: Option<String>,
+    /// While the request waits (for an admin or for its member): the checker's verdict on the
+    /// stored stack, as approval will see it, and the normalized stack (secrets masked).
+    pub stack_problem: Option<String>,
+    pub normalized: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -210,6 +106,16 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
         .collect();
     let state = p.state();
     let renewal = super::terms::latest_renewal(c, &p.slug).await?;
+    let waiting = matches!(
+        state,
+        ProjectState::Requested | ProjectState::ChangesRequested
+    );
+    let (stack_problem, normalized) = if waiting {
+        let own = c.registry.variables(&p.slug).await?;
+        stack_verdict(c, &p.slug, &own, &p.stack_source)
+    } else {
+        (None, None)
+    };
     Ok(ProjectView {
         can_renew: super::terms::can_renew(p, renewal.as_ref()),
         renewal,
@@ -224,8 +130,13 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
         term_end: p.term_end.map(date),
         failure_reason: p.failure_reason.clone(),
         history,
-        can_withdraw: state == ProjectState::Requested,
+        can_withdraw: waiting,
         can_redeploy: matches!(state, ProjectState::Running | ProjectState::Failed),
+        can_resubmit: state == ProjectState::ChangesRequested,
+        review_note: p.review_note.clone(),
+        template: stack::templates::matching(&p.stack_source).map(|t| t.name.to_string()),
+        stack_problem,
+        normalized,
     })
 }
 
@@ -304,121 +215,21 @@ pub async fn logs(c: &Control, v: &Viewer, slug: &str) -> Result<Vec<(String, St
 // ---- pages ----
 
 #[derive(Template, WebTemplate)]
-#[template(path = "request.html")]
-pub struct RequestPage {
-    pub nav: Nav,
-    pub input: RequestInput,
-    pub days_text: String,
-    pub max_days: u32,
-    pub verdict: Option<Verdict>,
-    pub error: String,
-}
-
-#[derive(Template, WebTemplate)]
 #[template(path = "mine.html")]
 pub struct MinePage {
     pub nav: Nav,
     pub projects: Vec<ProjectView>,
     pub submitted: bool,
     pub dates: super::project::DateBounds,
-}
-
-pub async fn request_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
-    auth::member(&v)?;
-    Ok(RequestPage {
-        nav: Nav::of(&v),
-        input: RequestInput::default(),
-        days_text: c.config.projects.default_days.to_string(),
-        max_days: c.config.projects.max_days,
-        verdict: None,
-        error: String::new(),
-    }
-    .into_response())
-}
-
-/// The request form: multipart, so the stack can be uploaded as a file or pasted. The "Check"
-/// button shows the verdict without storing anything; "Submit" stores the request.
-pub async fn request_form(
-    v: Viewer,
-    State(c): State<Arc<Control>>,
-    mut form: Multipart,
-) -> PageResult {
-    auth::member(&v)?;
-    let mut input = RequestInput::default();
-    let (mut token, mut intent, mut days_text, mut upload) =
-        (String::new(), String::new(), String::new(), String::new());
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| Denied::Invalid(format!("form: {e}")))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        let text = field
-            .text()
-            .await
-            .map_err(|e| Denied::Invalid(format!("form field {name}: {e}")))?;
-        match name.as_str() {
-            "csrf" => token = text,
-            "intent" => intent = text,
-            "name" => input.name = text,
-            "slug" => input.slug = text,
-            "description" => input.description = text,
-            "source_url" => input.source_url = text,
-            "days" => days_text = text,
-            "stack" => input.stack = text,
-            "stack_file" => upload = text,
-            _ => {}
-        }
-    }
-    csrf::check(&v, &token)?;
-    // An uploaded file wins over the text area.
-    if !upload.trim().is_empty() {
-        input.stack = upload;
-    }
-    let days = days_text.trim();
-    let mut error = String::new();
-    if !days.is_empty() {
-        match days.parse::<u32>() {
-            Ok(d) => input.days = Some(d),
-            Err(_) => error = format!("days: {days:?} is not a whole number of days"),
-        }
-    }
-    let render = |status: StatusCode, verdict: Verdict, error: String, input: RequestInput| {
-        (
-            status,
-            RequestPage {
-                nav: Nav::of(&v),
-                input,
-                days_text: days_text.clone(),
-                max_days: c.config.projects.max_days,
-                verdict: Some(verdict),
-                error,
-            },
-        )
-            .into_response()
-    };
-    let verdict = verdict(&c, &input).await?;
-    if !error.is_empty() {
-        return Ok(render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            verdict,
-            error,
-            input,
-        ));
-    }
-    if intent == "check" {
-        return Ok(render(StatusCode::OK, verdict, String::new(), input));
-    }
-    match submit(&c, &v, &input).await {
-        Ok(_) => Ok(Redirect::to("/portal/projects?submitted=1").into_response()),
-        Err(e) => Ok(render(e.status(), verdict, e.message(), input)),
-    }
+    pub resubmitted: bool,
 }
 
 #[derive(Deserialize)]
 pub struct MineQuery {
     #[serde(default)]
     submitted: Option<String>,
+    #[serde(default)]
+    resubmitted: Option<String>,
 }
 
 pub async fn mine_page(
@@ -432,6 +243,7 @@ pub async fn mine_page(
         projects,
         submitted: q.submitted.is_some(),
         dates: super::project::DateBounds::of(&c),
+        resubmitted: q.resubmitted.is_some(),
     }
     .into_response())
 }
@@ -510,5 +322,5 @@ pub async fn action_form(
     auth::member(&v)?;
     csrf::check(&v, &f.csrf)?;
     project_action(&c, &v, &slug, &action).await?;
-    Ok(Redirect::to("/portal/projects").into_response())
+    Ok(Redirect::to(&v.link("/projects")).into_response())
 }

@@ -20,12 +20,16 @@ use crate::registry::{Project, ProjectState};
 #[folder = "web/static/"]
 struct Assets;
 
-/// What the navigation bar needs: who is signed in, and the token for its logout form.
-#[derive(Default, Clone)]
+/// What every page needs: who is signed in, the token for its forms, and where the portal's
+/// links start.
+#[derive(Clone)]
 pub struct Nav {
     pub user: Option<String>,
     pub admin: bool,
     pub csrf: String,
+    /// `/portal` (`[portal] path`), or empty on `portal.<domain>`; every link and form starts
+    /// with it.
+    pub base: String,
 }
 
 impl Nav {
@@ -34,6 +38,17 @@ impl Nav {
             user: v.user_name().map(str::to_string),
             admin: v.session.as_ref().is_some_and(|s| s.user.is_admin),
             csrf: v.form_token(),
+            base: v.base.clone(),
+        }
+    }
+
+    /// The navigation of a page shown without knowing who asks (a refusal).
+    pub fn anonymous(base: &str) -> Nav {
+        Nav {
+            user: None,
+            admin: false,
+            csrf: String::new(),
+            base: base.to_string(),
         }
     }
 }

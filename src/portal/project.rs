@@ -33,11 +33,12 @@ use crate::lifecycle::terms::DAY;
 use crate::registry::{Project, now};
 
 /// The routes of this module, pages and JSON API (merged into `portal::router`).
-pub fn router() -> Router<Arc<Control>> {
+pub fn router(base: &str) -> Router<Arc<Control>> {
+    let at = |path: &str| format!("{base}{path}");
     Router::new()
-        .route("/portal/projects/{slug}", get(project_page))
-        .route("/portal/projects/{slug}/progress", get(progress_live))
-        .route("/portal/api/projects/{slug}/progress", get(progress_api))
+        .route(&at("/projects/{slug}"), get(project_page))
+        .route(&at("/projects/{slug}/progress"), get(progress_live))
+        .route(&at("/api/projects/{slug}/progress"), get(progress_api))
 }
 
 /// The project, if the viewer is its owner or an admin.

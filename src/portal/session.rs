@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
-use super::Denied;
+use super::{Denied, Mount};
 use crate::control::Control;
 use crate::registry::sessions::Session;
 
@@ -40,13 +40,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, scoped to the portal, Secure under TLS.
-pub fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, scoped to the portal (`base` is where its links
+/// start, `/portal`, or empty on the portal's own host), Secure under TLS.
+pub fn cookie(name: &str, value: &str, max_age: i64, secure: bool, base: &str) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/portal/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        "{name}={value}; Path={base}/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
-    .expect("cookie values are hex")
+    .expect("cookie values are hex and the portal path is checked by the config")
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -79,10 +80,13 @@ pub async fn pre_session_token(
         req.extensions_mut().insert(FreshPreToken(t.clone()));
     }
     let secure = c.config.proxy.scheme == "https";
+    let base = Mount::of(&req, &c).base;
     let mut res = next.run(req).await;
     if let Some(t) = fresh {
-        res.headers_mut()
-            .append(SET_COOKIE, cookie(PRE_COOKIE, &t, LIFETIME_SECS, secure));
+        res.headers_mut().append(
+            SET_COOKIE,
+            cookie(PRE_COOKIE, &t, LIFETIME_SECS, secure, &base),
+        );
     }
     res
 }
@@ -99,11 +103,19 @@ pub struct Viewer {
     pub fetch_site: Option<String>,
     /// Whether cookies get the Secure flag (`proxy.scheme = "https"`).
     pub secure: bool,
+    /// What the portal's links start with for this request: `/portal` (`[portal] path`), or empty
+    /// when it came in on `portal.<domain>`.
+    pub base: String,
 }
 
 impl Viewer {
     pub fn user_name(&self) -> Option<&str> {
         self.session.as_ref().map(|s| s.user.name.as_str())
+    }
+
+    /// A portal address as this viewer reaches it: `/projects` → `/portal/projects`.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
     }
 
     /// The token this viewer's forms must carry.
@@ -150,6 +162,7 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             host: header(HOST),
             fetch_site: header(axum::http::HeaderName::from_static("sec-fetch-site")),
             secure: c.config.proxy.scheme == "https",
+            base: Mount::of_parts(&parts.extensions, c).base,
         })
     }
 }

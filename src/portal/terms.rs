@@ -26,16 +26,14 @@ use crate::registry::terms::Renewal;
 use crate::registry::{Project, ProjectState, now};
 
 /// The routes of this module, pages and JSON API (merged into `portal::router`).
-pub fn router() -> Router<Arc<Control>> {
+pub fn router(base: &str) -> Router<Arc<Control>> {
+    let at = |path: &str| format!("{base}{path}");
     Router::new()
-        .route("/portal/projects/{slug}/renew", post(renew_form))
-        .route("/portal/admin/renewals/{id}/{verdict}", post(decide_form))
-        .route("/portal/api/projects/{slug}/renew", post(renew_api))
-        .route("/portal/api/admin/renewals", get(renewals_api))
-        .route(
-            "/portal/api/admin/renewals/{id}/{verdict}",
-            post(decide_api),
-        )
+        .route(&at("/projects/{slug}/renew"), post(renew_form))
+        .route(&at("/admin/renewals/{id}/{verdict}"), post(decide_form))
+        .route(&at("/api/projects/{slug}/renew"), post(renew_api))
+        .route(&at("/api/admin/renewals"), get(renewals_api))
+        .route(&at("/api/admin/renewals/{id}/{verdict}"), post(decide_api))
 }
 
 /// A renewal request as the portal shows it.
@@ -271,7 +269,7 @@ async fn renew_form(
     auth::member(&v)?;
     csrf::check(&v, &f.csrf)?;
     request_renewal(&c, &v, &slug, &f.input).await?;
-    Ok(Redirect::to(&format!("/portal/projects/{slug}")).into_response())
+    Ok(Redirect::to(&v.link(&format!("/projects/{slug}"))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -291,7 +289,7 @@ async fn decide_form(
     auth::admin(&v)?;
     csrf::check(&v, &f.csrf)?;
     decide(&c, &v, id, &verdict, &f.input).await?;
-    Ok(Redirect::to("/portal/admin/").into_response())
+    Ok(Redirect::to(&v.link("/admin/")).into_response())
 }
 
 // ---- JSON API ----

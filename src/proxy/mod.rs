@@ -173,6 +173,7 @@ impl Proxy {
                 "Bad request",
                 "The request has both Content-Length and Transfer-Encoding.",
                 pages::wants_json(req.headers()),
+                &self.settings.portal_path,
             );
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -200,6 +201,7 @@ impl Proxy {
                     "Nothing is hosted here",
                     "No club project lives at this address.",
                     json,
+                    &self.settings.portal_path,
                 );
                 return Ok(self.finish(
                     req.method(),
@@ -212,7 +214,7 @@ impl Proxy {
                 ));
             }
             Match::AddSlash => {
-                let res = add_slash(&req);
+                let res = add_slash(&req, &self.settings.portal_path);
                 return Ok(self.finish(
                     req.method(),
                     req.uri().path(),
@@ -248,6 +250,7 @@ impl Proxy {
                     &format!("{} is not running", route.name),
                     &detail,
                     json,
+                    &self.settings.portal_path,
                 );
                 return Ok(self.finish(
                     req.method(),
@@ -314,7 +317,7 @@ impl Proxy {
             None => String::new(),
         };
         let fail = |status, title: String, detail: &str| {
-            let res = page(status, &title, detail, json);
+            let res = page(status, &title, detail, json, &self.settings.portal_path);
             self.finish(
                 &method,
                 &client_path,
@@ -554,12 +557,20 @@ fn upstream_uri<B>(req: &Request<B>, route: &Route) -> Option<Uri> {
     Some(Uri::from(path_and_query))
 }
 
-fn page(status: StatusCode, title: &str, detail: &str, json: bool) -> Response<ProxyBody> {
-    pages::error_page(status, title, detail, json).map(|b| b.map_err(|e| match e {}).boxed_unsync())
+/// One of the proxy's own pages, linking to the portal at `portal` (`/portal/`).
+fn page(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    json: bool,
+    portal: &str,
+) -> Response<ProxyBody> {
+    pages::error_page(status, title, detail, json, portal)
+        .map(|b| b.map_err(|e| match e {}).boxed_unsync())
 }
 
 /// `/slug?q` → `/slug/?q`, so relative links in the project's pages resolve under its prefix.
-fn add_slash<B>(req: &Request<B>) -> Response<ProxyBody> {
+fn add_slash<B>(req: &Request<B>, portal: &str) -> Response<ProxyBody> {
     let mut location = format!("{}/", req.uri().path());
     if let Some(q) = req.uri().query() {
         location.push('?');
@@ -576,6 +587,7 @@ fn add_slash<B>(req: &Request<B>) -> Response<ProxyBody> {
         "Moved",
         "This project lives one slash further.",
         false,
+        portal,
     );
     if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);

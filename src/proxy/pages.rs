@@ -21,12 +21,14 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Builds an error page. `wants_json` comes from the request's Accept header.
+/// Builds an error page linking to the portal at `portal` (`/portal/`). `wants_json` comes from
+/// the request's Accept header.
 pub fn error_page(
     status: StatusCode,
     title: &str,
     detail: &str,
     wants_json: bool,
+    portal: &str,
 ) -> Response<Full<Bytes>> {
     let (content_type, body) = if wants_json {
         let body =
@@ -40,10 +42,11 @@ pub fn error_page(
              max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2433}}h1{{font-size:1.6rem}}\
              .code{{color:#6b7280}}a{{color:#1d4ed8}}</style></head><body>\
              <p class=\"code\">{code} · clubhost</p><h1>{title}</h1><p>{detail}</p>\
-             <p><a href=\"/portal/\">See what the club hosts</a></p></body></html>",
+             <p><a href=\"{portal}\">See what the club hosts</a></p></body></html>",
             code = status.as_u16(),
             title = escape(title),
             detail = escape(detail),
+            portal = escape(portal),
         );
         ("text/html; charset=utf-8", body)
     };
@@ -69,9 +72,16 @@ mod tests {
 
     #[test]
     fn pages_escape_names() {
-        let r = error_page(StatusCode::SERVICE_UNAVAILABLE, "<b>x</b>", "d", false);
+        let r = error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<b>x</b>",
+            "d",
+            false,
+            "/club-portal/",
+        );
         assert_eq!(r.status(), 503);
         let body = format!("{:?}", r.body());
         assert!(!body.contains("<b>x"), "{body}");
+        assert!(body.contains("href=\\\"/club-portal/\\\""), "{body}");
     }
 }

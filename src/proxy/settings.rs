@@ -29,6 +29,8 @@ pub struct Settings {
     pub access_log: Option<LogFormat>,
     /// How long shutdown waits for requests in flight.
     pub shutdown_deadline: Duration,
+    /// Where the portal is (`/portal/`), for the link on the proxy's own pages.
+    pub portal_path: String,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Settings {
             header_read_timeout: p.header_read_timeout,
             access_log: p.access_log.then_some(config.log.format),
             shutdown_deadline: Duration::from_secs(10),
+            portal_path: format!("{}/", config.portal.base()),
         }
     }
 

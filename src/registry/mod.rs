@@ -7,6 +7,7 @@
 pub mod accounts;
 mod images;
 pub mod outbox;
+mod review;
 pub mod sessions;
 pub mod state;
 pub mod terms;
@@ -23,6 +24,7 @@ use sqlx::{FromRow, SqlitePool};
 
 pub use images::DeployedImage;
 pub use outbox::Note;
+pub use review::ProjectEdit;
 pub use state::ProjectState;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,8 @@ pub struct Project {
     /// Marked by an admin: the term never runs out.
     pub permanent: bool,
     pub failure_reason: Option<String>,
+    /// The admin's note from the last time the request was sent back (`changes_requested`).
+    pub review_note: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -129,7 +133,7 @@ pub struct NewProject<'a> {
 
 const PROJECT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.owner_id, \
      u.name AS owner, p.state AS state_text, p.stack_source, p.route, p.is_root, p.term_days, \
-     p.term_end, p.permanent, p.failure_reason, p.created_at, p.updated_at \
+     p.term_end, p.permanent, p.failure_reason, p.review_note, p.created_at, p.updated_at \
      FROM projects p JOIN users u ON u.id = p.owner_id";
 
 /// Handle to the registry; cheap to clone (a pool inside).
@@ -316,51 +320,7 @@ impl Registry {
         notes: impl FnOnce(&Project) -> Vec<Note>,
     ) -> Result<Project> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT state, term_days FROM projects WHERE slug = ?")
-                .bind(slug)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (from_text, term_days) =
-            row.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
-        let from = ProjectState::from_str(&from_text).map_err(RegistryError::Conflict)?;
-        if !from.can_become(to) {
-            return Err(RegistryError::InvalidTransition {
-                slug: slug.to_string(),
-                from,
-                to,
-            });
-        }
-        let t = now();
-        // The term starts when an admin approves.
-        let term_end = (to == ProjectState::Approved).then_some(t + term_days * 86_400);
-        let failure = (to == ProjectState::Failed).then_some(reason);
-        sqlx::query(
-            "UPDATE projects SET state = ?, updated_at = ?, term_end = COALESCE(?, term_end), \
-             failure_reason = CASE WHEN ? = 'failed' THEN ? WHEN ? = 'running' THEN NULL \
-             ELSE failure_reason END WHERE slug = ? AND state = ?",
-        )
-        .bind(to.as_str())
-        .bind(t)
-        .bind(term_end)
-        .bind(to.as_str())
-        .bind(failure)
-        .bind(to.as_str())
-        .bind(slug)
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await?;
-        let action = format!("project.{to}");
-        audit(
-            &mut tx,
-            actor,
-            Some(slug),
-            &action,
-            Some(from),
-            Some(to),
-            reason,
-        )
-        .await?;
+        transition_in(&mut tx, slug, to, actor, reason).await?;
         let sql = format!("{PROJECT_SELECT} WHERE p.slug = ?");
         let moved = sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
             .bind(slug)
@@ -445,6 +405,58 @@ impl Registry {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// [`Registry::transition`] inside a caller's transaction, so a state change can be committed
+/// together with the edits that go with it (a resubmission). The only code that writes `state`
+/// after insertion.
+async fn transition_in(
+    tx: &mut sqlx::SqliteConnection,
+    slug: &str,
+    to: ProjectState,
+    actor: &str,
+    reason: &str,
+) -> Result<()> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT state, term_days FROM projects WHERE slug = ?")
+            .bind(slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (from_text, term_days) =
+        row.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
+    let from = ProjectState::from_str(&from_text).map_err(RegistryError::Conflict)?;
+    if !from.can_become(to) {
+        return Err(RegistryError::InvalidTransition {
+            slug: slug.to_string(),
+            from,
+            to,
+        });
+    }
+    let t = now();
+    // The term starts when an admin approves.
+    let term_end = (to == ProjectState::Approved).then_some(t + term_days * 86_400);
+    let failure = (to == ProjectState::Failed).then_some(reason);
+    // A request sent back keeps the admin's note for the member (and the next review).
+    let note = (to == ProjectState::ChangesRequested).then_some(reason);
+    sqlx::query(
+        "UPDATE projects SET state = ?, updated_at = ?, term_end = COALESCE(?, term_end), \
+         failure_reason = CASE WHEN ? = 'failed' THEN ? WHEN ? = 'running' THEN NULL \
+         ELSE failure_reason END, review_note = COALESCE(?, review_note) \
+         WHERE slug = ? AND state = ?",
+    )
+    .bind(to.as_str())
+    .bind(t)
+    .bind(term_end)
+    .bind(to.as_str())
+    .bind(failure)
+    .bind(to.as_str())
+    .bind(note)
+    .bind(slug)
+    .bind(from.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let action = format!("project.{to}");
+    audit(tx, actor, Some(slug), &action, Some(from), Some(to), reason).await
 }
 
 async fn audit(

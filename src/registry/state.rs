@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 pub enum ProjectState {
     /// Submitted by a member, waiting for an admin.
     Requested,
+    /// An admin sent the request back with a note (`review_note`); the member edits it and
+    /// submits it again, or withdraws it.
+    #[serde(rename = "changes_requested")]
+    ChangesRequested,
     /// Approved; a deploy is about to start.
     Approved,
     /// Containers are being created; transient, a crash here is repaired at start-up.
@@ -38,12 +42,16 @@ use ProjectState::*;
 
 /// Every allowed move `(from, to)`. Read top to bottom it is the lifecycle:
 /// requested → approved → deploying → running | failed; running → stopped | expired;
-/// requested → rejected | withdrawn; expired → purged after the grace period; and the ways back
-/// into `deploying` (retry, redeploy, restore).
+/// requested → rejected | withdrawn; requested ⇄ changes_requested (sent back with a note, then
+/// resubmitted) and changes_requested → withdrawn; expired → purged after the grace period; and
+/// the ways back into `deploying` (retry, redeploy, restore).
 const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
     (Requested, Approved),
     (Requested, Rejected),
     (Requested, Withdrawn),
+    (Requested, ChangesRequested),
+    (ChangesRequested, Requested),
+    (ChangesRequested, Withdrawn),
     (Approved, Deploying),
     (Deploying, Running),
     (Deploying, Failed),
@@ -59,14 +67,24 @@ const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
 ];
 
 impl ProjectState {
-    pub const ALL: [ProjectState; 10] = [
-        Requested, Approved, Deploying, Running, Failed, Stopped, Expired, Rejected, Withdrawn,
+    pub const ALL: [ProjectState; 11] = [
+        Requested,
+        ChangesRequested,
+        Approved,
+        Deploying,
+        Running,
+        Failed,
+        Stopped,
+        Expired,
+        Rejected,
+        Withdrawn,
         Purged,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Requested => "requested",
+            ChangesRequested => "changes_requested",
             Approved => "approved",
             Deploying => "deploying",
             Running => "running",
@@ -134,9 +152,24 @@ mod tests {
     }
 
     #[test]
+    fn sent_back_requests_return_to_the_queue_or_are_withdrawn() {
+        assert!(Requested.can_become(ChangesRequested));
+        assert!(ChangesRequested.can_become(Requested));
+        assert!(ChangesRequested.can_become(Withdrawn));
+        assert!(!ChangesRequested.can_become(Approved));
+        assert!(!ChangesRequested.can_become(Deploying));
+        assert!(!Running.can_become(ChangesRequested));
+    }
+
+    #[test]
     fn names_round_trip() {
         for st in ProjectState::ALL {
             assert_eq!(st.as_str().parse::<ProjectState>().unwrap(), st);
+            // serde and the database column spell it the same way.
+            assert_eq!(
+                serde_json::to_value(st).unwrap(),
+                serde_json::Value::String(st.as_str().into())
+            );
         }
     }
 }

@@ -22,38 +22,7 @@ impl Registry {
         notes: &[Note],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
-            .bind(slug)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (id,) = id.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
-        sqlx::query("DELETE FROM project_variables WHERE project_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for (name, var) in &vars.0 {
-            sqlx::query(
-                "INSERT INTO project_variables (project_id, name, value, secret) \
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(name)
-            .bind(&var.value)
-            .bind(var.secret)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let names: Vec<&str> = vars.0.keys().map(String::as_str).collect();
-        super::audit(
-            &mut tx,
-            actor,
-            Some(slug),
-            "project.variables",
-            None,
-            None,
-            &format!("set: {}", names.join(", ")),
-        )
-        .await?;
+        set_variables_in(&mut tx, slug, vars, actor).await?;
         outbox::insert(&mut tx, notes).await?;
         tx.commit().await?;
         self.notes_committed(notes.len());
@@ -75,6 +44,46 @@ impl Registry {
         }
         Ok(vars)
     }
+}
+
+/// [`Registry::set_variables`] inside a caller's transaction.
+pub(super) async fn set_variables_in(
+    tx: &mut sqlx::SqliteConnection,
+    slug: &str,
+    vars: &Vars,
+    actor: &str,
+) -> Result<()> {
+    let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
+        .bind(slug)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (id,) = id.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
+    sqlx::query("DELETE FROM project_variables WHERE project_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for (name, var) in &vars.0 {
+        sqlx::query(
+            "INSERT INTO project_variables (project_id, name, value, secret) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(&var.value)
+        .bind(var.secret)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let names: Vec<&str> = vars.0.keys().map(String::as_str).collect();
+    super::audit(
+        tx,
+        actor,
+        Some(slug),
+        "project.variables",
+        None,
+        None,
+        &format!("set: {}", names.join(", ")),
+    )
+    .await
 }
 
 #[cfg(test)]

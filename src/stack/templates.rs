@@ -82,7 +82,20 @@ pub fn get(name: &str) -> Option<Template> {
     all().into_iter().find(|t| t.name == name)
 }
 
+/// The template whose compose file `source` is, word for word: how the portal tells a project
+/// made from a template (whose variables it can offer as fields) from a member's own file.
+pub fn matching(source: &str) -> Option<Template> {
+    all().into_iter().find(|t| t.compose == source)
+}
+
 impl Template {
+    /// Whether the compose file insists on a value for `name` (`${NAME:?…}` or `${NAME?…}`):
+    /// a stack from this template cannot be deployed without it.
+    pub fn requires(&self, name: &str) -> bool {
+        self.compose.contains(&format!("${{{name}:?"))
+            || self.compose.contains(&format!("${{{name}?"))
+    }
+
     /// The template's variables at their defaults, with `overrides` on top.
     pub fn vars(&self, overrides: &Vars) -> Vars {
         let mut vars = Vars::new();
@@ -149,6 +162,16 @@ mod tests {
             "{:?}",
             wp.environment
         );
+    }
+
+    #[test]
+    fn required_variables_and_matching_sources_are_found() {
+        let wp = get("wordpress").unwrap();
+        assert!(wp.requires("DB_PASSWORD"));
+        assert!(!wp.requires("WP_IMAGE"));
+        assert!(get("web-app").unwrap().requires("APP_IMAGE"));
+        assert_eq!(matching(wp.compose).map(|t| t.name), Some("wordpress"));
+        assert!(matching("services: {}").is_none());
     }
 
     #[test]

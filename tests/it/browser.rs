@@ -1,8 +1,10 @@
 //! One end-to-end test in a real browser: Debian's chromium driven over WebDriver (chromedriver)
 //! against a real `clubhost serve` and the real Docker engine. A member signs up and requests a
-//! slot with a busybox stack, the admin approves it, a visitor sees the container's page, the admin
-//! expires it, the visitor sees the expired page. A screenshot is taken after every step and kept
-//! (under target/tmp/browser-shots/) only when the test fails or CLUBHOST_KEEP_SHOTS is set.
+//! slot from the club's `static-site` template (its page title as a template variable; the live
+//! verdict shows before submitting), the admin approves it, a visitor sees the container's page,
+//! the admin expires it, the visitor sees the expired page. A screenshot is taken after every step
+//! and kept (under target/tmp/browser-shots/) only when the test fails or CLUBHOST_KEEP_SHOTS is
+//! set.
 //!
 //! The WebDriver client is a few HTTP calls with reqwest (already a dev-dependency) instead of
 //! fantoccini, whose dependency tree would add the `webdriver` crate, ICU and a second `cookie`.
@@ -160,6 +162,18 @@ impl Browser {
         .map(drop)
     }
 
+    /// Empties a form field (a template variable comes filled with its default).
+    async fn clear(&self, css: &str) -> Result<(), String> {
+        let el = self.find(css).await?;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/clear"),
+            json!({}),
+        )
+        .await
+        .map(drop)
+    }
+
     async fn click(&self, css: &str) -> Result<(), String> {
         *self.reloadable.lock().unwrap() = None;
         let el = self.find(css).await?;
@@ -265,11 +279,6 @@ fn set_password(club: &Club, name: &str, password: &str) {
 }
 
 async fn scenario(b: &mut Browser, club: &Club, slug: &str) -> Result<(), String> {
-    let stack = format!(
-        "services:\n  web:\n    image: {}\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo hello from the browser test > /www/index.html && exec httpd -f -p 8000 -h /www\"]\nx-clubhost:\n  expose: web\n  port: 8000\n",
-        common::IMAGE
-    );
-
     b.goto(&club.url("/portal/signup")).await?;
     b.type_into("#name", "ana").await?;
     b.type_into("#email", "ana@club.example").await?;
@@ -283,13 +292,22 @@ async fn scenario(b: &mut Browser, club: &Club, slug: &str) -> Result<(), String
     b.type_into("#slug", slug).await?;
     b.type_into("#description", "made in a real browser")
         .await?;
-    b.type_into("#stack", &stack).await?;
+    // From a template: the static site, whose page title is one of its variables (its default
+    // image is the test image).
+    b.click("#template-static-site").await?;
+    b.clear("#var-static-site-SITE_TITLE").await?;
+    b.type_into("#var-static-site-SITE_TITLE", "hello from the browser test")
+        .await?;
+    // The live verdict (request.js) shows before submitting.
+    b.expect("Stack: accepted").await?;
     b.shot("request").await;
     b.click("button[value=submit]").await?;
     b.expect("Request submitted").await?;
     b.shot("submitted").await;
 
     b.click("header form button").await?; // log out
+    // Wait for the logout's redirect to land, so it cannot replace the login page opened next.
+    b.expect("Sign up").await?;
     b.goto(&club.url("/portal/login")).await?;
     b.type_into("#login", "boss").await?;
     b.type_into("#password", "admin password 123").await?;

@@ -1,9 +1,10 @@
 //! Integration tests: the real binary, a real Docker engine, real sockets.
 //!
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
-//! - `portal`, `portal_projects`: the portal router in-process: who may call each endpoint, CSRF,
-//!   validation, and the project flows; `portal_terms`: renewals and term actions;
-//!   `portal_progress`: live deploy progress and CPU use.
+//! - `portal`, `portal_projects`, `portal_review`: the portal router in-process: who may call each
+//!   endpoint, CSRF, validation, the project flows, requests from templates and the send-back /
+//!   resubmit round trip; `portal_path`: the portal at a configured path and on `portal.<domain>`;
+//!   `portal_terms`: renewals and term actions; `portal_progress`: live deploy progress and CPU use.
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
@@ -26,8 +27,10 @@ mod images;
 mod lifecycle;
 mod notify;
 mod portal;
+mod portal_path;
 mod portal_progress;
 mod portal_projects;
+mod portal_review;
 mod portal_terms;
 mod proxy;
 mod proxy_fuzz;

@@ -150,6 +150,36 @@ impl Portal {
         self.send(req).await
     }
 
+    /// A multipart form POST (the request forms) as a browser sends it, with an empty file field.
+    pub async fn multipart(
+        &self,
+        path: &str,
+        agent: &Agent,
+        fields: &[(impl AsRef<str>, impl AsRef<str>)],
+    ) -> Reply {
+        let b = "XBOUNDARYX";
+        let mut body = String::new();
+        for (k, v) in fields {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            body.push_str(&format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        body.push_str(&format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"stack_file\"; filename=\"\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n\r\n--{b}--\r\n"
+        ));
+        let req = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("host", HOST)
+            .header("cookie", &agent.cookie)
+            .header("content-type", format!("multipart/form-data; boundary={b}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
     pub async fn signup(&self, name: &str) -> Agent {
         let r = self
             .api(

@@ -155,38 +155,20 @@ async fn member_requests_and_owner_rules() {
 async fn request_form_checks_then_submits_without_javascript() {
     let p = Portal::new(|_| {}).await;
     let ana = p.signup("ana").await;
-    let multipart = |intent: &str, stack: &str, csrf: &str| {
-        let b = "XBOUNDARYX";
-        let mut body = String::new();
-        for (k, v) in [
-            ("csrf", csrf),
-            ("intent", intent),
-            ("name", "Form site"),
-            ("slug", "form-site"),
-            ("description", "made with the form"),
-            ("days", "10"),
-            ("stack", stack),
-        ] {
-            body.push_str(&format!(
-                "--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            ));
-        }
-        body.push_str(&format!("--{b}\r\nContent-Disposition: form-data; name=\"stack_file\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--{b}--\r\n"));
-        Request::builder()
-            .method("POST")
-            .uri("/portal/request")
-            .header("host", HOST)
-            .header("cookie", &ana.cookie)
-            .header("content-type", format!("multipart/form-data; boundary={b}"))
-            .body(Body::from(body))
-            .unwrap()
+    let fields = |intent: &str, stack: &str, csrf: &str| {
+        [
+            ("csrf", csrf.to_string()),
+            ("intent", intent.to_string()),
+            ("name", "Form site".into()),
+            ("slug", "form-site".into()),
+            ("description", "made with the form".into()),
+            ("days", "10".into()),
+            ("stack", stack.to_string()),
+        ]
     };
+    let bad = "services: {web: {image: x, cap_add: [ALL]}}";
     let r = p
-        .send(multipart(
-            "check",
-            "services: {web: {image: x, cap_add: [ALL]}}",
-            &ana.csrf,
-        ))
+        .multipart("/portal/request", &ana, &fields("check", bad, &ana.csrf))
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
@@ -194,7 +176,13 @@ async fn request_form_checks_then_submits_without_javascript() {
         "verdict shows the stack error: {}",
         r.body
     );
-    let r = p.send(multipart("check", &web_stack(), &ana.csrf)).await;
+    let r = p
+        .multipart(
+            "/portal/request",
+            &ana,
+            &fields("check", &web_stack(), &ana.csrf),
+        )
+        .await;
     assert!(
         r.body.contains("Stack: accepted") && r.body.contains("Slug: available"),
         "{}",
@@ -204,9 +192,21 @@ async fn request_form_checks_then_submits_without_javascript() {
         p.control.registry.project("form-site").await.is_err(),
         "check stores nothing"
     );
-    let r = p.send(multipart("submit", &web_stack(), "wrong")).await;
+    let r = p
+        .multipart(
+            "/portal/request",
+            &ana,
+            &fields("submit", &web_stack(), "wrong"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = p.send(multipart("submit", &web_stack(), &ana.csrf)).await;
+    let r = p
+        .multipart(
+            "/portal/request",
+            &ana,
+            &fields("submit", &web_stack(), &ana.csrf),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let project = p.control.registry.project("form-site").await.unwrap();
     assert_eq!((project.owner.as_str(), project.term_days), ("ana", 10));

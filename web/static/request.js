@@ -1,18 +1,109 @@
-// Live slug check on the request form. The form works without it; this only adds a hint.
+// The request form's live helpers. The form works without them (every field is shown, "Check"
+// asks the server); this script only shows the chosen stack's fields, checks the slug as it is
+// typed and shows the checker's verdict as the request changes.
 (function () {
-  var input = document.getElementById("slug");
-  var out = document.getElementById("slug-status");
-  if (!input || !out) return;
-  var timer;
-  input.addEventListener("input", function () {
-    clearTimeout(timer);
-    timer = setTimeout(function () {
-      var slug = input.value.trim();
-      if (!slug) { out.textContent = ""; return; }
-      fetch("/portal/api/slug?slug=" + encodeURIComponent(slug), { credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
-        .then(function (j) { out.textContent = j.problem ? j.problem : "/" + slug + "/ is available"; })
-        .catch(function () { out.textContent = ""; });
-    }, 300);
+  var base = document.body.getAttribute("data-base") || "";
+  var form = document.getElementById("request-form");
+  if (!form) return;
+  var csrf = form.querySelector("input[name=csrf]").value;
+
+  // Only the chosen stack's fields are shown.
+  function chosen() {
+    var r = form.querySelector("input[name=template]:checked");
+    return r ? r.value : "";
+  }
+  function showChosen() {
+    var name = chosen();
+    form.querySelectorAll("fieldset.vars").forEach(function (fs) {
+      fs.hidden = fs.getAttribute("data-template") !== name;
+    });
+  }
+  form.querySelectorAll("input[name=template]").forEach(function (r) {
+    r.addEventListener("change", showChosen);
   });
+  showChosen();
+
+  // The slug: format, reserved names, availability.
+  var slug = document.getElementById("slug");
+  var slugOut = document.getElementById("slug-status");
+  var slugTimer;
+  if (slug && slugOut) {
+    slug.addEventListener("input", function () {
+      clearTimeout(slugTimer);
+      slugTimer = setTimeout(function () {
+        var s = slug.value.trim();
+        if (!s) { slugOut.textContent = ""; return; }
+        fetch(base + "/api/slug?slug=" + encodeURIComponent(s), { credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (j) { slugOut.textContent = j.problem ? j.problem : "/" + s + "/ is available"; })
+          .catch(function () { slugOut.textContent = ""; });
+      }, 300);
+    });
+  }
+
+  // The checker's verdict on the request as it stands (nothing is stored).
+  var card = document.getElementById("verdict-card");
+  var out = document.getElementById("verdict-body");
+  var checkUrl = form.getAttribute("data-check");
+  var checkTimer;
+  // Answers can arrive out of order: only the latest request's is shown.
+  var asked = 0;
+  function line(cls, text) {
+    var el = document.createElement(cls === "error" ? "pre" : "p");
+    el.className = cls;
+    el.textContent = text;
+    out.appendChild(el);
+  }
+  function body(stackText) {
+    var name = chosen();
+    var b = { template: name, variables: {} };
+    ["name", "slug", "description", "source_url"].forEach(function (f) {
+      var el = form.elements[f];
+      if (el) b[f] = el.value;
+    });
+    var days = parseInt(form.elements.days.value, 10);
+    if (days > 0) b.days = days;
+    if (name) {
+      var prefix = "var-" + name + "-";
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && el.name.indexOf(prefix) === 0) b.variables[el.name.slice(prefix.length)] = el.value;
+      });
+    } else {
+      b.stack = stackText;
+    }
+    return b;
+  }
+  function check() {
+    var mine = ++asked;
+    var file = form.elements.stack_file && form.elements.stack_file.files[0];
+    var text = file && !chosen() ? file.text() : Promise.resolve(form.elements.stack.value);
+    text.then(function (stackText) {
+      return fetch(checkUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body(stackText))
+      });
+    }).then(function (r) { return r.json(); }).then(function (v) {
+      if (mine !== asked) return;
+      out.textContent = "";
+      card.hidden = false;
+      if (v.error) { line("error", v.error); return; }
+      if (slug) line(v.slug_problem ? "error" : "ok", v.slug_problem || "Slug: available.");
+      line(v.stack_problem ? "error" : "ok", v.stack_problem || "Stack: accepted.");
+      if (v.normalized) {
+        var d = document.createElement("details");
+        var s = document.createElement("summary");
+        s.textContent = "What would be deployed";
+        var pre = document.createElement("pre");
+        pre.textContent = v.normalized;
+        d.appendChild(s);
+        d.appendChild(pre);
+        out.appendChild(d);
+      }
+    }).catch(function () {});
+  }
+  function later() { clearTimeout(checkTimer); checkTimer = setTimeout(check, 600); }
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
 })();
