@@ -167,9 +167,13 @@ pub async fn login(
     let login = login.trim();
     // Without a known address (the proxy did not pass one) only the per-account limit applies.
     let address = v.address.as_deref().unwrap_or("");
+    let creds = c.registry.credentials(login).await?;
+    // Failures count against the account whichever of its names was typed (name, or email in any
+    // case), so aliases give a guesser no extra tries.
+    let key = creds.as_ref().map_or(login, |cr| cr.user.name.as_str());
     let (by_account, by_address) = c
         .registry
-        .recent_failures(login, address, THROTTLE_WINDOW_SECS)
+        .recent_failures(key, address, THROTTLE_WINDOW_SECS)
         .await?;
     if by_account >= MAX_FAILURES_PER_ACCOUNT
         || (!address.is_empty() && by_address >= MAX_FAILURES_PER_ADDRESS)
@@ -178,7 +182,6 @@ pub async fn login(
             "too many failed logins; wait 15 minutes and try again".into(),
         ));
     }
-    let creds = c.registry.credentials(login).await?;
     let ok = match &creds {
         Some(cr) => match &cr.password_hash {
             Some(h) => verify_password(password, h) && !cr.user.disabled,
@@ -192,7 +195,7 @@ pub async fn login(
             false
         }
     };
-    c.registry.record_login_attempt(login, address, ok).await?;
+    c.registry.record_login_attempt(key, address, ok).await?;
     match creds {
         Some(cr) if ok => {
             let token = start_session(c, &cr.user).await?;

@@ -3,6 +3,9 @@
 //! - `skeleton`: submit → approve → visitor, networks, routing, expire, restart, bad input.
 //! - `portal`, `portal_projects`: the portal router in-process: who may call each endpoint, CSRF,
 //!   validation, and the project flows.
+//! - `portal_access`: the table of every portal route × every kind of caller, with and without the
+//!   CSRF token; `portal_abuse`: session fixation, login throttling, oversized and malformed
+//!   input, tricky slugs.
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
@@ -19,6 +22,8 @@ mod common;
 mod faults;
 mod lifecycle;
 mod portal;
+mod portal_abuse;
+mod portal_access;
 mod portal_projects;
 mod proxy;
 mod proxy_fuzz;
