@@ -38,6 +38,10 @@ use crate::proxy::routes::{HostOptions, RouteHandle, RouteTable, Target};
 use crate::registry::{NewProject, Project, ProjectState, Registry, RegistryError};
 use crate::stack::{self, StackError};
 
+/// The largest stack file a project may submit. Real compose files are a few KiB; the cap keeps
+/// one member from filling the registry and the admins' review queue with megabytes per request.
+pub const MAX_STACK_BYTES: usize = 64 * 1024;
+
 /// Path segments that belong to clubhost itself; no project may take them.
 pub const RESERVED_SLUGS: &[&str] = &[
     "portal",
@@ -229,6 +233,7 @@ impl Control {
     /// submission and nothing is created in Docker.
     pub async fn submit(&self, s: &Submission, actor: &str) -> Result<Project> {
         self.check_slug(&s.slug)?;
+        check_stack_size(&s.stack)?;
         let days = s.days.unwrap_or(self.config.projects.default_days);
         self.check_days(days)?;
         check_var_names(&s.vars)?;
@@ -553,6 +558,18 @@ pub fn check_slug(slug: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a stack file over [`MAX_STACK_BYTES`] before it is parsed.
+pub fn check_stack_size(source: &str) -> Result<()> {
+    if source.len() > MAX_STACK_BYTES {
+        return Err(ControlError::Invalid(format!(
+            "stack: the file is {} KiB; a stack file may be at most {} KiB",
+            source.len().div_ceil(1024),
+            MAX_STACK_BYTES / 1024
+        )));
+    }
+    Ok(())
+}
+
 /// Project variable names: letters, digits and `_`; `CLUBHOST_*` are clubhost's own.
 fn check_var_names(vars: &stack::Vars) -> Result<()> {
     for name in vars.0.keys() {
@@ -578,5 +595,12 @@ mod tests {
         ] {
             assert!(check_slug(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn stack_files_have_a_size_cap() {
+        assert!(check_stack_size(&"x".repeat(MAX_STACK_BYTES)).is_ok());
+        let e = check_stack_size(&"x".repeat(MAX_STACK_BYTES + 1)).unwrap_err();
+        assert!(e.to_string().contains("at most 64 KiB"), "{e}");
     }
 }

@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let mut vars = Vars::new();
     vars.set("SECRET", "hunter2", true);
     let report = stack::check(text, &vars, &Limits::default());
-    let lines = text.lines().count() as u64 + 1;
+    // Lines as YAML counts them: LF, CRLF and a lone CR each end one (`str::lines` knows only the
+    // first two; the first run of this target stopped on a file with lone CRs).
+    let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count() as u64;
     for v in &report.violations {
         assert!(v.line <= lines, "line {} of {lines}", v.line);
     }

@@ -80,6 +80,9 @@ impl Control {
         if let Some(days) = r.days {
             self.check_days(days)?;
         }
+        if let Some(source) = &r.stack {
+            super::check_stack_size(source)?;
+        }
         let _held = self.lock_for(slug).lock_owned().await;
         let project = self.registry.project(slug).await?;
         // Checked here too (the registry refuses it anyway) so a wrong state is reported as such,

@@ -169,9 +169,13 @@ pub async fn login(
     // Without a known address (the proxy did not pass one) only the per-account limit applies.
     let address = v.address.as_deref().unwrap_or("");
     let from = from_address(v);
+    let creds = c.registry.credentials(login).await?;
+    // Failures count against the account whichever of its names was typed (name, or email in any
+    // case), so aliases give a guesser no extra tries.
+    let key = creds.as_ref().map_or(login, |cr| cr.user.name.as_str());
     let (by_account, by_address) = c
         .registry
-        .recent_failures(login, address, THROTTLE_WINDOW_SECS)
+        .recent_failures(key, address, THROTTLE_WINDOW_SECS)
         .await?;
     if by_account >= MAX_FAILURES_PER_ACCOUNT
         || (!address.is_empty() && by_address >= MAX_FAILURES_PER_ADDRESS)
@@ -188,7 +192,6 @@ pub async fn login(
             "too many failed logins; wait 15 minutes and try again".into(),
         ));
     }
-    let creds = c.registry.credentials(login).await?;
     let verdict = match &creds {
         Some(cr) => match &cr.password_hash {
             Some(h) if !verify_password(password, h) => Err("wrong password"),
@@ -213,7 +216,7 @@ pub async fn login(
         Err(why) => format!("{from}: {why}"),
     };
     c.registry
-        .record_login_attempt(login, address, verdict.is_ok(), &actor, &detail)
+        .record_login_attempt(key, address, verdict.is_ok(), &actor, &detail)
         .await?;
     match creds {
         Some(cr) if verdict.is_ok() => {

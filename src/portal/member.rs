@@ -19,7 +19,7 @@ use super::auth::{self, CsrfOnly};
 use super::pages::{Nav, date, href};
 use super::session::Viewer;
 use super::{Denied, PageResult, csrf};
-use crate::control::{Control, ControlError};
+use crate::control::{Control, ControlError, check_stack_size};
 use crate::registry::{Project, ProjectState, RegistryError};
 use crate::stack;
 
@@ -34,6 +34,9 @@ pub fn stack_verdict(
 ) -> (Option<String>, Option<String>) {
     if source.trim().is_empty() {
         return (Some("stack: paste or upload a compose file".into()), None);
+    }
+    if let Err(e) = check_stack_size(source) {
+        return (Some(e.to_string()), None);
     }
     let vars = c.stack_vars(slug, &format!("/{slug}"), own);
     let report = stack::check(source, &vars, &c.config.limits).redacted(&vars);
@@ -159,7 +162,9 @@ pub async fn project_action(
 ) -> Result<Project, Denied> {
     let p = match c.registry.project(slug).await {
         Ok(p) => p,
-        // Not-found and not-yours look the same to a member, so slugs can't be probed.
+        // Someone not signed in gets 401 whether or not the project exists, so slugs can't be
+        // probed without an account. (Members can tell: 404 here, 403 for another's project, and
+        // the request form's slug check says "taken".)
         Err(RegistryError::NotFound(_)) if !v.session.as_ref().is_some_and(|s| s.user.is_admin) => {
             auth::member(v)?;
             return Err(Denied::Control(ControlError::Registry(

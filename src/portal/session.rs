@@ -1,9 +1,9 @@
 //! Session cookies and the [`Viewer`]: who is asking, read once per request.
 //!
 //! The session cookie carries 32 random bytes; the registry stores only their SHA-256, so a copy
-//! of the database signs nobody in. Anonymous visitors get a separate random `clubhost_csrf`
+//! of the database signs nobody in. Every browser also gets a separate random `clubhost_csrf`
 //! cookie (set by [`pre_session_token`]) that the login and sign-up forms echo back
-//! (double-submit), since they have no session token yet.
+//! (double-submit) when there is no live session, hence no session token, yet.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,17 +65,18 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 #[derive(Clone)]
 struct FreshPreToken(String);
 
-/// Gives visitors with neither a session nor a `clubhost_csrf` cookie a fresh anonymous CSRF
-/// token: visible to this request's handlers and set as a cookie on the response.
+/// Gives every browser without a `clubhost_csrf` cookie a fresh anonymous CSRF token: visible to
+/// this request's handlers and set as a cookie on the response. Browsers that send a session
+/// cookie get one too: the session may have ended (password changed elsewhere, account disabled,
+/// expired, or a cookie planted by someone else), and the login form must still work for them.
 pub async fn pre_session_token(
     State(c): State<Arc<Control>>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let headers = req.headers();
-    let fresh = (cookie_value(headers, SESSION_COOKIE).is_none()
-        && cookie_value(headers, PRE_COOKIE).is_none())
-    .then(random_token);
+    let fresh = cookie_value(req.headers(), PRE_COOKIE)
+        .is_none()
+        .then(random_token);
     if let Some(t) = &fresh {
         req.extensions_mut().insert(FreshPreToken(t.clone()));
     }

@@ -86,6 +86,30 @@ fn unknown_key_is_named_with_its_line_and_column() {
     assert!(v.message.contains("hostnam"), "{v}");
 }
 
+/// YAML ends a line at LF, CRLF or a lone CR (as editors and browsers do); violations count lines
+/// the same way. Found by the `stack_check` fuzz target, whose own line count saw only LF.
+#[test]
+fn lines_end_at_lf_crlf_or_a_lone_cr() {
+    for eol in ["\n", "\r\n", "\r"] {
+        let src = [
+            "services:",
+            "  web:",
+            "    image: x",
+            "    privileged: true",
+            "",
+        ]
+        .join(eol);
+        let v = first(&src);
+        assert_eq!((v.line, v.column), (4, 5), "{eol:?}: {v}");
+    }
+    let v = first("services:\r\r\r  web: [\n");
+    assert_eq!(
+        (v.kind, v.line, v.column),
+        (ViolationKind::Syntax, 4, 8),
+        "{v}"
+    );
+}
+
 #[test]
 fn missing_image_names_the_service_and_line() {
     let v = first("services:\n  web:\n    command: [a]\n");

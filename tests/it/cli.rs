@@ -42,6 +42,17 @@ fn invalid_transitions_and_slugs_are_errors() {
             "{bad}"
         );
     }
+    // The portal's list of traversal and Unicode tricks gets the same clear message (`portal_abuse`).
+    for &bad in crate::portal_abuse::TRICKY_SLUGS {
+        // `--slug=…`, so clap does not read "-x" as a flag.
+        let slug = format!("--slug={bad}");
+        let out = club.cli(&[
+            "project", "submit", "--owner", "ana", &slug, "--stack", stack,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        assert!(err.contains("lowercase letters"), "{bad:?}: {err}");
+    }
     club.ok(&[
         "project", "submit", "--owner", "ana", "--slug", "site", "--stack", stack,
     ]);

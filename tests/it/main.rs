@@ -5,6 +5,9 @@
 //!   endpoint, CSRF, validation, the project flows, requests from templates and the send-back /
 //!   resubmit round trip; `portal_path`: the portal at a configured path and on `portal.<domain>`;
 //!   `portal_terms`: renewals and term actions; `portal_progress`: live deploy progress and CPU use.
+//! - `portal_access`: the table of every portal route × every kind of caller, with and without the
+//!   CSRF token; `portal_abuse`: session fixation, login throttling, oversized and malformed
+//!   input, tricky slugs.
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
@@ -27,6 +30,8 @@ mod images;
 mod lifecycle;
 mod notify;
 mod portal;
+mod portal_abuse;
+mod portal_access;
 mod portal_path;
 mod portal_progress;
 mod portal_projects;
