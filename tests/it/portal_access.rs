@@ -11,7 +11,7 @@
 //!
 //! Conventions the table records (read from `portal::Denied` and the handlers): pages send a caller
 //! who is not signed in to the login form (303), the API answers 401; a signed-in caller who may
-//! not act gets 403; a project that does not exist is 404; bad input is 422.
+//! not act gets 403; a project that does not exist is 404; bad input is 422; an action the project's state does not allow is 409.
 //!
 //! Columns: anonymous, member (not the owner), owner (`ana`), admin. A disabled account's cookie
 //! signs nobody in, so `dee` must get exactly the anonymous column; the test checks that on every
@@ -54,6 +54,8 @@ const NO_SESSION: Want = Want::Status(401);
 const FORBIDDEN: Want = Want::Status(403);
 const NOT_FOUND: Want = Want::Status(404);
 const INVALID: Want = Want::Status(422);
+/// The project is not in a state that allows it (editing a request that was not sent back).
+const CONFLICT: Want = Want::Status(409);
 /// Past every check, at the Docker engine (unreachable in this world).
 const DOCKER: Want = Want::Status(503);
 const fn see(to: &'static str) -> Want {
@@ -155,6 +157,33 @@ const ROUTES: &[Row] = &[
     get("/portal/admin/audit",                                          [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
     get("/portal/admin/audit?user=ana&project=ana-req",                 [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
     get("/portal/admin/routes",                                         [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
+    // ---- a project's page and deploy progress (portal::project) ----
+    get("/portal/projects/ana-req",                                     [LOGIN,     FORBIDDEN,  OK,         OK]),
+    get("/portal/projects/ghost",                                       [LOGIN,     NOT_FOUND,  NOT_FOUND,  NOT_FOUND]),
+    get("/portal/projects/ana-req/progress",                            [LOGIN,     FORBIDDEN,  OK,         OK]),
+    get("/portal/api/projects/ana-req/progress",                        [NO_SESSION, FORBIDDEN, OK,         OK]),
+    // ---- edit and resubmit a request that was sent back (portal::request) ----
+    get("/portal/projects/ana-req/edit",                                [LOGIN,     FORBIDDEN,  CONFLICT,   CONFLICT]),
+    post("/portal/projects/ana-req/edit", Multipart("name=New+name&stack=$STACK"),
+                                                                        [LOGIN,     FORBIDDEN,  CONFLICT,   CONFLICT]),
+    get("/portal/api/templates",                                        [NO_SESSION, OK,        OK,         OK]),
+    post("/portal/api/projects/ana-req/check", Json("{}"),              [NO_SESSION, FORBIDDEN, OK,         OK]),
+    post("/portal/api/projects/ana-req/resubmit", Json("{}"),           [NO_SESSION, FORBIDDEN, CONFLICT,   CONFLICT]),
+    post("/portal/api/admin/projects/ana-req/send-back", Json(r#"{"note":"name the source"}"#),
+                                                                        [NO_SESSION, FORBIDDEN, FORBIDDEN,  OK]),
+    post("/portal/api/admin/projects/ana-req/send-back", Json(""),      [NO_SESSION, FORBIDDEN, FORBIDDEN,  INVALID]),
+    post("/portal/admin/projects/ana-req/send-back", Form("note=name+the+source"),
+                                                                        [LOGIN,     FORBIDDEN,  FORBIDDEN,  see("/portal/admin/")]),
+    // ---- renewals and term actions (portal::terms) ----
+    post("/portal/projects/ana-live/renew", Form("end=2000-01-01&reason=more+time"),
+                                                                        [LOGIN,     FORBIDDEN,  INVALID,    INVALID]),
+    post("/portal/api/projects/ana-live/renew", Json(r#"{"end":"2000-01-01","reason":"more time"}"#),
+                                                                        [NO_SESSION, FORBIDDEN, INVALID,    INVALID]),
+    get("/portal/api/admin/renewals",                                   [NO_SESSION, FORBIDDEN, FORBIDDEN,  OK]),
+    post("/portal/admin/renewals/999/approve", Form(""),                [LOGIN,     FORBIDDEN,  FORBIDDEN,  NOT_FOUND]),
+    post("/portal/api/admin/renewals/999/approve", Json(""),            [NO_SESSION, FORBIDDEN, FORBIDDEN,  NOT_FOUND]),
+    post("/portal/api/admin/projects/ana-live/term", Json(r#"{"end":"2000-01-01"}"#),
+                                                                        [NO_SESSION, FORBIDDEN, FORBIDDEN,  INVALID]),
     // ---- JSON API (portal::api::router) ----
     get("/portal/api/me",                                               [NO_SESSION, OK,        OK,         OK]),
     get("/portal/api/gallery",                                          [OK,        OK,         OK,         OK]),
@@ -511,7 +540,13 @@ async fn every_route_answers_every_caller_as_the_table_says() {
 /// route cannot go without a row.
 fn declared_routes() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for file in ["src/portal/mod.rs", "src/portal/api.rs"] {
+    // Each router builds its paths under the portal's base (`/portal` here): `at("/x")`.
+    for (file, at) in [
+        ("src/portal/mod.rs", "/portal"),
+        ("src/portal/api.rs", "/portal/api"),
+        ("src/portal/project.rs", "/portal"),
+        ("src/portal/terms.rs", "/portal"),
+    ] {
         let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
         let src = std::fs::read_to_string(&path).unwrap();
         for chunk in src.split(".route(").skip(1) {
@@ -522,7 +557,16 @@ fn declared_routes() -> Vec<(String, String)> {
                 .min()
                 .unwrap_or(chunk.len());
             let chunk = &chunk[..end];
-            let pattern = chunk.split('"').nth(1).unwrap().to_string();
+            let pattern = if chunk.trim_start().starts_with("&base") {
+                at.to_string()
+            } else {
+                let literal = chunk.split('"').nth(1).unwrap();
+                if chunk.trim_start().starts_with("&at(") {
+                    format!("{at}{literal}")
+                } else {
+                    literal.to_string()
+                }
+            };
             for method in ["get", "post", "put", "patch", "delete"] {
                 let called = chunk.match_indices(&format!("{method}(")).any(|(i, _)| {
                     i == 0
