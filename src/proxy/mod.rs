@@ -390,17 +390,8 @@ impl Proxy {
 
         let (parts, incoming) = req.into_parts();
         // Requests without a body that are safe to repeat may be retried once on a connect
-        // failure or a pooled connection the upstream had closed; keep their head for that.
-        let retry_head = (upgrade.is_none()
-            && incoming.is_end_stream()
-            && idempotent(&parts.method))
-        .then(|| {
-            (
-                parts.method.clone(),
-                parts.uri.clone(),
-                parts.headers.clone(),
-            )
-        });
+        // failure or a pooled connection the upstream had closed (`upstream::Upstreams::send`).
+        let retry = upgrade.is_none() && incoming.is_end_stream() && idempotent(&parts.method);
         let fault = (!incoming.is_end_stream()).then(|| Arc::new(FaultCell::default()));
         let body = match &fault {
             None => UpstreamBody::Empty,
@@ -411,19 +402,9 @@ impl Proxy {
             .limits
             .response_header_timeout
             .unwrap_or(self.settings.response_header_timeout);
-        let mut result = self
-            .send(addr, Request::from_parts(parts, body), wait)
+        let result = self
+            .send(addr, Request::from_parts(parts, body), wait, retry)
             .await;
-        if let (Err(e), Some((m, u, h))) = (&result, retry_head)
-            && retryable(e)
-        {
-            tracing::debug!(project = %route.name, error = %e, "retrying once");
-            let mut again = Request::new(UpstreamBody::Empty);
-            *again.method_mut() = m;
-            *again.uri_mut() = u;
-            *again.headers_mut() = h;
-            result = self.send(addr, again, wait).await;
-        }
         let upstream_time = sent.elapsed();
         let (mut res, lease) = match result {
             Ok(exchange) => exchange,
@@ -505,8 +486,9 @@ impl Proxy {
         addr: SocketAddr,
         req: Request<UpstreamBody>,
         wait: Duration,
+        retry: bool,
     ) -> Result<(Response<Incoming>, upstream::Lease), SendError> {
-        match tokio::time::timeout(wait, self.upstreams.send(addr, req)).await {
+        match tokio::time::timeout(wait, self.upstreams.send(addr, req, retry)).await {
             Ok(Ok(exchange)) => Ok(exchange),
             Ok(Err(e)) => Err(SendError::Upstream(e)),
             Err(_) => Err(SendError::Timeout),
@@ -520,11 +502,6 @@ enum SendError {
     Timeout,
     #[error("{0}")]
     Upstream(upstream::UpstreamError),
-}
-
-/// A failure where the request surely never reached the upstream application.
-fn retryable(e: &SendError) -> bool {
-    matches!(e, SendError::Upstream(e) if e.retryable())
 }
 
 fn idempotent(m: &Method) -> bool {

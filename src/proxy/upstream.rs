@@ -9,6 +9,12 @@
 //! because the pooled connection had closed before it was written (`try_send_request`) simply
 //! goes out on another one.
 //!
+//! Retries (for requests the caller marks safe: idempotent, no body): one more attempt after a
+//! failed connect, or after a pooled connection that had been idle for [`STALE_AFTER`] or more
+//! closed without answering. That is the race with an upstream's keep-alive timeout (Node closes
+//! idle connections after 5 s, Apache after 5 s): the upstream closes just as a request goes out.
+//! Only then is a copy of the request head kept, so busy connections pay nothing for it.
+//!
 //! Each connection is driven by its own task (hyper's `Connection`, with upgrades, so WebSocket
 //! responses can take over the socket). A connection is never shared by two requests at once: it
 //! is either leased to one request or idle in the pool.
@@ -31,6 +37,10 @@ use super::body::UpstreamBody;
 
 /// Idle connections kept per upstream; one coming back to a full list is closed instead.
 const MAX_IDLE_PER_UPSTREAM: usize = 1024;
+
+/// A pooled connection idle this long may be closing under us (an upstream's keep-alive timeout):
+/// safe requests sent on it keep a copy to send again.
+pub const STALE_AFTER: Duration = Duration::from_secs(1);
 
 /// Why an upstream exchange failed before response headers arrived.
 #[derive(Debug, thiserror::Error)]
@@ -85,17 +95,29 @@ impl Upstreams {
 
     /// Sends `req` (origin-form URI) to `addr` over a pooled connection, or a new one. Returns the
     /// response with the lease on its connection, which the caller attaches to the response body
-    /// ([`Lease::attach`]) so the connection returns to the pool when the body ends.
+    /// ([`Lease::attach`]) so the connection returns to the pool when the body ends. `retry`: the
+    /// request is safe to send twice (idempotent, no body); see the module comment.
     pub async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
         mut req: Request<UpstreamBody>,
+        retry: bool,
     ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+        let mut may_retry = retry;
         loop {
-            let (mut sender, reused) = match self.checkout(addr) {
-                Some(sender) => (sender, true),
-                None => (self.connect(addr).await?, false),
+            let (mut sender, reused, idle_for) = match self.checkout(addr) {
+                Some((sender, idle_for)) => (sender, true, idle_for),
+                None => match self.connect(addr).await {
+                    Ok(sender) => (sender, false, Duration::ZERO),
+                    Err(e) if may_retry => {
+                        tracing::debug!(upstream = %addr, error = %e, "connect failed; retrying once");
+                        may_retry = false;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
             };
+            let copy = (may_retry && reused && idle_for >= STALE_AFTER).then(|| head_copy(&req));
             match sender.try_send_request(req).await {
                 Ok(res) => {
                     let lease = Lease {
@@ -108,19 +130,31 @@ impl Upstreams {
                 Err(mut e) => match e.take_message() {
                     // Never written: the pooled connection was closing. Try another one.
                     Some(back) if reused => req = back,
-                    _ => return Err(UpstreamError::Http(e.into_error())),
+                    _ => {
+                        let e = UpstreamError::Http(e.into_error());
+                        match copy {
+                            Some(again) if e.retryable() => {
+                                tracing::debug!(upstream = %addr, error = %e, "stale connection; retrying once");
+                                may_retry = false;
+                                req = again;
+                            }
+                            _ => return Err(e),
+                        }
+                    }
                 },
             }
         }
     }
 
-    /// The most recently returned live connection to `addr`, dropping closed and stale ones.
-    fn checkout(&self, addr: SocketAddr) -> Option<SendRequest<UpstreamBody>> {
+    /// The most recently returned live connection to `addr` and how long it was idle, dropping
+    /// closed ones and those idle past the timeout.
+    fn checkout(&self, addr: SocketAddr) -> Option<(SendRequest<UpstreamBody>, Duration)> {
         let mut idle = self.idle.lock().expect("upstream pool poisoned");
         let list = idle.get_mut(&addr)?;
         while let Some(c) = list.pop() {
-            if !c.sender.is_closed() && c.since.elapsed() < self.idle_timeout {
-                return Some(c.sender);
+            let idle_for = c.since.elapsed();
+            if !c.sender.is_closed() && idle_for < self.idle_timeout {
+                return Some((c.sender, idle_for));
             }
         }
         None
@@ -164,6 +198,16 @@ impl Upstreams {
         let idle = self.idle.lock().expect("upstream pool poisoned");
         idle.get(&addr).map_or(0, Vec::len)
     }
+}
+
+/// A body-less copy of `req`'s head, to send again.
+fn head_copy(req: &Request<UpstreamBody>) -> Request<UpstreamBody> {
+    let mut copy = Request::new(UpstreamBody::Empty);
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    copy
 }
 
 /// Closes connections idle past the timeout (and forgets upstreams with none left), so a removed

@@ -516,7 +516,7 @@ async fn closes_reused_connections() -> (std::net::SocketAddr, Arc<AtomicU64>) {
 }
 
 #[tokio::test]
-async fn a_closed_pooled_connection_is_retried_once_for_safe_requests_only() {
+async fn a_stale_pooled_connection_that_closes_is_retried_once_for_safe_requests_only() {
     let (up, seen) = closes_reused_connections().await;
     let p = TestProxy::start(vec![upstream_route("app", "App", up)], settings()).await;
     let c = http();
@@ -524,7 +524,10 @@ async fn a_closed_pooled_connection_is_retried_once_for_safe_requests_only() {
     let res = c.get(p.url("/app/a")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "first");
-    // Second GET reuses it; the upstream drops it; the proxy retries on a fresh connection.
+    // Left idle past STALE_AFTER, as an upstream's keep-alive timeout would find it. The second
+    // GET reuses it; the upstream drops it; the proxy retries on a fresh connection.
+    let stale = clubhost::proxy::upstream::STALE_AFTER + Duration::from_millis(200);
+    tokio::time::sleep(stale).await;
     let res = c.get(p.url("/app/b")).send().await.unwrap();
     assert_eq!(
         res.status(),
@@ -534,6 +537,7 @@ async fn a_closed_pooled_connection_is_retried_once_for_safe_requests_only() {
     assert_eq!(seen.load(Ordering::SeqCst), 3, "first, dropped, retried");
     // The retry's connection is pooled now, one request old. A POST is not safe to repeat: when
     // the upstream drops that connection too, the visitor gets 502 and there is no second try.
+    tokio::time::sleep(stale).await;
     let res = c.post(p.url("/app/c")).body("x").send().await.unwrap();
     assert_eq!(
         res.status(),
