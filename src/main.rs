@@ -2,12 +2,6 @@
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's malloc: the proxy allocates and frees small buffers on every
-/// request, and glibc's malloc/free were ≈ 7 % of the proxy's instructions per request
-/// (bench/callgrind.sh, docs/performance.md).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
