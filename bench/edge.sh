@@ -84,25 +84,29 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 
 echo "== idle connections: $IDLE"
 before=$(rss)
-python3 - "$PORT" "$IDLE" <<'PY' &
+fds_before=$(ls /proc/$SERVER/fd | wc -l)
+python3 - "$PORT" "$IDLE" "$WORK/idle.ready" <<'PY' &
 import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 socks = []
 for _ in range(n):
     s = socket.create_connection(("127.0.0.1", port))
     socks.append(s)
-time.sleep(8)  # held open, sending nothing
+open(ready, "w").close()
+time.sleep(10)  # held open, sending nothing
 PY
 HOLDER=$!
-sleep 5
+for _ in $(seq 600); do [ -e "$WORK/idle.ready" ] && break; sleep 0.1; done
+sleep 2  # let the server accept the last ones
 held=$(rss)
 open_fds=$(ls /proc/$SERVER/fd | wc -l)
+held_conns=$((open_fds - fds_before))
 wait $HOLDER
 sleep 1
 after=$(rss)
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL")
-echo "rss before ${before} KiB, holding ${held} KiB (${open_fds} fds), after ${after} KiB; then GET -> $code"
-echo "per idle connection: $(( (held - before) * 1024 / IDLE )) bytes"
+echo "rss before ${before} KiB, holding ${held} KiB (${held_conns} connections open), after ${after} KiB; then GET -> $code"
+echo "per idle connection: $(( (held - before) * 1024 / (held_conns > 0 ? held_conns : 1) )) bytes"
 
 echo "== $CLIENTS keep-alive clients for ${DURATION}s"
 wrk -t2 -c"$CLIENTS" -d"${DURATION}s" --latency "$URL" | tee "$WORK/wrk.txt"
