@@ -261,6 +261,11 @@ pub struct PortalConfig {
     /// The club's chat invite (Slack or Discord link), shown on the join page to signed-in members
     /// only, so it is not scraped from a public page.
     pub chat_invite_url: Option<String>,
+    /// With `proxy.subdomains`: the portal lives only on `portal.<domain>`, and its path on any
+    /// other host redirects there. Why: a member's project under `<domain>/<slug>/` shares the
+    /// club domain's origin; if the portal did too, the project's JavaScript could use a visiting
+    /// member's (or admin's) portal session. On its own host the portal is another origin.
+    pub own_host: bool,
 }
 
 impl Default for PortalConfig {
@@ -269,6 +274,7 @@ impl Default for PortalConfig {
             path: "/portal/".into(),
             invite_code: None,
             chat_invite_url: None,
+            own_host: true,
         }
     }
 }

@@ -229,6 +229,19 @@ impl Proxy {
             Match::Route { route, .. } => route,
         };
         let res = match &route.target {
+            // Reached by its path while it lives on its own host: send the visitor there.
+            Target::Portal if !route.prefix.is_empty() && self.settings.portal_host.is_some() => {
+                let res = to_portal_host(&req, route, &self.settings);
+                return Ok(self.finish(
+                    req.method(),
+                    req.uri().path(),
+                    &route.stats,
+                    &route.name,
+                    start,
+                    None,
+                    res,
+                ));
+            }
             Target::Portal => {
                 let mut req = req.map(axum::body::Body::new);
                 // The portal throttles logins per address; it reads the peer from ConnectInfo.
@@ -544,6 +557,37 @@ fn page(
 ) -> Response<ProxyBody> {
     pages::error_page(status, title, detail, json, portal)
         .map(|b| b.map_err(|e| match e {}).boxed_unsync())
+}
+
+/// `<scheme>://portal.<domain>[:port]<rest of the path>?<query>`: the portal on its own host. The
+/// port of the request's Host is kept (a club behind `:8080`).
+fn to_portal_host<B>(req: &Request<B>, route: &Route, settings: &Settings) -> Response<ProxyBody> {
+    let host = settings.portal_host.as_deref().unwrap_or_default();
+    let port = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(String::new(), |(_, p)| format!(":{p}"));
+    let rest = req.uri().path().get(route.prefix.len()..).unwrap_or("/");
+    let rest = if rest.is_empty() { "/" } else { rest };
+    let mut location = format!("{}://{host}{port}{rest}", settings.scheme);
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    let mut res = page(
+        StatusCode::PERMANENT_REDIRECT,
+        "Moved",
+        "The portal lives on its own host.",
+        false,
+        &settings.portal_path,
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
 }
 
 /// `/slug?q` → `/slug/?q`, so relative links in the project's pages resolve under its prefix.

@@ -31,6 +31,9 @@ pub struct Settings {
     pub shutdown_deadline: Duration,
     /// Where the portal is (`/portal/`), for the link on the proxy's own pages.
     pub portal_path: String,
+    /// `portal.<domain>` when the portal lives only on its own host (`[portal] own_host` with
+    /// subdomains on): requests for its path on other hosts are redirected there.
+    pub portal_host: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +62,8 @@ impl Settings {
             access_log: p.access_log.then_some(config.log.format),
             shutdown_deadline: Duration::from_secs(10),
             portal_path: format!("{}/", config.portal.base()),
+            portal_host: (p.subdomains && config.portal.own_host)
+                .then(|| format!("portal.{}", config.domain)),
         }
     }
 

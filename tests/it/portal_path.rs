@@ -30,7 +30,8 @@ async fn portal_serves_at_its_configured_path_and_on_its_own_host() {
     let text = std::fs::read_to_string(&club.config)
         .unwrap()
         .replace("[proxy]\n", "[proxy]\nsubdomains = true\n")
-        + "\n[portal]\npath = \"/club-portal/\"\n";
+        + "\n[portal]\npath = \"/club-portal/\"\n# Served under its path on every host too (the \
+           default with subdomains is its own host only; see the next test).\nown_host = false\n";
     std::fs::write(&club.config, text).unwrap();
     club.start();
     let http = common::http();
@@ -170,4 +171,56 @@ async fn portal_host_is_only_the_portal_with_subdomains_on() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains(r#"href="/login""#), "{}", r.body);
     assert_eq!(send(&on, "/portal/login").await.status, StatusCode::OK);
+}
+
+/// With subdomains on, the portal lives on `portal.<domain>` only: its path on the club's own host
+/// (where members' projects live under `/<slug>/`, the same origin) redirects there, so a project's
+/// JavaScript never shares an origin with a portal session.
+#[tokio::test]
+async fn with_subdomains_the_portal_lives_on_its_own_host_only() {
+    let mut club = Club::new();
+    let text = std::fs::read_to_string(&club.config)
+        .unwrap()
+        .replace("[proxy]\n", "[proxy]\nsubdomains = true\n");
+    std::fs::write(&club.config, text).unwrap();
+    club.start();
+    let http = common::http();
+    let port = club
+        .url("/")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    for (path, to) in [
+        ("/portal/login?next=x", "/login?next=x"),
+        ("/portal/", "/"),
+        ("/portal/api/me", "/api/me"),
+    ] {
+        let r = http
+            .get(club.url(path))
+            .header("host", format!("club.example:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 308, "{path}");
+        assert_eq!(
+            r.headers()["location"],
+            format!("http://{PORTAL_HOST}:{port}{to}").as_str(),
+            "{path}"
+        );
+        assert!(
+            r.headers().get("set-cookie").is_none(),
+            "{path}: no portal cookie here"
+        );
+    }
+    // On its own host it is the portal.
+    let r = http
+        .get(club.url("/login"))
+        .header("host", PORTAL_HOST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(cookie_of(&r, "clubhost_csrf").contains("Path=/;"));
 }
