@@ -81,10 +81,21 @@ impl Control {
     /// Checks `owner`'s quotas as if `slug` (with `stack`) ran beside their other active projects:
     /// the number running, and total memory and CPU limits across them.
     pub(super) async fn check_quota(&self, owner: &User, slug: &str, stack: &Stack) -> Result<()> {
-        let cfg = &self.config.lifecycle;
+        self.quota_view(owner, slug, stack)
+            .await?
+            .check(&owner.name, &self.config.lifecycle)
+            .map_err(ControlError::Invalid)
+    }
+
+    /// Project `slug` with `stack` against `owner`'s quota: their other active projects and what
+    /// those use (what approval checks, and what the review queue shows).
+    pub async fn quota_view(
+        &self,
+        owner: &User,
+        slug: &str,
+        stack: &Stack,
+    ) -> Result<quotas::QuotaView> {
         let others = self.registry.active_projects_of(owner.id, slug).await?;
-        quotas::check_running(&owner.name, others, cfg.max_running_per_member)
-            .map_err(ControlError::Invalid)?;
         let mut used = quotas::Usage::default();
         for p in self.registry.projects().await? {
             let active = matches!(
@@ -98,8 +109,11 @@ impl Control {
                 }
             }
         }
-        quotas::check_resources(&owner.name, used, quotas::Usage::of(stack), cfg)
-            .map_err(ControlError::Invalid)
+        Ok(quotas::QuotaView {
+            others,
+            used,
+            asked: quotas::Usage::of(stack),
+        })
     }
 
     /// Does every step due now and returns the next deadline (None: nothing is scheduled).

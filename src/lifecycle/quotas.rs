@@ -67,6 +67,61 @@ pub fn check_resources(
     Ok(())
 }
 
+/// A request's limits against its member's quota, for the admin's review queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaView {
+    /// The member's other projects running or about to run.
+    pub others: i64,
+    /// What those projects' services are limited to, added up.
+    pub used: Usage,
+    /// What this request's services are limited to.
+    pub asked: Usage,
+}
+
+impl QuotaView {
+    /// "asks 256 MiB, 0.50 CPU; with the member's other projects: 2 of 3 running, 768 of 4096 MiB,
+    /// 1.50 of 4.00 CPUs" (a limit of 0 shows as "no limit").
+    pub fn summary(&self, cfg: &LifecycleConfig) -> String {
+        let mib = |b: i64| b / (1024 * 1024);
+        let cpus = |n: i64| n as f64 / 1e9;
+        let total = self.used + self.asked;
+        let of = |limit: String, unlimited: bool| {
+            if unlimited {
+                "no limit".to_string()
+            } else {
+                limit
+            }
+        };
+        format!(
+            "asks {} MiB, {:.2} CPU; with the member's other projects: {} of {} running, {} of {} \
+             MiB, {:.2} of {} CPUs",
+            mib(self.asked.memory_bytes),
+            cpus(self.asked.nano_cpus),
+            self.others + 1,
+            of(
+                cfg.max_running_per_member.to_string(),
+                cfg.max_running_per_member == 0
+            ),
+            mib(total.memory_bytes),
+            of(
+                mib(cfg.max_memory_bytes()).to_string(),
+                cfg.max_memory_bytes() <= 0
+            ),
+            cpus(total.nano_cpus),
+            of(
+                format!("{:.2}", cfg.max_cpus_per_member),
+                cfg.max_cpus_per_member <= 0.0
+            ),
+        )
+    }
+
+    /// The first limit this request would break, as the approval would report it.
+    pub fn check(&self, owner: &str, cfg: &LifecycleConfig) -> Result<(), String> {
+        check_running(owner, self.others, cfg.max_running_per_member)?;
+        check_resources(owner, self.used, self.asked, cfg)
+    }
+}
+
 /// Refuses a project that would take `owner` over `limit` running projects, given `others` of
 /// theirs already running or about to. A limit of 0 means none.
 pub fn check_running(owner: &str, others: i64, limit: u32) -> Result<(), String> {
@@ -84,6 +139,35 @@ pub fn check_running(owner: &str, others: i64, limit: u32) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_view_sums_up_and_checks_like_approval() {
+        let cfg = LifecycleConfig::default();
+        let gib = 1024 * 1024 * 1024;
+        let q = QuotaView {
+            others: 1,
+            used: Usage {
+                memory_bytes: gib,
+                nano_cpus: 1_000_000_000,
+            },
+            asked: Usage {
+                memory_bytes: gib / 4,
+                nano_cpus: 500_000_000,
+            },
+        };
+        assert_eq!(
+            q.summary(&cfg),
+            "asks 256 MiB, 0.50 CPU; with the member's other projects: 2 of 3 running, 1280 of \
+             4096 MiB, 1.50 of 4.00 CPUs"
+        );
+        assert!(q.check("ana", &cfg).is_ok());
+        let full = QuotaView { others: 3, ..q };
+        let err = full.check("ana", &cfg).unwrap_err();
+        assert!(
+            err.contains("at most 3 project(s)") && err.contains("1 over"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn resource_totals_name_limit_and_excess() {

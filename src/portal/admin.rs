@@ -37,6 +37,10 @@ pub struct QueueItem {
     pub normalized: Option<String>,
     /// The member's other projects: "slug (state)".
     pub others: Vec<String>,
+    /// The request's limits against the member's quota (what approval will check).
+    pub quota: String,
+    /// Why approval would refuse it on quota grounds, if it would.
+    pub quota_problem: Option<String>,
 }
 
 pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
@@ -46,7 +50,10 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
     for p in all.iter().filter(|p| p.state() == ProjectState::Requested) {
         let own = c.registry.variables(&p.slug).await?;
         let (stack_problem, normalized) = stack_verdict(c, &p.slug, &own, &p.stack_source);
+        let (quota, quota_problem) = quota_line(c, p).await?;
         out.push(QueueItem {
+            quota,
+            quota_problem,
             project: view(c, p).await?,
             description: p.description.clone(),
             term_days: p.term_days,
@@ -61,6 +68,18 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
         });
     }
     Ok(out)
+}
+
+/// The queue's quota line for a request, and the refusal approval would give (a stack that does
+/// not load has no limits to show; the checker's verdict says why).
+async fn quota_line(c: &Control, p: &Project) -> Result<(String, Option<String>), Denied> {
+    let Ok(stack) = c.project_stack(p).await else {
+        return Ok(("unknown until the stack loads".into(), None));
+    };
+    let owner = c.registry.user(&p.owner).await?;
+    let cfg = &c.config.lifecycle;
+    let q = c.quota_view(&owner, &p.slug, &stack).await?;
+    Ok((q.summary(cfg), q.check(&owner.name, cfg).err()))
 }
 
 /// A project on the admin's list, with its containers' health, memory and CPU use.

@@ -335,8 +335,19 @@ async fn admin_reviews_approves_expires_and_deletes() {
         "{}",
         queue.body
     );
+    assert!(queue.body.contains("Quota: asks "), "{}", queue.body);
     let q = p.get("/portal/api/admin/queue", Some(&boss)).await.json();
     assert_eq!(q.as_array().unwrap().len(), 2);
+    // Each request's limits against the member's quota: requested projects are not active, so
+    // this would be ana's first running project, within every limit.
+    for item in q.as_array().unwrap() {
+        let quota = item["quota"].as_str().unwrap();
+        assert!(
+            quota.contains("1 of 3 running") && quota.contains(" MiB") && quota.contains("CPU"),
+            "{quota}"
+        );
+        assert!(item["quota_problem"].is_null(), "{item}");
+    }
 
     let admin_path = |s: &str, a: &str| format!("/portal/api/admin/projects/{s}/{a}");
     let r = p
