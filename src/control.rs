@@ -377,6 +377,14 @@ impl Control {
         }
         let lock = self.lock_for(slug);
         let _held = lock.lock().await;
+        // A failed or stopped project does not count against its member's quota; coming back,
+        // it must fit like a new one.
+        let p = self.registry.project(slug).await?;
+        if matches!(p.state(), ProjectState::Failed | ProjectState::Stopped) {
+            let owner = self.registry.user(&p.owner).await?;
+            let stack = self.project_stack(&p).await?;
+            self.check_quota(&owner, slug, &stack).await?;
+        }
         self.deploy_locked(slug, actor, "redeploy").await
     }
 
@@ -401,11 +409,18 @@ impl Control {
         let _held = self.lock_for(slug).lock_owned().await;
         let p = self
             .registry
-            .transition(
+            .transition_noting(
                 slug,
                 ProjectState::Withdrawn,
                 actor,
                 "withdrawn by the member",
+                |p| {
+                    self.notifier.keep(vec![Note::admins(
+                        slug,
+                        format!("Request withdrawn: {slug}"),
+                        format!("{} withdrew the request for {slug} ({}).", p.owner, p.name),
+                    )])
+                },
             )
             .await?;
         self.publish_routes().await?;

@@ -131,7 +131,14 @@ pub(super) fn project_route_specs(
                 about: Some(terms::expired_about(p, s)),
             },
             (s, _) => Target::Unavailable {
-                state: s.to_string(),
+                state: match s {
+                    // "This project is … right now." reads as words, not state names.
+                    ProjectState::Requested
+                    | ProjectState::ChangesRequested
+                    | ProjectState::Approved => "waiting for approval".into(),
+                    ProjectState::Deploying => "starting".into(),
+                    other => other.to_string(),
+                },
                 about: None,
             },
         };

@@ -240,10 +240,21 @@ impl Control {
         }
         let days = days.unwrap_or(p.term_days as u32);
         self.check_days(days)?;
+        // Docker must answer before the registry records a restore it could not carry out.
+        self.engine_now().await?;
         let owner = self.registry.user(&p.owner).await?;
         let stack = self.project_stack(&p).await?;
         self.check_quota(&owner, slug, &stack).await?;
         let end = now() + i64::from(days) * DAY;
+        let notes = self.notifier.keep(vec![Note::owner(
+            &p.owner,
+            slug,
+            format!("{slug} is restored"),
+            format!(
+                "An admin restored {slug} with its data; its new term ends {}.",
+                show_time(Some(end))
+            ),
+        )]);
         self.registry
             .set_term_end(
                 slug,
@@ -253,7 +264,7 @@ impl Control {
                     "restored with a new term of {days} days, to {}",
                     show_time(Some(end))
                 ),
-                &[],
+                &notes,
             )
             .await?;
         self.terms_changed.notify_one();
@@ -389,6 +400,16 @@ impl Control {
 
     /// Marks a project permanent (it never expires) or gives it back its term.
     pub async fn set_permanent(&self, slug: &str, permanent: bool, actor: &str) -> Result<Project> {
+        let p = self.registry.project(slug).await?;
+        // Giving a term back to a project whose old end passed while it was permanent would let
+        // the scheduler expire it at once, with no reminder: ask for a new end first.
+        if !permanent && p.permanent && p.term_end.is_none_or(|end| end <= now() + DAY) {
+            return Err(ControlError::Invalid(format!(
+                "project {slug}'s term end ({}) has passed or is less than a day away; set a new \
+                 term end first, then give it back its term",
+                show_time(p.term_end)
+            )));
+        }
         self.registry.set_permanent(slug, permanent, actor).await?;
         self.terms_changed.notify_one();
         Ok(self.registry.project(slug).await?)

@@ -128,7 +128,7 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
         name: p.name.clone(),
         owner: p.owner.clone(),
         state: state.to_string(),
-        href: href(p),
+        href: href(c, p),
         source_url: c.registry.source_url(&p.slug).await?,
         term_end: p.term_end.map(date),
         failure_reason: p.failure_reason.clone(),

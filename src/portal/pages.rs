@@ -112,12 +112,18 @@ pub struct JoinPage {
     pub invite_url: Option<String>,
 }
 
-/// Where a project is served.
-pub fn href(p: &Project) -> String {
-    if p.is_root {
+/// Where a project is served. A path on this host, unless the portal lives on its own host
+/// (`portal.<domain>`, see `[portal] own_host`): then the project is on the club's domain.
+pub fn href(c: &Control, p: &Project) -> String {
+    let path = if p.is_root {
         "/".to_string()
     } else {
         format!("{}/", p.route)
+    };
+    if c.config.proxy.subdomains && c.config.portal.own_host {
+        format!("{}://{}{path}", c.config.proxy.scheme, c.config.domain)
+    } else {
+        path
     }
 }
 
@@ -130,7 +136,7 @@ pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::Denie
         }
         items.push(GalleryItem {
             source_url: c.registry.source_url(&p.slug).await?,
-            href: href(&p),
+            href: href(c, &p),
             name: p.name,
             description: p.description,
             owner: p.owner,

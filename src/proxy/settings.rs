@@ -29,7 +29,8 @@ pub struct Settings {
     pub access_log: Option<LogFormat>,
     /// How long shutdown waits for requests in flight.
     pub shutdown_deadline: Duration,
-    /// Where the portal is (`/portal/`), for the link on the proxy's own pages.
+    /// Where the portal is (`/portal/`, or `http://portal.<domain>/` when it has its own host),
+    /// for the link on the proxy's own pages.
     pub portal_path: String,
     /// `portal.<domain>` when the portal lives only on its own host (`[portal] own_host` with
     /// subdomains on): requests for its path on other hosts are redirected there.
@@ -45,6 +46,8 @@ impl Default for Settings {
 impl Settings {
     pub fn from_config(config: &Config) -> Settings {
         let p = &config.proxy;
+        let portal_host =
+            (p.subdomains && config.portal.own_host).then(|| format!("portal.{}", config.domain));
         Settings {
             scheme: p.scheme.clone(),
             // Config validation already refused bad entries.
@@ -61,9 +64,12 @@ impl Settings {
             header_read_timeout: p.header_read_timeout,
             access_log: p.access_log.then_some(config.log.format),
             shutdown_deadline: Duration::from_secs(10),
-            portal_path: format!("{}/", config.portal.base()),
-            portal_host: (p.subdomains && config.portal.own_host)
-                .then(|| format!("portal.{}", config.domain)),
+            portal_path: match &portal_host {
+                // Error pages on any host link to the portal's own host.
+                Some(host) => format!("{}://{host}/", p.scheme),
+                None => format!("{}/", config.portal.base()),
+            },
+            portal_host,
         }
     }
 

@@ -171,6 +171,30 @@ async fn portal_host_is_only_the_portal_with_subdomains_on() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains(r#"href="/login""#), "{}", r.body);
     assert_eq!(send(&on, "/portal/login").await.status, StatusCode::OK);
+
+    // Projects live on the club's domain, not on the portal's host: the gallery links there.
+    let ana = on.signup("ana").await;
+    let r = on.submit(&ana, "blog", &web_stack()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    for to in [
+        clubhost::registry::ProjectState::Approved,
+        clubhost::registry::ProjectState::Deploying,
+        clubhost::registry::ProjectState::Running,
+    ] {
+        on.control
+            .registry
+            .transition("blog", to, "test", "moved by the test")
+            .await
+            .unwrap();
+    }
+    let gallery: Value = serde_json::from_str(&send(&on, "/api/gallery").await.body).unwrap();
+    assert_eq!(gallery[0]["href"], "http://club.example/blog/", "{gallery}");
+    let r = send(&on, "/").await;
+    assert!(
+        r.body.contains(r#"href="http://club.example/blog/""#),
+        "{}",
+        r.body
+    );
 }
 
 /// With subdomains on, the portal lives on `portal.<domain>` only: its path on the club's own host

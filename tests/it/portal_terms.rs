@@ -448,3 +448,33 @@ async fn admins_move_terms_mark_permanent_and_confirm_deletes() {
         "still there"
     );
 }
+
+#[tokio::test]
+async fn a_term_given_back_must_not_have_run_out_meanwhile() {
+    let slug = "perm-back";
+    let (p, _boss, _ana, _bo) = running_project(slug).await;
+    let reg = &p.control.registry;
+    let now = clubhost::registry::now();
+    // The old end is an hour away (it ran out, or nearly, while the project was permanent).
+    reg.set_term_end(slug, Some(now + 3600), "test", "test", &[])
+        .await
+        .unwrap();
+    p.control.set_permanent(slug, true, "boss").await.unwrap();
+    let err = p
+        .control
+        .set_permanent(slug, false, "boss")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("set a new term end first"), "{err}");
+    assert!(
+        reg.project(slug).await.unwrap().permanent,
+        "still permanent"
+    );
+    // With a new end a few days out, the term comes back.
+    reg.set_term_end(slug, Some(now + 5 * DAY), "test", "test", &[])
+        .await
+        .unwrap();
+    let back = p.control.set_permanent(slug, false, "boss").await.unwrap();
+    assert!(!back.permanent);
+}
