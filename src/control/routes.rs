@@ -29,9 +29,15 @@ pub(super) struct Routing {
 
 impl Routing {
     pub fn from_config(proxy: &ProxyConfig) -> Routing {
+        // Host names compare without case; slugs and path segments are lowercase already.
+        let overrides: Overrides = proxy
+            .overrides
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), *v))
+            .collect();
         Routing {
-            statics: static_route_specs(&proxy.routes, &proxy.overrides),
-            overrides: proxy.overrides.clone(),
+            statics: static_route_specs(&proxy.routes, &overrides),
+            overrides,
         }
     }
 }
@@ -87,7 +93,12 @@ pub fn static_route_specs(routes: &[StaticRoute], overrides: &Overrides) -> Vec<
                 .or_else(|| r.host.clone())
                 .or_else(|| r.path.clone())
                 .unwrap_or_default();
-            let key = r.host.as_deref().or(r.segment()).unwrap_or_default();
+            let key = r
+                .host
+                .as_deref()
+                .or(r.segment())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             let spec = RouteSpec {
                 segment: r.segment().unwrap_or_default().to_string(),
                 name,
@@ -96,7 +107,7 @@ pub fn static_route_specs(routes: &[StaticRoute], overrides: &Overrides) -> Vec<
                 rewrite: r.rewrite,
                 limits: RouteLimits::default(),
             };
-            apply_overrides(spec, key, overrides)
+            apply_overrides(spec, &key, overrides)
         })
         .collect()
 }
@@ -165,7 +176,7 @@ mod tests {
             "[[proxy.routes]]\npath = \"/status\"\nupstream = \"http://127.0.0.1:9000\"\n\
              [[proxy.routes]]\nhost = \"grafana.club.example\"\nupstream = \"http://127.0.0.1:3000\"\n\
              [proxy.overrides.status]\nmax_body_size = \"1KiB\"\nrewrite = false\n\
-             [proxy.overrides.\"grafana.club.example\"]\nresponse_header_timeout = \"2m\"\n",
+             [proxy.overrides.\"Grafana.Club.Example\"]\nresponse_header_timeout = \"2m\"\n",
             std::path::Path::new("t.toml"),
         )
         .unwrap();

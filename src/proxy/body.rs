@@ -53,16 +53,24 @@ pub enum UpstreamBody {
         remaining: u64,
         limit: u64,
         fault: Arc<FaultCell>,
+        /// Told when the body has been read to its end, so the next head is scanned again.
+        framing: Arc<super::framing::FramingFlags>,
     },
 }
 
 impl UpstreamBody {
-    pub fn limited(inner: Incoming, limit: u64, fault: Arc<FaultCell>) -> UpstreamBody {
+    pub fn limited(
+        inner: Incoming,
+        limit: u64,
+        fault: Arc<FaultCell>,
+        framing: Arc<super::framing::FramingFlags>,
+    ) -> UpstreamBody {
         UpstreamBody::Stream {
             inner,
             remaining: limit,
             limit,
             fault,
+            framing,
         }
     }
 }
@@ -82,6 +90,7 @@ impl Body for UpstreamBody {
                 remaining,
                 limit,
                 fault,
+                framing,
             } => match ready!(Pin::new(inner).poll_frame(cx)) {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
@@ -98,7 +107,10 @@ impl Body for UpstreamBody {
                     fault.set(Fault::Broken);
                     Poll::Ready(Some(Err(Box::new(e))))
                 }
-                None => Poll::Ready(None),
+                None => {
+                    framing.resume();
+                    Poll::Ready(None)
+                }
             },
         }
     }

@@ -7,9 +7,13 @@
 //! as they are read, notes which of the two header names appear in a request head, and the
 //! handler asks [`FramingFlags::take`] when a request arrives with `Transfer-Encoding`.
 //!
-//! The scan is cheap: `memchr` for line ends, one byte compared per line, and it stops at the
-//! blank line ending a head, so request bodies are not scanned beyond the first read. After an
-//! upgrade (WebSocket) the watch is switched off.
+//! The scan is cheap (`memchr` for line ends, one byte compared per line) and looks only at request
+//! heads: it stops at the blank line that ends a head and starts again when the handler says the
+//! request's body has been read ([`FramingFlags::resume`]), so bodies are never taken for headers.
+//! Whether the next byte starts a line carries over from one read to the next, so a head split
+//! across reads is still read as lines. After an upgrade (WebSocket) the watch is switched off. A
+//! head it cannot see (pipelined behind a body in one read) is only not answered 400: hyper still
+//! reads it as chunked and closes the connection, so nothing is smuggled either way.
 
 use std::io;
 use std::pin::Pin;
@@ -23,17 +27,28 @@ const CONTENT_LENGTH: u8 = 1;
 const TRANSFER_ENCODING: u8 = 2;
 /// Set once the connection is upgraded: no more HTTP heads will come.
 const OFF: u8 = 4;
+/// A head ended; what follows is its body until the handler calls `resume`.
+const IN_BODY: u8 = 8;
+/// The last byte read was a line end: the next read starts a line.
+const AT_LINE_START: u8 = 16;
 
-/// What the reads of one connection have shown since the last request was handled. Shared by the
-/// socket wrapper (writer) and the request handler (reader), which run in the same task.
+/// What the reads of one connection have shown of the current request head. Shared by the socket
+/// wrapper (writer) and the request handler (reader), which run in the same task.
 #[derive(Debug, Default)]
 pub struct FramingFlags(AtomicU8);
 
 impl FramingFlags {
-    /// Whether the request just parsed had both headers in its head; resets for the next request.
+    /// Whether the request just parsed had both headers in its head; resets for the next head.
     pub fn take_both(&self) -> bool {
-        let seen = self.0.fetch_and(OFF, Ordering::Relaxed);
+        let seen = self
+            .0
+            .fetch_and(!(CONTENT_LENGTH | TRANSFER_ENCODING), Ordering::Relaxed);
         seen & (CONTENT_LENGTH | TRANSFER_ENCODING) == CONTENT_LENGTH | TRANSFER_ENCODING
+    }
+
+    /// The current request's body has been read (or it had none): the next bytes are a head.
+    pub fn resume(&self) {
+        self.0.fetch_and(!IN_BODY, Ordering::Relaxed);
     }
 
     /// Stops scanning: the connection now carries another protocol.
@@ -42,24 +57,37 @@ impl FramingFlags {
     }
 
     fn note(&self, bytes: &[u8]) {
-        if self.0.load(Ordering::Relaxed) & OFF != 0 {
+        let state = self.0.load(Ordering::Relaxed);
+        if state & (OFF | IN_BODY) != 0 || bytes.is_empty() {
             return;
         }
-        let seen = scan(bytes);
-        if seen != 0 {
-            self.0.fetch_or(seen, Ordering::Relaxed);
+        let (seen, head_ended) = scan(bytes, state & AT_LINE_START != 0);
+        let mut next = state | seen;
+        if head_ended {
+            next |= IN_BODY;
         }
+        if bytes.ends_with(b"\n") {
+            next |= AT_LINE_START;
+        } else {
+            next &= !AT_LINE_START;
+        }
+        self.0.store(next, Ordering::Relaxed);
     }
 }
 
-/// Which of the two framing headers start a line in `bytes`, up to the first blank line.
-fn scan(bytes: &[u8]) -> u8 {
+/// Which of the two framing headers start a line in `bytes`, up to the blank line ending a head
+/// (and whether it came). `at_line_start`: the first byte starts a line.
+fn scan(bytes: &[u8], at_line_start: bool) -> (u8, bool) {
     let mut seen = 0;
-    for i in memchr::memchr_iter(b'\n', bytes) {
-        let line = &bytes[i + 1..];
+    let starts = at_line_start
+        .then_some(0)
+        .into_iter()
+        .chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+    for start in starts {
+        let line = &bytes[start..];
         match line.first() {
             // A blank line ends the head; what follows is a body.
-            Some(b'\r' | b'\n') => break,
+            Some(b'\r' | b'\n') => return (seen, true),
             Some(b'c' | b'C') if starts_with_ignore_case(line, b"content-length:") => {
                 seen |= CONTENT_LENGTH;
             }
@@ -69,7 +97,7 @@ fn scan(bytes: &[u8]) -> u8 {
             _ => {}
         }
     }
-    seen
+    (seen, false)
 }
 
 fn starts_with_ignore_case(line: &[u8], name: &[u8]) -> bool {
@@ -141,7 +169,10 @@ mod tests {
     #[test]
     fn finds_both_headers_in_a_head_in_any_case() {
         let head = b"POST / HTTP/1.1\r\nHost: x\r\ncontent-LENGTH: 4\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(scan(head), CONTENT_LENGTH | TRANSFER_ENCODING);
+        assert_eq!(
+            scan(head, false),
+            (CONTENT_LENGTH | TRANSFER_ENCODING, true)
+        );
         let f = FramingFlags::default();
         f.note(head);
         assert!(f.take_both());
@@ -149,10 +180,11 @@ mod tests {
     }
 
     #[test]
-    fn a_head_split_over_two_reads_still_counts() {
+    fn a_head_split_over_reads_still_counts_even_at_a_line_boundary() {
         let f = FramingFlags::default();
         f.note(b"POST / HTTP/1.1\r\nContent-Length: 4\r\n");
-        f.note(b"X: y\r\nTransfer-Encoding: chunked\r\n\r\n");
+        f.note(b"Transfer-Encoding: chunked\r\n");
+        f.note(b"\r\n");
         assert!(f.take_both());
     }
 
@@ -161,12 +193,32 @@ mod tests {
         // The names in a header value or after the blank line are not headers.
         let bytes = b"POST / HTTP/1.1\r\nX: content-length: 1\r\nContent-Length: 40\r\n\r\n\
                       \r\nTransfer-Encoding: chunked\r\n";
-        assert_eq!(scan(bytes), CONTENT_LENGTH);
-        // Only one of the two is an ordinary request.
+        assert_eq!(scan(bytes, false), (CONTENT_LENGTH, true));
         assert_eq!(
-            scan(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            TRANSFER_ENCODING
+            scan(
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false
+            ),
+            (TRANSFER_ENCODING, true)
         );
+    }
+
+    #[test]
+    fn a_body_read_later_is_not_scanned_until_resumed() {
+        let f = FramingFlags::default();
+        // An upload whose head ends with its own read, then body reads full of header-like lines.
+        f.note(b"PUT /dump HTTP/1.1\r\nContent-Length: 60\r\n\r\n");
+        assert!(!f.take_both());
+        f.note(b"Transfer-Encoding: chunked\r\nContent-length: 3\r\n");
+        f.note(b"\r\nContent-Length: 9\r\n");
+        f.resume();
+        // The next request is an ordinary chunked one: not refused.
+        f.note(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(!f.take_both());
+        // Had the body been scanned, this one would have been taken for CL+TE; a real one is.
+        f.resume();
+        f.note(b"POST /y HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n");
+        assert!(f.take_both());
     }
 
     #[test]

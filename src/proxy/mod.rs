@@ -187,6 +187,11 @@ impl Proxy {
                 res,
             ));
         }
+        // A request without a body ends with its head: the next bytes are the next head.
+        let has_body = !req.body().is_end_stream();
+        if !has_body {
+            client.framing.resume();
+        }
         let json = pages::wants_json(req.headers());
         let table = self.routes.load_full();
         let host = req
@@ -248,6 +253,10 @@ impl Proxy {
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(client.peer));
                 let Ok(res) = self.portal.clone().oneshot(req).await;
+                if has_body {
+                    // The portal has read (or dropped) the body by the time it answers.
+                    client.framing.resume();
+                }
                 let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
                 route.stats.record(res.status().as_u16());
                 metrics::observe_latency(start.elapsed());
@@ -408,7 +417,9 @@ impl Proxy {
         let fault = (!incoming.is_end_stream()).then(|| Arc::new(FaultCell::default()));
         let body = match &fault {
             None => UpstreamBody::Empty,
-            Some(f) => UpstreamBody::limited(incoming, max_body_size, f.clone()),
+            Some(f) => {
+                UpstreamBody::limited(incoming, max_body_size, f.clone(), client.framing.clone())
+            }
         };
         let sent = Instant::now();
         let wait = route

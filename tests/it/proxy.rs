@@ -348,6 +348,28 @@ async fn smuggling_attempts_are_refused() {
         assert_eq!(out.matches("HTTP/1.1 ").count(), 1, "{out}");
         assert!(!out.contains("smug"), "{out}");
     }
+    // A keep-alive upload whose body holds header-like lines, then an ordinary chunked request on
+    // the same connection: the body is not read as a head, so the second request goes through.
+    let mut conn = TcpStream::connect(p.addr).await.unwrap();
+    conn.write_all(b"POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 55\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await; // likely a read of its own
+    conn.write_all(b"Transfer-Encoding: chunked\r\nContent-Length: 9\r\nxxxxxx\r\n")
+        .await
+        .unwrap();
+    let first = read_head(&mut conn).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let mut rest = vec![0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(300), conn.read(&mut rest)).await;
+    conn.write_all(
+        b"POST /app/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let second = read_head(&mut conn).await;
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+
     // A plain chunked request on the same kind of connection still goes through.
     let out = raw(
         p.addr,
