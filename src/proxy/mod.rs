@@ -35,6 +35,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use body::{Fault, FaultCell, UpstreamBody};
+use pages::{add_slash, page, to_portal_host};
 use routes::{Match, Route, RouteHandle, Target};
 pub use settings::Settings;
 
@@ -177,15 +178,7 @@ impl Proxy {
             );
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return Ok(self.finish(
-                req.method(),
-                req.uri().path(),
-                metrics::unrouted(),
-                "-",
-                start,
-                None,
-                res,
-            ));
+            return Ok(self.unrouted(&req, start, res));
         }
         // A request without a body ends with its head: the next bytes are the next head.
         let has_body = !req.body().is_end_stream();
@@ -208,27 +201,11 @@ impl Proxy {
                     json,
                     &self.settings.portal_path,
                 );
-                return Ok(self.finish(
-                    req.method(),
-                    req.uri().path(),
-                    metrics::unrouted(),
-                    "-",
-                    start,
-                    None,
-                    res,
-                ));
+                return Ok(self.unrouted(&req, start, res));
             }
             Match::AddSlash => {
                 let res = add_slash(&req, &self.settings.portal_path);
-                return Ok(self.finish(
-                    req.method(),
-                    req.uri().path(),
-                    metrics::unrouted(),
-                    "-",
-                    start,
-                    None,
-                    res,
-                ));
+                return Ok(self.unrouted(&req, start, res));
             }
             // The upstream path is the client's minus `route.prefix` (see `upstream_uri`).
             Match::Route { route, .. } => route,
@@ -287,6 +264,24 @@ impl Proxy {
             Target::Upstream(addr) => self.forward(req, client, *addr, route, json, start).await,
         };
         Ok(res)
+    }
+
+    /// [`Proxy::finish`] for an answer that belongs to no route (404, a redirect, a refusal).
+    fn unrouted<B>(
+        &self,
+        req: &Request<B>,
+        start: Instant,
+        res: Response<ProxyBody>,
+    ) -> Response<ProxyBody> {
+        self.finish(
+            req.method(),
+            req.uri().path(),
+            metrics::unrouted(),
+            "-",
+            start,
+            None,
+            res,
+        )
     }
 
     /// Records metrics and the access log line for a response about to be sent.
@@ -556,73 +551,4 @@ fn upstream_uri<B>(req: &Request<B>, route: &Route) -> Option<Uri> {
         PathAndQuery::try_from(s).ok()?
     };
     Some(Uri::from(path_and_query))
-}
-
-/// One of the proxy's own pages, linking to the portal at `portal` (`/portal/`).
-fn page(
-    status: StatusCode,
-    title: &str,
-    detail: &str,
-    json: bool,
-    portal: &str,
-) -> Response<ProxyBody> {
-    pages::error_page(status, title, detail, json, portal)
-        .map(|b| b.map_err(|e| match e {}).boxed_unsync())
-}
-
-/// `<scheme>://portal.<domain>[:port]<rest of the path>?<query>`: the portal on its own host. The
-/// port of the request's Host is kept (a club behind `:8080`).
-fn to_portal_host<B>(req: &Request<B>, route: &Route, settings: &Settings) -> Response<ProxyBody> {
-    let host = settings.portal_host.as_deref().unwrap_or_default();
-    let port = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.rsplit_once(':'))
-        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(String::new(), |(_, p)| format!(":{p}"));
-    let rest = req.uri().path().get(route.prefix.len()..).unwrap_or("/");
-    let rest = if rest.is_empty() { "/" } else { rest };
-    let mut location = format!("{}://{host}{port}{rest}", settings.scheme);
-    if let Some(q) = req.uri().query() {
-        location.push('?');
-        location.push_str(q);
-    }
-    let mut res = page(
-        StatusCode::PERMANENT_REDIRECT,
-        "Moved",
-        "The portal lives on its own host.",
-        false,
-        &settings.portal_path,
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res
-}
-
-/// `/slug?q` → `/slug/?q`, so relative links in the project's pages resolve under its prefix.
-fn add_slash<B>(req: &Request<B>, portal: &str) -> Response<ProxyBody> {
-    let mut location = format!("{}/", req.uri().path());
-    if let Some(q) = req.uri().query() {
-        location.push('?');
-        location.push_str(q);
-    }
-    // 308 keeps the method and body for non-GET requests.
-    let status = if req.method() == Method::GET || req.method() == Method::HEAD {
-        StatusCode::MOVED_PERMANENTLY
-    } else {
-        StatusCode::PERMANENT_REDIRECT
-    };
-    let mut res = page(
-        status,
-        "Moved",
-        "This project lives one slash further.",
-        false,
-        portal,
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res
 }

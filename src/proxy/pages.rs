@@ -1,9 +1,14 @@
 //! The proxy's own answers: small branded pages for 404, 502 and 503, or JSON when the client asks
-//! for JSON. Visitors should always learn what happened, never see a bare error.
+//! for JSON, and its two redirects (the trailing slash, the portal's own host). Visitors should
+//! always learn what happened, never see a bare error.
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderValue;
+use hyper::{Method, Request, Response, StatusCode, header};
+
+use super::routes::Route;
+use super::{ProxyBody, Settings};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -64,6 +69,81 @@ pub fn wants_json(headers: &hyper::HeaderMap) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+}
+
+// ---- the proxy's own answers as proxy responses ----
+
+/// One of the proxy's own pages, linking to the portal at `portal` (`/portal/`).
+pub(super) fn page(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    json: bool,
+    portal: &str,
+) -> Response<ProxyBody> {
+    error_page(status, title, detail, json, portal)
+        .map(|b| b.map_err(|e| match e {}).boxed_unsync())
+}
+
+/// `<scheme>://portal.<domain>[:port]<rest of the path>?<query>`: the portal on its own host. The
+/// port of the request's Host is kept (a club behind `:8080`).
+pub(super) fn to_portal_host<B>(
+    req: &Request<B>,
+    route: &Route,
+    settings: &Settings,
+) -> Response<ProxyBody> {
+    let host = settings.portal_host.as_deref().unwrap_or_default();
+    let port = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(String::new(), |(_, p)| format!(":{p}"));
+    let rest = req.uri().path().get(route.prefix.len()..).unwrap_or("/");
+    let rest = if rest.is_empty() { "/" } else { rest };
+    let mut location = format!("{}://{host}{port}{rest}", settings.scheme);
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    let mut res = page(
+        StatusCode::PERMANENT_REDIRECT,
+        "Moved",
+        "The portal lives on its own host.",
+        false,
+        &settings.portal_path,
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// `/slug?q` → `/slug/?q`, so relative links in the project's pages resolve under its prefix.
+pub(super) fn add_slash<B>(req: &Request<B>, portal: &str) -> Response<ProxyBody> {
+    let mut location = format!("{}/", req.uri().path());
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    // 308 keeps the method and body for non-GET requests.
+    let status = if req.method() == Method::GET || req.method() == Method::HEAD {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::PERMANENT_REDIRECT
+    };
+    let mut res = page(
+        status,
+        "Moved",
+        "This project lives one slash further.",
+        false,
+        portal,
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
 }
 
 #[cfg(test)]
