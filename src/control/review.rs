@@ -6,7 +6,8 @@
 
 use serde::Deserialize;
 
-use super::{Control, ControlError, Result, check_var_names};
+use super::checks::check_var_names;
+use super::{Control, ControlError, Result};
 use crate::notify::Note;
 use crate::registry::{Project, ProjectEdit, ProjectState, RegistryError};
 use crate::stack;
