@@ -13,6 +13,7 @@ pub mod access;
 pub mod body;
 pub mod forwarded;
 pub mod framing;
+pub mod h1;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
@@ -425,8 +426,8 @@ impl Proxy {
             .send(addr, Request::from_parts(parts, body), wait, retry)
             .await;
         let upstream_time = sent.elapsed();
-        let (mut res, lease) = match result {
-            Ok(exchange) => exchange,
+        let res = match result {
+            Ok(res) => res,
             Err(e) => {
                 let (status, title, detail) = match fault.as_ref().map_or(Fault::None, |f| f.get())
                 {
@@ -460,34 +461,24 @@ impl Proxy {
                 return fail(status, title, detail);
             }
         };
-        let lease = if res.status() == StatusCode::SWITCHING_PROTOCOLS
+        let (mut parts, mut body) = res.into_parts();
+        let body = if parts.status == StatusCode::SWITCHING_PROTOCOLS
             && let Some((_, client_side)) = upgrade
+            && let Some(conn) = body.take_tunnel()
         {
-            let upstream_side = hyper::upgrade::on(&mut res);
             // From here on the client's bytes are the upgraded protocol's, not HTTP heads.
             client.framing.switch_off();
-            tokio::spawn(async move {
-                // The upstream connection now belongs to this tunnel, never to the pool.
-                let _lease = lease;
-                if let (Ok(client), Ok(upstream)) = tokio::join!(client_side, upstream_side) {
-                    let mut client = TokioIo::new(client);
-                    let mut upstream = TokioIo::new(upstream);
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-            None
+            tokio::spawn(tunnel(client_side, conn));
+            UnsyncBoxBody::new(http_body_util::Empty::new().map_err(BoxError::from))
         } else {
-            forwarded::strip_hop_by_hop(res.headers_mut());
-            Some(lease)
+            forwarded::strip_hop_by_hop(&mut parts.headers);
+            body.map_err(BoxError::from).boxed_unsync()
         };
         if route.rewrite {
             let host = client_host.as_ref().and_then(|h| h.to_str().ok());
-            forwarded::rewrite_response(res.headers_mut(), &route.prefix, host);
+            forwarded::rewrite_response(&mut parts.headers, &route.prefix, host);
         }
-        let res = res.map(|b| match lease {
-            Some(lease) => lease.attach(b).map_err(BoxError::from).boxed_unsync(),
-            None => b.map_err(BoxError::from).boxed_unsync(),
-        });
+        let res = Response::from_parts(parts, body);
         self.finish(
             &method,
             &client_path,
@@ -506,9 +497,9 @@ impl Proxy {
         req: Request<UpstreamBody>,
         wait: Duration,
         retry: bool,
-    ) -> Result<(Response<Incoming>, upstream::Lease), SendError> {
+    ) -> Result<Response<upstream::ResponseBody>, SendError> {
         match tokio::time::timeout(wait, self.upstreams.send(addr, req, retry)).await {
-            Ok(Ok(exchange)) => Ok(exchange),
+            Ok(Ok(res)) => Ok(res),
             Ok(Err(e)) => Err(SendError::Upstream(e)),
             Err(_) => Err(SendError::Timeout),
         }
@@ -521,6 +512,22 @@ enum SendError {
     Timeout,
     #[error("{0}")]
     Upstream(upstream::UpstreamError),
+}
+
+/// Carries an upgraded connection (WebSocket and the like) both ways until either side closes.
+/// The upstream connection belongs to this tunnel, never to the pool again.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn) {
+    let Ok(client) = client.await else { return };
+    let mut client = TokioIo::new(client);
+    // Bytes the upstream sent right after its 101 head belong to the client.
+    if !upstream.buf.is_empty() {
+        use tokio::io::AsyncWriteExt;
+        if client.write_all(&upstream.buf).await.is_err() {
+            return;
+        }
+        upstream.buf.clear();
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream.stream).await;
 }
 
 fn idempotent(m: &Method) -> bool {

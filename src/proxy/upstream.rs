@@ -1,74 +1,60 @@
-//! Keep-alive connections to upstreams, pooled per socket address, on hyper's connection-level
-//! HTTP/1 client.
+//! Keep-alive connections to upstreams, pooled per socket address, and one request/response
+//! exchange on them (the codec is [`super::h1`]).
 //!
-//! Why not hyper-util's pooled `Client`: per request it hashes the authority into its pool map,
-//! races a checkout against a lazy connect, and spawns a task that waits for the connection to
-//! become idle again before returning it (bench/callgrind.sh put it at a few thousand
-//! instructions per request). Here a connection goes back to its upstream's idle list the moment
-//! the response body ends ([`PooledBody`] does it, no task), and a request hyper hands back
-//! because the pooled connection had closed before it was written (`try_send_request`) simply
-//! goes out on another one.
+//! A connection is never shared by two requests at once: it is either leased to one request (and
+//! then owned by that request's response body) or idle in the pool. The visitor's task drives it
+//! directly: no task per connection and no channel between the request and its connection. It goes
+//! back to the pool the moment its response body ends ([`ResponseBody`] does it).
 //!
-//! Retries (for requests the caller marks safe: idempotent, no body): one more attempt after a
-//! failed connect, or after a pooled connection that had been idle for [`STALE_AFTER`] or more
-//! closed without answering. That is the race with an upstream's keep-alive timeout (Node closes
-//! idle connections after 5 s, Apache after 5 s): the upstream closes just as a request goes out.
-//! Only then is a copy of the request head kept, so busy connections pay nothing for it.
-//!
-//! Each connection is driven by its own task (hyper's `Connection`, with upgrades, so WebSocket
-//! responses can take over the socket). A connection is never shared by two requests at once: it
-//! is either leased to one request or idle in the pool.
+//! An idle connection the upstream has closed (its keep-alive timeout: Node and Apache close after
+//! 5 s) is noticed at checkout without a system call, from the readiness the runtime already has,
+//! and dropped. If the upstream closes it just as a request goes out, the request fails before any
+//! response byte; a request the caller marks safe (idempotent, no body) is then sent once more,
+//! on a fresh connection. So is one whose TCP connect failed.
 
 use std::collections::HashMap;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes};
+use hyper::body::Body;
+use hyper::header::{self, HeaderMap};
+use hyper::{Method, Request, Response};
+use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
+use super::BoxError;
 use super::body::UpstreamBody;
+pub use super::h1::ResponseBody;
+use super::h1::{self, Conn, Head, ProtocolError, RequestFraming};
 
 /// Idle connections kept per upstream; one coming back to a full list is closed instead.
 const MAX_IDLE_PER_UPSTREAM: usize = 1024;
-
-/// A pooled connection idle this long may be closing under us (an upstream's keep-alive timeout):
-/// safe requests sent on it keep a copy to send again.
-pub const STALE_AFTER: Duration = Duration::from_secs(1);
 
 /// Why an upstream exchange failed before response headers arrived.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// Nothing was sent: the TCP connect failed or timed out.
     #[error("connect to {addr}: {source}")]
-    Connect {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    /// The connection failed after the request started going out.
+    Connect { addr: SocketAddr, source: io::Error },
+    #[error("connection closed before a response")]
+    Closed,
     #[error("{0}")]
-    Http(#[from] hyper::Error),
-}
-
-impl UpstreamError {
-    /// True when the upstream application surely never acted on the request: the connect failed,
-    /// or a reused connection closed before any response byte came back.
-    pub fn retryable(&self) -> bool {
-        match self {
-            UpstreamError::Connect { .. } => true,
-            UpstreamError::Http(e) => e.is_incomplete_message() || e.is_canceled(),
-        }
-    }
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    /// The visitor's request body failed (too large, broken framing): see the body's fault cell.
+    #[error("request body: {0}")]
+    Body(BoxError),
 }
 
 struct Idle {
-    sender: SendRequest<UpstreamBody>,
+    conn: Conn,
     /// When it came back; connections idle longer than the idle timeout are closed.
     since: Instant,
 }
@@ -83,6 +69,20 @@ pub struct Upstreams {
     reaper: std::sync::Once,
 }
 
+/// Where a finished response body's connection goes: its upstream's idle list.
+pub struct Home {
+    pool: Weak<Upstreams>,
+    addr: SocketAddr,
+}
+
+impl Home {
+    pub(super) fn checkin(self, conn: Conn) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.checkin(self.addr, conn);
+        }
+    }
+}
+
 impl Upstreams {
     pub fn new(connect_timeout: Duration, idle_timeout: Duration) -> Arc<Upstreams> {
         Arc::new(Upstreams {
@@ -93,22 +93,28 @@ impl Upstreams {
         })
     }
 
-    /// Sends `req` (origin-form URI) to `addr` over a pooled connection, or a new one. Returns the
-    /// response with the lease on its connection, which the caller attaches to the response body
-    /// ([`Lease::attach`]) so the connection returns to the pool when the body ends. `retry`: the
-    /// request is safe to send twice (idempotent, no body); see the module comment.
+    /// Sends `req` (origin-form URI, HTTP/1.1) to `addr` over a pooled connection or a new one and
+    /// returns the response once its head has arrived; the body streams from the connection.
+    /// `retry`: the request is safe to send twice (idempotent, no body); see the module comment.
     pub async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
-        mut req: Request<UpstreamBody>,
+        req: Request<UpstreamBody>,
         retry: bool,
-    ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+    ) -> Result<Response<ResponseBody>, UpstreamError> {
+        let (parts, mut body) = req.into_parts();
+        let framing = match body {
+            UpstreamBody::Empty => RequestFraming::Empty,
+            _ if parts.headers.contains_key(header::CONTENT_LENGTH) => RequestFraming::Length,
+            _ => RequestFraming::Chunked,
+        };
+        let head = encode_head(&parts.method, &parts.uri, &parts.headers, framing);
         let mut may_retry = retry;
         loop {
-            let (mut sender, reused, idle_for) = match self.checkout(addr) {
-                Some((sender, idle_for)) => (sender, true, idle_for),
+            let (mut conn, reused) = match self.checkout(addr) {
+                Some(conn) => (conn, true),
                 None => match self.connect(addr).await {
-                    Ok(sender) => (sender, false, Duration::ZERO),
+                    Ok(conn) => (conn, false),
                     Err(e) if may_retry => {
                         tracing::debug!(upstream = %addr, error = %e, "connect failed; retrying once");
                         may_retry = false;
@@ -117,69 +123,56 @@ impl Upstreams {
                     Err(e) => return Err(e),
                 },
             };
-            let copy = (may_retry && reused && idle_for >= STALE_AFTER).then(|| head_copy(&req));
-            match sender.try_send_request(req).await {
-                Ok(res) => {
-                    let lease = Lease {
-                        sender: Some(sender),
-                        addr,
+            let mut exchange = Exchange::new(head.clone(), framing);
+            match poll_fn(|cx| exchange.poll(cx, &mut conn, &mut body, &parts.method)).await {
+                Ok(mut head) => {
+                    // An upstream that answered before taking the whole body cannot be reused.
+                    head.keep_alive &= exchange.sent_all();
+                    let home = Home {
                         pool: Arc::downgrade(self),
+                        addr,
                     };
-                    return Ok((res, lease));
+                    let body = ResponseBody::new(conn, &head, home);
+                    return Ok(head.response.map(|()| body));
                 }
-                Err(mut e) => match e.take_message() {
-                    // Never written: the pooled connection was closing. Try another one.
-                    Some(back) if reused => req = back,
-                    _ => {
-                        let e = UpstreamError::Http(e.into_error());
-                        match copy {
-                            Some(again) if e.retryable() => {
-                                tracing::debug!(upstream = %addr, error = %e, "stale connection; retrying once");
-                                may_retry = false;
-                                req = again;
-                            }
-                            _ => return Err(e),
-                        }
-                    }
-                },
+                Err(e)
+                    if reused
+                        && may_retry
+                        && exchange.received == 0
+                        && !matches!(e, UpstreamError::Body(_)) =>
+                {
+                    tracing::debug!(upstream = %addr, error = %e, "pooled connection closed; retrying once");
+                    may_retry = false;
+                }
+                Err(e) => return Err(e),
             }
         }
     }
 
-    /// The most recently returned live connection to `addr` and how long it was idle, dropping
-    /// closed ones and those idle past the timeout.
-    fn checkout(&self, addr: SocketAddr) -> Option<(SendRequest<UpstreamBody>, Duration)> {
+    /// The most recently returned usable connection to `addr`, dropping closed ones and those
+    /// idle past the timeout.
+    fn checkout(&self, addr: SocketAddr) -> Option<Conn> {
         let mut idle = self.idle.lock().expect("upstream pool poisoned");
         let list = idle.get_mut(&addr)?;
         while let Some(c) = list.pop() {
-            let idle_for = c.since.elapsed();
-            if !c.sender.is_closed() && idle_for < self.idle_timeout {
-                return Some((c.sender, idle_for));
+            if c.since.elapsed() < self.idle_timeout && c.conn.looks_idle() {
+                return Some(c.conn);
             }
         }
         None
     }
 
-    async fn connect(&self, addr: SocketAddr) -> Result<SendRequest<UpstreamBody>, UpstreamError> {
+    async fn connect(&self, addr: SocketAddr) -> Result<Conn, UpstreamError> {
         let connect_err = |source| UpstreamError::Connect { addr, source };
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
             .await
-            .map_err(|_| connect_err(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(|_| connect_err(io::ErrorKind::TimedOut.into()))?
             .map_err(connect_err)?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(upstream = %addr, error = %e, "upstream connection ended");
-            }
-        });
-        Ok(sender)
+        Ok(Conn::new(stream))
     }
 
-    fn checkin(self: &Arc<Self>, addr: SocketAddr, sender: SendRequest<UpstreamBody>) {
-        if sender.is_closed() {
-            return;
-        }
+    fn checkin(self: &Arc<Self>, addr: SocketAddr, conn: Conn) {
         self.reaper.call_once(|| {
             tokio::spawn(reap(Arc::downgrade(self), self.idle_timeout));
         });
@@ -187,7 +180,7 @@ impl Upstreams {
         let list = idle.entry(addr).or_default();
         if list.len() < MAX_IDLE_PER_UPSTREAM {
             list.push(Idle {
-                sender,
+                conn,
                 since: Instant::now(),
             });
         }
@@ -200,102 +193,182 @@ impl Upstreams {
     }
 }
 
-/// A body-less copy of `req`'s head, to send again.
-fn head_copy(req: &Request<UpstreamBody>) -> Request<UpstreamBody> {
-    let mut copy = Request::new(UpstreamBody::Empty);
-    *copy.method_mut() = req.method().clone();
-    *copy.uri_mut() = req.uri().clone();
-    *copy.version_mut() = req.version();
-    *copy.headers_mut() = req.headers().clone();
-    copy
+/// The request head as bytes, made once: a retry sends the same bytes again.
+fn encode_head(
+    method: &Method,
+    uri: &hyper::Uri,
+    headers: &HeaderMap,
+    framing: RequestFraming,
+) -> Bytes {
+    let mut out = Vec::with_capacity(256 + headers.len() * 48);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    h1::encode_request_head(method, path, headers, framing, &mut out);
+    Bytes::from(out)
 }
 
-/// Closes connections idle past the timeout (and forgets upstreams with none left), so a removed
-/// project's connections do not linger. Ends with the pool.
+/// Closes connections idle past the timeout or closed by their upstream (and forgets upstreams
+/// with none left), so a removed project's connections do not linger. Ends with the pool.
 async fn reap(pool: Weak<Upstreams>, period: Duration) {
     loop {
         tokio::time::sleep(period.max(Duration::from_secs(1))).await;
         let Some(pool) = pool.upgrade() else { return };
         let mut idle = pool.idle.lock().expect("upstream pool poisoned");
         idle.retain(|_, list| {
-            list.retain(|c| !c.sender.is_closed() && c.since.elapsed() < pool.idle_timeout);
+            list.retain(|c| c.since.elapsed() < pool.idle_timeout && c.conn.looks_idle());
             !list.is_empty()
         });
     }
 }
 
-/// One request's hold on a connection. Dropped without [`Lease::attach`] (an error, an upgrade),
-/// the connection is not reused.
-pub struct Lease {
-    sender: Option<SendRequest<UpstreamBody>>,
-    addr: SocketAddr,
-    pool: Weak<Upstreams>,
+/// One request going out while its response head comes in. Both sides are polled together, so an
+/// upstream that answers before reading the whole body (a 413, say) is heard, and a `100 Continue`
+/// is skipped while the body keeps flowing.
+struct Exchange {
+    /// Bytes waiting to be written, in order: at most a chunk's size line, its data and CRLF.
+    out: [Bytes; 3],
+    /// `out[next..len]` are still to go.
+    next: usize,
+    len: usize,
+    framing: RequestFraming,
+    /// The request body has ended (or there was none).
+    body_done: bool,
+    /// Chunked trailers went out with the last chunk.
+    trailers_sent: bool,
+    /// Response bytes read: none means the upstream never answered (a retry is safe).
+    received: usize,
 }
 
-impl Lease {
-    /// The response body, returning the connection to the pool when it ends. A body that is
-    /// already complete (HEAD, 204, 304, empty) returns it at once.
-    pub fn attach(mut self, body: Incoming) -> PooledBody {
-        if body.is_end_stream() {
-            self.release();
-            return PooledBody {
-                inner: body,
-                lease: None,
-            };
-        }
-        PooledBody {
-            inner: body,
-            lease: Some(self),
+impl Exchange {
+    fn new(head: Bytes, framing: RequestFraming) -> Exchange {
+        Exchange {
+            out: [head, Bytes::new(), Bytes::new()],
+            next: 0,
+            len: 1,
+            framing,
+            body_done: framing == RequestFraming::Empty,
+            trailers_sent: false,
+            received: 0,
         }
     }
 
-    fn release(&mut self) {
-        if let (Some(sender), Some(pool)) = (self.sender.take(), self.pool.upgrade()) {
-            pool.checkin(self.addr, sender);
-        }
+    fn sent_all(&self) -> bool {
+        self.body_done && self.next == self.len
     }
-}
 
-/// An upstream response body that gives its connection back when it has been read to the end.
-/// If the visitor goes away first, the body is dropped unfinished and so is the connection.
-pub struct PooledBody {
-    inner: Incoming,
-    lease: Option<Lease>,
-}
-
-impl Body for PooledBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
+    fn poll(
+        &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        match &frame {
-            Some(Ok(_)) if this.inner.is_end_stream() => {
-                if let Some(mut lease) = this.lease.take() {
-                    lease.release();
+        conn: &mut Conn,
+        body: &mut UpstreamBody,
+        method: &Method,
+    ) -> Poll<Result<Head, UpstreamError>> {
+        loop {
+            if !self.sent_all()
+                && let Poll::Ready(Err(e)) = self.poll_send(cx, &mut conn.stream, body)
+            {
+                return Poll::Ready(Err(e));
+            }
+            while !conn.buf.is_empty() {
+                match h1::parse_response_head(&mut conn.buf, method)? {
+                    // 100 Continue and friends: the final answer follows.
+                    Some(head)
+                        if head.response.status().is_informational()
+                            && head.response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS => {
+                    }
+                    Some(head) => return Poll::Ready(Ok(head)),
+                    None => break,
                 }
             }
-            None => {
-                if let Some(mut lease) = this.lease.take() {
-                    lease.release();
-                }
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) => return Poll::Ready(Err(UpstreamError::Closed)),
+                Ok(n) => self.received += n,
+                Err(e) => return Poll::Ready(Err(e.into())),
             }
-            // A broken body means a broken connection: drop the lease with it.
-            Some(Err(_)) => this.lease = None,
-            Some(Ok(_)) => {}
         }
-        Poll::Ready(frame)
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+    /// Writes what is queued, then the next body frame, until the body ends or the socket or the
+    /// body makes us wait.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: &mut TcpStream,
+        body: &mut UpstreamBody,
+    ) -> Poll<Result<(), UpstreamError>> {
+        loop {
+            while self.next < self.len {
+                let slices: [IoSlice<'_>; 3] = std::array::from_fn(|i| {
+                    IoSlice::new(self.out.get(self.next + i).map_or(&[][..], |b| &b[..]))
+                });
+                let n = ready!(
+                    Pin::new(&mut *stream).poll_write_vectored(cx, &slices[..self.len - self.next])
+                )?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+                }
+                self.advance(n);
+            }
+            if self.body_done {
+                return Poll::Ready(Ok(()));
+            }
+            let chunked = self.framing == RequestFraming::Chunked;
+            match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                None => {
+                    self.body_done = true;
+                    if chunked && !self.trailers_sent {
+                        self.queue(
+                            [Bytes::from_static(b"0\r\n\r\n"), Bytes::new(), Bytes::new()],
+                            1,
+                        );
+                    }
+                }
+                Some(Err(e)) => return Poll::Ready(Err(UpstreamError::Body(e))),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => {}
+                    Ok(data) if chunked => {
+                        let size = Bytes::from(format!("{:x}\r\n", data.len()));
+                        self.queue([size, data, Bytes::from_static(b"\r\n")], 3);
+                    }
+                    Ok(data) => self.queue([data, Bytes::new(), Bytes::new()], 1),
+                    Err(frame) => {
+                        // Trailers travel only in a chunked body; the last chunk carries them.
+                        if let (true, Ok(trailers)) = (chunked, frame.into_trailers()) {
+                            let mut last = b"0\r\n".to_vec();
+                            for (name, value) in &trailers {
+                                last.extend_from_slice(name.as_str().as_bytes());
+                                last.extend_from_slice(b": ");
+                                last.extend_from_slice(value.as_bytes());
+                                last.extend_from_slice(b"\r\n");
+                            }
+                            last.extend_from_slice(b"\r\n");
+                            self.trailers_sent = true;
+                            self.queue([Bytes::from(last), Bytes::new(), Bytes::new()], 1);
+                        }
+                    }
+                },
+            }
+        }
     }
 
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    fn queue(&mut self, parts: [Bytes; 3], len: usize) {
+        self.out = parts;
+        self.next = 0;
+        self.len = len;
+    }
+
+    /// Drops `n` written bytes from the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 && self.next < self.len {
+            let front = &mut self.out[self.next];
+            let step = n.min(front.len());
+            front.advance(step);
+            n -= step;
+            if front.is_empty() {
+                self.next += 1;
+            }
+        }
+        while self.next < self.len && self.out[self.next].is_empty() {
+            self.next += 1;
+        }
     }
 }

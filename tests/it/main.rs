@@ -41,6 +41,7 @@ mod proxy;
 mod proxy_fuzz;
 mod proxy_reload;
 mod proxy_support;
+mod proxy_upstream;
 mod sinks;
 mod skeleton;
 mod stack_corpus;
