@@ -95,12 +95,14 @@ pub enum RequestFraming {
     Chunked,
 }
 
-/// Writes `<method> <path-and-query> HTTP/1.1`, the headers, and the framing header `framing`
-/// needs into `out`. Header names go out as `http` stores them (lowercase), like hyper's client.
-pub fn encode_request_head(
+/// Writes `<method> <path-and-query> HTTP/1.1`, the headers, the `extra` header lines, and the
+/// framing header `framing` needs into `out`. Header names go out as `http` stores them
+/// (lowercase), like hyper's client.
+pub fn encode_request_head<'a>(
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
+    extra: impl Iterator<Item = (&'static str, &'a HeaderValue)>,
     framing: RequestFraming,
     out: &mut Vec<u8>,
 ) {
@@ -108,11 +110,17 @@ pub fn encode_request_head(
     out.push(b' ');
     out.extend_from_slice(path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
+    let mut line = |name: &str, value: &HeaderValue| {
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in headers {
+        line(name.as_str(), value);
+    }
+    for (name, value) in extra {
+        line(name, value);
     }
     match framing {
         RequestFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -172,6 +180,11 @@ pub struct Head {
 
 /// Parses a response head at the start of `buf`. `Ok(None)`: incomplete, read more. On success
 /// the head's bytes are taken out of `buf` (header values share them, no copy per header).
+///
+/// One pass over the raw headers settles the framing (RFC 9112 §6.3) and keep-alive, and leaves
+/// the hop-by-hop headers (RFC 9110 §7.6.1, and any the Connection header names) out of the
+/// response, so the proxy need not hash its way through them again. A `101 Switching Protocols`
+/// keeps them all: its Upgrade and Connection headers go to the visitor.
 pub fn parse_response_head(
     buf: &mut BytesMut,
     method: &Method,
@@ -197,30 +210,56 @@ pub fn parse_response_head(
     } else {
         Version::HTTP_11
     };
-    // Offsets into `buf`, so the values can share the head's bytes once it is split off.
+    let keep_hop_by_hop = status == StatusCode::SWITCHING_PROTOCOLS;
+    let mut scan = Scan::default();
+    // Offsets of the headers to keep, so their values can share the head's bytes once it is
+    // split off the buffer.
     let base = buf.as_ptr() as usize;
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
-    let count = parsed.headers.len();
-    for (span, h) in spans.iter_mut().zip(parsed.headers.iter()) {
-        let name = h.name.as_ptr() as usize - base;
-        let value = h.value.as_ptr() as usize - base;
-        *span = (name, name + h.name.len(), value, value + h.value.len());
+    let mut kept = Vec::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let hop = scan.note(h.name.as_bytes(), h.value)?;
+        if !hop || keep_hop_by_hop {
+            let name = h.name.as_ptr() as usize - base;
+            let value = h.value.as_ptr() as usize - base;
+            kept.push((name, name + h.name.len(), value, value + h.value.len()));
+        }
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
-    for &(n0, n1, v0, v1) in &spans[..count] {
+    let mut headers = HeaderMap::with_capacity(kept.len());
+    for (n0, n1, v0, v1) in kept {
         let bad = || ProtocolError::Header(String::from_utf8_lossy(&head[n0..n1]).into_owned());
         let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| bad())?;
         let value = HeaderValue::from_maybe_shared(head.slice(v0..v1)).map_err(|_| bad())?;
         headers.append(name, value);
     }
-    let framing = response_framing(method, status, &headers)?;
-    // Both framings in one head: Transfer-Encoding wins (RFC 9112 §6.3), the stale length must
-    // not reach the visitor (whose side is framed afresh), and the connection is not reused.
-    let both = framing != Framing::None
-        && headers.contains_key(header::TRANSFER_ENCODING)
-        && headers.remove(header::CONTENT_LENGTH).is_some();
-    let keep_alive = !both && framing != Framing::UntilClose && keeps_alive(version, &headers);
+    if !keep_hop_by_hop {
+        for name in &scan.named {
+            headers.remove(name);
+        }
+    }
+    let no_body = *method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let framing = match (no_body, scan.transfer_encoding, scan.length) {
+        (true, _, _) => Framing::None,
+        (false, Some(true), _) => Framing::Chunked,
+        // A transfer coding that is not chunked last: the body runs until the upstream closes.
+        (false, Some(false), _) | (false, None, None) => Framing::UntilClose,
+        (false, None, Some(n)) => Framing::Length(n),
+    };
+    // Both framings in one head: Transfer-Encoding wins, the stale length must not reach the
+    // visitor (whose side is framed afresh), and the connection is not trusted again.
+    let both = !no_body && scan.transfer_encoding.is_some() && scan.length.is_some();
+    if both {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    // HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
+    let keeps = match version {
+        Version::HTTP_10 => scan.keep_alive_token,
+        _ => !scan.close,
+    };
+    let keep_alive = keeps && !both && framing != Framing::UntilClose;
     let mut response = Response::new(());
     *response.status_mut() = status;
     *response.version_mut() = version;
@@ -232,43 +271,75 @@ pub fn parse_response_head(
     }))
 }
 
-/// RFC 9112 §6.3: no body for HEAD, 1xx, 204, 304; chunked if it is the last transfer coding;
-/// any other transfer coding reads until close; else Content-Length, which must agree with itself.
-fn response_framing(
-    method: &Method,
-    status: StatusCode,
-    headers: &HeaderMap,
-) -> Result<Framing, ProtocolError> {
-    if *method == Method::HEAD
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok(Framing::None);
-    }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        let last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .map(<[u8]>::trim_ascii)
-            .rfind(|t| !t.is_empty());
-        return Ok(match last {
-            Some(t) if t.eq_ignore_ascii_case(b"chunked") => Framing::Chunked,
-            _ => Framing::UntilClose,
-        });
-    }
-    let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for part in value.as_bytes().split(|b| *b == b',') {
-            let n = parse_decimal(part.trim_ascii()).ok_or(ProtocolError::ContentLength)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(ProtocolError::ContentLength);
+/// What one pass over a response's raw headers learns about its framing.
+#[derive(Default)]
+struct Scan {
+    /// Content-Length, once every value has agreed.
+    length: Option<u64>,
+    /// Transfer-Encoding seen: whether its last coding is chunked.
+    transfer_encoding: Option<bool>,
+    /// Connection tokens.
+    close: bool,
+    keep_alive_token: bool,
+    /// Other headers the Connection header names as hop-by-hop.
+    named: Vec<HeaderName>,
+}
+
+impl Scan {
+    /// Notes one header; true when it is hop-by-hop (not forwarded).
+    fn note(&mut self, name: &[u8], value: &[u8]) -> Result<bool, ProtocolError> {
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        match name.len() {
+            14 if is("content-length") => {
+                for part in value.split(|b| *b == b',') {
+                    let n = parse_decimal(part.trim_ascii()).ok_or(ProtocolError::ContentLength)?;
+                    if self.length.is_some_and(|l| l != n) {
+                        return Err(ProtocolError::ContentLength);
+                    }
+                    self.length = Some(n);
+                }
+                Ok(false)
             }
-            length = Some(n);
+            17 if is("transfer-encoding") => {
+                // The last coding of the last Transfer-Encoding header decides.
+                let last = tokens(value).last();
+                if let Some(t) = last {
+                    self.transfer_encoding = Some(t.eq_ignore_ascii_case(b"chunked"));
+                } else if self.transfer_encoding.is_none() {
+                    self.transfer_encoding = Some(false);
+                }
+                Ok(true)
+            }
+            10 if is("connection") => {
+                for t in tokens(value) {
+                    if t.eq_ignore_ascii_case(b"close") {
+                        self.close = true;
+                    } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                        self.keep_alive_token = true;
+                    } else if let Ok(named) = HeaderName::from_bytes(t) {
+                        self.named.push(named);
+                    }
+                }
+                Ok(true)
+            }
+            2 | 7 | 10 | 16 | 18 | 19 => Ok(is("te")
+                || is("trailer")
+                || is("upgrade")
+                || is("keep-alive")
+                || is("proxy-connection")
+                || is("proxy-authenticate")
+                || is("proxy-authorization")),
+            _ => Ok(false),
         }
     }
-    Ok(length.map_or(Framing::UntilClose, Framing::Length))
+}
+
+/// The non-empty comma-separated tokens of a header value, trimmed.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
 }
 
 fn parse_decimal(s: &[u8]) -> Option<u64> {
@@ -278,22 +349,6 @@ fn parse_decimal(s: &[u8]) -> Option<u64> {
     s.iter().try_fold(0u64, |n, d| {
         n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
     })
-}
-
-/// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
-fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
-    let has = |token: &[u8]| {
-        headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.as_bytes()
-                .split(|b| *b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-        })
-    };
-    if version == Version::HTTP_10 {
-        has(b"keep-alive")
-    } else {
-        !has(b"close")
-    }
 }
 
 /// What the chunked decoder found next.

@@ -395,7 +395,7 @@ impl Proxy {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, proto.clone());
         }
-        forwarded::set_forwarded(
+        let forwarded = forwarded::forwarded(
             headers,
             &forwarded::Hop {
                 peer: client.peer,
@@ -423,7 +423,13 @@ impl Proxy {
             .response_header_timeout
             .unwrap_or(self.settings.response_header_timeout);
         let result = self
-            .send(addr, Request::from_parts(parts, body), wait, retry)
+            .send(
+                addr,
+                Request::from_parts(parts, body),
+                &forwarded,
+                wait,
+                retry,
+            )
             .await;
         let upstream_time = sent.elapsed();
         let res = match result {
@@ -471,7 +477,10 @@ impl Proxy {
             tokio::spawn(tunnel(client_side, conn));
             UnsyncBoxBody::new(http_body_util::Empty::new().map_err(BoxError::from))
         } else {
-            forwarded::strip_hop_by_hop(&mut parts.headers);
+            // `h1` already left hop-by-hop headers out of every response but a 101.
+            if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+                forwarded::strip_hop_by_hop(&mut parts.headers);
+            }
             body.map_err(BoxError::from).boxed_unsync()
         };
         if route.rewrite {
@@ -495,10 +504,12 @@ impl Proxy {
         &self,
         addr: SocketAddr,
         req: Request<UpstreamBody>,
+        forwarded: &forwarded::Forwarded,
         wait: Duration,
         retry: bool,
     ) -> Result<Response<upstream::ResponseBody>, SendError> {
-        match tokio::time::timeout(wait, self.upstreams.send(addr, req, retry)).await {
+        let sending = self.upstreams.send(addr, req, forwarded, retry);
+        match tokio::time::timeout(wait, sending).await {
             Ok(Ok(res)) => Ok(res),
             Ok(Err(e)) => Err(SendError::Upstream(e)),
             Err(_) => Err(SendError::Timeout),

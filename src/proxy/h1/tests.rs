@@ -30,6 +30,23 @@ fn a_response_head_is_parsed_and_taken_out_of_the_buffer() {
 }
 
 #[test]
+fn hop_by_hop_headers_stay_out_of_the_response_except_on_a_101() {
+    let wire = b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\n\
+        X-Hop: 1\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\nProxy-Authenticate: Basic\r\n\
+        Content-Length: 0\r\nX-Kept: 1\r\n\r\n";
+    let h = head(wire, &Method::GET).unwrap().unwrap();
+    let mut names: Vec<_> = h.response.headers().keys().map(|k| k.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["content-length", "x-kept"]);
+    assert!(h.keep_alive);
+    let wire =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let h = head(wire, &Method::GET).unwrap().unwrap();
+    assert_eq!(h.response.headers()["upgrade"], "websocket");
+    assert_eq!(h.response.headers()["connection"], "Upgrade");
+}
+
+#[test]
 fn an_incomplete_head_asks_for_more_and_a_huge_one_is_refused() {
     assert!(
         head(b"HTTP/1.1 200 OK\r\nContent-Le", &Method::GET)
@@ -195,19 +212,28 @@ fn request_heads_carry_the_framing_the_body_needs() {
     headers.insert(header::HOST, HeaderValue::from_static("club.example"));
     let encode = |method: Method, framing| {
         let mut out = Vec::new();
-        encode_request_head(&method, "/a?b=1", &headers, framing, &mut out);
+        let extra = HeaderValue::from_static("10.0.0.1");
+        let lines = [("x-real-ip", &extra)];
+        encode_request_head(
+            &method,
+            "/a?b=1",
+            &headers,
+            lines.into_iter(),
+            framing,
+            &mut out,
+        );
         String::from_utf8(out).unwrap()
     };
     assert_eq!(
         encode(Method::GET, RequestFraming::Empty),
-        "GET /a?b=1 HTTP/1.1\r\nhost: club.example\r\n\r\n"
+        "GET /a?b=1 HTTP/1.1\r\nhost: club.example\r\nx-real-ip: 10.0.0.1\r\n\r\n"
     );
     assert_eq!(
         encode(Method::POST, RequestFraming::Empty),
-        "POST /a?b=1 HTTP/1.1\r\nhost: club.example\r\ncontent-length: 0\r\n\r\n"
+        "POST /a?b=1 HTTP/1.1\r\nhost: club.example\r\nx-real-ip: 10.0.0.1\r\ncontent-length: 0\r\n\r\n"
     );
     assert_eq!(
         encode(Method::POST, RequestFraming::Chunked),
-        "POST /a?b=1 HTTP/1.1\r\nhost: club.example\r\ntransfer-encoding: chunked\r\n\r\n"
+        "POST /a?b=1 HTTP/1.1\r\nhost: club.example\r\nx-real-ip: 10.0.0.1\r\ntransfer-encoding: chunked\r\n\r\n"
     );
 }
