@@ -508,11 +508,10 @@ impl Proxy {
         wait: Duration,
         retry: bool,
     ) -> Result<Response<upstream::ResponseBody>, SendError> {
-        let sending = self.upstreams.send(addr, req, forwarded, retry);
-        match tokio::time::timeout(wait, sending).await {
-            Ok(Ok(res)) => Ok(res),
-            Ok(Err(e)) => Err(SendError::Upstream(e)),
-            Err(_) => Err(SendError::Timeout),
+        match self.upstreams.send(addr, req, forwarded, wait, retry).await {
+            Ok(res) => Ok(res),
+            Err(upstream::UpstreamError::Timeout) => Err(SendError::Timeout),
+            Err(e) => Err(SendError::Upstream(e)),
         }
     }
 }

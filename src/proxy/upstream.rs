@@ -79,6 +79,9 @@ pub enum UpstreamError {
     Connect { addr: SocketAddr, source: io::Error },
     #[error("connection closed before a response")]
     Closed,
+    /// No response head within the response header timeout.
+    #[error("no response headers within the response header timeout")]
+    Timeout,
     #[error("{0}")]
     Io(#[from] io::Error),
     #[error("{0}")]
@@ -130,13 +133,15 @@ impl Upstreams {
 
     /// Sends `req` (origin-form URI, HTTP/1.1) to `addr` over a pooled connection or a new one and
     /// returns the response once its head has arrived; the body streams from the connection.
-    /// `forwarded` goes out after the request's own headers. `retry`: the request is safe to
+    /// `forwarded` goes out after the request's own headers. `wait` bounds each attempt's wait
+    /// for the response head (the connect has its own timeout). `retry`: the request is safe to
     /// send twice (idempotent, no body); see the module comment.
     pub async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
         req: Request<UpstreamBody>,
         forwarded: &Forwarded,
+        wait: Duration,
         retry: bool,
     ) -> Result<Response<ResponseBody>, UpstreamError> {
         let (parts, mut body) = req.into_parts();
@@ -161,7 +166,17 @@ impl Upstreams {
                 },
             };
             let mut exchange = Exchange::new(head.clone(), framing);
-            match poll_fn(|cx| exchange.poll(cx, &mut conn, &mut body, &parts.method)).await {
+            let deadline = tokio::time::Instant::now() + wait;
+            let answer =
+                poll_fn(
+                    |cx| match exchange.poll(cx, &mut conn, &mut body, &parts.method) {
+                        Poll::Pending => conn
+                            .poll_deadline(cx, deadline)
+                            .map(|()| Err(UpstreamError::Timeout)),
+                        done => done,
+                    },
+                );
+            match answer.await {
                 Ok(mut head) => {
                     // An upstream that answered before taking the whole body cannot be reused.
                     head.keep_alive &= exchange.sent_all();
@@ -176,7 +191,7 @@ impl Upstreams {
                     if reused
                         && may_retry
                         && exchange.received == 0
-                        && !matches!(e, UpstreamError::Body(_)) =>
+                        && !matches!(e, UpstreamError::Body(_) | UpstreamError::Timeout) =>
                 {
                     tracing::debug!(upstream = %addr, error = %e, "pooled connection closed; retrying once");
                     may_retry = false;
