@@ -1,6 +1,7 @@
-//! The request body on its way upstream: streamed frame by frame (hyper's backpressure carries
-//! through, so memory stays bounded whatever the size), cut off at the body size limit, and
-//! remembering why it failed so the proxy can answer 413 or 400 instead of a generic 502.
+//! Bodies through the proxy. The request body on its way upstream ([`UpstreamBody`]): streamed
+//! frame by frame (hyper's backpressure carries through, so memory stays bounded whatever the
+//! size), cut off at the body size limit, and remembering why it failed so the proxy can answer
+//! 413 or 400 instead of a generic 502. And [`ProxyBody`], what every response carries.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use super::BoxError;
@@ -126,6 +128,56 @@ impl Body for UpstreamBody {
         match self {
             UpstreamBody::Empty => SizeHint::with_exact(0),
             UpstreamBody::Stream { inner, .. } => inner.size_hint(),
+        }
+    }
+}
+
+/// Every response the proxy sends: an upstream's body as it comes (the common case, so it is
+/// neither boxed nor wrapped: that was an allocation and two indirect calls per request), or
+/// anything else (the portal's, the proxy's own pages) boxed.
+#[allow(clippy::large_enum_variant)] // Not boxing the common variant is the point.
+pub enum ProxyBody {
+    Upstream(super::h1::ResponseBody),
+    Other(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+impl ProxyBody {
+    /// Boxes any body with the proxy's error type.
+    pub fn other<B>(body: B) -> ProxyBody
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        use http_body_util::BodyExt;
+        ProxyBody::Other(body.map_err(Into::into).boxed_unsync())
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ProxyBody::Upstream(b) => Pin::new(b).poll_frame(cx).map_err(BoxError::from),
+            ProxyBody::Other(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Upstream(b) => b.is_end_stream(),
+            ProxyBody::Other(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Upstream(b) => b.size_hint(),
+            ProxyBody::Other(b) => b.size_hint(),
         }
     }
 }

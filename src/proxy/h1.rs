@@ -121,12 +121,21 @@ pub enum RequestFraming {
     Chunked,
 }
 
-/// Writes `<method> <path-and-query> HTTP/1.1`, the headers, the `extra` header lines, and the
+/// The upstream request target for `uri` with its first `strip` bytes of path (a route's
+/// prefix) removed, as path and query: `/slack/api?x=1` with `/slack` stripped is `/api`, `x=1`.
+/// A route with a prefix only matches `<prefix>/…`, so the rest starts with `/`; without a
+/// prefix the path is the client's (`*` for `OPTIONS *`).
+pub fn request_target(uri: &hyper::Uri, strip: usize) -> (&str, Option<&str>) {
+    let path = uri.path().get(strip..).unwrap_or("/");
+    (if path.is_empty() { "/" } else { path }, uri.query())
+}
+
+/// Writes `<method> <path>[?<query>] HTTP/1.1`, the headers, the `extra` header lines, and the
 /// framing header `framing` needs into `out`. Header names go out as `http` stores them
 /// (lowercase), like hyper's client.
 pub fn encode_request_head<'a>(
     method: &Method,
-    path_and_query: &str,
+    (path, query): (&str, Option<&str>),
     headers: &HeaderMap,
     extra: impl Iterator<Item = (&'static str, &'a HeaderValue)>,
     framing: RequestFraming,
@@ -134,7 +143,11 @@ pub fn encode_request_head<'a>(
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(path_and_query.as_bytes());
+    out.extend_from_slice(path.as_bytes());
+    if let Some(query) = query {
+        out.push(b'?');
+        out.extend_from_slice(query.as_bytes());
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let mut line = |name: &str, value: &HeaderValue| {
         out.extend_from_slice(name.as_bytes());

@@ -25,12 +25,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::http::uri::PathAndQuery;
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -41,8 +38,7 @@ use routes::{Match, Route, RouteHandle, Target};
 pub use settings::Settings;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// Every response the proxy sends, whatever produced it.
-pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+pub use body::ProxyBody;
 
 /// One client connection: what its requests share.
 struct ClientConn {
@@ -208,7 +204,7 @@ impl Proxy {
                 let res = add_slash(&req, &self.settings.portal_path);
                 return Ok(self.unrouted(&req, start, res));
             }
-            // The upstream path is the client's minus `route.prefix` (see `upstream_uri`).
+            // The upstream path is the client's minus `route.prefix` (see `h1::request_target`).
             Match::Route { route, .. } => route,
         };
         let res = match &route.target {
@@ -235,7 +231,7 @@ impl Proxy {
                     // The portal has read (or dropped) the body by the time it answers.
                     client.framing.resume();
                 }
-                let res = res.map(|b| b.map_err(BoxError::from).boxed_unsync());
+                let res = res.map(ProxyBody::other);
                 route.stats.record(res.status().as_u16());
                 metrics::observe_latency(start.elapsed());
                 return Ok(res);
@@ -360,16 +356,14 @@ impl Proxy {
                 "The request body is larger than this server accepts.",
             );
         }
-        let uri = match upstream_uri(&req, route) {
-            Some(u) => u,
-            None => {
-                return fail(
-                    StatusCode::BAD_REQUEST,
-                    "Bad request".into(),
-                    "Malformed path.",
-                );
-            }
-        };
+        // The upstream's path is the client's minus the route's prefix (`h1::request_target`).
+        if req.uri().path().get(route.prefix.len()..).is_none() {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "Bad request".into(),
+                "Malformed path.",
+            );
+        }
         // Needed afterwards only to rewrite absolute Locations under the prefix.
         let client_host = (route.rewrite && !route.prefix.is_empty())
             .then(|| req.headers().get(header::HOST).cloned())
@@ -380,7 +374,6 @@ impl Proxy {
                 hyper::upgrade::on(&mut req),
             )
         });
-        *req.uri_mut() = uri;
         // The proxy speaks HTTP/1.1 upstream whatever the visitor spoke (keep-alive pools).
         *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
@@ -426,6 +419,7 @@ impl Proxy {
             .send(
                 addr,
                 Request::from_parts(parts, body),
+                route.prefix.len(),
                 &forwarded,
                 wait,
                 retry,
@@ -475,13 +469,13 @@ impl Proxy {
             // From here on the client's bytes are the upgraded protocol's, not HTTP heads.
             client.framing.switch_off();
             tokio::spawn(tunnel(client_side, conn));
-            UnsyncBoxBody::new(http_body_util::Empty::new().map_err(BoxError::from))
+            ProxyBody::other(http_body_util::Empty::new())
         } else {
             // `h1` already left hop-by-hop headers out of every response but a 101.
             if parts.status == StatusCode::SWITCHING_PROTOCOLS {
                 forwarded::strip_hop_by_hop(&mut parts.headers);
             }
-            body.map_err(BoxError::from).boxed_unsync()
+            ProxyBody::Upstream(body)
         };
         if route.rewrite {
             let host = client_host.as_ref().and_then(|h| h.to_str().ok());
@@ -504,11 +498,18 @@ impl Proxy {
         &self,
         addr: SocketAddr,
         req: Request<UpstreamBody>,
+        strip: usize,
         forwarded: &forwarded::Forwarded,
         wait: Duration,
         retry: bool,
     ) -> Result<Response<upstream::ResponseBody>, SendError> {
-        match self.upstreams.send(addr, req, forwarded, wait, retry).await {
+        let outgoing = upstream::Outgoing {
+            strip,
+            forwarded,
+            wait,
+            retry,
+        };
+        match self.upstreams.send(addr, req, &outgoing).await {
             Ok(res) => Ok(res),
             Err(upstream::UpstreamError::Timeout) => Err(SendError::Timeout),
             Err(e) => Err(SendError::Upstream(e)),
@@ -545,27 +546,4 @@ fn idempotent(m: &Method) -> bool {
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     )
-}
-
-/// `<path minus prefix>?<query>` in origin form, as HTTP/1.1 sends it to an origin server; reuses
-/// the client's path-and-query when nothing is stripped. A route with a prefix only matches paths
-/// `<prefix>/…`, so the rest starts with `/`.
-fn upstream_uri<B>(req: &Request<B>, route: &Route) -> Option<Uri> {
-    let path_and_query = if route.prefix.is_empty() {
-        req.uri()
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"))
-    } else {
-        let rest = req.uri().path().get(route.prefix.len()..)?;
-        let query = req.uri().query();
-        let mut s = String::with_capacity(rest.len() + query.map_or(0, |q| q.len() + 1));
-        s.push_str(rest);
-        if let Some(q) = query {
-            s.push('?');
-            s.push_str(q);
-        }
-        PathAndQuery::try_from(s).ok()?
-    };
-    Some(Uri::from(path_and_query))
 }

@@ -3,7 +3,7 @@
 //! always learn what happened, never see a bare error.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode, header};
 
@@ -81,8 +81,7 @@ pub(super) fn page(
     json: bool,
     portal: &str,
 ) -> Response<ProxyBody> {
-    error_page(status, title, detail, json, portal)
-        .map(|b| b.map_err(|e| match e {}).boxed_unsync())
+    error_page(status, title, detail, json, portal).map(ProxyBody::other)
 }
 
 /// `<scheme>://portal.<domain>[:port]<rest of the path>?<query>`: the portal on its own host. The

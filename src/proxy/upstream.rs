@@ -131,18 +131,14 @@ impl Upstreams {
         })
     }
 
-    /// Sends `req` (origin-form URI, HTTP/1.1) to `addr` over a pooled connection or a new one and
-    /// returns the response once its head has arrived; the body streams from the connection.
-    /// `forwarded` goes out after the request's own headers. `wait` bounds each attempt's wait
-    /// for the response head (the connect has its own timeout). `retry`: the request is safe to
-    /// send twice (idempotent, no body); see the module comment.
+    /// Sends `req` to `addr` (HTTP/1.1, origin form, as `outgoing` says) over a pooled
+    /// connection or a new one and returns the response once its head has arrived; the body
+    /// streams from the connection.
     pub async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
         req: Request<UpstreamBody>,
-        forwarded: &Forwarded,
-        wait: Duration,
-        retry: bool,
+        outgoing: &Outgoing<'_>,
     ) -> Result<Response<ResponseBody>, UpstreamError> {
         let (parts, mut body) = req.into_parts();
         let framing = match body {
@@ -150,8 +146,8 @@ impl Upstreams {
             _ if parts.headers.contains_key(header::CONTENT_LENGTH) => RequestFraming::Length,
             _ => RequestFraming::Chunked,
         };
-        let head = encode_head(&parts, forwarded, framing);
-        let mut may_retry = retry;
+        let head = encode_head(&parts, outgoing, framing);
+        let mut may_retry = outgoing.retry;
         loop {
             let (mut conn, reused) = match self.checkout(addr) {
                 Some(conn) => (conn, true),
@@ -166,7 +162,7 @@ impl Upstreams {
                 },
             };
             let mut exchange = Exchange::new(head.clone(), framing);
-            let deadline = tokio::time::Instant::now() + wait;
+            let deadline = tokio::time::Instant::now() + outgoing.wait;
             let answer =
                 poll_fn(
                     |cx| match exchange.poll(cx, &mut conn, &mut body, &parts.method) {
@@ -245,15 +241,27 @@ impl Upstreams {
     }
 }
 
+/// What the proxy does to a request on its way upstream, besides its own header surgery.
+pub struct Outgoing<'a> {
+    /// Bytes of the path's front to strip (the route's prefix).
+    pub strip: usize,
+    /// Written after the request's own headers.
+    pub forwarded: &'a Forwarded,
+    /// Bounds each attempt's wait for the response head (the connect has its own timeout).
+    pub wait: Duration,
+    /// The request is safe to send twice (idempotent, no body); see the module comment.
+    pub retry: bool,
+}
+
 /// The request head as bytes, made once: a retry sends the same bytes again.
-fn encode_head(parts: &request::Parts, forwarded: &Forwarded, framing: RequestFraming) -> Bytes {
+fn encode_head(parts: &request::Parts, outgoing: &Outgoing<'_>, framing: RequestFraming) -> Bytes {
     let mut out = Vec::with_capacity(256 + parts.headers.len() * 48);
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let (path, query) = h1::request_target(&parts.uri, outgoing.strip);
     h1::encode_request_head(
         &parts.method,
-        path,
+        (path, query),
         &parts.headers,
-        forwarded.lines(),
+        outgoing.forwarded.lines(),
         framing,
         &mut out,
     );

@@ -207,6 +207,20 @@ fn malformed_chunked_bodies_are_errors() {
 }
 
 #[test]
+fn the_request_target_loses_the_prefix_and_keeps_the_query() {
+    let uri: hyper::Uri = "/slack/api/x?y=1&z".parse().unwrap();
+    assert_eq!(
+        request_target(&uri, "/slack".len()),
+        ("/api/x", Some("y=1&z"))
+    );
+    assert_eq!(request_target(&uri, 0), ("/slack/api/x", Some("y=1&z")));
+    let uri: hyper::Uri = "http://club.example/blog/".parse().unwrap();
+    assert_eq!(request_target(&uri, "/blog".len()), ("/", None));
+    let uri: hyper::Uri = "*".parse().unwrap();
+    assert_eq!(request_target(&uri, 0), ("*", None));
+}
+
+#[test]
 fn request_heads_carry_the_framing_the_body_needs() {
     let mut headers = HeaderMap::new();
     headers.insert(header::HOST, HeaderValue::from_static("club.example"));
@@ -216,7 +230,7 @@ fn request_heads_carry_the_framing_the_body_needs() {
         let lines = [("x-real-ip", &extra)];
         encode_request_head(
             &method,
-            "/a?b=1",
+            ("/a", Some("b=1")),
             &headers,
             lines.into_iter(),
             framing,
