@@ -1,6 +1,7 @@
 //! The upstream codec on byte strings: response heads and their framing, the chunked decoder fed
 //! whole and split at every byte, request heads. Exchanges over real sockets are in tests/it/proxy.rs.
 
+use super::chunked::MAX_CHUNK_LINE;
 use super::*;
 
 fn head(bytes: &[u8], method: &Method) -> Result<Option<Head>, ProtocolError> {
