@@ -415,15 +415,15 @@ impl Proxy {
             .limits
             .response_header_timeout
             .unwrap_or(self.settings.response_header_timeout);
+        let outgoing = upstream::Outgoing {
+            strip: route.prefix.len(),
+            forwarded: &forwarded,
+            wait,
+            retry,
+        };
         let result = self
-            .send(
-                addr,
-                Request::from_parts(parts, body),
-                route.prefix.len(),
-                &forwarded,
-                wait,
-                retry,
-            )
+            .upstreams
+            .send(addr, Request::from_parts(parts, body), &outgoing)
             .await;
         let upstream_time = sent.elapsed();
         let res = match result {
@@ -445,12 +445,12 @@ impl Proxy {
                         route.stats.upstream_error();
                         tracing::warn!(project = %route.name, upstream = %addr, error = %e, "upstream failed");
                         match e {
-                            SendError::Timeout => (
+                            upstream::UpstreamError::Timeout => (
                                 StatusCode::GATEWAY_TIMEOUT,
                                 format!("{} is not answering", route.name),
                                 "The project's server took too long to answer. Try again in a moment.",
                             ),
-                            SendError::Upstream(_) => (
+                            _ => (
                                 StatusCode::BAD_GATEWAY,
                                 format!("{} is not answering", route.name),
                                 "The project's server did not answer. Try again in a moment.",
@@ -492,37 +492,6 @@ impl Proxy {
             res,
         )
     }
-
-    /// One upstream exchange, bounded by the (route's) response-header timeout `wait`.
-    async fn send(
-        &self,
-        addr: SocketAddr,
-        req: Request<UpstreamBody>,
-        strip: usize,
-        forwarded: &forwarded::Forwarded,
-        wait: Duration,
-        retry: bool,
-    ) -> Result<Response<upstream::ResponseBody>, SendError> {
-        let outgoing = upstream::Outgoing {
-            strip,
-            forwarded,
-            wait,
-            retry,
-        };
-        match self.upstreams.send(addr, req, &outgoing).await {
-            Ok(res) => Ok(res),
-            Err(upstream::UpstreamError::Timeout) => Err(SendError::Timeout),
-            Err(e) => Err(SendError::Upstream(e)),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum SendError {
-    #[error("no response headers within the response header timeout")]
-    Timeout,
-    #[error("{0}")]
-    Upstream(upstream::UpstreamError),
 }
 
 /// Carries an upgraded connection (WebSocket and the like) both ways until either side closes.

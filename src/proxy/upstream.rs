@@ -233,12 +233,6 @@ impl Upstreams {
             });
         }
     }
-
-    /// Idle connections per upstream, for tests and diagnostics.
-    pub fn idle_count(&self, addr: SocketAddr) -> usize {
-        let idle = self.idle.lock().expect("upstream pool poisoned");
-        idle.get(&addr).map_or(0, Vec::len)
-    }
 }
 
 /// What the proxy does to a request on its way upstream, besides its own header surgery.
