@@ -45,12 +45,48 @@ impl FaultCell {
 #[error("request body larger than the limit of {0} bytes")]
 pub struct TooLarge(u64);
 
+/// A visitor's request body as the handler gets it: none (the requests clubhost's own visitor
+/// server reads, see `visitor`, never have one) or hyper's (every other request).
+pub enum RequestBody {
+    Empty,
+    Hyper(Incoming),
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            RequestBody::Empty => Poll::Ready(None),
+            RequestBody::Hyper(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Empty => true,
+            RequestBody::Hyper(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Empty => SizeHint::with_exact(0),
+            RequestBody::Hyper(b) => b.size_hint(),
+        }
+    }
+}
+
 /// A request body forwarded upstream.
 pub enum UpstreamBody {
     /// No body (or a retry of a request that had none).
     Empty,
     Stream {
-        inner: Incoming,
+        inner: RequestBody,
         /// Bytes still allowed before the limit.
         remaining: u64,
         limit: u64,
@@ -62,7 +98,7 @@ pub enum UpstreamBody {
 
 impl UpstreamBody {
     pub fn limited(
-        inner: Incoming,
+        inner: RequestBody,
         limit: u64,
         fault: Arc<FaultCell>,
         framing: Arc<super::framing::FramingFlags>,

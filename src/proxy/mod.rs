@@ -7,32 +7,36 @@
 //!
 //! Module map: [`routes`] (the table), [`forwarded`] (header surgery), [`body`] (request bodies
 //! with the size limit), [`framing`] (spots heads with both Content-Length and Transfer-Encoding), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
-//! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled keep-alive connections to upstreams).
+//! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled keep-alive connections to upstreams),
+//! [`h1`] (the HTTP/1.1 client codec for upstreams), `visitor` (the client side of a connection:
+//! our own server for bodyless requests, hyper's for the rest), `httpdate` (the Date header).
 
 pub mod access;
 pub mod body;
 pub mod forwarded;
 pub mod framing;
 pub mod h1;
+mod httpdate;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
 pub mod settings;
 pub mod upstream;
+mod visitor;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use body::{Fault, FaultCell, UpstreamBody};
+use body::{Fault, FaultCell, RequestBody, UpstreamBody};
 use pages::{add_slash, page, to_portal_host};
 use routes::{Match, Route, RouteHandle, Target};
 pub use settings::Settings;
@@ -109,41 +113,17 @@ impl Proxy {
             // Reap finished connection tasks so the set does not grow without bound.
             while connections.try_join_next().is_some() {}
             let _ = stream.set_nodelay(true);
-            let mut closing = closing_rx.clone();
-            let header_read_timeout = self.settings.header_read_timeout;
-            let max_header_size = self.settings.max_header_size;
-            let framing = Arc::new(framing::FramingFlags::default());
-            let io = TokioIo::new(framing::HeadWatch::new(stream, framing.clone()));
+            let closing = closing_rx.clone();
             let client = Arc::new(ClientConn {
                 proxy: self.clone(),
                 peer,
                 // The peer's address as a header value, formatted once per connection.
                 peer_ip: forwarded::ip_header(peer.ip()),
-                framing,
+                framing: Arc::new(framing::FramingFlags::default()),
             });
             connections.spawn(async move {
                 let _open = metrics::ConnectionGuard::open();
-                let service = hyper::service::service_fn(move |req| {
-                    let client = client.clone();
-                    async move { client.proxy.handle(req, &client).await }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_read_timeout)
-                    .max_header_size(max_header_size)
-                    .serve_connection(io, service)
-                    .with_upgrades();
-                tokio::pin!(conn);
-                let result = tokio::select! {
-                    r = conn.as_mut() => r,
-                    () = async { let _ = closing.wait_for(|c| *c).await; } => {
-                        conn.as_mut().graceful_shutdown();
-                        conn.await
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
+                visitor::serve(stream, client, closing).await;
             });
         }
         drop(listener);
@@ -159,7 +139,7 @@ impl Proxy {
 
     async fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         client: &ClientConn,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let start = Instant::now();
@@ -316,7 +296,7 @@ impl Proxy {
     #[allow(clippy::too_many_arguments)]
     async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<RequestBody>,
         client: &ClientConn,
         addr: SocketAddr,
         route: &Route,
