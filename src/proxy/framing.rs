@@ -5,7 +5,9 @@
 //! drops `Content-Length`, reads the body as chunked and closes the connection afterwards), so by
 //! the time the request reaches the handler the evidence is gone. [`HeadWatch`] looks at the bytes
 //! as they are read, notes which of the two header names appear in a request head, and the
-//! handler asks [`FramingFlags::take`] when a request arrives with `Transfer-Encoding`.
+//! handler asks [`FramingFlags::take`] when a request arrives with `Transfer-Encoding`. Only
+//! connections served by hyper need it: `visitor` leaves any head with Transfer-Encoding (or a
+//! body) unread and hands the connection to hyper, wrapped in this watch, from that head on.
 //!
 //! The scan is cheap (`memchr` for line ends, one byte compared per line) and looks only at request
 //! heads: it stops at the blank line that ends a head and starts again when the handler says the

@@ -31,7 +31,7 @@ use super::upstream::Home;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// At most this many response headers.
 const MAX_HEADERS: usize = 128;
-/// Bytes asked of the kernel per read.
+/// Bytes asked of the kernel per read on an upstream connection.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// One upstream connection: the socket and what has been read from it but not yet used.
@@ -43,14 +43,24 @@ pub struct Conn {
     /// [`Conn::poll_deadline`]): registering a fresh timer per request was a measurable share of
     /// the proxy's work.
     timer: Option<Pin<Box<Sleep>>>,
+    /// Bytes asked of the kernel per read when the buffer runs low: large for upstreams (bodies),
+    /// small for visitors (only heads are read there, and every idle keep-alive client keeps its
+    /// buffer).
+    read_size: usize,
 }
 
 impl Conn {
+    /// An upstream connection.
     pub fn new(stream: TcpStream) -> Conn {
+        Conn::with_read_size(stream, READ_CHUNK)
+    }
+
+    pub fn with_read_size(stream: TcpStream, read_size: usize) -> Conn {
         Conn {
             stream,
             buf: BytesMut::new(),
             timer: None,
+            read_size,
         }
     }
 
@@ -76,7 +86,7 @@ impl Conn {
     /// Reads what the socket has into `buf`; `Ok(0)` is the end of the stream.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.buf.capacity() - self.buf.len() < 1024 {
-            self.buf.reserve(READ_CHUNK);
+            self.buf.reserve(self.read_size);
         }
         let spare: &mut [MaybeUninit<u8>] = self.buf.spare_capacity_mut();
         let mut read = ReadBuf::uninit(spare);

@@ -40,6 +40,9 @@ use super::body::RequestBody;
 use super::h1::Conn;
 use super::{BoxError, ClientConn, ProxyBody, framing, httpdate};
 
+/// Read buffer per client: a few heads' worth (bodies are hyper's), kept while the client stays.
+const READ_SIZE: usize = 4 * 1024;
+
 /// At most this many request headers (hyper's default, so both sides refuse the same heads).
 const MAX_HEADERS: usize = 100;
 
@@ -57,7 +60,7 @@ pub(super) async fn serve(
     closing: watch::Receiver<bool>,
 ) {
     let settings = &client.proxy.settings;
-    let mut conn = Conn::new(stream);
+    let mut conn = Conn::with_read_size(stream, READ_SIZE);
     // The response head is built here; kept across requests for its allocation.
     let mut out = Vec::with_capacity(512);
     // One receiver is waited on between requests (a future kept for the connection's life, so

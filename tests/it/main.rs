@@ -12,7 +12,8 @@
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
-//!   `proxy_fuzz`: a short seeded run of mutated requests.
+//!   `proxy_fuzz`: a short seeded run of mutated requests; `proxy_upstream`: scripted upstreams;
+//!   `proxy_visitor`: our server and hyper's on one connection, HTTP/1.0, graceful shutdown.
 //! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
 //! - `notify`: https webhooks and SMTP over TLS with the club's CA, notes that survive a restart.
 //! - `images`: `gc --images` prunes only images clubhost deployed that no project needs.
@@ -42,6 +43,7 @@ mod proxy_fuzz;
 mod proxy_reload;
 mod proxy_support;
 mod proxy_upstream;
+mod proxy_visitor;
 mod sinks;
 mod skeleton;
 mod stack_corpus;
