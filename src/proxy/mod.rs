@@ -450,11 +450,18 @@ impl Proxy {
             client.framing.switch_off();
             tokio::spawn(tunnel(client_side, conn));
             ProxyBody::other(http_body_util::Empty::new())
+        } else if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            // A switch nobody asked for: passed on, the visitor would take what follows for the
+            // new protocol. The upstream connection closes with `body`.
+            route.stats.upstream_error();
+            tracing::warn!(project = %route.name, upstream = %addr, "upstream switched protocols unasked");
+            return fail(
+                StatusCode::BAD_GATEWAY,
+                format!("{} is not answering", route.name),
+                "The project's server sent an answer the proxy cannot pass on.",
+            );
         } else {
-            // `h1` already left hop-by-hop headers out of every response but a 101.
-            if parts.status == StatusCode::SWITCHING_PROTOCOLS {
-                forwarded::strip_hop_by_hop(&mut parts.headers);
-            }
+            // `h1` left hop-by-hop headers out of every response but a 101.
             ProxyBody::Upstream(body)
         };
         if route.rewrite {

@@ -147,3 +147,18 @@ async fn shutdown_closes_idle_connections_at_once_and_lets_a_request_in_flight_f
         .expect("serve returns once its connections are done")
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_upstream_switching_protocols_unasked_is_a_502() {
+    // This upstream answers every request with 101, asked or not.
+    let up = upgrade_echo_upstream().await;
+    let p = TestProxy::start(vec![upstream_route("ws", "Ws", up)], settings()).await;
+    let out = raw(
+        p.addr,
+        b"GET /ws/plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 502"), "{out}");
+    assert!(!out.contains("101"), "{out}");
+}
