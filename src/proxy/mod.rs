@@ -6,10 +6,12 @@
 //! slow a request down.
 //!
 //! Module map: [`routes`] (the table), [`forwarded`] (header surgery), [`body`] (request bodies
-//! with the size limit), [`framing`] (spots heads with both Content-Length and Transfer-Encoding), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
-//! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled keep-alive connections to upstreams),
-//! [`h1`] (the HTTP/1.1 client codec for upstreams), `visitor` (the client side of a connection:
-//! our own server for bodyless requests, hyper's for the rest), `httpdate` (the Date header).
+//! with the size limit), [`framing`] (spots heads with both Content-Length and
+//! Transfer-Encoding), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
+//! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled
+//! keep-alive connections to upstreams), [`h1`] (the HTTP/1.1 client codec for upstreams),
+//! `visitor` (the client side of a connection: our own server for bodyless requests, hyper's for
+//! the rest), `httpdate` (the Date header).
 
 pub mod access;
 pub mod body;
