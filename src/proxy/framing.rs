@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const CONTENT_LENGTH: u8 = 1;
@@ -106,15 +107,22 @@ fn starts_with_ignore_case(line: &[u8], name: &[u8]) -> bool {
     line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name)
 }
 
-/// The client's socket, with its reads noted in [`FramingFlags`]. Writes pass straight through.
+/// The client's socket as hyper reads it: first the bytes `visitor` had already read off it
+/// (`ahead`), then the socket itself, every read noted in [`FramingFlags`]. Writes pass straight
+/// through.
 pub struct HeadWatch<S> {
     inner: S,
     flags: Arc<FramingFlags>,
+    ahead: Bytes,
 }
 
 impl<S> HeadWatch<S> {
-    pub fn new(inner: S, flags: Arc<FramingFlags>) -> HeadWatch<S> {
-        HeadWatch { inner, flags }
+    pub fn new(inner: S, flags: Arc<FramingFlags>, ahead: Bytes) -> HeadWatch<S> {
+        HeadWatch {
+            inner,
+            flags,
+            ahead,
+        }
     }
 }
 
@@ -126,7 +134,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadWatch<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let res = if this.ahead.is_empty() {
+            Pin::new(&mut this.inner).poll_read(cx, buf)
+        } else {
+            let n = this.ahead.len().min(buf.remaining());
+            buf.put_slice(&this.ahead.split_to(n));
+            Poll::Ready(Ok(()))
+        };
         if let Poll::Ready(Ok(())) = res {
             this.flags.note(&buf.filled()[before..]);
         }
