@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::control::{Control, ControlError, Resubmission, Submission};
+use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
 use crate::registry::RegistryError;
 
 /// The actor recorded in the audit log for calls through the socket.
@@ -99,7 +99,7 @@ async fn add_user(
         .await
         .map_err(ControlError::from)?;
     if let Some(email) = &u.email {
-        crate::notify::smtp::check_address(email)
+        clubhost_core::notify::smtp::check_address(email)
             .map_err(|e| ControlError::Invalid(format!("email: {e}")))?;
         c.registry
             .set_user_email(&u.name, email, SOCKET_ACTOR)
@@ -229,7 +229,7 @@ async fn resubmit(
 async fn set_variables(
     State(c): State<Arc<Control>>,
     Path(slug): Path<String>,
-    Json(vars): Json<crate::stack::Vars>,
+    Json(vars): Json<clubhost_stack::Vars>,
 ) -> ApiResult<serde_json::Value> {
     c.set_variables(&slug, &vars, SOCKET_ACTOR).await?;
     Ok(Json(json!({ "variables": vars.masked() })))
@@ -250,7 +250,7 @@ async fn metrics() -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::proxy::metrics::render(),
+        clubhost_proxy::metrics::render(),
     )
 }
 
@@ -274,7 +274,7 @@ async fn audit(
 async fn request_renewal(
     State(c): State<Arc<Control>>,
     Path(slug): Path<String>,
-    Json(req): Json<crate::control::RenewalRequest>,
+    Json(req): Json<clubhost_core::control::RenewalRequest>,
 ) -> ApiResult<crate::registry::terms::Renewal> {
     Ok(Json(c.request_renewal(&slug, &req).await?))
 }
@@ -333,7 +333,7 @@ struct GcBody {
     images: bool,
 }
 
-async fn gc(State(c): State<Arc<Control>>, Json(b): Json<GcBody>) -> ApiResult<crate::gc::Orphans> {
+async fn gc(State(c): State<Arc<Control>>, Json(b): Json<GcBody>) -> ApiResult<clubhost_core::gc::Orphans> {
     Ok(Json(c.gc(b.apply, b.images, SOCKET_ACTOR).await?))
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 mod client;
 mod project;
 
-use crate::config::Config;
+use clubhost_core::config::Config;
 use client::Api;
 
 #[derive(Parser)]
@@ -261,7 +261,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => crate::server::serve_with_reload(config, cli.config.clone()).await,
-        Command::Doctor => crate::doctor::run(&config).await,
+        Command::Doctor => clubhost_core::doctor::run(&config).await,
         Command::User(UserCommand::Passwd { name }) => {
             let mut password = String::new();
             std::io::stdin()

@@ -12,10 +12,10 @@ use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::config::Config;
-use crate::control::Control;
-use crate::proxy::Proxy;
-use crate::proxy::routes::RouteHandle;
+use clubhost_core::config::Config;
+use clubhost_core::control::Control;
+use clubhost_proxy::Proxy;
+use clubhost_proxy::routes::RouteHandle;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     serve_with_reload(config, None).await
@@ -48,11 +48,11 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
         .await
         .context("reconciling the registry with Docker")?;
     control.set_drain(config.docker.drain_timeout);
-    tokio::spawn(crate::watch::run(control.clone()));
+    tokio::spawn(clubhost_core::watch::run(control.clone()));
 
     let portal =
         crate::portal::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
-    let settings = crate::proxy::Settings::from_config(&config);
+    let settings = clubhost_proxy::Settings::from_config(&config);
     let proxy = Arc::new(Proxy::with_settings(routes, portal, settings));
     let api = crate::api::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     tracing::info!(listen = %config.proxy.listen, domain = %config.domain, "clubhost serving");
@@ -69,7 +69,7 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
         }
     });
     // Terms: sleeps until the next reminder, expiry or purge and acts on it.
-    let scheduler_task = tokio::spawn(crate::lifecycle::scheduler::run(
+    let scheduler_task = tokio::spawn(clubhost_core::lifecycle::scheduler::run(
         control.clone(),
         stop_rx.clone(),
     ));

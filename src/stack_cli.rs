@@ -4,8 +4,8 @@
 use anyhow::{Context, bail};
 
 use crate::cli::StackCommand;
-use crate::config::Config;
-use crate::stack::{self, Report, Stack, Vars};
+use clubhost_core::config::Config;
+use clubhost_stack::{self as stack, Report, Stack, Vars};
 
 pub fn run(config: &Config, cmd: StackCommand) -> anyhow::Result<()> {
     match cmd {

@@ -11,9 +11,9 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::config::Config;
-use crate::control::Control;
-use crate::proxy::routes::RouteHandle;
+use clubhost_core::config::Config;
+use clubhost_core::control::Control;
+use clubhost_proxy::routes::RouteHandle;
 
 /// Where API calls go: a running server's socket, or the API router in this process.
 pub(super) enum Api {

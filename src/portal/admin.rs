@@ -20,9 +20,9 @@ use super::member::{ProjectView, stack_verdict, view};
 use super::pages::{Nav, date};
 use super::session::Viewer;
 use super::{Denied, PageResult, auth, csrf};
-use crate::control::Control;
+use clubhost_core::control::Control;
 use crate::docker::ContainerUsage;
-use crate::proxy::routes::Target;
+use clubhost_proxy::routes::Target;
 use crate::registry::accounts::UserFlag;
 use crate::registry::{AuditEntry, Project, ProjectState, User};
 

@@ -27,7 +27,7 @@ use super::member;
 use super::request::{self, RequestInput, ResubmitInput};
 use super::session::{self, Viewer};
 use super::{Denied, csrf, pages};
-use crate::control::Control;
+use clubhost_core::control::Control;
 
 /// The API's routes under `base` (`/portal`).
 pub fn router(base: &str) -> Router<Arc<Control>> {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::pages::{AccountPage, LoginPage, MessagePage, Nav, SignupPage};
 use super::session::{self, Viewer};
 use super::{Denied, PageResult, csrf};
-use crate::control::Control;
+use clubhost_core::control::Control;
 use crate::registry::sessions::Session;
 use crate::registry::{Project, User};
 

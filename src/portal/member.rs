@@ -19,9 +19,9 @@ use super::auth::{self, CsrfOnly};
 use super::pages::{Nav, date, href};
 use super::session::Viewer;
 use super::{Denied, PageResult, csrf};
-use crate::control::{Control, ControlError, check_stack_size};
+use clubhost_core::control::{Control, ControlError, check_stack_size};
 use crate::registry::{Project, ProjectState, RegistryError};
-use crate::stack;
+use clubhost_stack as stack;
 
 /// The stack checker's verdict on a stack for project `slug`, exactly as approval will see it (the
 /// club's limits, the project's variables and clubhost's own `CLUBHOST_*` ones), secrets masked:

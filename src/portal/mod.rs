@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tower::ServiceExt;
 
-use crate::control::{Control, ControlError};
+use clubhost_core::control::{Control, ControlError};
 use crate::registry::RegistryError;
 
 /// Where this request reached the portal; [`router`] sets it on every request.

@@ -13,7 +13,7 @@ use rust_embed::RustEmbed;
 
 use super::session::Viewer;
 use super::{PageResult, auth};
-use crate::control::Control;
+use clubhost_core::control::Control;
 use crate::registry::{Project, ProjectState};
 
 #[derive(RustEmbed)]

@@ -27,9 +27,9 @@ use super::member::{ProjectView, view};
 use super::pages::{Nav, date};
 use super::session::Viewer;
 use super::{Denied, PageError, PageResult, auth};
-use crate::control::Control;
-use crate::control::progress::ProgressEvent;
-use crate::lifecycle::terms::DAY;
+use clubhost_core::control::Control;
+use clubhost_core::control::progress::ProgressEvent;
+use clubhost_core::lifecycle::terms::DAY;
 use crate::registry::{Project, now};
 
 /// The routes of this module, pages and JSON API (merged into `portal::router`).

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::member::stack_verdict;
 use super::session::Viewer;
 use super::{Denied, auth};
-use crate::control::{Control, Resubmission, Submission};
+use clubhost_core::control::{Control, Resubmission, Submission};
 use crate::registry::{Project, RegistryError};
-use crate::stack::{Vars, templates};
+use clubhost_stack::{Vars, templates};
 
 /// A request for a hosting slot, from the form or the API.
 #[derive(Debug, Clone, Default, Deserialize)]

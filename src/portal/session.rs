@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
@@ -17,7 +17,7 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 use super::{Denied, Mount};
-use crate::control::Control;
+use clubhost_core::control::Control;
 use crate::registry::sessions::Session;
 
 pub const SESSION_COOKIE: &str = "clubhost_session";
@@ -157,7 +157,7 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             pre_csrf,
             address: parts
                 .extensions
-                .get::<ConnectInfo<SocketAddr>>()
+                .get::<clubhost_proxy::Peer>()
                 .map(|ci| ci.0.ip().to_string()),
             origin: header(ORIGIN),
             host: header(HOST),

@@ -20,8 +20,8 @@ use super::admin::AdminAction;
 use super::pages::date;
 use super::session::Viewer;
 use super::{Denied, PageResult, auth, csrf};
-use crate::control::{Control, RenewalRequest};
-use crate::lifecycle::terms::DAY;
+use clubhost_core::control::{Control, RenewalRequest};
+use clubhost_core::lifecycle::terms::DAY;
 use crate::registry::terms::Renewal;
 use crate::registry::{Project, ProjectState, now};
 

@@ -22,7 +22,7 @@ fn login_from(login: &str, password: &str, ip: [u8; 4]) -> Request<Body> {
         ))
         .unwrap();
     req.extensions_mut()
-        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+        .insert(clubhost_proxy::Peer(std::net::SocketAddr::from((
             ip, 40000,
         ))));
     req

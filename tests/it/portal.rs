@@ -465,7 +465,7 @@ async fn login_is_throttled_per_address_when_the_address_is_known() {
             ))
             .unwrap();
         req.extensions_mut()
-            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            .insert(clubhost_proxy::Peer(std::net::SocketAddr::from((
                 ip, 40000,
             ))));
         req

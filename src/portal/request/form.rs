@@ -19,12 +19,12 @@ use super::{
     RequestInput, ResubmitInput, TemplateView, Verdict, edit_verdict, editable, resubmit, submit,
     template_views, verdict,
 };
-use crate::control::{Control, ControlError};
+use clubhost_core::control::{Control, ControlError};
 use crate::portal::pages::Nav;
 use crate::portal::session::Viewer;
 use crate::portal::{Denied, PageResult, auth, csrf};
 use crate::registry::{ProjectState, RegistryError};
-use crate::stack::templates;
+use clubhost_stack::templates;
 
 /// A request being edited after an admin sent it back.
 pub struct Editing {

@@ -1,0 +1,562 @@
+//! `clubhost.toml`: what the operator can set, with defaults that let `clubhost serve` run with no
+//! file at all.
+//!
+//! Every struct denies unknown keys, so a typo is an error that names the key and its line (the
+//! `toml` crate reports both) instead of a setting silently ignored.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Name of the config file looked up in the working directory when none is given.
+pub const DEFAULT_FILE: &str = "clubhost.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The toml crate's message already carries the line, column and a snippet of the key.
+    #[error("invalid config file {path}:\n{message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole configuration, after defaults are filled in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The club's domain; projects live at `<domain>/<slug>`.
+    pub domain: String,
+    /// Holds the SQLite registry and the admin socket.
+    pub data_dir: PathBuf,
+    pub proxy: ProxyConfig,
+    pub docker: DockerConfig,
+    pub projects: ProjectsConfig,
+    pub log: LogConfig,
+    pub portal: PortalConfig,
+    /// Terms, reminders, grace period and quotas.
+    pub lifecycle: crate::lifecycle::terms::LifecycleConfig,
+    /// Where notifications go (webhooks, SMTP).
+    pub notify: crate::notify::NotifyConfig,
+    /// `[limits]`: per-service memory/CPU/pids defaults and caps, services per stack, allowed
+    /// image registries. Defined in `stack` so the checker stays pure.
+    pub limits: clubhost_stack::Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Where visitors connect. Loopback by default so a first run exposes nothing.
+    pub listen: SocketAddr,
+    /// Scheme announced in X-Forwarded-Proto (`https` when a TLS terminator sits in front).
+    pub scheme: String,
+    /// Services clubhost does not deploy, routed like projects; reloaded on SIGHUP.
+    pub routes: Vec<StaticRoute>,
+    /// `<slug>.<domain>` reaches a project without its prefix, for apps that cannot live under a
+    /// sub-path (needs a wildcard DNS record).
+    pub subdomains: bool,
+    /// Peers (IPs or CIDRs) whose X-Forwarded-* headers are believed, e.g. a TLS terminator in
+    /// front. Anyone else's are dropped so a visitor cannot pose as another address.
+    pub trusted_proxies: Vec<String>,
+    /// Largest request body; bigger ones get 413. Generous by default (WordPress uploads).
+    #[serde(with = "byte_size")]
+    pub max_body_size: u64,
+    /// Largest request head (request line and headers); bigger ones get 431.
+    #[serde(with = "byte_size")]
+    pub max_header_size: u64,
+    /// How long connecting to an upstream may take before 502.
+    #[serde(with = "humantime_serde_compat")]
+    pub connect_timeout: Duration,
+    /// How long an upstream may take to send response headers before 504.
+    #[serde(with = "humantime_serde_compat")]
+    pub response_header_timeout: Duration,
+    /// How long a pooled keep-alive connection to an upstream is kept unused.
+    #[serde(with = "humantime_serde_compat")]
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a request's headers (also the longest idle keep-alive
+    /// wait between requests); stops slowloris.
+    #[serde(with = "humantime_serde_compat")]
+    pub header_read_timeout: Duration,
+    /// One access log line per request.
+    pub access_log: bool,
+    /// `[proxy.overrides.<key>]`: limits for one route that differ from the ones above. The key
+    /// is a project's slug, or a static route's path segment or host. Reloaded on SIGHUP.
+    pub overrides: std::collections::BTreeMap<String, RouteOverrides>,
+}
+
+/// Per-route exceptions to `[proxy]`'s limits, for a project that needs more (a WordPress media
+/// library wants bigger uploads, a report generator a longer wait) or less than the club's
+/// defaults. Only what is decided per request can differ per route; header size and the
+/// header read timeout apply before the route is known.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteOverrides {
+    /// Replaces `proxy.max_body_size` for this route.
+    #[serde(default, deserialize_with = "byte_size::some")]
+    pub max_body_size: Option<u64>,
+    /// Replaces `proxy.response_header_timeout` for this route.
+    #[serde(default, deserialize_with = "humantime_serde_compat::some")]
+    pub response_header_timeout: Option<Duration>,
+    /// Switches the sub-path helpers (Location / Set-Cookie rewrite) on or off for this route.
+    pub rewrite: Option<bool>,
+}
+
+/// A `[[proxy.routes]]` entry: a path prefix or a host, sent to a fixed upstream.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRoute {
+    /// `/status` (one segment, stripped before forwarding) or `/` for the root.
+    pub path: Option<String>,
+    /// A whole host name instead of a path; nothing is stripped.
+    pub host: Option<String>,
+    /// `http://127.0.0.1:9000`: where requests go (plain HTTP, no path).
+    pub upstream: String,
+    /// Shown on error pages and in metrics; defaults to the path or host.
+    pub name: Option<String>,
+    /// Rewrite Location / Set-Cookie paths under the prefix.
+    #[serde(default = "default_true")]
+    pub rewrite: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Access log format; the proxy owns the type, the config only reads it.
+pub use clubhost_proxy::LogFormat;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `plain` (one readable line) or `json` (one object per line) for access log lines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Plain,
+        }
+    }
+}
+
+impl Config {
+    /// The proxy's settings from `[proxy]`, `[log]` and the portal's place.
+    pub fn proxy_settings(&self) -> clubhost_proxy::Settings {
+        let p = &self.proxy;
+        let portal_host =
+            (p.subdomains && self.portal.own_host).then(|| format!("portal.{}", self.domain));
+        clubhost_proxy::Settings {
+            scheme: p.scheme.clone(),
+            // Validation already refused bad entries.
+            trusted_proxies: p
+                .trusted_proxies
+                .iter()
+                .filter_map(|t| t.parse().ok())
+                .collect(),
+            max_body_size: p.max_body_size,
+            max_header_size: usize::try_from(p.max_header_size).unwrap_or(usize::MAX),
+            connect_timeout: p.connect_timeout,
+            response_header_timeout: p.response_header_timeout,
+            idle_timeout: p.idle_timeout,
+            header_read_timeout: p.header_read_timeout,
+            access_log: p.access_log.then_some(self.log.format),
+            shutdown_deadline: std::time::Duration::from_secs(10),
+            portal_path: match &portal_host {
+                // Error pages on any host link to the portal's own host.
+                Some(host) => format!("{}://{host}/", p.scheme),
+                None => format!("{}/", self.portal.base()),
+            },
+            portal_host,
+        }
+    }
+}
+
+impl StaticRoute {
+    /// The upstream's socket address (resolved now; `localhost` and IP literals need no DNS).
+    pub fn upstream_addr(&self) -> Result<SocketAddr, String> {
+        use std::net::ToSocketAddrs;
+        let rest = self.upstream.strip_prefix("http://").ok_or_else(|| {
+            format!(
+                "upstream {:?} must look like \"http://127.0.0.1:9000\"",
+                self.upstream
+            )
+        })?;
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "upstream {:?}: only scheme, host and port are allowed (no path)",
+                self.upstream
+            ));
+        }
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        with_port
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("upstream {:?}: cannot resolve {with_port}", self.upstream))
+    }
+
+    /// The path segment owned (`status` for `/status`, empty for `/`), if a path route.
+    pub fn segment(&self) -> Option<&str> {
+        self.path
+            .as_deref()
+            .map(|p| p.trim_start_matches('/').trim_end_matches('/'))
+    }
+
+    fn check(&self, portal_segment: &str) -> Result<(), String> {
+        match (&self.path, &self.host) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err("give exactly one of `path` or `host`".into());
+            }
+            (Some(p), None) => {
+                let seg = self.segment().unwrap_or_default();
+                if !p.starts_with('/')
+                    || seg.contains('/')
+                    || !seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+                {
+                    return Err(format!(
+                        "path {p:?} must be `/` or one segment like `/status`"
+                    ));
+                }
+                if seg == portal_segment {
+                    return Err(format!(
+                        "path {p:?} is reserved for the portal (portal.path)"
+                    ));
+                }
+            }
+            (None, Some(h)) => {
+                if h.is_empty() || h.contains(['/', ' ', ':']) {
+                    return Err(format!("host {h:?} is not a host name"));
+                }
+            }
+        }
+        self.upstream_addr().map(|_| ())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    /// Docker endpoint (`unix:///var/run/docker.sock`, `tcp://host:2375`). `None` means the
+    /// `DOCKER_HOST` environment variable, else the local socket.
+    pub host: Option<String>,
+    /// The bridge network the proxy reaches exposed services on.
+    pub gateway_network: String,
+    /// How long one deploy may take to become healthy before it is rolled back, e.g. "120s".
+    #[serde(with = "humantime_serde_compat")]
+    pub deploy_timeout: Duration,
+    /// After a redeploy, how long the previous deployment keeps running so requests in flight
+    /// finish before its containers are removed.
+    #[serde(with = "humantime_serde_compat")]
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProjectsConfig {
+    /// Hosting term when a submission names none.
+    pub default_days: u32,
+    /// The longest term a submission may ask for.
+    pub max_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// Where the portal is served: one path segment, `/portal/` by default. No project or static
+    /// route may take it. With `proxy.subdomains`, `portal.<domain>` serves it at `/` as well.
+    pub path: String,
+    /// When set, sign-up asks for this code, so only people the club gave it to can join.
+    /// `None` leaves sign-up open.
+    pub invite_code: Option<String>,
+    /// The club's chat invite (Slack or Discord link), shown on the join page to signed-in members
+    /// only, so it is not scraped from a public page.
+    pub chat_invite_url: Option<String>,
+    /// With `proxy.subdomains`: the portal lives only on `portal.<domain>`, and its path on any
+    /// other host redirects there. Why: a member's project under `<domain>/<slug>/` shares the
+    /// club domain's origin; if the portal did too, the project's JavaScript could use a visiting
+    /// member's (or admin's) portal session. On its own host the portal is another origin.
+    pub own_host: bool,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            path: "/portal/".into(),
+            invite_code: None,
+            chat_invite_url: None,
+            own_host: true,
+        }
+    }
+}
+
+impl PortalConfig {
+    /// The portal's path segment: `portal` for `/portal/`.
+    pub fn segment(&self) -> &str {
+        self.path.trim_matches('/')
+    }
+
+    /// The portal's path without the trailing slash, as links start: `/portal`.
+    pub fn base(&self) -> String {
+        format!("/{}", self.segment())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let seg = self.segment();
+        let one_segment = self.path.starts_with('/')
+            && !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.~".contains(&b));
+        if !one_segment {
+            return Err(format!(
+                "key `portal.path`: {:?} must be one path segment of lowercase letters, digits and \
+                 `-_.~`, like \"/portal/\"",
+                self.path
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            domain: "localhost".into(),
+            data_dir: PathBuf::from("./data"),
+            proxy: ProxyConfig::default(),
+            docker: DockerConfig::default(),
+            projects: ProjectsConfig::default(),
+            log: LogConfig::default(),
+            portal: PortalConfig::default(),
+            lifecycle: Default::default(),
+            notify: Default::default(),
+            limits: clubhost_stack::Limits::default(),
+        }
+    }
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            scheme: "http".into(),
+            routes: Vec::new(),
+            subdomains: false,
+            trusted_proxies: Vec::new(),
+            max_body_size: 100 * 1024 * 1024,
+            max_header_size: 64 * 1024,
+            connect_timeout: Duration::from_secs(5),
+            response_header_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(30),
+            access_log: true,
+            overrides: Default::default(),
+        }
+    }
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            host: None,
+            gateway_network: "clubhost-gateway".into(),
+            deploy_timeout: Duration::from_secs(120),
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for ProjectsConfig {
+    fn default() -> Self {
+        ProjectsConfig {
+            default_days: 120,
+            max_days: 365,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` if given; otherwise `clubhost.toml` in the working directory if it exists;
+    /// otherwise the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None if Path::new(DEFAULT_FILE).exists() => PathBuf::from(DEFAULT_FILE),
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::parse(&text, &path)
+    }
+
+    /// Parses config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.domain.is_empty() || self.domain.contains(['/', ' ', ':']) {
+            return Err(format!(
+                "key `domain`: {:?} is not a host name (no scheme, port or path)",
+                self.domain
+            ));
+        }
+        if !matches!(self.proxy.scheme.as_str(), "http" | "https") {
+            return Err(format!(
+                "key `proxy.scheme`: {:?} must be \"http\" or \"https\"",
+                self.proxy.scheme
+            ));
+        }
+        self.portal.check()?;
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in self.proxy.routes.iter().enumerate() {
+            r.check(self.portal.segment())
+                .map_err(|e| format!("`proxy.routes` entry {}: {e}", i + 1))?;
+            let key = (r.segment().map(str::to_string), r.host.clone());
+            if !seen.insert(key) {
+                return Err(format!(
+                    "`proxy.routes` entry {}: another route has the same path or host",
+                    i + 1
+                ));
+            }
+        }
+        for t in &self.proxy.trusted_proxies {
+            t.parse::<clubhost_proxy::forwarded::Cidr>()
+                .map_err(|e| format!("key `proxy.trusted_proxies`: {e}"))?;
+        }
+        for (key, o) in &self.proxy.overrides {
+            let name_like = !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+            if !name_like {
+                return Err(format!(
+                    "`proxy.overrides.{key}`: the key must be a project slug, a static route's \
+                     path segment or its host"
+                ));
+            }
+            if o.max_body_size == Some(0) {
+                return Err(format!(
+                    "key `proxy.overrides.{key}.max_body_size`: must be more than 0"
+                ));
+            }
+        }
+        if self.proxy.max_header_size < 1024 {
+            return Err("key `proxy.max_header_size`: must be at least 1KiB".into());
+        }
+        if self.docker.gateway_network.is_empty() {
+            return Err("key `docker.gateway_network`: must not be empty".into());
+        }
+        if self.projects.default_days == 0 || self.projects.default_days > self.projects.max_days {
+            return Err(format!(
+                "key `projects.default_days`: {} must be between 1 and projects.max_days ({})",
+                self.projects.default_days, self.projects.max_days
+            ));
+        }
+        self.lifecycle.validate()?;
+        self.notify.validate()?;
+        self.limits.validate()?;
+        Ok(())
+    }
+
+    /// The registry's SQLite file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("clubhost.db")
+    }
+
+    /// The admin API's unix socket; the CLI finds a running server through it.
+    pub fn socket_path(&self) -> PathBuf {
+        self.data_dir.join("clubhost.sock")
+    }
+}
+
+/// Sizes as a number of bytes or a string like "100MiB", "512KiB", "1GB".
+mod byte_size {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+
+    pub fn parse(text: &str) -> Option<u64> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().ok()?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            _ => return None,
+        };
+        n.checked_mul(mult)
+    }
+
+    pub fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        deserialize(d).map(Some)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(n),
+            Raw::Text(t) => parse(&t).ok_or_else(|| {
+                serde::de::Error::custom(format!("{t:?} is not a size like \"100MiB\""))
+            }),
+        }
+    }
+}
+
+/// Durations written the way people write them ("90s", "2m") in TOML strings.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        deserialize(d).map(Some)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is not a duration like \"90s\": {e}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+//! Tests of `clubhost.toml` parsing: defaults, every section's keys, and errors that name the
+//! key and line.
+use super::*;
+
+#[test]
+fn empty_file_gives_defaults() {
+    let c = Config::parse("", Path::new("t.toml")).unwrap();
+    assert_eq!(c.domain, "localhost");
+    assert_eq!(c.proxy.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.docker.gateway_network, "clubhost-gateway");
+    assert_eq!(c.data_dir, PathBuf::from("./data"));
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let text = "domain = \"club.example\"\n\n[proxy]\nlisten = \"127.0.0.1:80\"\nlistn = 3\n";
+    let err = Config::parse(text, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("listn"), "{err}");
+    assert!(err.contains("line 5"), "{err}");
+}
+
+#[test]
+fn bad_value_names_key_and_line() {
+    let text = "[proxy]\nlisten = \"not an address\"\n";
+    let err = Config::parse(text, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("listen"), "{err}");
+}
+
+#[test]
+fn proxy_keys_parse_and_check() {
+    let text = "[proxy]\nmax_body_size = \"2MiB\"\nheader_read_timeout = \"5s\"\n\
+                trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nsubdomains = true\n\
+                [[proxy.routes]]\npath = \"/status\"\nupstream = \"http://127.0.0.1:9000\"\n\
+                [[proxy.routes]]\nhost = \"grafana.club.example\"\nupstream = \"http://localhost:3000/\"\n\
+                [log]\nformat = \"json\"\n";
+    let c = Config::parse(text, Path::new("t.toml")).unwrap();
+    assert_eq!(c.proxy.max_body_size, 2 * 1024 * 1024);
+    assert_eq!(c.proxy.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(c.proxy.routes.len(), 2);
+    assert_eq!(c.proxy.routes[0].segment(), Some("status"));
+    assert_eq!(
+        c.proxy.routes[0].upstream_addr().unwrap().to_string(),
+        "127.0.0.1:9000"
+    );
+    assert_eq!(c.log.format, LogFormat::Json);
+    assert_eq!(Config::default().proxy.max_body_size, 100 * 1024 * 1024);
+
+    let c = Config::parse(
+        "[proxy.overrides.wordpress]\nmax_body_size = \"1GiB\"\n\
+         response_header_timeout = \"2m\"\nrewrite = false\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        c.proxy.overrides["wordpress"],
+        RouteOverrides {
+            max_body_size: Some(1 << 30),
+            response_header_timeout: Some(Duration::from_secs(120)),
+            rewrite: Some(false),
+        }
+    );
+
+    for (bad, needle) in [
+        (
+            "[[proxy.routes]]\npath = \"/a/b\"\nupstream = \"http://127.0.0.1:1\"\n",
+            "one segment",
+        ),
+        (
+            "[[proxy.routes]]\npath = \"/a\"\nupstream = \"https://127.0.0.1:1\"\n",
+            "http://",
+        ),
+        (
+            "[[proxy.routes]]\npath = \"/a\"\nupstream = \"http://127.0.0.1:1/x\"\n",
+            "no path",
+        ),
+        (
+            "[[proxy.routes]]\nupstream = \"http://127.0.0.1:1\"\n",
+            "exactly one",
+        ),
+        (
+            "[[proxy.routes]]\npath = \"/a\"\nupstrem = \"x\"\n",
+            "upstrem",
+        ),
+        (
+            "[proxy]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+            "trusted_proxies",
+        ),
+        ("[proxy]\nmax_body_size = \"lots\"\n", "max_body_size"),
+        ("[proxy.overrides.wp]\nmax_body = \"1GiB\"\n", "max_body"),
+        (
+            "[proxy.overrides.wp]\nmax_body_size = 0\n",
+            "proxy.overrides.wp.max_body_size",
+        ),
+        (
+            "[proxy.overrides.\"a/b\"]\nrewrite = false\n",
+            "proxy.overrides.a/b",
+        ),
+        ("[log]\nformat = \"xml\"\n", "format"),
+    ] {
+        let err = Config::parse(bad, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn example_file_parses_to_the_defaults() {
+    let text = include_str!("../../../../clubhost.example.toml");
+    let c = Config::parse(text, Path::new("clubhost.example.toml")).unwrap();
+    let d = Config::default();
+    assert_eq!(c.proxy.max_body_size, d.proxy.max_body_size);
+    assert_eq!(c.proxy.header_read_timeout, d.proxy.header_read_timeout);
+    assert_eq!(c.log.format, d.log.format);
+}
+
+#[test]
+fn limits_section_is_read_and_checked() {
+    let c = Config::parse(
+        "[limits]\nmax_memory = \"2g\"\nmax_services = 3\nallowed_registries = [\"ghcr.io\"]\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.limits.max_memory_bytes(), 2 << 30);
+    assert_eq!(c.limits.max_services, 3);
+    let err = Config::parse("[limits]\nmax_memory = \"lots\"\n", Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("limits.max_memory"), "{err}");
+}
+
+#[test]
+fn portal_path_is_one_segment_and_kept_from_static_routes() {
+    assert_eq!(Config::default().portal.base(), "/portal");
+    let c = Config::parse("[portal]\npath = \"/club-portal/\"\n", Path::new("t.toml")).unwrap();
+    assert_eq!(c.portal.segment(), "club-portal");
+    assert_eq!(c.portal.base(), "/club-portal");
+    for bad in ["/", "", "portal", "/a/b/", "/Portal/", "/a b/"] {
+        let err = Config::parse(&format!("[portal]\npath = {bad:?}\n"), Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("portal.path"), "{bad}: {err}");
+    }
+    let text = "[portal]\npath = \"/club/\"\n[[proxy.routes]]\npath = \"/club\"\n\
+                upstream = \"http://127.0.0.1:9000\"\n";
+    let err = Config::parse(text, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reserved for the portal"), "{err}");
+    // `/portal` is an ordinary path once the portal lives elsewhere.
+    let text = "[portal]\npath = \"/club/\"\n[[proxy.routes]]\npath = \"/portal\"\n\
+                upstream = \"http://127.0.0.1:9000\"\n";
+    assert!(Config::parse(text, Path::new("t.toml")).is_ok());
+}
+
+#[test]
+fn bad_domain_is_refused() {
+    let err = Config::parse("domain = \"http://x\"", Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("domain"), "{err}");
+}
+
+#[test]
+fn proxy_defaults_agree_with_the_config_defaults() {
+    // The proxy crate cannot read the config (no cycle), so it keeps its own defaults.
+    assert_eq!(
+        Config::default().proxy_settings(),
+        clubhost_proxy::Settings::default()
+    );
+}

@@ -1,0 +1,536 @@
+//! The control plane: every operation on projects (submit, approve, deploy, expire, delete…), the
+//! one place that joins the registry, the deployer and the route table.
+//!
+//! The admin API, the CLI's direct mode and (later) the portal all call these methods, so the
+//! rules are the same whoever asks. Operations on one project are serialized by a per-project lock;
+//! the registry records every state change before Docker is touched or right after, so a crash at
+//! any point leaves something [`Control::reconcile`] can finish.
+//!
+//! Architecture invariant: the route table is only ever rebuilt here, from the registry plus the
+//! addresses of containers this process deployed or observed.
+
+mod checks;
+mod deploying;
+pub mod progress;
+mod reconcile;
+mod review;
+mod routes;
+pub mod scheduler;
+mod terms;
+
+use checks::check_var_names;
+pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
+pub use review::Resubmission;
+use routes::{Routing, project_route_specs};
+pub use routes::{build_routes, portal_route_specs, static_route_specs};
+pub use terms::RenewalRequest;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::{Notify, OnceCell};
+
+use crate::config::Config;
+use crate::config::ProxyConfig;
+use clubhost_deploy as deploy;
+use clubhost_docker::{DockerError, Engine};
+use crate::notify::{Note, Notifier};
+use clubhost_proxy::routes::{HostOptions, RouteHandle, RouteTable, Target};
+use clubhost_registry::{NewProject, Project, ProjectState, Registry, RegistryError};
+use clubhost_stack::{self as stack, StackError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("invalid stack: {0}")]
+    Stack(#[from] StackError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// Bad input from the caller: the message says which field and why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, ControlError>;
+
+/// A member's request for a hosting slot.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Submission {
+    pub owner: String,
+    pub slug: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// The stack file's text.
+    pub stack: String,
+    #[serde(default)]
+    pub days: Option<u32>,
+    #[serde(default)]
+    pub root: bool,
+    /// The project's variables, filled into the stack file's `${NAME}`; secret ones are masked
+    /// wherever they are shown.
+    #[serde(default)]
+    pub vars: stack::Vars,
+}
+
+/// Where a project is served from right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub deployment: i64,
+    pub addr: SocketAddr,
+    /// False while its exposed container is down (died, restarting); the route answers 503.
+    pub up: bool,
+}
+
+pub struct Control {
+    pub config: Arc<Config>,
+    pub registry: Registry,
+    routes: RouteHandle,
+    /// Connected on first use, so commands that need no Docker work without it.
+    engine: OnceCell<Engine>,
+    instance: String,
+    /// The serving deployment of each project this process deployed or found running.
+    live: Mutex<HashMap<String, Live>>,
+    /// How long an old deployment keeps running after the route moved away from it, so requests
+    /// in flight finish. Zero without a proxy (the CLI's direct mode).
+    drain: Mutex<Duration>,
+    /// One lock per project: two operations on one project never interleave.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Routes from `[[proxy.routes]]` and `[proxy.overrides]`; replaced when the config is
+    /// reloaded (SIGHUP).
+    routing: Mutex<Routing>,
+    /// Says whether notes are kept (a channel is configured) and runs the sender that delivers
+    /// them from the registry's outbox; never waited on.
+    pub notifier: Notifier,
+    /// Woken whenever a term end may have moved, so the scheduler recomputes its next deadline.
+    pub terms_changed: Arc<Notify>,
+    /// Each project's latest deploy steps, live, for the portal's progress view.
+    pub progress: progress::Feeds,
+}
+
+impl Control {
+    pub async fn open(config: Arc<Config>, routes: RouteHandle) -> Result<Control> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            ControlError::Invalid(format!(
+                "cannot create data_dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        terms::restore_test_clock(&config);
+        let registry = Registry::open(&config.database_path()).await?;
+        let instance = registry.instance_id().await?;
+        let routing = Mutex::new(Routing::from_config(&config.proxy));
+        let notifier = Notifier::start(config.notify.clone(), registry.clone())
+            .await
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        Ok(Control {
+            notifier,
+            terms_changed: Arc::new(Notify::new()),
+            progress: progress::Feeds::default(),
+            config,
+            registry,
+            routes,
+            engine: OnceCell::new(),
+            instance,
+            live: Mutex::new(HashMap::new()),
+            drain: Mutex::new(Duration::ZERO),
+            locks: Mutex::new(HashMap::new()),
+            routing,
+        })
+    }
+
+    /// The Docker engine, checked to answer right now: operations that will need it call this
+    /// before they change the registry, so an unreachable engine changes nothing.
+    pub async fn engine_now(&self) -> Result<&Engine> {
+        let engine = self.engine().await?;
+        engine.ping().await?;
+        Ok(engine)
+    }
+
+    /// The Docker engine, connected (and the gateway network ensured) on first use.
+    pub async fn engine(&self) -> Result<&Engine> {
+        Ok(self
+            .engine
+            .get_or_try_init(|| async {
+                let engine =
+                    Engine::connect(self.config.docker.host.as_deref(), &self.instance).await?;
+                engine
+                    .ensure_gateway(&self.config.docker.gateway_network)
+                    .await?;
+                Ok::<_, DockerError>(engine)
+            })
+            .await?)
+    }
+
+    fn lock_for(&self, slug: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().expect("lock map poisoned");
+        locks.entry(slug.to_string()).or_default().clone()
+    }
+
+    /// Set by the server: old deployments are removed this long after the route left them.
+    pub fn set_drain(&self, drain: Duration) {
+        *self.drain.lock().expect("drain poisoned") = drain;
+    }
+
+    /// The serving deployment of a project, if any.
+    pub fn live(&self, slug: &str) -> Option<Live> {
+        self.live
+            .lock()
+            .expect("live map poisoned")
+            .get(slug)
+            .copied()
+    }
+
+    /// Marks a project's serving deployment up or down (its container died or came back, as
+    /// Docker's events tell) with its current address, and republishes the routes.
+    pub async fn set_live_health(
+        &self,
+        slug: &str,
+        deployment: i64,
+        addr: Option<SocketAddr>,
+        up: bool,
+    ) -> Result<()> {
+        {
+            let mut live = self.live.lock().expect("live map poisoned");
+            match live.get_mut(slug) {
+                Some(l) if l.deployment == deployment => {
+                    l.up = up;
+                    if let Some(a) = addr {
+                        l.addr = a;
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+        self.publish_routes().await
+    }
+
+    // ---- operations ----
+
+    /// Records a request for a hosting slot. Checks everything first: nothing is stored for a bad
+    /// submission and nothing is created in Docker.
+    pub async fn submit(&self, s: &Submission, actor: &str) -> Result<Project> {
+        self.check_slug(&s.slug)?;
+        check_stack_size(&s.stack)?;
+        let days = s.days.unwrap_or(self.config.projects.default_days);
+        self.check_days(days)?;
+        check_var_names(&s.vars)?;
+        let route = if s.root {
+            "/".to_string()
+        } else {
+            format!("/{}", s.slug)
+        };
+        let stack = stack::load(
+            &s.stack,
+            &self.stack_vars(&s.slug, &route, &s.vars),
+            &self.config.limits,
+        )?;
+        let owner = self.registry.user(&s.owner).await?;
+        self.check_quota(&owner, &s.slug, &stack).await?;
+        let project = self
+            .registry
+            .insert_project(
+                NewProject {
+                    slug: &s.slug,
+                    name: s.name.as_deref().unwrap_or(&s.slug),
+                    description: &s.description,
+                    owner_id: owner.id,
+                    stack_source: &s.stack,
+                    is_root: s.root,
+                    term_days: days,
+                },
+                actor,
+            )
+            .await?;
+        // The variables are the submission's last step; the admins' note is stored with them.
+        let notes = self.notifier.keep(vec![Note::admins(
+            &project.slug,
+            format!("New hosting request: {}", project.slug),
+            format!(
+                "{} asks to host {} ({}) for {days} days.",
+                project.owner, project.slug, project.name
+            ),
+        )]);
+        let stored = self
+            .registry
+            .set_variables_noting(&s.slug, &s.vars, actor, &notes)
+            .await;
+        if let Err(e) = stored {
+            // Nothing half-created: a project without its variables would not deploy.
+            let _ = self
+                .registry
+                .delete_project(&s.slug, actor, "variables could not be stored")
+                .await;
+            return Err(e.into());
+        }
+        self.publish_routes().await?;
+        Ok(project)
+    }
+
+    /// [`check_slug`], and the portal's path segment (`[portal] path`) is not a project's either.
+    pub fn check_slug(&self, slug: &str) -> Result<()> {
+        check_slug(slug)?;
+        if slug == self.config.portal.segment() {
+            return Err(ControlError::Invalid(format!(
+                "slug {slug:?} is where the portal lives ([portal] path); choose another"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Replaces a project's variables. The stack is checked with the new ones first, so a change
+    /// that would make it fail (a missing `${X:?}`) is refused and nothing is stored. Takes
+    /// effect at the next deploy.
+    pub async fn set_variables(&self, slug: &str, vars: &stack::Vars, actor: &str) -> Result<()> {
+        check_var_names(vars)?;
+        let _held = self.lock_for(slug).lock_owned().await;
+        let project = self.registry.project(slug).await?;
+        stack::load(
+            &project.stack_source,
+            &self.stack_vars(slug, &project.route, vars),
+            &self.config.limits,
+        )?;
+        self.registry.set_variables(slug, vars, actor).await?;
+        Ok(())
+    }
+
+    /// The variables a project's stack is checked and deployed with: its own, plus
+    /// `CLUBHOST_SLUG`, `CLUBHOST_PATH` (its route) and `CLUBHOST_URL` (the public URL).
+    pub fn stack_vars(&self, slug: &str, route: &str, own: &stack::Vars) -> stack::Vars {
+        let mut vars = own.clone();
+        vars.set("CLUBHOST_SLUG", slug, false);
+        vars.set("CLUBHOST_PATH", route, false);
+        let url = format!(
+            "{}://{}{}",
+            self.config.proxy.scheme,
+            self.config.domain,
+            route.trim_end_matches('/')
+        );
+        vars.set("CLUBHOST_URL", &url, false);
+        vars
+    }
+
+    /// Checks and normalizes a stored project's stack with its stored variables.
+    pub async fn project_stack(&self, project: &Project) -> Result<stack::Stack> {
+        let own = self.registry.variables(&project.slug).await?;
+        let vars = self.stack_vars(&project.slug, &project.route, &own);
+        Ok(stack::load(
+            &project.stack_source,
+            &vars,
+            &self.config.limits,
+        )?)
+    }
+
+    /// Approves a request and deploys it; returns the project as it ends (running or failed).
+    pub async fn approve(&self, slug: &str, actor: &str) -> Result<Project> {
+        let lock = self.lock_for(slug);
+        let _held = lock.lock().await;
+        self.engine_now().await?;
+        let project = self.registry.project(slug).await?;
+        let owner = self.registry.user(&project.owner).await?;
+        let stack = self.project_stack(&project).await?;
+        self.check_quota(&owner, slug, &stack).await?;
+        self.registry
+            .transition_noting(slug, ProjectState::Approved, actor, "approved", |p| {
+                self.notifier.keep(vec![Note::owner(
+                    &p.owner,
+                    slug,
+                    format!("{slug} is approved"),
+                    format!(
+                        "Your project {slug} is approved and deploying; its term ends {}.",
+                        terms::show_time(p.term_end)
+                    ),
+                )])
+            })
+            .await?;
+        self.terms_changed.notify_one();
+        self.deploy_locked(slug, actor, "approved").await
+    }
+
+    /// Deploys again (retry after failure, restart, restore after expiry).
+    pub async fn redeploy(&self, slug: &str, actor: &str) -> Result<Project> {
+        // An expired project's term is over: bringing it back is a restore, with a new term.
+        if self.registry.project(slug).await?.state() == ProjectState::Expired {
+            return self.restore(slug, actor, None).await;
+        }
+        let lock = self.lock_for(slug);
+        let _held = lock.lock().await;
+        // A failed or stopped project does not count against its member's quota; coming back,
+        // it must fit like a new one.
+        let p = self.registry.project(slug).await?;
+        if matches!(p.state(), ProjectState::Failed | ProjectState::Stopped) {
+            let owner = self.registry.user(&p.owner).await?;
+            let stack = self.project_stack(&p).await?;
+            self.check_quota(&owner, slug, &stack).await?;
+        }
+        self.deploy_locked(slug, actor, "redeploy").await
+    }
+
+    pub async fn reject(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let p = self
+            .registry
+            .transition_noting(slug, ProjectState::Rejected, actor, reason, |p| {
+                self.notifier.keep(vec![Note::owner(
+                    &p.owner,
+                    slug,
+                    format!("{slug} was not approved"),
+                    format!("Your request for {slug} was rejected: {reason}"),
+                )])
+            })
+            .await?;
+        self.publish_routes().await?;
+        Ok(p)
+    }
+
+    pub async fn withdraw(&self, slug: &str, actor: &str) -> Result<Project> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let p = self
+            .registry
+            .transition_noting(
+                slug,
+                ProjectState::Withdrawn,
+                actor,
+                "withdrawn by the member",
+                |p| {
+                    self.notifier.keep(vec![Note::admins(
+                        slug,
+                        format!("Request withdrawn: {slug}"),
+                        format!("{} withdrew the request for {slug} ({}).", p.owner, p.name),
+                    )])
+                },
+            )
+            .await?;
+        self.publish_routes().await?;
+        Ok(p)
+    }
+
+    /// Ends a project's term now: the route answers "expired" at once, then its containers go.
+    /// Volumes stay, so an admin can restore it with its data.
+    pub async fn expire(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        let grace = crate::lifecycle::terms::describe(self.config.lifecycle.grace.as_secs() as i64);
+        let note = |p: &Project| {
+            self.notifier.keep(vec![Note::owner(
+                &p.owner,
+                slug,
+                format!("{slug} has expired"),
+                format!(
+                    "Your project {slug} has expired ({reason}). Its data is kept for {grace} in \
+                     case an admin restores it; after that it is removed for good."
+                ),
+            )])
+        };
+        let p = self
+            .take_down(slug, ProjectState::Expired, actor, reason, note)
+            .await?;
+        self.terms_changed.notify_one();
+        Ok(p)
+    }
+
+    /// Stops a running project without ending its term.
+    pub async fn stop(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        self.take_down(slug, ProjectState::Stopped, actor, reason, |_| Vec::new())
+            .await
+    }
+
+    async fn take_down(
+        &self,
+        slug: &str,
+        to: ProjectState,
+        actor: &str,
+        reason: &str,
+        notes: impl FnOnce(&Project) -> Vec<Note>,
+    ) -> Result<Project> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let engine = self.engine_now().await?;
+        let p = self
+            .registry
+            .transition_noting(slug, to, actor, reason, notes)
+            .await?;
+        self.live.lock().expect("live map poisoned").remove(slug);
+        self.publish_routes().await?;
+        deploy::teardown(engine, slug, false).await?;
+        Ok(p)
+    }
+
+    /// Removes a project entirely: containers, network, volumes and its registry row. The audit
+    /// log keeps its history.
+    pub async fn delete(&self, slug: &str, actor: &str, reason: &str) -> Result<()> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let project = self.registry.project(slug).await?;
+        let needs_docker = !matches!(
+            project.state(),
+            ProjectState::Requested
+                | ProjectState::ChangesRequested
+                | ProjectState::Rejected
+                | ProjectState::Withdrawn
+        );
+        let engine = if needs_docker {
+            Some(self.engine_now().await?)
+        } else {
+            None
+        };
+        // Registry first: a crash after this leaves only orphans, which start-up removes (and
+        // `gc` for volumes), never a half-deleted project that reconcile would bring back.
+        self.registry.delete_project(slug, actor, reason).await?;
+        self.live.lock().expect("live map poisoned").remove(slug);
+        self.progress.forget(slug);
+        self.publish_routes().await?;
+        // Only a project that may have had containers needs Docker.
+        if let Some(engine) = engine {
+            deploy::teardown(engine, slug, true).await?;
+        }
+        Ok(())
+    }
+
+    // ---- routes ----
+
+    /// Rebuilds the route table from the registry and swaps it in whole.
+    pub async fn publish_routes(&self) -> Result<()> {
+        let projects = self.registry.projects().await?;
+        let live = self.live.lock().expect("live map poisoned").clone();
+        let specs = {
+            let routing = self.routing.lock().expect("routing poisoned");
+            let mut specs = project_route_specs(&projects, &live, &routing.overrides);
+            let subdomains_of = self
+                .config
+                .proxy
+                .subdomains
+                .then_some(self.config.domain.as_str());
+            specs.extend(portal_route_specs(&self.config.portal, subdomains_of));
+            // Static routes come last: an operator's route wins over a project with the same path.
+            specs.extend(routing.statics.iter().cloned());
+            specs
+        };
+        let hosts = HostOptions {
+            subdomains_of: self
+                .config
+                .proxy
+                .subdomains
+                .then(|| self.config.domain.clone()),
+        };
+        self.routes.swap(RouteTable::with_hosts(specs, &hosts));
+        Ok(())
+    }
+
+    /// Takes the `[[proxy.routes]]` and `[proxy.overrides]` of a freshly re-read config (SIGHUP)
+    /// and republishes.
+    pub async fn reload_routing(&self, proxy: &ProxyConfig) -> Result<()> {
+        *self.routing.lock().expect("routing poisoned") = Routing::from_config(proxy);
+        self.publish_routes().await
+    }
+
+    /// The routes being served now, as (prefix, name, target), for the portal's routes dashboard.
+    pub fn served_routes(&self) -> Vec<(String, String, Target)> {
+        self.routes
+            .load()
+            .routes()
+            .map(|r| (r.prefix.clone(), r.name.clone(), r.target.clone()))
+            .collect()
+    }
+}

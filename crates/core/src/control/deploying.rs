@@ -1,0 +1,207 @@
+//! The deploy step shared by approve, redeploy, restore and reconcile: start a new deployment
+//! beside the serving one, switch the route when it answers, retire the old one after the drain;
+//! or record why it failed. Every step is told to the project's progress feed (`progress`), from
+//! `Started` to `Running` or `Failed`.
+
+use std::net::SocketAddr;
+
+use super::{Control, ControlError, Live, Result};
+use clubhost_deploy::{self as deploy, DeployRequest, Progress};
+use clubhost_docker::Engine;
+use crate::notify::Note;
+use clubhost_registry::{Project, ProjectState};
+use clubhost_stack as stack;
+
+impl Control {
+    /// The deploy itself; the caller holds the project's lock.
+    pub(super) async fn deploy_locked(
+        &self,
+        slug: &str,
+        actor: &str,
+        why: &str,
+    ) -> Result<Project> {
+        self.engine_now().await?;
+        let project = self
+            .registry
+            .transition(slug, ProjectState::Deploying, actor, why)
+            .await?;
+        self.publish_routes().await?;
+        let deployment = self.registry.start_deployment(project.id).await?;
+        self.progress.tell(
+            slug,
+            Progress::Started {
+                deployment,
+                why: why.to_string(),
+            },
+        );
+        let result = self.finish_deploy(&project, deployment, actor).await;
+        if let Err(e) = &result {
+            // Readers wait for a last step: give them one even when recording the outcome failed.
+            let reason = match e {
+                ControlError::Registry(_) => "internal error; see the server log".to_string(),
+                other => other.to_string(),
+            };
+            self.progress.tell(
+                slug,
+                Progress::Failed {
+                    reason,
+                    still_serving: self.live(slug).is_some(),
+                },
+            );
+        }
+        result
+    }
+
+    /// Runs the deploy and records its outcome (the state, the route, the progress feed's last
+    /// step).
+    async fn finish_deploy(
+        &self,
+        project: &Project,
+        deployment: i64,
+        actor: &str,
+    ) -> Result<Project> {
+        let slug = project.slug.as_str();
+        let outcome = self.run_deploy(project, deployment).await;
+        match outcome {
+            Ok(addr) => {
+                self.registry
+                    .finish_deployment(deployment, "running", None)
+                    .await?;
+                let live = Live {
+                    deployment,
+                    addr,
+                    up: true,
+                };
+                self.live
+                    .lock()
+                    .expect("live map poisoned")
+                    .insert(slug.to_string(), live);
+                let p = self
+                    .registry
+                    .transition(slug, ProjectState::Running, actor, "deployed")
+                    .await?;
+                // The route moves to the new deployment in one swap; the old one drains, then goes.
+                self.publish_routes().await?;
+                self.progress.tell(
+                    slug,
+                    Progress::RoutePublished {
+                        route: p.route.clone(),
+                    },
+                );
+                self.progress.tell(slug, Progress::Running);
+                self.retire_other_deployments(slug, deployment).await;
+                tracing::info!(%slug, %addr, "project running");
+                Ok(p)
+            }
+            Err(reason) => {
+                tracing::warn!(%slug, %reason, "deploy failed");
+                self.registry
+                    .finish_deployment(deployment, "failed", Some(&reason))
+                    .await?;
+                // A failed redeploy of a running project leaves the previous deployment serving.
+                let still_serving = self.live(slug).is_some();
+                let (to, why) = if still_serving {
+                    let why =
+                        format!("redeploy failed, previous deployment still serving: {reason}");
+                    (ProjectState::Running, why)
+                } else {
+                    (ProjectState::Failed, reason.clone())
+                };
+                let subject = format!("{slug} failed to deploy");
+                let body = format!("The deploy of {slug} failed: {reason}");
+                let p = self
+                    .registry
+                    .transition_noting(slug, to, actor, &why, |p| {
+                        self.notifier.keep(vec![
+                            Note::owner(&p.owner, slug, subject.clone(), body.clone()),
+                            Note::admins(slug, subject, body),
+                        ])
+                    })
+                    .await?;
+                self.publish_routes().await?;
+                self.progress.tell(
+                    slug,
+                    Progress::Failed {
+                        reason: reason.clone(),
+                        still_serving,
+                    },
+                );
+                Ok(p)
+            }
+        }
+    }
+
+    /// Returns the exposed address, or the reason the deploy failed (already cleaned up).
+    pub(super) async fn run_deploy(
+        &self,
+        project: &Project,
+        deployment: i64,
+    ) -> std::result::Result<SocketAddr, String> {
+        let stack = self
+            .project_stack(project)
+            .await
+            .map_err(|e| e.to_string())?;
+        let engine = self.engine().await.map_err(|e| e.to_string())?;
+        let req = DeployRequest {
+            slug: &project.slug,
+            stack: &stack,
+            deployment,
+            gateway: &self.config.docker.gateway_network,
+            timeout: self.config.docker.deploy_timeout,
+            progress: &|step| self.progress.tell(&project.slug, step),
+        };
+        // The reason is stored, logged and shown: secret values (say, in a container's last
+        // log lines) are masked first.
+        let secrets = self
+            .registry
+            .variables(&project.slug)
+            .await
+            .map_err(|e| e.to_string())?;
+        let outcome = deploy::deploy(engine, &req)
+            .await
+            .map_err(|e| secrets.redact(&e.to_string()));
+        // Even a failed deploy may have pulled its images: `gc --images` must know them.
+        self.record_images(engine, &project.slug, &stack).await;
+        outcome
+    }
+
+    /// Remembers the images a deploy used, with the image id each names now (what
+    /// `gc --images` may later prune). A failure is logged; it never fails the deploy.
+    async fn record_images(&self, engine: &Engine, slug: &str, stack: &stack::Stack) {
+        let mut images: Vec<(String, String)> = Vec::new();
+        for svc in &stack.services {
+            if images.iter().any(|(i, _)| *i == svc.image) {
+                continue;
+            }
+            match engine.image_id(&svc.image).await {
+                Ok(Some(id)) => images.push((svc.image.clone(), id)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(%slug, error = %e, "cannot read a deployed image's id"),
+            }
+        }
+        if let Err(e) = self.registry.record_images(slug, &images).await {
+            tracing::warn!(%slug, error = %e, "cannot record deployed images");
+        }
+    }
+
+    /// Removes the deployments of a project older than `keep`, after the drain period (in the
+    /// background, so the caller does not wait for it).
+    pub(super) async fn retire_other_deployments(&self, slug: &str, keep: i64) {
+        let Ok(engine) = self.engine().await else {
+            return;
+        };
+        let engine = engine.clone();
+        let drain = *self.drain.lock().expect("drain poisoned");
+        let slug = slug.to_string();
+        let retire = async move {
+            tokio::time::sleep(drain).await;
+            // Only older ones: a newer deployment may be starting right now.
+            deploy::remove_deployments(&engine, &slug, |d| d < keep).await;
+        };
+        if drain.is_zero() {
+            retire.await;
+        } else {
+            tokio::spawn(retire);
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! The reverse proxy visitors reach: path (and host) routing to project containers and static
+//! upstreams, the portal under its reserved prefix, and clubhost's own error pages.
+//!
+//! Architecture invariant: the proxy never talks to Docker or the registry. It reads the route
+//! table (swapped in by the control plane) and nothing else, so a slow engine or database can never
+//! slow a request down.
+//!
+//! Module map: [`routes`] (the table), [`forwarded`] (header surgery), [`body`] (request bodies
+//! with the size limit), [`framing`] (spots heads with both Content-Length and
+//! Transfer-Encoding), [`metrics`] (counters for `/metrics`), [`pages`] (error pages),
+//! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled
+//! keep-alive connections to upstreams), [`h1`] (the HTTP/1.1 client codec for upstreams),
+//! `visitor` (the client side of a connection: our own server for bodyless requests, hyper's for
+//! the rest), `httpdate` (the Date header).
+
+pub mod access;
+pub mod body;
+pub mod forwarded;
+pub mod framing;
+pub mod h1;
+mod httpdate;
+pub mod metrics;
+pub mod pages;
+pub mod routes;
+pub mod settings;
+pub mod upstream;
+mod visitor;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::body::Body;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+use body::{Fault, FaultCell, RequestBody, UpstreamBody};
+use pages::{add_slash, page, to_portal_host};
+use routes::{Match, Route, RouteHandle, Target};
+pub use access::LogFormat;
+pub use settings::Settings;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use body::ProxyBody;
+
+/// The visitor's address, put in the extensions of every request the portal gets (it throttles
+/// logins per address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+/// The portal, boxed once at start-up so `Proxy` is not generic.
+type Portal = BoxCloneSyncService<Request<RequestBody>, Response<ProxyBody>, Infallible>;
+
+/// One client connection: what its requests share.
+struct ClientConn {
+    proxy: Arc<Proxy>,
+    peer: SocketAddr,
+    /// `peer`'s IP as a header value, formatted once per connection (X-Forwarded-For, X-Real-IP).
+    peer_ip: HeaderValue,
+    /// What the socket wrapper saw of the current request's head.
+    framing: Arc<framing::FramingFlags>,
+}
+
+/// What the proxy needs to serve; shared by every connection.
+pub struct Proxy {
+    routes: RouteHandle,
+    /// Pooled keep-alive connections to upstreams.
+    upstreams: Arc<upstream::Upstreams>,
+    /// Answers requests under the portal's reserved prefix.
+    portal: Portal,
+    settings: Settings,
+    /// `settings.scheme` as a header value, announced in X-Forwarded-Proto.
+    scheme: HeaderValue,
+}
+
+impl Proxy {
+    /// A proxy with default limits and the given X-Forwarded-Proto scheme.
+    pub fn new<S, B>(routes: RouteHandle, portal: S, scheme: &str) -> Proxy
+    where
+        S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let settings = Settings {
+            scheme: scheme.to_string(),
+            ..Settings::default()
+        };
+        Proxy::with_settings(routes, portal, settings)
+    }
+
+    /// A proxy with these settings; `portal` answers the portal's routes (any tower service, e.g.
+    /// an axum router), so this crate knows nothing of how the portal is built.
+    pub fn with_settings<S, B>(routes: RouteHandle, portal: S, settings: Settings) -> Proxy
+    where
+        S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Proxy {
+            routes,
+            upstreams: upstream::Upstreams::new(settings.connect_timeout, settings.idle_timeout),
+            portal: BoxCloneSyncService::new(portal.map_response(|res| res.map(ProxyBody::other))),
+            scheme: HeaderValue::from_str(&settings.scheme)
+                .unwrap_or(HeaderValue::from_static("http")),
+            settings,
+        }
+    }
+
+    /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish (up to
+    /// the shutdown deadline).
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        // Connections watch this; on shutdown each finishes its request in flight, then closes.
+        let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            // Reap finished connection tasks so the set does not grow without bound.
+            while connections.try_join_next().is_some() {}
+            let _ = stream.set_nodelay(true);
+            let closing = closing_rx.clone();
+            let client = Arc::new(ClientConn {
+                proxy: self.clone(),
+                peer,
+                // The peer's address as a header value, formatted once per connection.
+                peer_ip: forwarded::ip_header(peer.ip()),
+                framing: Arc::new(framing::FramingFlags::default()),
+            });
+            connections.spawn(async move {
+                let _open = metrics::ConnectionGuard::open();
+                visitor::serve(stream, client, closing).await;
+            });
+        }
+        drop(listener);
+        let _ = closing_tx.send(true);
+        let drain = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.settings.shutdown_deadline, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown deadline reached; closing remaining connections");
+        }
+    }
+
+    async fn handle(
+        &self,
+        req: Request<RequestBody>,
+        client: &ClientConn,
+    ) -> Result<Response<ProxyBody>, Infallible> {
+        let start = Instant::now();
+        // hyper settles a head with both Content-Length and Transfer-Encoding by itself (chunked
+        // wins, connection closed after); the issue wants such requests refused outright.
+        if client.framing.take_both() && req.headers().contains_key(header::TRANSFER_ENCODING) {
+            let mut res = page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The request has both Content-Length and Transfer-Encoding.",
+                pages::wants_json(req.headers()),
+                &self.settings.portal_path,
+            );
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Ok(self.unrouted(&req, start, res));
+        }
+        // A request without a body ends with its head: the next bytes are the next head.
+        let has_body = !req.body().is_end_stream();
+        if !has_body {
+            client.framing.resume();
+        }
+        let json = pages::wants_json(req.headers());
+        let table = self.routes.load_full();
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().host());
+        let route = match table.lookup_host(host, req.uri().path()) {
+            Match::NotFound => {
+                let res = page(
+                    StatusCode::NOT_FOUND,
+                    "Nothing is hosted here",
+                    "No club project lives at this address.",
+                    json,
+                    &self.settings.portal_path,
+                );
+                return Ok(self.unrouted(&req, start, res));
+            }
+            Match::AddSlash => {
+                let res = add_slash(&req, &self.settings.portal_path);
+                return Ok(self.unrouted(&req, start, res));
+            }
+            // The upstream path is the client's minus `route.prefix` (see `h1::request_target`).
+            Match::Route { route, .. } => route,
+        };
+        let res = match &route.target {
+            // Reached by its path while it lives on its own host: send the visitor there.
+            Target::Portal if !route.prefix.is_empty() && self.settings.portal_host.is_some() => {
+                let res = to_portal_host(&req, route, &self.settings);
+                return Ok(self.finish(
+                    req.method(),
+                    req.uri().path(),
+                    &route.stats,
+                    &route.name,
+                    start,
+                    None,
+                    res,
+                ));
+            }
+            Target::Portal => {
+                let mut req = req;
+                // The portal throttles logins per address; it reads the peer from this.
+                req.extensions_mut().insert(Peer(client.peer));
+                let Ok(res) = self.portal.clone().oneshot(req).await;
+                if has_body {
+                    // The portal has read (or dropped) the body by the time it answers.
+                    client.framing.resume();
+                }
+                route.stats.record(res.status().as_u16());
+                metrics::observe_latency(start.elapsed());
+                return Ok(res);
+            }
+            Target::Unavailable { state, about } => {
+                let detail = match about {
+                    Some(about) => format!("This project is {state}. {about}"),
+                    None => format!("This project is {state} right now."),
+                };
+                let res = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("{} is not running", route.name),
+                    &detail,
+                    json,
+                    &self.settings.portal_path,
+                );
+                return Ok(self.finish(
+                    req.method(),
+                    req.uri().path(),
+                    &route.stats,
+                    &route.name,
+                    start,
+                    None,
+                    res,
+                ));
+            }
+            Target::Upstream(addr) => self.forward(req, client, *addr, route, json, start).await,
+        };
+        Ok(res)
+    }
+
+    /// [`Proxy::finish`] for an answer that belongs to no route (404, a redirect, a refusal).
+    fn unrouted<B>(
+        &self,
+        req: &Request<B>,
+        start: Instant,
+        res: Response<ProxyBody>,
+    ) -> Response<ProxyBody> {
+        self.finish(
+            req.method(),
+            req.uri().path(),
+            metrics::unrouted(),
+            "-",
+            start,
+            None,
+            res,
+        )
+    }
+
+    /// Records metrics and the access log line for a response about to be sent.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        method: &Method,
+        path: &str,
+        stats: &metrics::ProjectStats,
+        project: &str,
+        start: Instant,
+        upstream: Option<Duration>,
+        res: Response<ProxyBody>,
+    ) -> Response<ProxyBody> {
+        let total = start.elapsed();
+        stats.record(res.status().as_u16());
+        metrics::observe_latency(total);
+        if let Some(format) = self.settings.access_log {
+            access::log(
+                format,
+                &access::Entry {
+                    project,
+                    method: method.as_str(),
+                    path,
+                    status: res.status().as_u16(),
+                    bytes: res.body().size_hint().exact(),
+                    total,
+                    upstream,
+                },
+            );
+        }
+        res
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        &self,
+        mut req: Request<RequestBody>,
+        client: &ClientConn,
+        addr: SocketAddr,
+        route: &Route,
+        json: bool,
+        start: Instant,
+    ) -> Response<ProxyBody> {
+        // The access log wants the client's view of the request, not the upstream's: keep the
+        // client's path (only when it is logged, to spare the allocation otherwise).
+        let method = req.method().clone();
+        let client_path = match self.settings.access_log {
+            Some(_) => req.uri().path().to_owned(),
+            None => String::new(),
+        };
+        let fail = |status, title: String, detail: &str| {
+            let res = page(status, &title, detail, json, &self.settings.portal_path);
+            self.finish(
+                &method,
+                &client_path,
+                &route.stats,
+                &route.name,
+                start,
+                None,
+                res,
+            )
+        };
+
+        // A declared body over the limit is refused before anything goes upstream.
+        let max_body_size = route
+            .limits
+            .max_body_size
+            .unwrap_or(self.settings.max_body_size);
+        let declared = req.body().size_hint().exact();
+        if declared.is_some_and(|n| n > max_body_size) {
+            return fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request too large".into(),
+                "The request body is larger than this server accepts.",
+            );
+        }
+        // The upstream's path is the client's minus the route's prefix (`h1::request_target`).
+        if req.uri().path().get(route.prefix.len()..).is_none() {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "Bad request".into(),
+                "Malformed path.",
+            );
+        }
+        // Needed afterwards only to rewrite absolute Locations under the prefix.
+        let client_host = (route.rewrite && !route.prefix.is_empty())
+            .then(|| req.headers().get(header::HOST).cloned())
+            .flatten();
+        let upgrade = req.headers().contains_key(header::UPGRADE).then(|| {
+            (
+                req.headers().get(header::UPGRADE).cloned(),
+                hyper::upgrade::on(&mut req),
+            )
+        });
+        // The proxy speaks HTTP/1.1 upstream whatever the visitor spoke (keep-alive pools).
+        *req.version_mut() = Version::HTTP_11;
+        let headers = req.headers_mut();
+        if !headers.contains_key(header::HOST)
+            && let Some(authority) = &route.authority
+            && let Ok(host) = HeaderValue::from_str(authority.as_str())
+        {
+            headers.insert(header::HOST, host);
+        }
+        forwarded::strip_hop_by_hop(headers);
+        if let Some((Some(proto), _)) = &upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, proto.clone());
+        }
+        let forwarded = forwarded::forwarded(
+            headers,
+            &forwarded::Hop {
+                peer: client.peer,
+                peer_ip: &client.peer_ip,
+                trusted: self.settings.trusts(client.peer.ip()),
+                scheme: &self.scheme,
+                prefix: route.prefix_header.as_ref(),
+            },
+        );
+
+        let (parts, incoming) = req.into_parts();
+        // Requests without a body that are safe to repeat may be retried once on a connect
+        // failure or a pooled connection the upstream had closed (`upstream::Upstreams::send`).
+        let retry = upgrade.is_none() && incoming.is_end_stream() && idempotent(&parts.method);
+        let fault = (!incoming.is_end_stream()).then(|| Arc::new(FaultCell::default()));
+        let body = match &fault {
+            None => UpstreamBody::Empty,
+            Some(f) => {
+                UpstreamBody::limited(incoming, max_body_size, f.clone(), client.framing.clone())
+            }
+        };
+        let sent = Instant::now();
+        let wait = route
+            .limits
+            .response_header_timeout
+            .unwrap_or(self.settings.response_header_timeout);
+        let outgoing = upstream::Outgoing {
+            strip: route.prefix.len(),
+            forwarded: &forwarded,
+            wait,
+            retry,
+        };
+        let result = self
+            .upstreams
+            .send(addr, Request::from_parts(parts, body), &outgoing)
+            .await;
+        let upstream_time = sent.elapsed();
+        let res = match result {
+            Ok(res) => res,
+            Err(e) => {
+                let (status, title, detail) = match fault.as_ref().map_or(Fault::None, |f| f.get())
+                {
+                    Fault::TooLarge => (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Request too large".to_string(),
+                        "The request body is larger than this server accepts.",
+                    ),
+                    Fault::Broken => (
+                        StatusCode::BAD_REQUEST,
+                        "Bad request".to_string(),
+                        "The request body was malformed or cut short.",
+                    ),
+                    Fault::None => {
+                        route.stats.upstream_error();
+                        tracing::warn!(project = %route.name, upstream = %addr, error = %e, "upstream failed");
+                        match e {
+                            upstream::UpstreamError::Timeout => (
+                                StatusCode::GATEWAY_TIMEOUT,
+                                format!("{} is not answering", route.name),
+                                "The project's server took too long to answer. Try again in a moment.",
+                            ),
+                            _ => (
+                                StatusCode::BAD_GATEWAY,
+                                format!("{} is not answering", route.name),
+                                "The project's server did not answer. Try again in a moment.",
+                            ),
+                        }
+                    }
+                };
+                return fail(status, title, detail);
+            }
+        };
+        let (mut parts, mut body) = res.into_parts();
+        let body = if parts.status == StatusCode::SWITCHING_PROTOCOLS
+            && let Some((_, client_side)) = upgrade
+            && let Some(conn) = body.take_tunnel()
+        {
+            // From here on the client's bytes are the upgraded protocol's, not HTTP heads.
+            client.framing.switch_off();
+            tokio::spawn(tunnel(client_side, conn));
+            ProxyBody::other(http_body_util::Empty::new())
+        } else if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            // A switch nobody asked for: passed on, the visitor would take what follows for the
+            // new protocol. The upstream connection closes with `body`.
+            route.stats.upstream_error();
+            tracing::warn!(project = %route.name, upstream = %addr, "upstream switched protocols unasked");
+            return fail(
+                StatusCode::BAD_GATEWAY,
+                format!("{} is not answering", route.name),
+                "The project's server sent an answer the proxy cannot pass on.",
+            );
+        } else {
+            // `h1` left hop-by-hop headers out of every response but a 101.
+            ProxyBody::Upstream(body)
+        };
+        if route.rewrite {
+            let host = client_host.as_ref().and_then(|h| h.to_str().ok());
+            forwarded::rewrite_response(&mut parts.headers, &route.prefix, host);
+        }
+        let res = Response::from_parts(parts, body);
+        self.finish(
+            &method,
+            &client_path,
+            &route.stats,
+            &route.name,
+            start,
+            Some(upstream_time),
+            res,
+        )
+    }
+}
+
+/// Carries an upgraded connection (WebSocket and the like) both ways until either side closes.
+/// The upstream connection belongs to this tunnel, never to the pool again.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn) {
+    let Ok(client) = client.await else { return };
+    let mut client = TokioIo::new(client);
+    // Bytes the upstream sent right after its 101 head belong to the client.
+    if !upstream.buf.is_empty() {
+        use tokio::io::AsyncWriteExt;
+        if client.write_all(&upstream.buf).await.is_err() {
+            return;
+        }
+        upstream.buf.clear();
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream.stream).await;
+}
+
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}

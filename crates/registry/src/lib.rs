@@ -1,0 +1,577 @@
+//! The SQLite registry: users, projects, deployments and the audit log.
+//!
+//! Architecture invariant: only this crate writes SQL (it is the only one that depends on sqlx). Every project state change goes through
+//! [`Registry::transition`], which checks the lifecycle table in [`state`] and appends to the audit
+//! log in the same transaction, so the log can never disagree with the projects table.
+
+pub mod accounts;
+pub mod clock;
+mod images;
+pub mod outbox;
+mod review;
+pub mod sessions;
+pub mod state;
+pub mod terms;
+mod variables;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+pub use images::DeployedImage;
+pub use outbox::Note;
+pub use review::ProjectEdit;
+pub use state::ProjectState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("registry database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("registry migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("project {slug}: cannot go from {from} to {to}")]
+    InvalidTransition {
+        slug: String,
+        from: ProjectState,
+        to: ProjectState,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, RegistryError>;
+
+/// Seconds since the Unix epoch; the registry's only notion of time, read from the lifecycle
+/// clock so tests can move it.
+pub fn now() -> i64 {
+    crate::clock::now()
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// A project row as stored; `state` is parsed into [`ProjectState`] by [`Project::state`].
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Project {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub owner_id: i64,
+    /// Owner's name, joined in for display.
+    pub owner: String,
+    #[serde(rename = "state")]
+    pub state_text: String,
+    #[serde(skip)]
+    pub stack_source: String,
+    pub route: String,
+    pub is_root: bool,
+    pub term_days: i64,
+    pub term_end: Option<i64>,
+    /// Marked by an admin: the term never runs out.
+    pub permanent: bool,
+    pub failure_reason: Option<String>,
+    /// The admin's note from the last time the request was sent back (`changes_requested`).
+    pub review_note: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Project {
+    pub fn state(&self) -> ProjectState {
+        // The column is only ever written from ProjectState::as_str.
+        ProjectState::from_str(&self.state_text).unwrap_or(ProjectState::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Deployment {
+    pub id: i64,
+    pub project_id: i64,
+    pub state: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub project: Option<String>,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub reason: String,
+}
+
+/// What a submission carries into the registry.
+#[derive(Debug, Clone)]
+pub struct NewProject<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub owner_id: i64,
+    pub stack_source: &'a str,
+    pub is_root: bool,
+    pub term_days: u32,
+}
+
+const PROJECT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.owner_id, \
+     u.name AS owner, p.state AS state_text, p.stack_source, p.route, p.is_root, p.term_days, \
+     p.term_end, p.permanent, p.failure_reason, p.review_note, p.created_at, p.updated_at \
+     FROM projects p JOIN users u ON u.id = p.owner_id";
+
+/// Handle to the registry; cheap to clone (a pool inside).
+#[derive(Clone)]
+pub struct Registry {
+    pool: SqlitePool,
+    /// Notified after a commit that stored notes, so the sender (`notify`) looks at the outbox.
+    outbox_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Registry {
+    /// Opens (creating if needed) the database at `path` in WAL mode and applies migrations.
+    pub async fn open(path: &Path) -> Result<Registry> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../../migrations").run(&pool).await?;
+        Ok(Registry {
+            pool,
+            outbox_wake: Arc::default(),
+        })
+    }
+
+    /// This registry's identity, made once: every Docker object clubhost creates is labelled with
+    /// it, so two registries on one engine never touch each other's objects.
+    pub async fn instance_id(&self) -> Result<String> {
+        let fresh = format!(
+            "{:x}{:x}",
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+            std::process::id()
+        );
+        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)")
+            .bind(&fresh)
+            .execute(&self.pool)
+            .await?;
+        let (id,): (String,) = sqlx::query_as("SELECT value FROM meta WHERE key = 'instance'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    // ---- users ----
+
+    pub async fn add_user(&self, name: &str, is_admin: bool, actor: &str) -> Result<User> {
+        let mut tx = self.pool.begin().await?;
+        let inserted =
+            sqlx::query("INSERT INTO users (name, is_admin, created_at) VALUES (?, ?, ?)")
+                .bind(name)
+                .bind(is_admin)
+                .bind(now())
+                .execute(&mut *tx)
+                .await;
+        if let Err(e) = inserted {
+            if is_unique_violation(&e) {
+                return Err(RegistryError::Conflict(format!(
+                    "user {name:?} already exists"
+                )));
+            }
+            return Err(e.into());
+        }
+        let action = if is_admin {
+            "user.add_admin"
+        } else {
+            "user.add"
+        };
+        audit(&mut tx, actor, None, action, None, None, name).await?;
+        tx.commit().await?;
+        self.user(name).await
+    }
+
+    pub async fn user(&self, name: &str) -> Result<User> {
+        sqlx::query_as::<_, User>(
+            "SELECT id, name, email, is_admin, disabled, created_at FROM users WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("user {name:?}")))
+    }
+
+    // ---- projects ----
+
+    /// Inserts a project in state `requested` and audits the submission.
+    pub async fn insert_project(&self, new: NewProject<'_>, actor: &str) -> Result<Project> {
+        let route = if new.is_root {
+            "/".to_string()
+        } else {
+            format!("/{}", new.slug)
+        };
+        let t = now();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO projects (slug, name, description, owner_id, state, stack_source, route, \
+             is_root, term_days, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new.slug)
+        .bind(new.name)
+        .bind(new.description)
+        .bind(new.owner_id)
+        .bind(ProjectState::Requested.as_str())
+        .bind(new.stack_source)
+        .bind(&route)
+        .bind(new.is_root)
+        .bind(new.term_days as i64)
+        .bind(t)
+        .bind(t)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            if is_unique_violation(&e) {
+                let what = if e.to_string().contains("is_root") {
+                    "another project already serves `/` (the root project)".to_string()
+                } else {
+                    format!("slug {:?} is already taken", new.slug)
+                };
+                return Err(RegistryError::Conflict(what));
+            }
+            return Err(e.into());
+        }
+        audit(
+            &mut tx,
+            actor,
+            Some(new.slug),
+            "project.submit",
+            None,
+            Some(ProjectState::Requested),
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+        self.project(new.slug).await
+    }
+
+    pub async fn project(&self, slug: &str) -> Result<Project> {
+        let sql = format!("{PROJECT_SELECT} WHERE p.slug = ?");
+        sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))
+    }
+
+    pub async fn projects(&self) -> Result<Vec<Project>> {
+        let sql = format!("{PROJECT_SELECT} ORDER BY p.slug");
+        Ok(sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Moves a project from its current state to `to`, if the lifecycle allows it, and audits it.
+    ///
+    /// The UPDATE is conditional on the state read in the same transaction, so two writers can't
+    /// both make the same move.
+    pub async fn transition(
+        &self,
+        slug: &str,
+        to: ProjectState,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Project> {
+        self.transition_noting(slug, to, actor, reason, |_| Vec::new())
+            .await
+    }
+
+    /// [`Registry::transition`], storing the notes `notes` makes of the moved project (its new
+    /// term end, say) in the outbox in the same transaction: the news goes out if and only if
+    /// the move happened.
+    pub async fn transition_noting(
+        &self,
+        slug: &str,
+        to: ProjectState,
+        actor: &str,
+        reason: &str,
+        notes: impl FnOnce(&Project) -> Vec<Note>,
+    ) -> Result<Project> {
+        let mut tx = self.pool.begin().await?;
+        transition_in(&mut tx, slug, to, actor, reason).await?;
+        let sql = format!("{PROJECT_SELECT} WHERE p.slug = ?");
+        let moved = sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
+            .bind(slug)
+            .fetch_one(&mut *tx)
+            .await?;
+        let notes = notes(&moved);
+        outbox::insert(&mut tx, &notes).await?;
+        tx.commit().await?;
+        self.notes_committed(notes.len());
+        Ok(moved)
+    }
+
+    /// Removes a project and its deployments; the audit log keeps its history.
+    pub async fn delete_project(&self, slug: &str, actor: &str, reason: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<(String,)> = sqlx::query_as("SELECT state FROM projects WHERE slug = ?")
+            .bind(slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (state,) = state.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
+        sqlx::query("DELETE FROM projects WHERE slug = ?")
+            .bind(slug)
+            .execute(&mut *tx)
+            .await?;
+        let from = ProjectState::from_str(&state).ok();
+        audit(
+            &mut tx,
+            actor,
+            Some(slug),
+            "project.delete",
+            from,
+            None,
+            reason,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- deployments ----
+
+    pub async fn start_deployment(&self, project_id: i64) -> Result<i64> {
+        let res = sqlx::query(
+            "INSERT INTO deployments (project_id, state, started_at) VALUES (?, 'deploying', ?)",
+        )
+        .bind(project_id)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(res.last_insert_rowid())
+    }
+
+    pub async fn finish_deployment(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE deployments SET state = ?, finished_at = ?, error = ? WHERE id = ?")
+            .bind(state)
+            .bind(now())
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn deployments(&self, project_id: i64) -> Result<Vec<Deployment>> {
+        Ok(sqlx::query_as::<_, Deployment>(
+            "SELECT id, project_id, state, started_at, finished_at, error FROM deployments \
+             WHERE project_id = ? ORDER BY id",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    // ---- audit ----
+
+    pub async fn audit_log(&self, project: Option<&str>) -> Result<Vec<AuditEntry>> {
+        Ok(sqlx::query_as::<_, AuditEntry>(
+            "SELECT id, at, actor, project, action, from_state, to_state, reason FROM audit_log \
+             WHERE ?1 IS NULL OR project = ?1 ORDER BY id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// [`Registry::transition`] inside a caller's transaction, so a state change can be committed
+/// together with the edits that go with it (a resubmission). The only code that writes `state`
+/// after insertion.
+async fn transition_in(
+    tx: &mut sqlx::SqliteConnection,
+    slug: &str,
+    to: ProjectState,
+    actor: &str,
+    reason: &str,
+) -> Result<()> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT state, term_days FROM projects WHERE slug = ?")
+            .bind(slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (from_text, term_days) =
+        row.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
+    let from = ProjectState::from_str(&from_text).map_err(RegistryError::Conflict)?;
+    if !from.can_become(to) {
+        return Err(RegistryError::InvalidTransition {
+            slug: slug.to_string(),
+            from,
+            to,
+        });
+    }
+    let t = now();
+    // The term starts when an admin approves.
+    let term_end = (to == ProjectState::Approved).then_some(t + term_days * 86_400);
+    let failure = (to == ProjectState::Failed).then_some(reason);
+    // A request sent back keeps the admin's note for the member (and the next review).
+    let note = (to == ProjectState::ChangesRequested).then_some(reason);
+    sqlx::query(
+        "UPDATE projects SET state = ?, updated_at = ?, term_end = COALESCE(?, term_end), \
+         failure_reason = CASE WHEN ? = 'failed' THEN ? WHEN ? = 'running' THEN NULL \
+         ELSE failure_reason END, review_note = COALESCE(?, review_note) \
+         WHERE slug = ? AND state = ?",
+    )
+    .bind(to.as_str())
+    .bind(t)
+    .bind(term_end)
+    .bind(to.as_str())
+    .bind(failure)
+    .bind(to.as_str())
+    .bind(note)
+    .bind(slug)
+    .bind(from.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let action = format!("project.{to}");
+    audit(tx, actor, Some(slug), &action, Some(from), Some(to), reason).await
+}
+
+async fn audit(
+    tx: &mut sqlx::SqliteConnection,
+    actor: &str,
+    project: Option<&str>,
+    action: &str,
+    from: Option<ProjectState>,
+    to: Option<ProjectState>,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, project, action, from_state, to_state, reason) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(now())
+    .bind(actor)
+    .bind(project)
+    .bind(action)
+    .bind(from.map(ProjectState::as_str))
+    .bind(to.map(ProjectState::as_str))
+    .bind(reason)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fresh() -> (tempfile::TempDir, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("t.db")).await.unwrap();
+        (dir, reg)
+    }
+
+    fn new_project(slug: &str, owner_id: i64) -> NewProject<'_> {
+        NewProject {
+            slug,
+            name: slug,
+            description: "",
+            owner_id,
+            stack_source: "services: {}",
+            is_root: false,
+            term_days: 30,
+        }
+    }
+
+    #[tokio::test]
+    async fn transitions_are_checked_and_audited() {
+        let (_d, reg) = fresh().await;
+        let u = reg.add_user("ana", false, "cli").await.unwrap();
+        reg.insert_project(new_project("blog", u.id), "ana")
+            .await
+            .unwrap();
+        let err = reg
+            .transition("blog", ProjectState::Running, "admin", "")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RegistryError::InvalidTransition { .. }),
+            "{err}"
+        );
+        assert_eq!(
+            reg.project("blog").await.unwrap().state(),
+            ProjectState::Requested
+        );
+
+        let p = reg
+            .transition("blog", ProjectState::Approved, "admin", "ok")
+            .await
+            .unwrap();
+        assert_eq!(p.state(), ProjectState::Approved);
+        assert!(p.term_end.unwrap() > now() + 29 * 86_400);
+        let log = reg.audit_log(Some("blog")).await.unwrap();
+        let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["project.submit", "project.approved"]);
+        assert_eq!(log[1].actor, "admin");
+        assert_eq!(log[1].from_state.as_deref(), Some("requested"));
+    }
+
+    #[tokio::test]
+    async fn duplicate_slug_and_second_root_are_conflicts() {
+        let (_d, reg) = fresh().await;
+        let u = reg.add_user("ana", false, "cli").await.unwrap();
+        reg.insert_project(new_project("blog", u.id), "ana")
+            .await
+            .unwrap();
+        let err = reg
+            .insert_project(new_project("blog", u.id), "ana")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("already taken"), "{err}");
+
+        let mut root = new_project("home", u.id);
+        root.is_root = true;
+        reg.insert_project(root.clone(), "ana").await.unwrap();
+        root.slug = "home2";
+        let err = reg.insert_project(root, "ana").await.unwrap_err();
+        assert!(err.to_string().contains("root"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn database_is_in_wal_mode() {
+        let (_d, reg) = fresh().await;
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&reg.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
