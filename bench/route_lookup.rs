@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use clubhost::proxy::routes::{HostOptions, Match, RouteSpec, RouteTable, Target};
+use clubhost_proxy::routes::{HostOptions, Match, RouteSpec, RouteTable, Target};
 
 /// Counts allocations so the benchmark can show that lookups make none.
 struct Counting;

@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hyper::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod client;
 mod project;
+mod stack;
 
-use clubhost_core::config::Config;
+use crate::api::requests::{ClockRequest, GcRequest, NewPassword, NewUser};
 use client::Api;
+use clubhost_core::config::Config;
+use stack::StackCommand;
 
 #[derive(Parser)]
 #[command(
@@ -68,27 +71,6 @@ pub enum Command {
     Audit {
         #[arg(long)]
         project: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum StackCommand {
-    /// Print the normalized stack and every violation with its line and column; exit 1 if any.
-    Check {
-        file: PathBuf,
-        /// A project variable, `KEY=VALUE` (repeatable).
-        #[arg(long = "var", value_name = "KEY=VALUE")]
-        vars: Vec<String>,
-        /// A secret project variable, `KEY=VALUE`: its value is masked in the output.
-        #[arg(long = "secret", value_name = "KEY=VALUE")]
-        secrets: Vec<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// List the built-in stack templates.
-    Templates {
         #[arg(long)]
         json: bool,
     },
@@ -270,20 +252,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\n', '\r']);
             let api = Api::connect(config).await?;
             let path = format!("/api/users/{name}/password");
-            api.call(Method::POST, &path, Some(json!({ "password": password })))
-                .await?;
+            let body = NewPassword {
+                password: password.to_string(),
+            };
+            api.send(Method::POST, &path, &body).await?;
             println!("password set for {name}");
             Ok(())
         }
         Command::User(UserCommand::Add { name, admin, email }) => {
             let api = Api::connect(config).await?;
-            let u = api
-                .call(
-                    Method::POST,
-                    "/api/users",
-                    Some(json!({ "name": name, "admin": admin, "email": email })),
-                )
-                .await?;
+            let body = NewUser { name, admin, email };
+            let u = api.send(Method::POST, "/api/users", &body).await?;
             println!(
                 "added {} {}",
                 if admin { "admin" } else { "member" },
@@ -298,8 +277,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let api = Api::connect(config).await?;
-            let body = json!({ "apply": apply, "images": images });
-            let report = api.call(Method::POST, "/api/gc", Some(body)).await?;
+            let body = GcRequest { apply, images };
+            let report = api.send(Method::POST, "/api/gc", &body).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
@@ -337,17 +316,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("--advance {advance:?} is not a duration like \"8d\""))?
                 .as_secs();
             let api = Api::connect(config).await?;
-            let v = api
-                .call(
-                    Method::POST,
-                    "/api/clock",
-                    Some(json!({ "advance_secs": secs })),
-                )
-                .await?;
+            let body = ClockRequest {
+                advance_secs: i64::try_from(secs).context("--advance is too far")?,
+            };
+            let v = api.send(Method::POST, "/api/clock", &body).await?;
             println!("clock now {}", format_time(v["now"].as_i64()));
             Ok(())
         }
-        Command::Stack(cmd) => crate::stack_cli::run(&config, cmd),
+        Command::Stack(cmd) => stack::run(&config, cmd),
         Command::Audit { project, json } => {
             let api = Api::connect(config).await?;
             let path = match &project {

@@ -35,14 +35,13 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     let socket = bind_admin_socket(&config).await?;
     // This is now the only server on this data dir: it takes over every undelivered notification.
     control
-        .notifier
+        .notifier()
         .resume()
         .await
         .context("resuming notifications")?;
 
-    let engine = control.engine().await?;
-    let (engine_version, api_version) = engine.version().await?;
-    tracing::info!(endpoint = engine.endpoint(), %engine_version, %api_version, "Docker connected");
+    let (endpoint, engine_version, api_version) = control.docker_version().await?;
+    tracing::info!(%endpoint, %engine_version, %api_version, "Docker connected");
     control
         .reconcile()
         .await
@@ -52,7 +51,7 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
 
     let portal =
         crate::portal::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
-    let settings = clubhost_proxy::Settings::from_config(&config);
+    let settings = config.proxy_settings();
     let proxy = Arc::new(Proxy::with_settings(routes, portal, settings));
     let api = crate::api::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     tracing::info!(listen = %config.proxy.listen, domain = %config.domain, "clubhost serving");
@@ -69,7 +68,7 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
         }
     });
     // Terms: sleeps until the next reminder, expiry or purge and acts on it.
-    let scheduler_task = tokio::spawn(clubhost_core::lifecycle::scheduler::run(
+    let scheduler_task = tokio::spawn(clubhost_core::control::scheduler::run(
         control.clone(),
         stop_rx.clone(),
     ));

@@ -5,8 +5,8 @@
 
 use std::net::SocketAddr;
 
-use clubhost::proxy::forwarded::{rewrite_response, strip_hop_by_hop};
-use clubhost::proxy::routes::{Match, RouteSpec, RouteTable, Target};
+use clubhost_proxy::forwarded::{rewrite_response, strip_hop_by_hop};
+use clubhost_proxy::routes::{Match, RouteSpec, RouteTable, Target};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 

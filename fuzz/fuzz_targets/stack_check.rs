@@ -2,7 +2,7 @@
 //! and never report a line outside the input.
 #![no_main]
 
-use clubhost::stack::{self, Limits, Vars};
+use clubhost_stack::{self as stack, Limits, Vars};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

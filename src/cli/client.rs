@@ -32,6 +32,17 @@ impl Api {
     }
 
     /// Sends one request; a non-2xx answer becomes an error with the server's message.
+    /// Sends one of the server's own request types as the JSON body.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> anyhow::Result<Value> {
+        self.call(method, path, Some(serde_json::to_value(body)?))
+            .await
+    }
+
     pub(super) async fn call(
         &self,
         method: Method,
@@ -53,7 +64,7 @@ impl Api {
                 let bytes = res.into_body().collect().await?.to_bytes();
                 // This process exits soon: let the notifications it queued go out first.
                 control
-                    .notifier
+                    .notifier()
                     .flush(std::time::Duration::from_secs(15))
                     .await;
                 (status, bytes)

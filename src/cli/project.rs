@@ -2,10 +2,11 @@
 
 use anyhow::{Context, bail};
 use hyper::Method;
-use serde_json::json;
 
 use super::client::Api;
 use super::{ProjectCommand, format_time, print_project, text};
+use crate::api::requests::ActionBody;
+use clubhost_core::control::{RenewalRequest, Resubmission, Submission};
 
 pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
     let action = |slug: &str, action: &str| format!("/api/projects/{slug}/{action}");
@@ -23,24 +24,31 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
         } => {
             let text = std::fs::read_to_string(&stack)
                 .with_context(|| format!("cannot read stack file {}", stack.display()))?;
-            let vars = crate::stack_cli::vars_from_args(&vars, &secrets)?;
-            let body = json!({
-                "owner": owner, "slug": slug, "stack": text, "days": days, "root": root,
-                "name": name, "description": description, "vars": vars,
-            });
-            api.call(Method::POST, "/api/projects", Some(body)).await?
+            let vars = super::stack::vars_from_args(&vars, &secrets)?;
+            let body = Submission {
+                owner,
+                slug,
+                name,
+                description,
+                stack: text,
+                days,
+                root,
+                vars,
+                source_url: String::new(),
+            };
+            api.send(Method::POST, "/api/projects", &body).await?
         }
         ProjectCommand::Vars {
             slug,
             vars,
             secrets,
         } => {
-            let vars = crate::stack_cli::vars_from_args(&vars, &secrets)?;
+            let vars = super::stack::vars_from_args(&vars, &secrets)?;
             let v = api
-                .call(
+                .send(
                     Method::PUT,
                     &format!("/api/projects/{slug}/variables"),
-                    Some(json!(vars)),
+                    &vars,
                 )
                 .await?;
             for (k, val) in v["variables"].as_object().into_iter().flatten() {
@@ -57,8 +65,11 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
                 .await?
         }
         ProjectCommand::SendBack { slug, note } => {
-            let body = json!({ "note": note });
-            api.call(Method::POST, &action(&slug, "send-back"), Some(body))
+            let body = ActionBody {
+                note,
+                ..ActionBody::default()
+            };
+            api.send(Method::POST, &action(&slug, "send-back"), &body)
                 .await?
         }
         ProjectCommand::Resubmit {
@@ -77,38 +88,57 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
                 })
                 .transpose()?;
             let vars = (!vars.is_empty() || !secrets.is_empty())
-                .then(|| crate::stack_cli::vars_from_args(&vars, &secrets))
+                .then(|| super::stack::vars_from_args(&vars, &secrets))
                 .transpose()?;
-            let body = json!({
-                "stack": stack, "name": name, "description": description, "days": days,
-                "vars": vars,
-            });
-            api.call(Method::POST, &action(&slug, "resubmit"), Some(body))
+            let body = Resubmission {
+                name,
+                description,
+                stack,
+                vars,
+                days,
+                source_url: None,
+            };
+            api.send(Method::POST, &action(&slug, "resubmit"), &body)
                 .await?
         }
         ProjectCommand::Reject { slug, reason } => {
-            let body = json!({ "reason": reason });
-            api.call(Method::POST, &action(&slug, "reject"), Some(body))
+            let body = ActionBody {
+                reason,
+                ..ActionBody::default()
+            };
+            api.send(Method::POST, &action(&slug, "reject"), &body)
                 .await?
         }
         ProjectCommand::Expire { slug, reason } => {
-            let body = json!({ "reason": reason });
-            api.call(Method::POST, &action(&slug, "expire"), Some(body))
+            let body = ActionBody {
+                reason,
+                ..ActionBody::default()
+            };
+            api.send(Method::POST, &action(&slug, "expire"), &body)
                 .await?
         }
         ProjectCommand::Stop { slug, reason } => {
-            let body = json!({ "reason": reason });
-            api.call(Method::POST, &action(&slug, "stop"), Some(body))
+            let body = ActionBody {
+                reason,
+                ..ActionBody::default()
+            };
+            api.send(Method::POST, &action(&slug, "stop"), &body)
                 .await?
         }
         ProjectCommand::Restore { slug, days } => {
-            let body = json!({ "days": days });
-            api.call(Method::POST, &action(&slug, "restore"), Some(body))
+            let body = ActionBody {
+                days,
+                ..ActionBody::default()
+            };
+            api.send(Method::POST, &action(&slug, "restore"), &body)
                 .await?
         }
         ProjectCommand::Purge { slug, reason } => {
-            let body = json!({ "reason": reason });
-            api.call(Method::POST, &action(&slug, "purge"), Some(body))
+            let body = ActionBody {
+                reason,
+                ..ActionBody::default()
+            };
+            api.send(Method::POST, &action(&slug, "purge"), &body)
                 .await?
         }
         ProjectCommand::Permanent { slug, off } => {
@@ -123,9 +153,9 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
             reason,
             by,
         } => {
-            let body = json!({ "days": days, "reason": reason, "by": by });
+            let body = RenewalRequest { by, days, reason };
             let r = api
-                .call(Method::POST, &action(&slug, "renewals"), Some(body))
+                .send(Method::POST, &action(&slug, "renewals"), &body)
                 .await?;
             println!(
                 "renewal #{} for {slug} requested: term end {} -> {} (waiting for an admin)",
@@ -166,10 +196,13 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
         }
         ProjectCommand::ApproveRenewal { id, reason } => {
             let r = api
-                .call(
+                .send(
                     Method::POST,
                     &format!("/api/renewals/{id}/approve"),
-                    Some(json!({ "reason": reason })),
+                    &ActionBody {
+                        reason,
+                        ..ActionBody::default()
+                    },
                 )
                 .await?;
             println!(
@@ -181,10 +214,13 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
         }
         ProjectCommand::RejectRenewal { id, reason } => {
             let r = api
-                .call(
+                .send(
                     Method::POST,
                     &format!("/api/renewals/{id}/reject"),
-                    Some(json!({ "reason": reason })),
+                    &ActionBody {
+                        reason,
+                        ..ActionBody::default()
+                    },
                 )
                 .await?;
             println!("renewal #{id} of {} rejected", text(&r["project"]));

@@ -21,10 +21,10 @@ use super::pages::{Nav, date};
 use super::session::Viewer;
 use super::{Denied, PageResult, auth, csrf};
 use clubhost_core::control::Control;
-use crate::docker::ContainerUsage;
+use clubhost_core::model::ContainerUsage;
+use clubhost_core::model::UserFlag;
+use clubhost_core::model::{AuditEntry, Project, ProjectState, User};
 use clubhost_proxy::routes::Target;
-use crate::registry::accounts::UserFlag;
-use crate::registry::{AuditEntry, Project, ProjectState, User};
 
 /// One request in the review queue.
 #[derive(Debug, Clone, Serialize)]
@@ -45,10 +45,10 @@ pub struct QueueItem {
 
 pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
     auth::admin(v)?;
-    let all = c.registry.projects().await?;
+    let all = c.projects().await?;
     let mut out = Vec::new();
     for p in all.iter().filter(|p| p.state() == ProjectState::Requested) {
-        let own = c.registry.variables(&p.slug).await?;
+        let own = c.variables(&p.slug).await?;
         let (stack_problem, normalized) = stack_verdict(c, &p.slug, &own, &p.stack_source);
         let (quota, quota_problem) = quota_line(c, p).await?;
         out.push(QueueItem {
@@ -76,8 +76,8 @@ async fn quota_line(c: &Control, p: &Project) -> Result<(String, Option<String>)
     let Ok(stack) = c.project_stack(p).await else {
         return Ok(("unknown until the stack loads".into(), None));
     };
-    let owner = c.registry.user(&p.owner).await?;
-    let cfg = &c.config.lifecycle;
+    let owner = c.user(&p.owner).await?;
+    let cfg = &c.config().lifecycle;
     let q = c.quota_view(&owner, &p.slug, &stack).await?;
     Ok((q.summary(cfg), q.check(&owner.name, cfg).err()))
 }
@@ -113,21 +113,16 @@ fn mib(bytes: u64) -> String {
 /// otherwise so the page still works without Docker.
 pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<AdminProjectView>, Denied> {
     auth::admin(v)?;
-    let projects = c.registry.projects().await?;
+    let projects = c.projects().await?;
     // One look at Docker for every project, so CPU sampling waits once for the whole page.
     let mut lines: Vec<(String, ContainerLine)> = Vec::new();
-    if let Ok(engine) = c.engine().await
-        && let Ok(all) = engine.containers(None).await
-    {
-        let list: Vec<_> = all
-            .into_iter()
-            .filter(|ct| {
-                projects
-                    .iter()
-                    .any(|p| p.slug == ct.project && p.state().wants_containers())
-            })
-            .collect();
-        for (ct, usage) in list.iter().zip(engine.usage(&list).await) {
+    let wanted: Vec<&str> = projects
+        .iter()
+        .filter(|p| p.state().wants_containers())
+        .map(|p| p.slug.as_str())
+        .collect();
+    if let Ok(list) = c.container_usage(&wanted).await {
+        for (ct, usage) in list {
             let memory = match (usage.memory_bytes, usage.memory_limit) {
                 (Some(u), Some(l)) => format!("{} of {}", mib(u), mib(l)),
                 (Some(u), None) => mib(u),
@@ -237,17 +232,7 @@ pub async fn user_action(
             )));
         }
     };
-    let target = c.registry.user(name).await?;
-    let removes_admin =
-        target.is_admin && !target.disabled && matches!(action, "demote" | "disable");
-    if removes_admin && c.registry.admin_count().await? <= 1 {
-        return Err(Denied::Invalid(format!(
-            "{name:?} is the last admin; promote someone else first"
-        )));
-    }
-    Ok(c.registry
-        .set_user_flag(name, flag, value, &s.user.name)
-        .await?)
+    Ok(c.set_user_flag(name, flag, value, &s.user.name).await?)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,7 +247,7 @@ pub async fn audit(c: &Control, v: &Viewer, f: &AuditFilter) -> Result<Vec<Audit
     auth::admin(v)?;
     let project = f.project.as_deref().filter(|s| !s.is_empty());
     let user = f.user.as_deref().filter(|s| !s.is_empty());
-    Ok(c.registry.audit_filtered(project, user, 500).await?)
+    Ok(c.audit_filtered(project, user, 500).await?)
 }
 
 /// One row of the routes dashboard.
@@ -420,7 +405,7 @@ pub async fn project_form(
 
 pub async fn users_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
     auth::admin(&v)?;
-    let users = c.registry.users().await.map_err(Denied::from)?;
+    let users = c.users().await.map_err(Denied::from)?;
     Ok(UsersPage {
         nav: Nav::of(&v),
         users,

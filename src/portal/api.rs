@@ -108,7 +108,7 @@ async fn gallery(State(c): State<Arc<Control>>) -> ApiResult {
 
 async fn join(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
     auth::member(&v)?;
-    ok(json!({ "chat_invite_url": c.config.portal.chat_invite_url }))
+    ok(json!({ "chat_invite_url": c.config().portal.chat_invite_url }))
 }
 
 async fn signup(
@@ -258,7 +258,7 @@ async fn resubmit(
 
 async fn show(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>) -> ApiResult {
     auth::member(&v)?;
-    let p = match c.registry.project(&slug).await {
+    let p = match c.project(&slug).await {
         Ok(p) => p,
         Err(e) => return Err(e.into()),
     };
@@ -316,7 +316,7 @@ async fn admin_action(
 
 async fn users(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
     auth::admin(&v)?;
-    ok(c.registry.users().await?)
+    ok(c.users().await?)
 }
 
 async fn user_action(

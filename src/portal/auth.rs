@@ -2,11 +2,8 @@
 //! code), login with throttling, logout, password change — and the one place that decides who may
 //! do what ([`member`], [`admin`], [`owner_or_admin`]).
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,13 +15,8 @@ use super::pages::{AccountPage, LoginPage, MessagePage, Nav, SignupPage};
 use super::session::{self, Viewer};
 use super::{Denied, PageResult, csrf};
 use clubhost_core::control::Control;
-use crate::registry::sessions::Session;
-use crate::registry::{Project, User};
-
-/// Failed logins allowed per account, and per address, within [`THROTTLE_WINDOW_SECS`].
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
-pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
+use clubhost_core::model::Session;
+use clubhost_core::model::{Project, User};
 
 // ---- who may do what ----
 
@@ -53,66 +45,6 @@ pub fn owner_or_admin<'a>(v: &'a Viewer, p: &Project) -> Result<&'a Session, Den
     Ok(s)
 }
 
-// ---- passwords ----
-
-pub fn hash_password(password: &str) -> Result<String, Denied> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Denied::Invalid(format!("password: cannot hash it ({e})")))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// Verified against when the account does not exist, so a login takes as long either way.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("not a real password").unwrap_or_default());
-
-pub fn check_password_rules(password: &str) -> Result<(), Denied> {
-    let n = password.chars().count();
-    if !(10..=1024).contains(&n) {
-        return Err(Denied::Invalid(
-            "password: use at least 10 characters (a few words make a good one)".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn check_name(name: &str) -> Result<(), Denied> {
-    let ok = (2..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !ok {
-        return Err(Denied::Invalid(
-            "name: use 2-32 letters, digits, dots, dashes or underscores".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn check_email(email: &str) -> Result<(), Denied> {
-    let ok = email.len() <= 254
-        && !email.contains(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
-    if !ok {
-        return Err(Denied::Invalid(format!(
-            "email: {email:?} is not an email address"
-        )));
-    }
-    Ok(())
-}
-
 // ---- operations (shared by pages and the API) ----
 
 #[derive(Debug, Deserialize)]
@@ -126,34 +58,29 @@ pub struct SignupInput {
 
 /// Creates the account and signs it in; returns the user and the new session's cookie token.
 pub async fn signup(c: &Control, input: &SignupInput) -> Result<(User, String), Denied> {
-    if let Some(code) = &c.config.portal.invite_code
+    if let Some(code) = &c.config().portal.invite_code
         && input.invite_code.trim() != code
     {
         return Err(Denied::Forbidden(
             "invite code: that is not the club's invite code; ask a member for it".into(),
         ));
     }
-    let name = input.name.trim();
-    let email = input.email.trim();
-    check_name(name)?;
-    check_email(email)?;
-    check_password_rules(&input.password)?;
-    let hash = hash_password(&input.password)?;
-    let user = c.registry.create_account(name, email, &hash).await?;
+    let user = c
+        .sign_up(input.name.trim(), input.email.trim(), &input.password)
+        .await?;
     let token = start_session(c, &user).await?;
     Ok((user, token))
 }
 
 async fn start_session(c: &Control, user: &User) -> Result<String, Denied> {
     let token = session::random_token();
-    c.registry
-        .create_session(
-            &session::hash_token(&token),
-            user.id,
-            &session::random_token(),
-            session::LIFETIME_SECS,
-        )
-        .await?;
+    c.start_session(
+        &session::hash_token(&token),
+        user.id,
+        &session::random_token(),
+        session::LIFETIME_SECS,
+    )
+    .await?;
     Ok(token)
 }
 
@@ -165,68 +92,13 @@ pub async fn login(
     login: &str,
     password: &str,
 ) -> Result<(User, String), Denied> {
-    let login = login.trim();
     // Without a known address (the proxy did not pass one) only the per-account limit applies.
     let address = v.address.as_deref().unwrap_or("");
-    let from = from_address(v);
-    let creds = c.registry.credentials(login).await?;
-    // Failures count against the account whichever of its names was typed (name, or email in any
-    // case), so aliases give a guesser no extra tries.
-    let key = creds.as_ref().map_or(login, |cr| cr.user.name.as_str());
-    let (by_account, by_address) = c
-        .registry
-        .recent_failures(key, address, THROTTLE_WINDOW_SECS)
+    let user = c
+        .log_in(login.trim(), password, address, &from_address(v))
         .await?;
-    if by_account >= MAX_FAILURES_PER_ACCOUNT
-        || (!address.is_empty() && by_address >= MAX_FAILURES_PER_ADDRESS)
-    {
-        c.registry
-            .audit_action(
-                &typed_name(login),
-                None,
-                "user.login_failed",
-                &format!("{from}: throttled after too many failed logins"),
-            )
-            .await?;
-        return Err(Denied::Throttled(
-            "too many failed logins; wait 15 minutes and try again".into(),
-        ));
-    }
-    let verdict = match &creds {
-        Some(cr) => match &cr.password_hash {
-            Some(h) if !verify_password(password, h) => Err("wrong password"),
-            Some(_) if cr.user.disabled => Err("account disabled"),
-            Some(_) => Ok(()),
-            None => {
-                verify_password(password, &DUMMY_HASH);
-                Err("account has no password")
-            }
-        },
-        None => {
-            verify_password(password, &DUMMY_HASH);
-            Err("no such account")
-        }
-    };
-    let actor = match &creds {
-        Some(cr) => cr.user.name.clone(),
-        None => typed_name(login),
-    };
-    let detail = match verdict {
-        Ok(()) => from,
-        Err(why) => format!("{from}: {why}"),
-    };
-    c.registry
-        .record_login_attempt(key, address, verdict.is_ok(), &actor, &detail)
-        .await?;
-    match creds {
-        Some(cr) if verdict.is_ok() => {
-            let token = start_session(c, &cr.user).await?;
-            Ok((cr.user, token))
-        }
-        _ => Err(Denied::Forbidden(
-            "wrong name/email or password (or the account is disabled)".into(),
-        )),
-    }
+    let token = start_session(c, &user).await?;
+    Ok((user, token))
 }
 
 /// "from 192.0.2.7", for the audit log.
@@ -237,26 +109,10 @@ fn from_address(v: &Viewer) -> String {
     }
 }
 
-/// A login name as typed, made safe to print as an audit actor: no control characters, at most 64
-/// characters (it can be anything a visitor sent).
-fn typed_name(login: &str) -> String {
-    let clean: String = login
-        .chars()
-        .filter(|ch| !ch.is_control())
-        .take(64)
-        .collect();
-    if clean.is_empty() {
-        "(empty login)".into()
-    } else {
-        clean
-    }
-}
-
 /// Ends the viewer's session; audited as `user.logout`.
 pub async fn logout(c: &Control, v: &Viewer) -> Result<(), Denied> {
     if let Some(s) = &v.session {
-        c.registry
-            .end_session(&s.token_hash, &s.user.name, &from_address(v))
+        c.end_session(&s.token_hash, &s.user.name, &from_address(v))
             .await?;
     }
     Ok(())
@@ -271,24 +127,12 @@ pub async fn change_password(
     new: &str,
 ) -> Result<String, Denied> {
     let s = member(v)?;
-    let creds = c
-        .registry
-        .credentials(&s.user.name)
-        .await?
-        .ok_or(Denied::NotSignedIn)?;
-    let valid = creds
-        .password_hash
-        .as_deref()
-        .is_some_and(|h| verify_password(current, h));
-    if !valid {
+    if !c.check_password(&s.user.name, current).await? {
         return Err(Denied::Forbidden(
             "current password: that is not your password".into(),
         ));
     }
-    check_password_rules(new)?;
-    c.registry
-        .set_password(&s.user.name, &hash_password(new)?, &s.user.name)
-        .await?;
+    c.set_password(&s.user.name, new, &s.user.name).await?;
     start_session(c, &s.user).await
 }
 
@@ -326,7 +170,7 @@ pub async fn signup_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult
         error: String::new(),
         name: String::new(),
         email: String::new(),
-        needs_invite: c.config.portal.invite_code.is_some(),
+        needs_invite: c.config().portal.invite_code.is_some(),
     }
     .into_response())
 }
@@ -354,7 +198,7 @@ pub async fn signup_form(
                 error: e.message(),
                 name: f.input.name,
                 email: f.input.email,
-                needs_invite: c.config.portal.invite_code.is_some(),
+                needs_invite: c.config().portal.invite_code.is_some(),
             },
         )
             .into_response()),

@@ -20,7 +20,7 @@ use super::pages::{Nav, date, href};
 use super::session::Viewer;
 use super::{Denied, PageResult, csrf};
 use clubhost_core::control::{Control, ControlError, check_stack_size};
-use crate::registry::{Project, ProjectState, RegistryError};
+use clubhost_core::model::{Project, ProjectState, RegistryError};
 use clubhost_stack as stack;
 
 /// The stack checker's verdict on a stack for project `slug`, exactly as approval will see it (the
@@ -39,7 +39,7 @@ pub fn stack_verdict(
         return (Some(e.to_string()), None);
     }
     let vars = c.stack_vars(slug, &format!("/{slug}"), own);
-    let report = stack::check(source, &vars, &c.config.limits).redacted(&vars);
+    let report = stack::check(source, &vars, &c.config().limits).redacted(&vars);
     let problems: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
     let normalized = report
         .stack
@@ -96,7 +96,6 @@ pub struct HistoryLine {
 
 pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
     let history = c
-        .registry
         .audit_log(Some(&p.slug))
         .await?
         .into_iter()
@@ -114,7 +113,7 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
         ProjectState::Requested | ProjectState::ChangesRequested
     );
     let (stack_problem, normalized) = if waiting {
-        let own = c.registry.variables(&p.slug).await?;
+        let own = c.variables(&p.slug).await?;
         stack_verdict(c, &p.slug, &own, &p.stack_source)
     } else {
         (None, None)
@@ -129,7 +128,7 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
         owner: p.owner.clone(),
         state: state.to_string(),
         href: href(c, p),
-        source_url: c.registry.source_url(&p.slug).await?,
+        source_url: c.source_url(&p.slug).await?,
         term_end: p.term_end.map(date),
         failure_reason: p.failure_reason.clone(),
         history,
@@ -146,7 +145,7 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
 pub async fn my_projects(c: &Control, v: &Viewer) -> Result<Vec<ProjectView>, Denied> {
     let s = auth::member(v)?;
     let mut out = Vec::new();
-    for p in c.registry.projects_of(s.user.id).await? {
+    for p in c.projects_of(s.user.id).await? {
         out.push(view(c, &p).await?);
     }
     Ok(out)
@@ -160,12 +159,14 @@ pub async fn project_action(
     slug: &str,
     action: &str,
 ) -> Result<Project, Denied> {
-    let p = match c.registry.project(slug).await {
+    let p = match c.project(slug).await {
         Ok(p) => p,
         // Someone not signed in gets 401 whether or not the project exists, so slugs can't be
         // probed without an account. (Members can tell: 404 here, 403 for another's project, and
         // the request form's slug check says "taken".)
-        Err(RegistryError::NotFound(_)) if !v.session.as_ref().is_some_and(|s| s.user.is_admin) => {
+        Err(ControlError::Registry(RegistryError::NotFound(_)))
+            if !v.session.as_ref().is_some_and(|s| s.user.is_admin) =>
+        {
             auth::member(v)?;
             return Err(Denied::Control(ControlError::Registry(
                 RegistryError::NotFound(format!("project {slug:?}")),
@@ -202,19 +203,9 @@ pub const LOG_LINES: usize = 500;
 /// `(container name, text)`. [`logs_live`] streams them instead.
 pub async fn logs(c: &Control, v: &Viewer, slug: &str) -> Result<Vec<(String, String)>, Denied> {
     auth::member(v)?;
-    let p = c.registry.project(slug).await?;
+    let p = c.project(slug).await?;
     auth::owner_or_admin(v, &p)?;
-    let engine = c.engine().await?;
-    let mut out = Vec::new();
-    for container in engine
-        .containers(Some(slug))
-        .await
-        .map_err(ControlError::from)?
-    {
-        let text = engine.log_tail(&container.id, LOG_LINES).await;
-        out.push((container.name, text));
-    }
-    Ok(out)
+    Ok(c.logs(slug, LOG_LINES).await?)
 }
 
 // ---- pages ----
@@ -289,18 +280,14 @@ pub async fn logs_live(
     Path(slug): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, super::PageError> {
     auth::member(&v)?;
-    let p = c.registry.project(&slug).await?;
+    let p = c.project(&slug).await?;
     auth::owner_or_admin(&v, &p)?;
-    let engine = c.engine().await?;
-    let streams: Vec<_> = engine
-        .containers(Some(&slug))
-        .await
-        .map_err(ControlError::from)?
+    let streams: Vec<_> = c
+        .follow_logs(&slug, 100)
+        .await?
         .into_iter()
-        .map(|container| {
-            let service = container.service.clone();
-            engine
-                .log_follow(&container.id, 100)
+        .map(|(service, chunks)| {
+            chunks
                 .flat_map(move |chunk| {
                     let lines: Vec<_> = chunk
                         .lines()

@@ -34,7 +34,7 @@ use axum::routing::{get, post};
 use tower::ServiceExt;
 
 use clubhost_core::control::{Control, ControlError};
-use crate::registry::RegistryError;
+use clubhost_core::model::RegistryError;
 
 /// Where this request reached the portal; [`router`] sets it on every request.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ impl Mount {
 
     pub fn of_parts(extensions: &Extensions, c: &Control) -> Mount {
         extensions.get::<Mount>().cloned().unwrap_or_else(|| Mount {
-            base: c.config.portal.base(),
+            base: c.config().portal.base(),
         })
     }
 }
@@ -106,7 +106,7 @@ fn host_name(headers: &HeaderMap) -> Option<&str> {
 }
 
 pub fn router(control: Arc<Control>) -> Router {
-    let base = control.config.portal.base();
+    let base = control.config().portal.base();
     let at = |path: &str| format!("{base}{path}");
     let inner = Router::new()
         .route(&at("/"), get(pages::gallery))
@@ -164,10 +164,10 @@ pub fn router(control: Arc<Control>) -> Router {
         .with_state(control.clone());
     let entrance = Entrance {
         host: control
-            .config
+            .config()
             .proxy
             .subdomains
-            .then(|| format!("portal.{}", control.config.domain).to_ascii_lowercase()),
+            .then(|| format!("portal.{}", control.config().domain).to_ascii_lowercase()),
         base,
     };
     Router::new().fallback_service(inner.map_request(move |req| entrance.admit(req)))
@@ -208,17 +208,7 @@ impl Denied {
             Denied::Forbidden(_) | Denied::Csrf(_) => StatusCode::FORBIDDEN,
             Denied::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Denied::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            Denied::Control(e) => match e {
-                ControlError::Invalid(_) | ControlError::Stack(_) => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
-                ControlError::Registry(RegistryError::NotFound(_)) => StatusCode::NOT_FOUND,
-                ControlError::Registry(
-                    RegistryError::Conflict(_) | RegistryError::InvalidTransition { .. },
-                ) => StatusCode::CONFLICT,
-                ControlError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
-                ControlError::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            Denied::Control(e) => crate::errors::status(e),
         }
     }
 
@@ -229,14 +219,7 @@ impl Denied {
             Denied::Forbidden(m) | Denied::Csrf(m) | Denied::Invalid(m) | Denied::Throttled(m) => {
                 m.clone()
             }
-            Denied::Control(e) => {
-                if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
-                    tracing::error!(error = %e, "portal: registry error");
-                    "internal error; see the server log".into()
-                } else {
-                    e.to_string()
-                }
-            }
+            Denied::Control(e) => crate::errors::public_message(e),
         }
     }
 }

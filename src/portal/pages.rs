@@ -14,7 +14,7 @@ use rust_embed::RustEmbed;
 use super::session::Viewer;
 use super::{PageResult, auth};
 use clubhost_core::control::Control;
-use crate::registry::{Project, ProjectState};
+use clubhost_core::model::{Project, ProjectState};
 
 #[derive(RustEmbed)]
 #[folder = "web/static/"]
@@ -120,8 +120,8 @@ pub fn href(c: &Control, p: &Project) -> String {
     } else {
         format!("{}/", p.route)
     };
-    if c.config.proxy.subdomains && c.config.portal.own_host {
-        format!("{}://{}{path}", c.config.proxy.scheme, c.config.domain)
+    if c.config().proxy.subdomains && c.config().portal.own_host {
+        format!("{}://{}{path}", c.config().proxy.scheme, c.config().domain)
     } else {
         path
     }
@@ -130,12 +130,12 @@ pub fn href(c: &Control, p: &Project) -> String {
 /// The running projects, for the gallery page and its API twin.
 pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::Denied> {
     let mut items = Vec::new();
-    for p in c.registry.projects().await? {
+    for p in c.projects().await? {
         if p.state() != ProjectState::Running {
             continue;
         }
         items.push(GalleryItem {
-            source_url: c.registry.source_url(&p.slug).await?,
+            source_url: c.source_url(&p.slug).await?,
             href: href(c, &p),
             name: p.name,
             description: p.description,
@@ -148,7 +148,7 @@ pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::Denie
 pub async fn gallery(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
     Ok(GalleryPage {
         nav: Nav::of(&v),
-        domain: c.config.domain.clone(),
+        domain: c.config().domain.clone(),
         items: gallery_items(&c).await?,
     }
     .into_response())
@@ -159,7 +159,7 @@ pub async fn join(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
     auth::member(&v)?;
     Ok(JoinPage {
         nav: Nav::of(&v),
-        invite_url: c.config.portal.chat_invite_url.clone(),
+        invite_url: c.config().portal.chat_invite_url.clone(),
     }
     .into_response())
 }

@@ -30,7 +30,7 @@ use super::{Denied, PageError, PageResult, auth};
 use clubhost_core::control::Control;
 use clubhost_core::control::progress::ProgressEvent;
 use clubhost_core::lifecycle::terms::DAY;
-use crate::registry::{Project, now};
+use clubhost_core::model::{Project, now};
 
 /// The routes of this module, pages and JSON API (merged into `portal::router`).
 pub fn router(base: &str) -> Router<Arc<Control>> {
@@ -44,7 +44,7 @@ pub fn router(base: &str) -> Router<Arc<Control>> {
 /// The project, if the viewer is its owner or an admin.
 async fn visible(c: &Control, v: &Viewer, slug: &str) -> Result<Project, Denied> {
     auth::member(v)?;
-    let p = c.registry.project(slug).await?;
+    let p = c.project(slug).await?;
     auth::owner_or_admin(v, &p)?;
     Ok(p)
 }
@@ -64,8 +64,8 @@ impl DateBounds {
         let day = |t: i64| date(t).chars().take(10).collect();
         DateBounds {
             today: day(t),
-            max_day: day(t + i64::from(c.config.projects.max_days) * DAY),
-            max_days: c.config.projects.max_days,
+            max_day: day(t + i64::from(c.config().projects.max_days) * DAY),
+            max_days: c.config().projects.max_days,
         }
     }
 }
@@ -96,7 +96,7 @@ pub async fn project_page(
     Path(slug): Path<String>,
 ) -> PageResult {
     let p = visible(&c, &v, &slug).await?;
-    let following = c.progress.follow(&slug);
+    let following = c.progress().follow(&slug);
     let deploying = following.deploying();
     let events = following.so_far;
     Ok(ProjectPage {
@@ -107,8 +107,8 @@ pub async fn project_page(
             .into_iter()
             .map(|e| StepLine {
                 class: match e.step {
-                    crate::deploy::Progress::Running => "ok",
-                    crate::deploy::Progress::Failed { .. } => "error",
+                    clubhost_core::model::Progress::Running => "ok",
+                    clubhost_core::model::Progress::Failed { .. } => "error",
                     _ => "",
                 },
                 text: e.text,
@@ -127,10 +127,10 @@ async fn progress_api(
     Path(slug): Path<String>,
 ) -> Result<Response, Denied> {
     let p = visible(&c, &v, &slug).await?;
-    let following = c.progress.follow(&slug);
+    let following = c.progress().follow(&slug);
     Ok(Json(json!({
         "slug": p.slug,
-        "state": p.state_text,
+        "state": p.state,
         "deploying": following.deploying(),
         "events": following.so_far,
     }))
@@ -164,12 +164,12 @@ pub async fn progress_live(
     Query(q): Query<FollowQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
     let p = visible(&c, &v, &slug).await?;
-    let following = c.progress.follow(&slug);
+    let following = c.progress().follow(&slug);
     let wait_for_next = q.next.is_some();
     let over = !wait_for_next && !following.deploying();
     let ready = Event::default()
         .event("ready")
-        .data(json!({ "state": p.state_text }).to_string());
+        .data(json!({ "state": p.state }).to_string());
     let so_far: Vec<_> = if wait_for_next {
         Vec::new()
     } else {
@@ -185,7 +185,7 @@ pub async fn progress_live(
             loop {
                 match next.recv().await {
                     Ok(e) => {
-                        if matches!(e.step, crate::deploy::Progress::Started { .. }) {
+                        if matches!(e.step, clubhost_core::model::Progress::Started { .. }) {
                             started = true;
                         }
                         if started {

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use super::member::stack_verdict;
 use super::session::Viewer;
 use super::{Denied, auth};
-use clubhost_core::control::{Control, Resubmission, Submission};
-use crate::registry::{Project, RegistryError};
+use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
+use clubhost_core::model::{Project, RegistryError};
 use clubhost_stack::{Vars, templates};
 
 /// A request for a hosting slot, from the form or the API.
@@ -179,9 +179,9 @@ pub async fn slug_problem(c: &Control, slug: &str) -> Result<Option<String>, Den
     if let Err(e) = c.check_slug(slug) {
         return Ok(Some(e.to_string()));
     }
-    match c.registry.project(slug).await {
+    match c.project(slug).await {
         Ok(_) => Ok(Some(format!("slug {slug:?} is already taken"))),
-        Err(RegistryError::NotFound(_)) => Ok(None),
+        Err(ControlError::Registry(RegistryError::NotFound(_))) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -211,7 +211,7 @@ pub async fn edit_verdict(
     p: &Project,
     input: &ResubmitInput,
 ) -> Result<Verdict, Denied> {
-    let current = c.registry.variables(&p.slug).await?;
+    let current = c.variables(&p.slug).await?;
     let (stack_problem, normalized) = match edited_stack(p, input, &current) {
         Ok(choice) => stack_verdict(c, &p.slug, &choice.vars, &choice.source),
         Err(e) => (Some(e), None),
@@ -272,11 +272,11 @@ fn check_fields(
         ));
     }
     if let Some(d) = days
-        && (d == 0 || d > c.config.projects.max_days)
+        && (d == 0 || d > c.config().projects.max_days)
     {
         return Err(Denied::Invalid(format!(
             "days: {d} is outside 1..={} (the club's longest term)",
-            c.config.projects.max_days
+            c.config().projects.max_days
         )));
     }
     Ok(())
@@ -308,19 +308,15 @@ pub async fn submit(c: &Control, v: &Viewer, input: &RequestInput) -> Result<Pro
         days: input.days,
         root: false,
         vars: choice.vars,
+        source_url: input.source_url.trim().to_string(),
     };
-    let p = c.submit(&submission, &s.user.name).await?;
-    let url = input.source_url.trim();
-    if !url.is_empty() {
-        c.registry.set_source_url(&p.slug, url).await?;
-    }
-    Ok(p)
+    Ok(c.submit(&submission, &s.user.name).await?)
 }
 
 /// The project `slug` if the viewer may edit it: its owner, or an admin.
 pub async fn editable(c: &Control, v: &Viewer, slug: &str) -> Result<Project, Denied> {
     auth::member(v)?;
-    let p = c.registry.project(slug).await?;
+    let p = c.project(slug).await?;
     auth::owner_or_admin(v, &p)?;
     Ok(p)
 }
@@ -335,7 +331,7 @@ pub async fn resubmit(
 ) -> Result<Project, Denied> {
     let p = editable(c, v, slug).await?;
     let s = auth::owner_or_admin(v, &p)?;
-    let source_url = c.registry.source_url(slug).await?;
+    let source_url = c.source_url(slug).await?;
     check_fields(
         c,
         input.name.as_deref().unwrap_or(&p.name),
@@ -343,7 +339,7 @@ pub async fn resubmit(
         input.source_url.as_deref().unwrap_or(&source_url),
         input.days,
     )?;
-    let current = c.registry.variables(slug).await?;
+    let current = c.variables(slug).await?;
     let choice = edited_stack(&p, input, &current).map_err(Denied::Invalid)?;
     let changed = |new: Option<&String>, old: &str| {
         new.map(|n| n.trim().to_string())

@@ -5,7 +5,6 @@
 //! cookie (set by [`pre_session_token`]) that the login and sign-up forms echo back
 //! (double-submit) when there is no live session, hence no session token, yet.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -18,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Denied, Mount};
 use clubhost_core::control::Control;
-use crate::registry::sessions::Session;
+use clubhost_core::model::Session;
 
 pub const SESSION_COOKIE: &str = "clubhost_session";
 pub const PRE_COOKIE: &str = "clubhost_csrf";
@@ -80,7 +79,7 @@ pub async fn pre_session_token(
     if let Some(t) = &fresh {
         req.extensions_mut().insert(FreshPreToken(t.clone()));
     }
-    let secure = c.config.proxy.scheme == "https";
+    let secure = c.config().proxy.scheme == "https";
     let base = Mount::of(&req, &c).base;
     let mut res = next.run(req).await;
     if let Some(t) = fresh {
@@ -136,11 +135,7 @@ impl FromRequestParts<Arc<Control>> for Viewer {
         c: &Arc<Control>,
     ) -> Result<Self, Self::Rejection> {
         let session = match cookie_value(&parts.headers, SESSION_COOKIE) {
-            Some(token) => c
-                .registry
-                .session(&hash_token(&token))
-                .await
-                .map_err(Denied::from)?,
+            Some(token) => c.session(&hash_token(&token)).await.map_err(Denied::from)?,
             None => None,
         };
         let pre_csrf = cookie_value(&parts.headers, PRE_COOKIE)
@@ -162,7 +157,7 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             origin: header(ORIGIN),
             host: header(HOST),
             fetch_site: header(axum::http::HeaderName::from_static("sec-fetch-site")),
-            secure: c.config.proxy.scheme == "https",
+            secure: c.config().proxy.scheme == "https",
             base: Mount::of_parts(&parts.extensions, c).base,
         })
     }

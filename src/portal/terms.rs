@@ -22,8 +22,8 @@ use super::session::Viewer;
 use super::{Denied, PageResult, auth, csrf};
 use clubhost_core::control::{Control, RenewalRequest};
 use clubhost_core::lifecycle::terms::DAY;
-use crate::registry::terms::Renewal;
-use crate::registry::{Project, ProjectState, now};
+use clubhost_core::model::Renewal;
+use clubhost_core::model::{Project, ProjectState, now};
 
 /// The routes of this module, pages and JSON API (merged into `portal::router`).
 pub fn router(base: &str) -> Router<Arc<Control>> {
@@ -58,8 +58,7 @@ impl From<Renewal> for RenewalView {
 
 /// The latest renewal request of a project, if it ever had one.
 pub async fn latest_renewal(c: &Control, slug: &str) -> Result<Option<RenewalView>, Denied> {
-    Ok(c.registry
-        .renewals_of(slug)
+    Ok(c.renewals_of(slug)
         .await?
         .into_iter()
         .next()
@@ -134,7 +133,7 @@ pub async fn request_renewal(
     input: &RenewInput,
 ) -> Result<RenewalView, Denied> {
     auth::member(v)?;
-    let p = c.registry.project(slug).await?;
+    let p = c.project(slug).await?;
     let s = auth::owner_or_admin(v, &p)?;
     let days = match (input.end.trim(), input.days) {
         ("", Some(days)) => days,
@@ -175,8 +174,7 @@ pub async fn request_renewal(
 /// Renewal requests for admins: pending ones, oldest first.
 pub async fn pending_renewals(c: &Control, v: &Viewer) -> Result<Vec<RenewalView>, Denied> {
     auth::admin(v)?;
-    Ok(c.registry
-        .renewals(false)
+    Ok(c.renewals(false)
         .await?
         .into_iter()
         .map(RenewalView::from)

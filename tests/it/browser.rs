@@ -39,7 +39,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver must be installed (apt-get install chromium-driver)");
-        clubhost::notify::tls::install_provider();
+        clubhost_core::notify::tls::install_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(180))
             .build()

@@ -319,7 +319,7 @@ pub fn free_port() -> u16 {
 /// A client that does not follow redirects, so tests see them.
 pub fn http() -> reqwest::Client {
     // reqwest is built with rustls but no provider of its own (see `notify::tls`).
-    clubhost::notify::tls::install_provider();
+    clubhost_core::notify::tls::install_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

@@ -12,9 +12,10 @@ use hyper::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use clubhost::config::Config;
-use clubhost::control::Control;
-use clubhost::proxy::routes::RouteHandle;
+use clubhost_core::config::Config;
+use clubhost_core::control::Control;
+use clubhost_proxy::routes::RouteHandle;
+use clubhost_registry::Registry;
 
 use crate::common;
 
@@ -24,6 +25,9 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Portal {
     _dir: tempfile::TempDir,
     pub control: Arc<Control>,
+    /// The same SQLite file, opened beside the server as an outside actor would: tests read what
+    /// was stored and set up states (a crash's half-done work) that no request can make.
+    pub registry: Registry,
     pub router: Router,
     /// Slugs deployed for real, removed from Docker at the end.
     pub slugs: Vec<String>,
@@ -66,6 +70,7 @@ impl Portal {
         config.docker.gateway_network = common::GATEWAY.into();
         config.docker.deploy_timeout = std::time::Duration::from_secs(60);
         configure(&mut config);
+        let database = config.database_path();
         let control = Arc::new(
             Control::open(Arc::new(config), RouteHandle::default())
                 .await
@@ -74,6 +79,7 @@ impl Portal {
         Portal {
             router: clubhost::portal::router(control.clone()),
             control,
+            registry: Registry::open(&database).await.unwrap(),
             _dir: dir,
             slugs: Vec::new(),
         }
@@ -213,10 +219,9 @@ impl Portal {
 
     /// An admin made the way the CLI does (`user add --admin`, `user passwd`), then logged in.
     pub async fn admin(&self, name: &str) -> Agent {
-        let reg = &self.control.registry;
-        reg.add_user(name, true, "test").await.unwrap();
-        let hash = clubhost::portal::auth::hash_password(PASSWORD).unwrap();
-        reg.set_password(name, &hash, "test").await.unwrap();
+        let c = &self.control;
+        c.add_user(name, true, None, "test").await.unwrap();
+        c.set_password(name, PASSWORD, "test").await.unwrap();
         let r = self
             .api(
                 "POST",
@@ -391,13 +396,7 @@ async fn signup_checks_input_and_invite_code() {
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
     // The stored password is an Argon2id hash, never the password.
-    let creds = p
-        .control
-        .registry
-        .credentials("ana")
-        .await
-        .unwrap()
-        .unwrap();
+    let creds = p.registry.credentials("ana").await.unwrap().unwrap();
     assert!(creds.password_hash.unwrap().starts_with("$argon2id$"));
 }
 
@@ -520,7 +519,7 @@ async fn csrf_token_and_origin_are_required() {
         .unwrap();
     assert_eq!(p.send(req).await.status, StatusCode::FORBIDDEN);
     assert!(
-        p.control.registry.project("csrf-test").await.is_err(),
+        p.registry.project("csrf-test").await.is_err(),
         "nothing stored"
     );
 

@@ -167,11 +167,10 @@ async fn a_browser_holding_a_dead_session_cookie_can_log_in_again() {
     // enabling the account, a restored database) while this browser still sends its cookie, and
     // it has no anonymous `clubhost_csrf` cookie (it signed up through the API, or that cookie
     // expired first).
-    p.control
-        .registry
+    p.registry
         .set_password(
             "ana",
-            &clubhost::portal::auth::hash_password(PASSWORD).unwrap(),
+            &clubhost_core::accounts::hash_password(PASSWORD).unwrap(),
             "test",
         )
         .await
@@ -296,7 +295,7 @@ async fn oversized_and_malformed_input_gets_a_clear_4xx() {
         .await;
     assert_eq!(r.json(), json!([]));
     assert!(
-        p.control.registry.projects().await.unwrap().is_empty(),
+        p.registry.projects().await.unwrap().is_empty(),
         "nothing stored"
     );
 }
@@ -350,5 +349,5 @@ async fn tricky_slugs_are_refused_with_a_clear_message() {
         let r = p.get(path, Some(&ana)).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
     }
-    assert!(p.control.registry.projects().await.unwrap().is_empty());
+    assert!(p.registry.projects().await.unwrap().is_empty());
 }

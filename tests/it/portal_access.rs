@@ -30,10 +30,10 @@ use axum::body::Body;
 use futures_util::StreamExt;
 use hyper::Request;
 
-use clubhost::control::Submission;
 use clubhost::portal::session::{LIFETIME_SECS, hash_token, random_token};
-use clubhost::registry::ProjectState;
-use clubhost::registry::accounts::UserFlag;
+use clubhost_core::control::Submission;
+use clubhost_core::model::ProjectState;
+use clubhost_core::model::UserFlag;
 
 use crate::portal::{HOST, PASSWORD, Portal, Reply};
 
@@ -275,7 +275,7 @@ struct Browser {
 
 /// Every user gets this password; hashed once per test process (Argon2 is slow on purpose).
 static HASH: LazyLock<String> =
-    LazyLock::new(|| clubhost::portal::auth::hash_password(PASSWORD).unwrap());
+    LazyLock::new(|| clubhost_core::accounts::hash_password(PASSWORD).unwrap());
 
 /// A fresh world (see the module comment) and a browser per caller.
 async fn world() -> (Portal, [Browser; 5]) {
@@ -283,7 +283,7 @@ async fn world() -> (Portal, [Browser; 5]) {
         c.docker.host = Some("unix:///nonexistent/clubhost-access-test/docker.sock".into())
     })
     .await;
-    let reg = &p.control.registry;
+    let reg = &p.registry;
     for name in ["ana", "bo", "dee"] {
         reg.create_account(name, &format!("{name}@club.example"), &HASH)
             .await
@@ -301,6 +301,7 @@ async fn world() -> (Portal, [Browser; 5]) {
             days: None,
             root: false,
             vars: Default::default(),
+            source_url: String::new(),
         };
         p.control.submit(&s, "ana").await.unwrap();
     }
@@ -488,7 +489,7 @@ async fn run(row: &'static Row, caller: Caller, variant: Variant) -> Option<Stri
 
 /// What a refused request must leave as it was: accounts, projects and the audit log.
 async fn snapshot(p: &Portal) -> String {
-    let reg = &p.control.registry;
+    let reg = &p.registry;
     let users: Vec<_> = reg
         .users()
         .await

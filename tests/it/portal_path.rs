@@ -177,12 +177,11 @@ async fn portal_host_is_only_the_portal_with_subdomains_on() {
     let r = on.submit(&ana, "blog", &web_stack()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     for to in [
-        clubhost::registry::ProjectState::Approved,
-        clubhost::registry::ProjectState::Deploying,
-        clubhost::registry::ProjectState::Running,
+        clubhost_core::model::ProjectState::Approved,
+        clubhost_core::model::ProjectState::Deploying,
+        clubhost_core::model::ProjectState::Running,
     ] {
-        on.control
-            .registry
+        on.registry
             .transition("blog", to, "test", "moved by the test")
             .await
             .unwrap();

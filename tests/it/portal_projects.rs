@@ -58,7 +58,7 @@ async fn member_requests_and_owner_rules() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(
-        p.control.registry.projects().await.unwrap().is_empty(),
+        p.registry.projects().await.unwrap().is_empty(),
         "nothing stored"
     );
 
@@ -189,7 +189,7 @@ async fn request_form_checks_then_submits_without_javascript() {
         r.body
     );
     assert!(
-        p.control.registry.project("form-site").await.is_err(),
+        p.registry.project("form-site").await.is_err(),
         "check stores nothing"
     );
     let r = p
@@ -208,7 +208,7 @@ async fn request_form_checks_then_submits_without_javascript() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let project = p.control.registry.project("form-site").await.unwrap();
+    let project = p.registry.project("form-site").await.unwrap();
     assert_eq!((project.owner.as_str(), project.term_days), ("ana", 10));
 }
 

@@ -102,7 +102,7 @@ async fn requests_from_a_template_with_secret_variables() {
         );
         assert!(r.body.contains(word), "{word}: {}", r.body);
     }
-    assert!(p.control.registry.projects().await.unwrap().is_empty());
+    assert!(p.registry.projects().await.unwrap().is_empty());
 
     // The verdict before submitting, for a template; the secret is masked in it.
     let r = p
@@ -145,10 +145,10 @@ async fn requests_from_a_template_with_secret_variables() {
     assert_eq!(r.json()["project"]["template"], "devbox", "{}", r.body);
     assert!(r.json()["stack_problem"].is_null(), "{}", r.body);
     assert!(!r.body.contains(SECRET), "{}", r.body);
-    let stored = p.control.registry.project("dev-a").await.unwrap();
-    let template = clubhost::stack::templates::get("devbox").unwrap();
+    let stored = p.registry.project("dev-a").await.unwrap();
+    let template = clubhost_stack::templates::get("devbox").unwrap();
     assert_eq!(stored.stack_source, template.compose);
-    let vars = p.control.registry.variables("dev-a").await.unwrap();
+    let vars = p.registry.variables("dev-a").await.unwrap();
     assert_eq!(vars.get("CODE_PASSWORD"), Some(SECRET));
     assert!(vars.0["CODE_PASSWORD"].secret);
     assert_eq!(vars.get("CODE_IMAGE"), Some("clubhost-test-busybox"));
@@ -220,7 +220,7 @@ async fn requests_from_a_template_with_secret_variables() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let vars = p.control.registry.variables("dev-form").await.unwrap();
+    let vars = p.registry.variables("dev-form").await.unwrap();
     assert_eq!(vars.get("CODE_PASSWORD"), Some(SECRET));
     assert!(vars.get("DB_PASSWORD").is_none());
 }
@@ -246,10 +246,10 @@ async fn admin_sends_back_and_member_resubmits() {
     let hook = WebhookSink::start(0);
     let url = hook.url();
     let p = Portal::new(move |c| {
-        c.notify.webhooks = vec![clubhost::notify::WebhookConfig {
-            kind: clubhost::notify::WebhookKind::Slack,
+        c.notify.webhooks = vec![clubhost_core::notify::WebhookConfig {
+            kind: clubhost_core::notify::WebhookKind::Slack,
             url,
-            audience: clubhost::notify::Audience::All,
+            audience: clubhost_core::notify::Audience::All,
         }];
     })
     .await;
@@ -284,7 +284,7 @@ async fn admin_sends_back_and_member_resubmits() {
     assert_eq!(r.status, StatusCode::CONFLICT, "not twice: {}", r.body);
 
     // Audited, the owner notified, out of the queue, and the member sees the note.
-    let log = p.control.registry.audit_log(Some("dev-b")).await.unwrap();
+    let log = p.registry.audit_log(Some("dev-b")).await.unwrap();
     let last = log.last().unwrap();
     assert_eq!(
         (
@@ -373,12 +373,12 @@ async fn admin_sends_back_and_member_resubmits() {
     let r = p.api("POST", resubmit, Some(&ana), change.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["state"], "requested", "{}", r.body);
-    let vars = p.control.registry.variables("dev-b").await.unwrap();
+    let vars = p.registry.variables("dev-b").await.unwrap();
     assert_eq!(vars.get("CODE_PASSWORD"), Some(SECRET), "secret kept");
     assert_eq!(vars.get("CODE_IMAGE"), Some("clubhost-test-busybox:latest"));
-    let project = p.control.registry.project("dev-b").await.unwrap();
+    let project = p.registry.project("dev-b").await.unwrap();
     assert_eq!(project.description, "smaller now");
-    let log = p.control.registry.audit_log(Some("dev-b")).await.unwrap();
+    let log = p.registry.audit_log(Some("dev-b")).await.unwrap();
     assert!(
         log.iter()
             .any(|e| e.action == "project.requested" && e.reason.contains("description, variables")),
@@ -451,12 +451,12 @@ async fn admin_sends_back_and_member_resubmits() {
     let r = p.multipart(edit, &ana, &fields("submit", &ana.csrf)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.headers["location"], "/portal/projects?resubmitted=1");
-    let project = p.control.registry.project("dev-b").await.unwrap();
+    let project = p.registry.project("dev-b").await.unwrap();
     assert_eq!(
-        (project.state_text.as_str(), project.name.as_str()),
+        (project.state.as_str(), project.name.as_str()),
         ("requested", "Dev")
     );
-    let vars = p.control.registry.variables("dev-b").await.unwrap();
+    let vars = p.registry.variables("dev-b").await.unwrap();
     assert_eq!(vars.get("CODE_PASSWORD"), Some(SECRET), "secret kept");
 
     // A request sent back can also be withdrawn.

@@ -7,7 +7,7 @@
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use clubhost::registry::ProjectState;
+use clubhost_core::model::ProjectState;
 
 use crate::portal::{Agent, Portal, web_stack};
 
@@ -15,7 +15,7 @@ const DAY: i64 = 86_400;
 
 /// The date `days` from now (the lifecycle clock), as `<input type=date>` sends it.
 fn day_from_now(days: i64) -> String {
-    clubhost::portal::pages::date(clubhost::registry::now() + days * DAY)[..10].to_string()
+    clubhost::portal::pages::date(clubhost_core::model::now() + days * DAY)[..10].to_string()
 }
 
 /// A portal with a 30-day longest term, an admin, the owner `ana` and another member `bo`, and
@@ -36,8 +36,7 @@ async fn running_project(slug: &str) -> (Portal, Agent, Agent, Agent) {
         ProjectState::Deploying,
         ProjectState::Running,
     ] {
-        p.control
-            .registry
+        p.registry
             .transition(slug, to, "test", "moved by the test")
             .await
             .unwrap();
@@ -98,7 +97,7 @@ async fn members_ask_for_renewals_and_admins_decide() {
             r.body
         );
     }
-    assert!(p.control.registry.renewals(true).await.unwrap().is_empty());
+    assert!(p.registry.renewals(true).await.unwrap().is_empty());
 
     // The owner asks; the new end falls on the date asked for. A second request waits.
     let r = p.api("POST", &renew, Some(&ana), good.clone()).await;
@@ -156,7 +155,7 @@ async fn members_ask_for_renewals_and_admins_decide() {
         .api("POST", &decide("maybe"), Some(&boss), Value::Null)
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    let before = p.control.registry.project(slug).await.unwrap().term_end;
+    let before = p.registry.project(slug).await.unwrap().term_end;
     let r = p
         .api(
             "POST",
@@ -167,7 +166,7 @@ async fn members_ask_for_renewals_and_admins_decide() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["state"], "approved");
-    let after = p.control.registry.project(slug).await.unwrap().term_end;
+    let after = p.registry.project(slug).await.unwrap().term_end;
     assert_eq!(after, Some(r.json()["new_end"].as_i64().unwrap()));
     assert!(after > before);
     let r = p
@@ -209,7 +208,7 @@ async fn members_ask_for_renewals_and_admins_decide() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.headers["location"], format!("/portal/projects/{slug}"));
-    let second = p.control.registry.renewals(false).await.unwrap()[0].id;
+    let second = p.registry.renewals(false).await.unwrap()[0].id;
     let deny = format!("/portal/admin/renewals/{second}/reject");
     let r = p.form(&deny, "", &[("note", "x")]).await;
     assert_eq!(r.headers["location"], "/portal/login", "anonymous");
@@ -443,18 +442,15 @@ async fn admins_move_terms_mark_permanent_and_confirm_deletes() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert!(
-        p.control.registry.project(slug).await.is_ok(),
-        "still there"
-    );
+    assert!(p.registry.project(slug).await.is_ok(), "still there");
 }
 
 #[tokio::test]
 async fn a_term_given_back_must_not_have_run_out_meanwhile() {
     let slug = "perm-back";
     let (p, _boss, _ana, _bo) = running_project(slug).await;
-    let reg = &p.control.registry;
-    let now = clubhost::registry::now();
+    let reg = &p.registry;
+    let now = clubhost_core::model::now();
     // The old end is an hour away (it ran out, or nearly, while the project was permanent).
     reg.set_term_end(slug, Some(now + 3600), "test", "test", &[])
         .await

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use clubhost::proxy::routes::{RouteSpec, RouteTable, Target};
+use clubhost_proxy::routes::{RouteSpec, RouteTable, Target};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper_util::client::legacy::Client;
@@ -68,7 +68,7 @@ async fn large_upload_and_download_stream_with_bounded_memory() {
     let up = app_upstream("big").await;
     let p = TestProxy::start(
         vec![upstream_route("big", "Big", up)],
-        clubhost::proxy::Settings {
+        clubhost_proxy::Settings {
             max_body_size: 300 * 1024 * 1024,
             ..settings()
         },
@@ -169,7 +169,7 @@ async fn forwarded_headers_and_the_trusted_proxy_rule() {
     // Trusted peer (loopback here): its list is extended, its proto and host kept.
     let trusted = TestProxy::start(
         routes(),
-        clubhost::proxy::Settings {
+        clubhost_proxy::Settings {
             trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
             scheme: "http".into(),
             ..settings()
@@ -256,7 +256,7 @@ async fn body_limit_gives_413_and_slow_headers_are_cut_off() {
     let up = app_upstream("lim").await;
     let p = TestProxy::start(
         vec![upstream_route("app", "App", up)],
-        clubhost::proxy::Settings {
+        clubhost_proxy::Settings {
             max_body_size: 1024,
             header_read_timeout: Duration::from_millis(500),
             ..settings()
@@ -431,7 +431,7 @@ async fn error_pages_404_502_503_in_html_and_json() {
     assert_eq!(res.status(), 503);
     let v: serde_json::Value = res.json().await.unwrap();
     assert_eq!(v["status"], 503);
-    let metrics = clubhost::proxy::metrics::project("Gone App");
+    let metrics = clubhost_proxy::metrics::project("Gone App");
     assert!(metrics.upstream_errors() >= 1);
     assert!(metrics.count(5) >= 1);
 }
@@ -476,7 +476,7 @@ async fn a_route_swap_mid_stream_loses_no_request() {
 
 #[tokio::test]
 async fn host_routes_and_subdomains_reach_projects_without_prefix() {
-    use clubhost::proxy::routes::HostOptions;
+    use clubhost_proxy::routes::HostOptions;
     let up = app_upstream("sub").await;
     let status = app_upstream("status").await;
     let p = TestProxy::start(vec![], settings()).await;
@@ -575,7 +575,7 @@ async fn a_pooled_connection_that_closes_is_retried_once_for_safe_requests_only(
 
 #[tokio::test]
 async fn per_route_limits_override_the_proxy_wide_ones() {
-    use clubhost::proxy::routes::RouteLimits;
+    use clubhost_proxy::routes::RouteLimits;
     let up = app_upstream("limits").await;
     let mut media = upstream_route("media", "Media", up);
     media.limits = RouteLimits {
@@ -584,7 +584,7 @@ async fn per_route_limits_override_the_proxy_wide_ones() {
     };
     let p = TestProxy::start(
         vec![upstream_route("app", "App", up), media],
-        clubhost::proxy::Settings {
+        clubhost_proxy::Settings {
             max_body_size: 1024,
             response_header_timeout: Duration::from_secs(30),
             ..settings()

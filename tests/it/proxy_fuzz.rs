@@ -74,7 +74,7 @@ async fn mutated_requests_never_break_the_proxy() {
     }
     assert!(sent >= 20, "only {sent} requests in the time budget");
     // Still serving ordinary requests.
-    clubhost::notify::tls::install_provider();
+    clubhost_core::notify::tls::install_provider();
     let res = reqwest::get(proxy.url("/app/id")).await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "fuzz");

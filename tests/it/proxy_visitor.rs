@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use clubhost::proxy::Proxy;
-use clubhost::proxy::routes::{RouteHandle, RouteTable};
+use clubhost_proxy::Proxy;
+use clubhost_proxy::routes::{RouteHandle, RouteTable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

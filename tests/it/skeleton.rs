@@ -436,7 +436,7 @@ async fn root_project_serves_slash_beside_prefixed_ones() {
 #[tokio::test]
 async fn docker_api_version_is_negotiated() {
     let server_api = docker_text(&["version", "--format", "{{.Server.APIVersion}}"]);
-    let engine = clubhost::docker::Engine::connect(None, "test")
+    let engine = clubhost_docker::Engine::connect(None, "test")
         .await
         .unwrap();
     let (_, negotiated) = engine.version().await.unwrap();

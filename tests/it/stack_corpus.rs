@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clubhost::stack::{self, Limits, Vars, ViolationKind};
+use clubhost_stack::{self as stack, Limits, Vars, ViolationKind};
 
 fn corpus() -> Vec<(PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compose");

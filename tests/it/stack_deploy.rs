@@ -303,7 +303,7 @@ async fn the_static_site_template_deploys_with_its_defaults() {
     let mut club = Club::new();
     club.start();
     let slug = slug("tmplsite");
-    let t = clubhost::stack::templates::get("static-site").unwrap();
+    let t = clubhost_stack::templates::get("static-site").unwrap();
     let out = club.deploy(&slug, t.compose);
     assert!(out.contains("running"), "{out}\n{}", club.log());
     let body = http()

@@ -9,19 +9,22 @@
 //! Architecture invariant: the route table is only ever rebuilt here, from the registry plus the
 //! addresses of containers this process deployed or observed.
 
+mod accounts;
 mod checks;
 mod deploying;
 pub mod progress;
+mod queries;
 mod reconcile;
 mod review;
 mod routes;
 pub mod scheduler;
 mod terms;
 
+pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use review::Resubmission;
-use routes::{Routing, project_route_specs};
+use routes::Routing;
 pub use routes::{build_routes, portal_route_specs, static_route_specs};
 pub use terms::RenewalRequest;
 
@@ -30,15 +33,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, OnceCell};
 
 use crate::config::Config;
-use crate::config::ProxyConfig;
+use crate::notify::{Note, Notifier};
 use clubhost_deploy as deploy;
 use clubhost_docker::{DockerError, Engine};
-use crate::notify::{Note, Notifier};
-use clubhost_proxy::routes::{HostOptions, RouteHandle, RouteTable, Target};
+use clubhost_proxy::routes::RouteHandle;
 use clubhost_registry::{NewProject, Project, ProjectState, Registry, RegistryError};
 use clubhost_stack::{self as stack, StackError};
 
@@ -53,12 +55,22 @@ pub enum ControlError {
     /// Bad input from the caller: the message says which field and why.
     #[error("{0}")]
     Invalid(String),
+    /// The caller may not do this (wrong password, disabled account).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts; the message says how long to wait.
+    #[error("{0}")]
+    Throttled(String),
+    /// A fault of the server, not of the request (a directory it cannot create, a hash it cannot
+    /// compute): logged, and reported as a server error.
+    #[error("{0}")]
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, ControlError>;
 
 /// A member's request for a hosting slot.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Submission {
     pub owner: String,
     pub slug: String,
@@ -76,6 +88,9 @@ pub struct Submission {
     /// wherever they are shown.
     #[serde(default)]
     pub vars: stack::Vars,
+    /// Where the project's source lives (a link shown in the gallery); stored with the project.
+    #[serde(default)]
+    pub source_url: String,
 }
 
 /// Where a project is served from right now.
@@ -88,8 +103,8 @@ pub struct Live {
 }
 
 pub struct Control {
-    pub config: Arc<Config>,
-    pub registry: Registry,
+    config: Arc<Config>,
+    pub(crate) registry: Registry,
     routes: RouteHandle,
     /// Connected on first use, so commands that need no Docker work without it.
     engine: OnceCell<Engine>,
@@ -104,19 +119,23 @@ pub struct Control {
     /// Routes from `[[proxy.routes]]` and `[proxy.overrides]`; replaced when the config is
     /// reloaded (SIGHUP).
     routing: Mutex<Routing>,
+    /// Orders route publications: each takes the next number before reading the registry, and a
+    /// table is swapped in only if no later-numbered one already was, so two publishers racing can
+    /// never leave the older view in place.
+    publications: routes::Publications,
     /// Says whether notes are kept (a channel is configured) and runs the sender that delivers
     /// them from the registry's outbox; never waited on.
-    pub notifier: Notifier,
+    notifier: Notifier,
     /// Woken whenever a term end may have moved, so the scheduler recomputes its next deadline.
-    pub terms_changed: Arc<Notify>,
+    pub(crate) terms_changed: Arc<Notify>,
     /// Each project's latest deploy steps, live, for the portal's progress view.
-    pub progress: progress::Feeds,
+    progress: progress::Feeds,
 }
 
 impl Control {
     pub async fn open(config: Arc<Config>, routes: RouteHandle) -> Result<Control> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            ControlError::Invalid(format!(
+            ControlError::Internal(format!(
                 "cannot create data_dir {}: {e}",
                 config.data_dir.display()
             ))
@@ -127,7 +146,7 @@ impl Control {
         let routing = Mutex::new(Routing::from_config(&config.proxy));
         let notifier = Notifier::start(config.notify.clone(), registry.clone())
             .await
-            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+            .map_err(|e| ControlError::Internal(e.to_string()))?;
         Ok(Control {
             notifier,
             terms_changed: Arc::new(Notify::new()),
@@ -141,19 +160,36 @@ impl Control {
             drain: Mutex::new(Duration::ZERO),
             locks: Mutex::new(HashMap::new()),
             routing,
+            publications: routes::Publications::default(),
         })
+    }
+
+    /// The configuration this control plane runs with (reloaded routes aside).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The notification sender: the server resumes undelivered notes at start, the CLI's
+    /// in-process mode flushes its own before exiting.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// Each project's deploy progress, live, for the portal's progress view.
+    pub fn progress(&self) -> &progress::Feeds {
+        &self.progress
     }
 
     /// The Docker engine, checked to answer right now: operations that will need it call this
     /// before they change the registry, so an unreachable engine changes nothing.
-    pub async fn engine_now(&self) -> Result<&Engine> {
+    pub(crate) async fn engine_now(&self) -> Result<&Engine> {
         let engine = self.engine().await?;
         engine.ping().await?;
         Ok(engine)
     }
 
     /// The Docker engine, connected (and the gateway network ensured) on first use.
-    pub async fn engine(&self) -> Result<&Engine> {
+    pub(crate) async fn engine(&self) -> Result<&Engine> {
         Ok(self
             .engine
             .get_or_try_init(|| async {
@@ -243,6 +279,7 @@ impl Control {
                     stack_source: &s.stack,
                     is_root: s.root,
                     term_days: days,
+                    source_url: s.source_url.trim(),
                 },
                 actor,
             )
@@ -486,51 +523,5 @@ impl Control {
             deploy::teardown(engine, slug, true).await?;
         }
         Ok(())
-    }
-
-    // ---- routes ----
-
-    /// Rebuilds the route table from the registry and swaps it in whole.
-    pub async fn publish_routes(&self) -> Result<()> {
-        let projects = self.registry.projects().await?;
-        let live = self.live.lock().expect("live map poisoned").clone();
-        let specs = {
-            let routing = self.routing.lock().expect("routing poisoned");
-            let mut specs = project_route_specs(&projects, &live, &routing.overrides);
-            let subdomains_of = self
-                .config
-                .proxy
-                .subdomains
-                .then_some(self.config.domain.as_str());
-            specs.extend(portal_route_specs(&self.config.portal, subdomains_of));
-            // Static routes come last: an operator's route wins over a project with the same path.
-            specs.extend(routing.statics.iter().cloned());
-            specs
-        };
-        let hosts = HostOptions {
-            subdomains_of: self
-                .config
-                .proxy
-                .subdomains
-                .then(|| self.config.domain.clone()),
-        };
-        self.routes.swap(RouteTable::with_hosts(specs, &hosts));
-        Ok(())
-    }
-
-    /// Takes the `[[proxy.routes]]` and `[proxy.overrides]` of a freshly re-read config (SIGHUP)
-    /// and republishes.
-    pub async fn reload_routing(&self, proxy: &ProxyConfig) -> Result<()> {
-        *self.routing.lock().expect("routing poisoned") = Routing::from_config(proxy);
-        self.publish_routes().await
-    }
-
-    /// The routes being served now, as (prefix, name, target), for the portal's routes dashboard.
-    pub fn served_routes(&self) -> Vec<(String, String, Target)> {
-        self.routes
-            .load()
-            .routes()
-            .map(|r| (r.prefix.clone(), r.name.clone(), r.target.clone()))
-            .collect()
     }
 }

@@ -4,6 +4,7 @@
 //! Its public face is [`control::Control`]: every project, account and term operation, and the
 //! queries the faces show. The registry and the Docker engine stay inside this crate.
 //!
+//! - [`accounts`]: the rules for names, e-mail addresses and passwords, and password hashing.
 //! - [`config`]: `clubhost.toml` and its defaults.
 //! - [`control`]: every operation; joins registry, deployer and routes; the term scheduler.
 //! - [`lifecycle`]: the term rules (reminders, expiry, purge) and quotas, as pure functions.
@@ -12,6 +13,7 @@
 //! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`doctor`]: `clubhost doctor`'s checks.
 
+pub mod accounts;
 pub mod config;
 pub mod control;
 pub mod doctor;
@@ -19,3 +21,16 @@ pub mod gc;
 pub mod lifecycle;
 pub mod notify;
 pub mod watch;
+
+/// The plain data the faces show, as the registry, the deployer and Docker describe it. Types only:
+/// the `Registry` and the Docker `Engine` themselves stay inside this crate.
+pub mod model {
+    pub use clubhost_deploy::Progress;
+    pub use clubhost_docker::{ContainerUsage, ManagedContainer};
+    pub use clubhost_registry::accounts::UserFlag;
+    pub use clubhost_registry::sessions::Session;
+    pub use clubhost_registry::terms::Renewal;
+    pub use clubhost_registry::{
+        AuditEntry, Deployment, Project, ProjectState, RegistryError, User, now,
+    };
+}

@@ -75,7 +75,7 @@ async fn is_exposed(control: &Control, e: &ContainerEvent) -> bool {
 
 /// A container came back: once it answers on its (possibly new) address, restore the route.
 async fn check_back(control: &Control, engine: &Engine, slug: &str, id: &str, deployment: i64) {
-    let gateway = &control.config.docker.gateway_network;
+    let gateway = &control.config().docker.gateway_network;
     let Some(port) = control.live(slug).map(|l| l.addr.port()) else {
         return;
     };

@@ -507,7 +507,10 @@ pub async fn observe(
             .find(|c| c.service == stack.expose.service)
             .expect("complete deployment has the exposed service");
         if let Some(ip) = engine.address_on(&exposed.id, gateway).await? {
-            return Ok(Some((dep, clubhost_docker::upstream(ip, stack.expose.port))));
+            return Ok(Some((
+                dep,
+                clubhost_docker::upstream(ip, stack.expose.port),
+            )));
         }
     }
     Ok(None)
@@ -561,7 +564,8 @@ mod tests {
     #[test]
     fn declared_networks_become_project_networks() {
         let stack =
-            clubhost_stack::parse(include_str!("../../../tests/compose/seed-wordpress.yml")).unwrap();
+            clubhost_stack::parse(include_str!("../../../tests/compose/seed-wordpress.yml"))
+                .unwrap();
         let plans = plan("blog", &stack, 1, "gw");
         let db = &plans[0];
         assert_eq!(db.network, "clubhost-blog_back-end");

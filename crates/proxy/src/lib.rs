@@ -40,10 +40,10 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+pub use access::LogFormat;
 use body::{Fault, FaultCell, RequestBody, UpstreamBody};
 use pages::{add_slash, page, to_portal_host};
 use routes::{Match, Route, RouteHandle, Target};
-pub use access::LogFormat;
 pub use settings::Settings;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

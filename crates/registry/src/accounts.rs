@@ -159,15 +159,6 @@ impl super::Registry {
             .await?)
     }
 
-    pub async fn set_source_url(&self, slug: &str, url: &str) -> Result<()> {
-        sqlx::query("UPDATE projects SET source_url = ? WHERE slug = ?")
-            .bind(url)
-            .bind(slug)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     pub async fn source_url(&self, slug: &str) -> Result<String> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT source_url FROM projects WHERE slug = ?")

@@ -15,7 +15,6 @@ pub mod terms;
 mod variables;
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -74,8 +73,7 @@ pub struct Project {
     pub owner_id: i64,
     /// Owner's name, joined in for display.
     pub owner: String,
-    #[serde(rename = "state")]
-    pub state_text: String,
+    pub state: ProjectState,
     #[serde(skip)]
     pub stack_source: String,
     pub route: String,
@@ -93,8 +91,7 @@ pub struct Project {
 
 impl Project {
     pub fn state(&self) -> ProjectState {
-        // The column is only ever written from ProjectState::as_str.
-        ProjectState::from_str(&self.state_text).unwrap_or(ProjectState::Failed)
+        self.state
     }
 }
 
@@ -130,10 +127,12 @@ pub struct NewProject<'a> {
     pub stack_source: &'a str,
     pub is_root: bool,
     pub term_days: u32,
+    /// Where the project's source lives (a link the member gave; empty for none).
+    pub source_url: &'a str,
 }
 
 const PROJECT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.owner_id, \
-     u.name AS owner, p.state AS state_text, p.stack_source, p.route, p.is_root, p.term_days, \
+     u.name AS owner, p.state, p.stack_source, p.route, p.is_root, p.term_days, \
      p.term_end, p.permanent, p.failure_reason, p.review_note, p.created_at, p.updated_at \
      FROM projects p JOIN users u ON u.id = p.owner_id";
 
@@ -238,7 +237,8 @@ impl Registry {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO projects (slug, name, description, owner_id, state, stack_source, route, \
-             is_root, term_days, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             is_root, term_days, source_url, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(new.slug)
         .bind(new.name)
@@ -249,6 +249,7 @@ impl Registry {
         .bind(&route)
         .bind(new.is_root)
         .bind(new.term_days as i64)
+        .bind(new.source_url)
         .bind(t)
         .bind(t)
         .execute(&mut *tx)
@@ -337,16 +338,17 @@ impl Registry {
     /// Removes a project and its deployments; the audit log keeps its history.
     pub async fn delete_project(&self, slug: &str, actor: &str, reason: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let state: Option<(String,)> = sqlx::query_as("SELECT state FROM projects WHERE slug = ?")
-            .bind(slug)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let state: Option<(ProjectState,)> =
+            sqlx::query_as("SELECT state FROM projects WHERE slug = ?")
+                .bind(slug)
+                .fetch_optional(&mut *tx)
+                .await?;
         let (state,) = state.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
         sqlx::query("DELETE FROM projects WHERE slug = ?")
             .bind(slug)
             .execute(&mut *tx)
             .await?;
-        let from = ProjectState::from_str(&state).ok();
+        let from = Some(state);
         audit(
             &mut tx,
             actor,
@@ -418,14 +420,13 @@ async fn transition_in(
     actor: &str,
     reason: &str,
 ) -> Result<()> {
-    let row: Option<(String, i64)> =
+    let row: Option<(ProjectState, i64)> =
         sqlx::query_as("SELECT state, term_days FROM projects WHERE slug = ?")
             .bind(slug)
             .fetch_optional(&mut *tx)
             .await?;
-    let (from_text, term_days) =
+    let (from, term_days) =
         row.ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))?;
-    let from = ProjectState::from_str(&from_text).map_err(RegistryError::Conflict)?;
     if !from.can_become(to) {
         return Err(RegistryError::InvalidTransition {
             slug: slug.to_string(),
@@ -508,6 +509,7 @@ mod tests {
             stack_source: "services: {}",
             is_root: false,
             term_days: 30,
+            source_url: "",
         }
     }
 

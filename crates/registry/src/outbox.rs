@@ -273,6 +273,7 @@ mod tests {
             stack_source: "services: {}",
             is_root: false,
             term_days: 30,
+            source_url: "",
         };
         reg.insert_project(new, "ana").await.unwrap();
         let note = |p: &crate::Project| {

@@ -98,6 +98,7 @@ mod tests {
                 stack_source: "services: {}",
                 is_root: false,
                 term_days: 30,
+                source_url: "",
             },
             "ann",
         )

@@ -8,8 +8,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Stored as its `as_str` text (sqlx's string enum: an unknown value in the column is a decode
+/// error, never silently read as some other state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "snake_case")]
 pub enum ProjectState {
     /// Submitted by a member, waiting for an admin.
     Requested,

@@ -13,7 +13,7 @@ pub struct TermRow {
     pub id: i64,
     pub slug: String,
     pub owner: String,
-    pub state_text: String,
+    pub state: ProjectState,
     pub term_end: Option<i64>,
     /// Root and admin-marked projects never expire.
     pub permanent: bool,
@@ -24,7 +24,7 @@ pub struct TermRow {
 
 impl TermRow {
     pub fn state(&self) -> ProjectState {
-        self.state_text.parse().unwrap_or(ProjectState::Failed)
+        self.state
     }
 }
 
@@ -59,7 +59,7 @@ impl Registry {
     /// expired ones waiting for their purge.
     pub async fn term_rows(&self) -> Result<Vec<TermRow>> {
         Ok(sqlx::query_as::<_, TermRow>(
-            "SELECT p.id, p.slug, u.name AS owner, p.state AS state_text, p.term_end, \
+            "SELECT p.id, p.slug, u.name AS owner, p.state, p.term_end, \
              (p.permanent OR p.is_root) AS permanent, \
              (SELECT MAX(a.at) FROM audit_log a WHERE a.project = p.slug \
               AND a.to_state = 'expired') AS expired_at \
@@ -429,6 +429,7 @@ mod tests {
                 stack_source: "services: {}",
                 is_root: false,
                 term_days: 30,
+                source_url: "",
             },
             "ana",
         )

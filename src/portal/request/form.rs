@@ -19,11 +19,11 @@ use super::{
     RequestInput, ResubmitInput, TemplateView, Verdict, edit_verdict, editable, resubmit, submit,
     template_views, verdict,
 };
-use clubhost_core::control::{Control, ControlError};
 use crate::portal::pages::Nav;
 use crate::portal::session::Viewer;
 use crate::portal::{Denied, PageResult, auth, csrf};
-use crate::registry::{ProjectState, RegistryError};
+use clubhost_core::control::{Control, ControlError};
+use clubhost_core::model::{ProjectState, RegistryError};
 use clubhost_stack::templates;
 
 /// A request being edited after an admin sent it back.
@@ -147,7 +147,7 @@ impl Fields {
             description: self.description.clone(),
             source_url: self.source_url.clone(),
             days_text: self.days.clone(),
-            max_days: c.config.projects.max_days,
+            max_days: c.config().projects.max_days,
             templates: template_views(template, &self.variables(), None),
             own_stack: template.is_none(),
             stack: self.own_stack(),
@@ -177,7 +177,7 @@ pub async fn request_page(
 ) -> PageResult {
     auth::member(&v)?;
     let fields = Fields {
-        days: c.config.projects.default_days.to_string(),
+        days: c.config().projects.default_days.to_string(),
         template: q
             .template
             .filter(|t| templates::get(t).is_some())
@@ -222,7 +222,7 @@ async fn sent_back(
     c: &Control,
     v: &Viewer,
     slug: &str,
-) -> Result<crate::registry::Project, Denied> {
+) -> Result<clubhost_core::model::Project, Denied> {
     let p = editable(c, v, slug).await?;
     if p.state() != ProjectState::ChangesRequested {
         return Err(Denied::Control(ControlError::Registry(
@@ -235,7 +235,7 @@ async fn sent_back(
     Ok(p)
 }
 
-fn editing(p: &crate::registry::Project) -> Option<Editing> {
+fn editing(p: &clubhost_core::model::Project) -> Option<Editing> {
     Some(Editing {
         slug: p.slug.clone(),
         note: p.review_note.clone().unwrap_or_default(),
@@ -250,7 +250,7 @@ pub async fn edit_page(
     Path(slug): Path<String>,
 ) -> PageResult {
     let p = sent_back(&c, &v, &slug).await?;
-    let stored = c.registry.variables(&slug).await?;
+    let stored = c.variables(&slug).await?;
     let template = templates::matching(&p.stack_source);
     let page = RequestPage {
         nav: Nav::of(&v),
@@ -258,9 +258,9 @@ pub async fn edit_page(
         name: p.name.clone(),
         slug: p.slug.clone(),
         description: p.description.clone(),
-        source_url: c.registry.source_url(&slug).await?,
+        source_url: c.source_url(&slug).await?,
         days_text: p.term_days.to_string(),
-        max_days: c.config.projects.max_days,
+        max_days: c.config().projects.max_days,
         templates: template_views(
             template.as_ref().map(|t| t.name),
             &BTreeMap::new(),
@@ -305,7 +305,7 @@ pub async fn edit_form(
     page.templates = template_views(
         input.template.as_deref(),
         &input.variables,
-        Some(&c.registry.variables(&slug).await?),
+        Some(&c.variables(&slug).await?),
     );
     if let Err(e) = days {
         return Ok(shown(StatusCode::UNPROCESSABLE_ENTITY, page, verdict, e));

@@ -6,9 +6,9 @@
 use std::net::SocketAddr;
 
 use super::{Control, ControlError, Live, Result};
+use crate::notify::Note;
 use clubhost_deploy::{self as deploy, DeployRequest, Progress};
 use clubhost_docker::Engine;
-use crate::notify::Note;
 use clubhost_registry::{Project, ProjectState};
 use clubhost_stack as stack;
 

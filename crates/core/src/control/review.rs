@@ -4,7 +4,7 @@
 //! table decides), and the other side hears about it. The admin socket, the CLI and the portal all
 //! call these two methods.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::checks::check_var_names;
 use super::{Control, ControlError, Result};
@@ -16,7 +16,7 @@ use clubhost_stack as stack;
 const MAX_NOTE: usize = 2000;
 
 /// What the member changes when resubmitting; `None` keeps the stored value.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resubmission {
     #[serde(default)]

@@ -1,12 +1,16 @@
-//! Route specs from the registry and the config: what `Control::publish_routes` hands to the
-//! proxy's route table. Plain functions over plain data.
+//! Route specs from the registry and the config, and `Control::publish_routes`, the one place
+//! the proxy's route table is rebuilt and swapped. The spec builders are plain functions over
+//! plain data.
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::Live;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::terms;
+use super::{Control, Live, Result};
 use crate::config::{PortalConfig, ProxyConfig, RouteOverrides, StaticRoute};
-use clubhost_proxy::routes::{RouteLimits, RouteSpec, RouteTable, Target};
+use clubhost_proxy::routes::{HostOptions, RouteLimits, RouteSpec, RouteTable, Target};
 
 /// `[proxy.overrides]`: per-route limits by slug, static path segment or host.
 pub type Overrides = BTreeMap<String, RouteOverrides>;
@@ -165,6 +169,83 @@ pub(super) fn project_route_specs(
     specs
 }
 
+/// The numbering of route publications (see `Control::publish_routes`).
+#[derive(Default)]
+pub(super) struct Publications {
+    /// The last number handed out.
+    taken: AtomicU64,
+    /// The number of the table being served; swaps happen under this lock.
+    served: Mutex<u64>,
+}
+
+impl Control {
+    /// Rebuilds the route table from the registry and swaps it in whole.
+    ///
+    /// Publications may run at once (a deploy finishing while an admin expires another project).
+    /// Each takes a number before it reads the registry, and swaps its table in only if no later
+    /// number's table was swapped in already: a later number read the registry later, so the newest
+    /// view always wins and a slow publisher can never put a stale table back.
+    pub async fn publish_routes(&self) -> Result<()> {
+        self.publish_routes_after(async {}).await
+    }
+
+    /// [`Control::publish_routes`], waiting for `before_swap` between reading and swapping (tests
+    /// use it to make a publisher slow at the worst moment).
+    pub(crate) async fn publish_routes_after(
+        &self,
+        before_swap: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        let number = self.publications.taken.fetch_add(1, Ordering::SeqCst) + 1;
+        let table = self.current_route_table().await?;
+        before_swap.await;
+        let mut served = self
+            .publications
+            .served
+            .lock()
+            .expect("publications poisoned");
+        if number > *served {
+            *served = number;
+            self.routes.swap(table);
+        }
+        Ok(())
+    }
+
+    async fn current_route_table(&self) -> Result<RouteTable> {
+        let projects = self.registry.projects().await?;
+        let live = self.live.lock().expect("live map poisoned").clone();
+        let config = self.config();
+        let subdomains_of = config.proxy.subdomains.then_some(config.domain.as_str());
+        let specs = {
+            let routing = self.routing.lock().expect("routing poisoned");
+            let mut specs = project_route_specs(&projects, &live, &routing.overrides);
+            specs.extend(portal_route_specs(&config.portal, subdomains_of));
+            // Static routes come last: an operator's route wins over a project with the same path.
+            specs.extend(routing.statics.iter().cloned());
+            specs
+        };
+        let hosts = HostOptions {
+            subdomains_of: subdomains_of.map(str::to_string),
+        };
+        Ok(RouteTable::with_hosts(specs, &hosts))
+    }
+
+    /// Takes the `[[proxy.routes]]` and `[proxy.overrides]` of a freshly re-read config (SIGHUP)
+    /// and republishes.
+    pub async fn reload_routing(&self, proxy: &ProxyConfig) -> Result<()> {
+        *self.routing.lock().expect("routing poisoned") = Routing::from_config(proxy);
+        self.publish_routes().await
+    }
+
+    /// The routes being served now, as (prefix, name, target), for the portal's routes dashboard.
+    pub fn served_routes(&self) -> Vec<(String, String, Target)> {
+        self.routes
+            .load()
+            .routes()
+            .map(|r| (r.prefix.clone(), r.name.clone(), r.target.clone()))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +285,44 @@ mod tests {
         );
         assert_eq!(spec.limits, RouteLimits::default());
         assert!(spec.rewrite);
+    }
+
+    /// Two publishers race: the first reads the registry and config before a reload adds a static
+    /// route, the reload publishes, then the first swaps. Without the numbering the first one's
+    /// older table would replace the newer one and stay until the next publication.
+    #[tokio::test]
+    async fn a_slow_publisher_never_puts_an_older_table_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        let handle = clubhost_proxy::routes::RouteHandle::default();
+        let c = Control::open(std::sync::Arc::new(config), handle.clone())
+            .await
+            .unwrap();
+        let reloaded = Config::parse(
+            "[[proxy.routes]]\npath = \"/status\"\nupstream = \"http://127.0.0.1:9000\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let (read_tx, read_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = c.publish_routes_after(async move {
+            read_tx.send(()).unwrap();
+            release_rx.await.unwrap();
+        });
+        let reload = async {
+            read_rx.await.unwrap();
+            c.reload_routing(&reloaded.proxy).await.unwrap();
+            release_tx.send(()).unwrap();
+        };
+        let (slow, ()) = tokio::join!(slow, reload);
+        slow.unwrap();
+        let served: Vec<String> = handle.load().routes().map(|r| r.prefix.clone()).collect();
+        assert!(
+            served.iter().any(|p| p == "/status"),
+            "the reload's route was replaced by the older table: {served:?}"
+        );
     }
 }

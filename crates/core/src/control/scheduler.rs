@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use clubhost_registry::clock;
 use crate::control::Control;
+use clubhost_registry::clock;
 
 /// The longest sleep; a guard, not a poll.
 const MAX_SLEEP_SECS: i64 = 3600;

@@ -8,14 +8,14 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Control, ControlError, Result};
-use clubhost_deploy as deploy;
-use crate::lifecycle::terms::{self as rules, DAY, Step};
 use crate::lifecycle::quotas;
-use clubhost_registry::clock;
+use crate::lifecycle::terms::{self as rules, DAY, Step};
 use crate::notify::Note;
+use clubhost_deploy as deploy;
+use clubhost_registry::clock;
 use clubhost_registry::terms::Renewal;
 use clubhost_registry::{Project, ProjectState, User, now};
 use clubhost_stack::Stack;
@@ -24,7 +24,7 @@ use clubhost_stack::Stack;
 pub const SCHEDULER: &str = "scheduler";
 
 /// A member's renewal request.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RenewalRequest {
     /// Who asks (the owner, or an admin on their behalf); recorded in the audit log. Defaults to
     /// the owner.

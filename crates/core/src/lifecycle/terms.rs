@@ -222,7 +222,7 @@ mod tests {
             id,
             slug: format!("p{id}"),
             owner: "ana".into(),
-            state_text: state.into(),
+            state: state.parse().unwrap(),
             term_end,
             permanent: false,
             expired_at: None,

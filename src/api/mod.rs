@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -16,7 +15,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
-use crate::registry::RegistryError;
+
+pub mod requests;
+
+use requests::{ActionBody, ClockRequest, GcRequest, NewPassword, NewUser};
 
 /// The actor recorded in the audit log for calls through the socket.
 const SOCKET_ACTOR: &str = "admin-socket";
@@ -55,63 +57,26 @@ impl From<ControlError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match &self.0 {
-            ControlError::Invalid(_) | ControlError::Stack(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ControlError::Registry(RegistryError::NotFound(_)) => StatusCode::NOT_FOUND,
-            ControlError::Registry(
-                RegistryError::Conflict(_) | RegistryError::InvalidTransition { .. },
-            ) => StatusCode::CONFLICT,
-            ControlError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ControlError::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self.0, "registry error");
-            "internal error; see the server log".to_string()
-        } else {
-            self.0.to_string()
-        };
-        (status, Json(json!({ "error": message }))).into_response()
+        let message = crate::errors::public_message(&self.0);
+        (
+            crate::errors::status(&self.0),
+            Json(json!({ "error": message })),
+        )
+            .into_response()
     }
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Deserialize)]
-struct NewUser {
-    name: String,
-    #[serde(default)]
-    admin: bool,
-    /// Where notifications for this member go.
-    #[serde(default)]
-    email: Option<String>,
-}
-
 async fn add_user(
     State(c): State<Arc<Control>>,
     Json(u): Json<NewUser>,
-) -> ApiResult<crate::registry::User> {
-    if u.name.trim().is_empty() || u.name.len() > 64 {
-        return Err(ControlError::Invalid("name: must be 1-64 characters".into()).into());
-    }
-    let user = c
-        .registry
-        .add_user(&u.name, u.admin, SOCKET_ACTOR)
-        .await
-        .map_err(ControlError::from)?;
-    if let Some(email) = &u.email {
-        clubhost_core::notify::smtp::check_address(email)
-            .map_err(|e| ControlError::Invalid(format!("email: {e}")))?;
-        c.registry
-            .set_user_email(&u.name, email, SOCKET_ACTOR)
-            .await
-            .map_err(ControlError::from)?;
-    }
-    Ok(Json(user))
-}
-
-#[derive(Deserialize)]
-struct NewPassword {
-    password: String,
+) -> ApiResult<clubhost_core::model::User> {
+    // Name and e-mail are checked before the account exists, so a refusal leaves nothing.
+    Ok(Json(
+        c.add_user(&u.name, u.admin, u.email.as_deref(), SOCKET_ACTOR)
+            .await?,
+    ))
 }
 
 /// Sets a portal password (for accounts made by `clubhost user add`); hashed with Argon2id.
@@ -120,43 +85,24 @@ async fn set_password(
     Path(name): Path<String>,
     Json(p): Json<NewPassword>,
 ) -> ApiResult<serde_json::Value> {
-    let invalid = |e: crate::portal::Denied| ControlError::Invalid(e.message());
-    crate::portal::auth::check_password_rules(&p.password).map_err(invalid)?;
-    let hash = crate::portal::auth::hash_password(&p.password).map_err(invalid)?;
-    c.registry
-        .set_password(&name, &hash, SOCKET_ACTOR)
-        .await
-        .map_err(ControlError::from)?;
+    c.set_password(&name, &p.password, SOCKET_ACTOR).await?;
     Ok(Json(json!({ "password_set": name })))
 }
 
-async fn list_projects(State(c): State<Arc<Control>>) -> ApiResult<Vec<crate::registry::Project>> {
-    Ok(Json(
-        c.registry.projects().await.map_err(ControlError::from)?,
-    ))
+async fn list_projects(
+    State(c): State<Arc<Control>>,
+) -> ApiResult<Vec<clubhost_core::model::Project>> {
+    Ok(Json(c.projects().await?))
 }
 
 async fn show_project(
     State(c): State<Arc<Control>>,
     Path(slug): Path<String>,
 ) -> ApiResult<serde_json::Value> {
-    let p = c
-        .registry
-        .project(&slug)
-        .await
-        .map_err(ControlError::from)?;
-    let deployments = c
-        .registry
-        .deployments(p.id)
-        .await
-        .map_err(ControlError::from)?;
+    let p = c.project(&slug).await?;
+    let deployments = c.deployments(p.id).await?;
     // Secret values never leave the server: shown masked.
-    let variables = c
-        .registry
-        .variables(&slug)
-        .await
-        .map_err(ControlError::from)?
-        .masked();
+    let variables = c.variables(&slug).await?.masked();
     Ok(Json(
         json!({ "project": p, "deployments": deployments, "variables": variables }),
     ))
@@ -165,27 +111,15 @@ async fn show_project(
 async fn submit(
     State(c): State<Arc<Control>>,
     Json(s): Json<Submission>,
-) -> ApiResult<crate::registry::Project> {
+) -> ApiResult<clubhost_core::model::Project> {
     Ok(Json(c.submit(&s, SOCKET_ACTOR).await?))
-}
-
-#[derive(Deserialize, Default)]
-struct ActionBody {
-    #[serde(default)]
-    reason: String,
-    /// What the member should change (`send-back`).
-    #[serde(default)]
-    note: String,
-    /// A new term for `restore`.
-    #[serde(default)]
-    days: Option<u32>,
 }
 
 async fn project_action(
     State(c): State<Arc<Control>>,
     Path((slug, action)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> ApiResult<crate::registry::Project> {
+) -> ApiResult<clubhost_core::model::Project> {
     // The body is optional: an empty one means no reason given.
     let ActionBody { reason, note, days } = if body.is_empty() {
         ActionBody::default()
@@ -221,7 +155,7 @@ async fn resubmit(
     State(c): State<Arc<Control>>,
     Path(slug): Path<String>,
     Json(r): Json<Resubmission>,
-) -> ApiResult<crate::registry::Project> {
+) -> ApiResult<clubhost_core::model::Project> {
     Ok(Json(c.resubmit(&slug, &r, SOCKET_ACTOR).await?))
 }
 
@@ -262,20 +196,15 @@ struct AuditQuery {
 async fn audit(
     State(c): State<Arc<Control>>,
     Query(q): Query<AuditQuery>,
-) -> ApiResult<Vec<crate::registry::AuditEntry>> {
-    Ok(Json(
-        c.registry
-            .audit_log(q.project.as_deref())
-            .await
-            .map_err(ControlError::from)?,
-    ))
+) -> ApiResult<Vec<clubhost_core::model::AuditEntry>> {
+    Ok(Json(c.audit_log(q.project.as_deref()).await?))
 }
 
 async fn request_renewal(
     State(c): State<Arc<Control>>,
     Path(slug): Path<String>,
     Json(req): Json<clubhost_core::control::RenewalRequest>,
-) -> ApiResult<crate::registry::terms::Renewal> {
+) -> ApiResult<clubhost_core::model::Renewal> {
     Ok(Json(c.request_renewal(&slug, &req).await?))
 }
 
@@ -288,20 +217,15 @@ struct RenewalsQuery {
 async fn list_renewals(
     State(c): State<Arc<Control>>,
     Query(q): Query<RenewalsQuery>,
-) -> ApiResult<Vec<crate::registry::terms::Renewal>> {
-    Ok(Json(
-        c.registry
-            .renewals(q.all)
-            .await
-            .map_err(ControlError::from)?,
-    ))
+) -> ApiResult<Vec<clubhost_core::model::Renewal>> {
+    Ok(Json(c.renewals(q.all).await?))
 }
 
 async fn decide_renewal(
     State(c): State<Arc<Control>>,
     Path((id, verdict)): Path<(i64, String)>,
     body: axum::body::Bytes,
-) -> ApiResult<crate::registry::terms::Renewal> {
+) -> ApiResult<clubhost_core::model::Renewal> {
     let note = if body.is_empty() {
         String::new()
     } else {
@@ -324,27 +248,16 @@ async fn decide_renewal(
     ))
 }
 
-#[derive(Deserialize)]
-struct GcBody {
-    #[serde(default)]
-    apply: bool,
-    /// Also prune images no project needs.
-    #[serde(default)]
-    images: bool,
-}
-
-async fn gc(State(c): State<Arc<Control>>, Json(b): Json<GcBody>) -> ApiResult<clubhost_core::gc::Orphans> {
+async fn gc(
+    State(c): State<Arc<Control>>,
+    Json(b): Json<GcRequest>,
+) -> ApiResult<clubhost_core::gc::Orphans> {
     Ok(Json(c.gc(b.apply, b.images, SOCKET_ACTOR).await?))
-}
-
-#[derive(Deserialize)]
-struct ClockBody {
-    advance_secs: i64,
 }
 
 async fn advance_clock(
     State(c): State<Arc<Control>>,
-    Json(b): Json<ClockBody>,
+    Json(b): Json<ClockRequest>,
 ) -> ApiResult<serde_json::Value> {
     let now = c.advance_clock(b.advance_secs, SOCKET_ACTOR).await?;
     Ok(Json(json!({ "now": now })))

@@ -3,9 +3,33 @@
 
 use anyhow::{Context, bail};
 
-use crate::cli::StackCommand;
+use std::path::PathBuf;
+
+use clap::Subcommand;
 use clubhost_core::config::Config;
 use clubhost_stack::{self as stack, Report, Stack, Vars};
+
+/// `clubhost stack …`: the checker on the command line, no server needed.
+#[derive(Subcommand)]
+pub enum StackCommand {
+    /// Print the normalized stack and every violation with its line and column; exit 1 if any.
+    Check {
+        file: PathBuf,
+        /// A project variable, `KEY=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// A secret project variable, `KEY=VALUE`: its value is masked in the output.
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in stack templates.
+    Templates {
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 pub fn run(config: &Config, cmd: StackCommand) -> anyhow::Result<()> {
     match cmd {
