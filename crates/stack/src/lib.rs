@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod mounts;
 mod policy;
+mod ports;
 mod service;
 pub mod templates;
 mod top;
@@ -139,6 +140,9 @@ pub struct ServiceSpec {
     pub labels: BTreeMap<String, String>,
     /// Ports the service says it listens on (`expose:`); the first one is the default proxy port.
     pub expose: Vec<u16>,
+    /// The container side of the file's `ports:`, in file order. Never published on the server:
+    /// kept as evidence of the web port and for showing.
+    pub ports: Vec<ContainerPort>,
     /// tmpfs mounts: container path → mount options (`size=64m`), possibly empty.
     pub tmpfs: BTreeMap<String, String>,
     pub read_only: bool,
@@ -151,6 +155,14 @@ pub struct ServiceSpec {
     /// Whether the file puts it on an `external` network: the club's gateway.
     pub gateway: bool,
     pub limits: ResourceLimits,
+}
+
+/// One container port a file's `ports:` named (the host side is dropped).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -256,6 +268,8 @@ pub fn parse(source: &str) -> Result<Stack, StackError> {
     load(source, &Vars::new(), &Limits::default())
 }
 
+#[cfg(test)]
+mod accept_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]

@@ -40,11 +40,6 @@ pub fn service_key(key: &str, value: &Node) -> Option<String> {
         "sysctls" => {
             "sysctls change kernel settings; they are not available to projects".to_string()
         }
-        "ports" => {
-            "published ports are not allowed: the club's proxy publishes the exposed service; \
-             say which one with `x-clubhost: { expose: <service>, port: <port> }` (x-clubhost.port)"
-                .to_string()
-        }
         "build" => {
             "building images from source is not supported yet; push the image to a registry (or \
              ask an admin) and use `image:`"

@@ -53,6 +53,7 @@ const SUPPORTED: &[&str] = &[
     "tty",
     "stdin_open",
     "links",
+    "ports",
 ];
 
 /// Requests gathered from `mem_limit`/`cpus`/`pids_limit` and `deploy.resources.limits`.
@@ -87,6 +88,7 @@ pub fn service(
         working_dir: None,
         labels: BTreeMap::new(),
         expose: Vec::new(),
+        ports: Vec::new(),
         tmpfs: BTreeMap::new(),
         read_only: false,
         stop_signal: None,
@@ -207,6 +209,7 @@ pub fn service(
                 &p,
                 "ignored: services of one project reach each other by service name",
             ),
+            "ports" => super::ports::ports(c, knode, v, &p, &mut spec),
             "cap_drop" => spec.cap_drop = c.list(v, &p).unwrap_or_default(),
             // Accepted only in their harmless forms; the dangerous ones never get here.
             "security_opt" => {}

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::checker::{Checker, join};
 use super::service::{self, Context};
 use super::yaml::{Node, Value};
-use super::{Condition, Expose, ServiceSpec, Stack, ViolationKind};
+use super::{Condition, ServiceSpec, Stack, ViolationKind};
 
 pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     if !matches!(root.value, Value::Map(_)) {
@@ -118,7 +118,7 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
         }
     }
 
-    let expose = expose(c, root, get("x-clubhost").map(|e| e.1), &services)?;
+    let expose = super::ports::expose(c, root, get("x-clubhost").map(|e| e.1), &services, &key_of)?;
     for s in &mut services {
         if s.gateway && s.name != expose.service {
             c.warn(
@@ -261,66 +261,6 @@ fn networks(c: &mut Checker, node: Option<&Node>) -> Vec<(String, bool)> {
         out.push((name, external));
     }
     out
-}
-
-/// Which service visitors reach: `x-clubhost.expose`, else the one service on an external
-/// network, else the only service. The port: `x-clubhost.port`, else the first `expose:`, else 80.
-fn expose(
-    c: &mut Checker,
-    root: &Node,
-    x: Option<&Node>,
-    services: &[ServiceSpec],
-) -> Option<Expose> {
-    let mut chosen: Option<String> = None;
-    let mut port: Option<u16> = None;
-    if let Some(x) = x {
-        for (key, _, val) in c.entries(x, "x-clubhost", &["expose", "port"], |_, _| None) {
-            let path = join("x-clubhost", key);
-            match key {
-                "expose" => {
-                    let name = c.text(val, &path)?;
-                    if !services.iter().any(|s| s.name == name) {
-                        c.invalid(
-                            val,
-                            &path,
-                            format!("{name:?} is not a service of this stack"),
-                        );
-                        return None;
-                    }
-                    chosen = Some(name);
-                }
-                _ => match c.integer(val, &path).and_then(|p| u16::try_from(p).ok()) {
-                    Some(p) if p > 0 => port = Some(p),
-                    _ => {
-                        c.invalid(val, &path, "port must be 1-65535");
-                        return None;
-                    }
-                },
-            }
-        }
-    }
-    let service = match chosen {
-        Some(s) => s,
-        None => {
-            let on_gateway: Vec<&ServiceSpec> = services.iter().filter(|s| s.gateway).collect();
-            match (on_gateway.as_slice(), services) {
-                ([one], _) => one.name.clone(),
-                ([], [only]) => only.name.clone(),
-                _ => {
-                    c.invalid(
-                        x.unwrap_or(root),
-                        "x-clubhost",
-                        "cannot tell which service visitors reach: put exactly one service on an \
-                         external network, or add `x-clubhost: { expose: <service>, port: <port> }`",
-                    );
-                    return None;
-                }
-            }
-        }
-    };
-    let svc = services.iter().find(|s| s.name == service)?;
-    let port = port.or(svc.expose.first().copied()).unwrap_or(80);
-    Some(Expose { service, port })
 }
 
 /// Service and volume names become parts of Docker object names and DNS aliases.

@@ -1,0 +1,119 @@
+//! Issue 14: harmless constructs real compose files use are accepted, each with the warning or
+//! note that says what clubhost does with it.
+
+use super::*;
+
+fn report(src: &str) -> Report {
+    check(src, &Vars::new(), &Limits::default())
+}
+
+/// The stack of a file that must load, and its warnings.
+#[track_caller]
+fn accepted(src: &str) -> (Stack, Vec<Violation>) {
+    let r = report(src);
+    assert!(r.violations.is_empty(), "{:#?}\nin:\n{src}", r.violations);
+    (r.stack.unwrap(), r.warnings)
+}
+
+#[track_caller]
+fn warned(warnings: &[Violation], words: &str) -> Violation {
+    warnings
+        .iter()
+        .find(|w| w.message.contains(words))
+        .unwrap_or_else(|| panic!("no warning mentions {words:?}: {warnings:#?}"))
+        .clone()
+}
+
+fn exposed(stack: &Stack) -> (&str, u16) {
+    (stack.expose.service.as_str(), stack.expose.port)
+}
+
+#[test]
+fn ports_are_read_never_published_and_pick_the_exposed_service() {
+    let (s, w) = accepted(
+        "services:\n  db:\n    image: mysql\n  pma:\n    image: phpmyadmin\n    ports:\n      - \"8081:80\"\n",
+    );
+    assert_eq!(exposed(&s), ("pma", 80));
+    let v = warned(&w, "club's address");
+    assert_eq!((v.line, v.path.as_str()), (6, "services.pma.ports"));
+    assert_eq!(
+        s.service("pma").unwrap().ports,
+        [ContainerPort {
+            port: 80,
+            protocol: "tcp".into()
+        }]
+    );
+
+    // One service, an HTTP port and SSH: the HTTP one.
+    let (s, _) = accepted(
+        "services:\n  gitea:\n    image: gitea/gitea\n    ports: [\"222:22\", \"3000:3000\"]\n",
+    );
+    assert_eq!(exposed(&s), ("gitea", 3000));
+
+    // Long syntax, with the host side dropped.
+    let (s, _) = accepted(
+        "services:\n  web:\n    image: x\n    ports:\n      - target: 8000\n        published: \"80\"\n        host_ip: 0.0.0.0\n        protocol: tcp\n        mode: host\n",
+    );
+    assert_eq!(exposed(&s), ("web", 8000));
+}
+
+#[test]
+fn several_publishing_services_prefer_the_web_port_and_say_how_to_pin() {
+    let (s, w) = accepted(
+        "services:\n  db:\n    image: postgres\n    ports: [\"5432:5432\"]\n  app:\n    image: x\n    ports: [\"8080:8080\"]\n  mail:\n    image: y\n    ports: [\"25:25\"]\n",
+    );
+    assert_eq!(exposed(&s), ("app", 8080));
+    let v = warned(&w, "several services publish ports (db, app, mail)");
+    assert!(
+        v.message
+            .contains("x-clubhost: { expose: app, port: 8080 }"),
+        "{v}"
+    );
+    // x-clubhost still wins over any guess, and the guess warning disappears.
+    let (s, w) = accepted(
+        "services:\n  db:\n    image: postgres\n    ports: [\"5432:5432\"]\n  app:\n    image: x\n    ports: [\"8080:8080\"]\nx-clubhost: {expose: db, port: 5432}\n",
+    );
+    assert_eq!(exposed(&s), ("db", 5432));
+    assert!(!w.iter().any(|w| w.message.contains("several")), "{w:#?}");
+}
+
+#[test]
+fn non_http_ports_and_no_evidence_are_warned_about() {
+    let (s, w) = accepted(
+        "services:\n  mc:\n    image: itzg/minecraft-server\n    ports: [\"25565:25565\"]\n",
+    );
+    assert_eq!(exposed(&s), ("mc", 25565));
+    warned(&w, "only HTTP is reachable");
+    let (s, w) = accepted("services:\n  dns:\n    image: x\n    ports: [\"53:53/udp\"]\n");
+    assert_eq!(exposed(&s), ("dns", 53));
+    warned(&w, "only HTTP is reachable");
+    let (s, w) = accepted("services:\n  site:\n    image: nginx\n");
+    assert_eq!(exposed(&s), ("site", 80));
+    let v = warned(&w, "port 80");
+    assert_eq!(v.line, 2);
+    // Evidence from `expose:` needs no warning.
+    let (_, w) = accepted("services:\n  site:\n    image: x\n    expose: [3000]\n");
+    assert!(w.is_empty(), "{w:#?}");
+}
+
+#[test]
+fn without_ports_the_front_service_is_chosen_with_a_warning() {
+    let (s, w) = accepted(
+        "services:\n  app:\n    image: x\n    depends_on: [db, cache]\n  db:\n    image: postgres\n  cache:\n    image: redis\n",
+    );
+    assert_eq!(exposed(&s), ("app", 80));
+    warned(&w, "no other service depends on");
+    // Two fronts: still ambiguous, and the message says what to write.
+    let v = report("services:\n  a:\n    image: x\n  b:\n    image: y\n").violations;
+    assert!(v[0].message.contains("x-clubhost"), "{v:#?}");
+}
+
+#[test]
+fn a_bad_port_is_named() {
+    let v = report("services:\n  web:\n    image: x\n    ports: [\"80:http\"]\n").violations;
+    assert_eq!(
+        (v[0].line, v[0].path.as_str()),
+        (4, "services.web.ports[0]")
+    );
+    assert!(v[0].message.contains("8080:80"), "{v:#?}");
+}
