@@ -117,3 +117,143 @@ fn a_bad_port_is_named() {
     );
     assert!(v[0].message.contains("8080:80"), "{v:#?}");
 }
+
+#[test]
+fn anonymous_volumes_become_project_volumes() {
+    let (s, w) = accepted(
+        "services:\n  web:\n    image: x\n    volumes:\n      - /var/lib/x\n      - data:/data\nvolumes:\n  data:\n",
+    );
+    let web = s.service("web").unwrap();
+    assert_eq!(web.mounts[0].volume, "web-var-lib-x");
+    assert_eq!(web.mounts[0].target, "/var/lib/x");
+    assert_eq!(s.volumes, ["data", "web-var-lib-x"]);
+    let v = warned(&w, "anonymous volume \"/var/lib/x\"");
+    assert_eq!(v.line, 5);
+    // A name the file already uses is never reused for an anonymous volume.
+    let (s, _) = accepted(
+        "services:\n  web:\n    image: x\n    volumes: [/d, web-d:/e]\nvolumes:\n  web-d:\n",
+    );
+    assert_eq!(s.service("web").unwrap().mounts[0].volume, "web-d-2");
+}
+
+#[test]
+fn an_unset_variable_as_volume_source_is_named() {
+    let (s, w) = accepted(
+        "services:\n  web:\n    image: x\n    volumes:\n      - ${UPLOAD_LOCATION}:/data\n",
+    );
+    warned(
+        &w,
+        "variable UPLOAD_LOCATION is not set, so \"/data\" would be an anonymous volume",
+    );
+    assert_eq!(s.service("web").unwrap().mounts[0].volume, "web-data");
+}
+
+#[test]
+fn selinux_and_macos_hints_and_nocopy_are_accepted() {
+    let (s, w) = accepted(
+        "services:\n  web:\n    image: x\n    volumes:\n      - data:/a:z\n      - data:/b:ro,Z\n      - data:/c:nocopy\n      - data:/d:cached\n      - type: volume\n        source: data\n        target: /e\n        consistency: delegated\n        volume:\n          nocopy: true\nvolumes:\n  data:\n",
+    );
+    let m = &s.service("web").unwrap().mounts;
+    assert_eq!(
+        m.iter()
+            .map(|m| (m.read_only, m.nocopy))
+            .collect::<Vec<_>>(),
+        [
+            (false, false),
+            (true, false),
+            (false, true),
+            (false, false),
+            (false, true)
+        ]
+    );
+    assert_eq!(
+        w.iter().filter(|w| w.message.contains("SELinux")).count(),
+        3
+    );
+    let v = report(
+        "services:\n  web:\n    image: x\n    volumes: [\"data:/a:shared\"]\nvolumes:\n  data:\n",
+    )
+    .violations;
+    assert!(v[0].message.contains("\"shared\""), "{v:#?}");
+}
+
+#[test]
+fn volume_names_docker_refuses_are_mapped() {
+    let (s, w) = accepted(
+        "services:\n  web:\n    image: x\n    volumes: [\"My.Data:/d\", \"my-data:/e\"]\nvolumes:\n  My.Data:\n  my-data:\n    name: custom\n",
+    );
+    assert_eq!(s.volumes, ["my-data-2", "my-data"]);
+    let m = &s.service("web").unwrap().mounts;
+    assert_eq!(
+        (m[0].volume.as_str(), m[1].volume.as_str()),
+        ("my-data-2", "my-data")
+    );
+    warned(&w, "\"My.Data\" is created as \"my-data-2\"");
+    warned(&w, "names volumes after the project");
+}
+
+#[test]
+fn volumes_from_shares_a_services_volumes_and_nothing_else() {
+    let (s, _) = accepted(
+        "services:\n  app:\n    image: x\n    volumes: [code:/srv, /cache]\n  web:\n    image: nginx\n    volumes_from: [\"app:ro\"]\n    ports: [\"80:80\"]\n  side:\n    image: y\n    volumes_from: [web]\nvolumes:\n  code:\n",
+    );
+    let web = s.service("web").unwrap();
+    assert_eq!(
+        web.volumes_from,
+        [VolumesFrom {
+            service: "app".into(),
+            read_only: true
+        }]
+    );
+    let targets: Vec<_> = web
+        .mounts
+        .iter()
+        .map(|m| (m.volume.as_str(), m.target.as_str(), m.read_only))
+        .collect();
+    assert_eq!(
+        targets,
+        [("code", "/srv", true), ("app-cache", "/cache", true)]
+    );
+    // Shared through web, transitively; and started after what it shares.
+    assert_eq!(s.service("side").unwrap().mounts.len(), 2);
+    let order: Vec<_> = s.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(order, ["app", "web", "side"]);
+
+    for (from, words) in [
+        ("container:other", "outside this project"),
+        ("nope", "only another service"),
+        ("web", "only another service"),
+    ] {
+        let v = report(&format!(
+            "services:\n  web:\n    image: x\n    volumes_from: [\"{from}\"]\n"
+        ))
+        .violations;
+        assert!(
+            v[0].kind == ViolationKind::Policy && v[0].line == 4 && v[0].message.contains(words),
+            "{from}: {v:#?}"
+        );
+    }
+}
+
+#[test]
+fn host_path_refusals_fit_what_was_mounted() {
+    let v = report("services:\n  web:\n    image: x\n    volumes: [\"/srv/site.conf:/etc/nginx/conf.d/site.conf:ro\"]\n").violations;
+    assert!(
+        v[0].message
+            .contains("cannot deliver the file \"site.conf\""),
+        "{v:#?}"
+    );
+    let v = report(
+        "services:\n  web:\n    image: x\n    volumes: [\"/srv/pg:/var/lib/postgresql/data\"]\n",
+    )
+    .violations;
+    assert!(
+        v[0].message.contains("`data:/var/lib/postgresql/data`"),
+        "{v:#?}"
+    );
+    let v = report(
+        "services:\n  web:\n    image: x\n    volumes: [\"/etc/localtime:/etc/localtime:ro\"]\n",
+    )
+    .violations;
+    assert!(v[0].message.contains("TZ"), "{v:#?}");
+}

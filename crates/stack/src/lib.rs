@@ -20,6 +20,7 @@ mod ports;
 mod service;
 pub mod templates;
 mod top;
+mod volumes;
 mod words;
 mod yaml;
 
@@ -108,7 +109,8 @@ pub struct StackError {
 pub struct Stack {
     /// In start order: every service comes after the services it depends on.
     pub services: Vec<ServiceSpec>,
-    /// Named volumes (without the `clubhost-<slug>-` prefix the deployer adds).
+    /// Named volumes (without the `clubhost-<slug>-` prefix the deployer adds): the file's own,
+    /// under safe names, then those anonymous volumes became.
     pub volumes: Vec<String>,
     /// Internal networks the file declares; each becomes an internal Docker network of the
     /// project (`clubhost-<slug>_<name>`). Services naming none are on the project network.
@@ -143,6 +145,9 @@ pub struct ServiceSpec {
     /// The container side of the file's `ports:`, in file order. Never published on the server:
     /// kept as evidence of the web port and for showing.
     pub ports: Vec<ContainerPort>,
+    /// `volumes_from` (services of this project only). Already honoured: the shared volumes are
+    /// in `mounts` and the services in `depends_on`; kept for showing.
+    pub volumes_from: Vec<VolumesFrom>,
     /// tmpfs mounts: container path → mount options (`size=64m`), possibly empty.
     pub tmpfs: BTreeMap<String, String>,
     pub read_only: bool,
@@ -184,6 +189,15 @@ pub enum Condition {
 pub struct VolumeMount {
     pub volume: String,
     pub target: String,
+    pub read_only: bool,
+    /// `:nocopy` / `volume: { nocopy: true }`: do not copy the image's files into a new volume.
+    pub nocopy: bool,
+}
+
+/// One `volumes_from` entry: another service of the project whose volumes this one mounts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VolumesFrom {
+    pub service: String,
     pub read_only: bool,
 }
 

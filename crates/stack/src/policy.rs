@@ -45,7 +45,6 @@ pub fn service_key(key: &str, value: &Node) -> Option<String> {
              ask an admin) and use `image:`"
                 .to_string()
         }
-        "volumes_from" => "volumes_from is not allowed; share a named volume instead".to_string(),
         "env_file" => {
             "env_file reads files on the server; put the values in `environment:` and set \
              secrets as project variables"
@@ -100,19 +99,41 @@ fn security_opt(value: &Node) -> Option<String> {
     None
 }
 
-/// Why a host path in a volume source is refused.
-pub fn host_path(source: &str) -> String {
+/// Why a host path in a volume source is refused, and what to write instead: a named volume
+/// for a data directory, but a named volume starts empty, so it cannot deliver a config file or
+/// the server's clock.
+pub fn host_path(source: &str, target: &str) -> String {
     if source.contains("docker.sock") {
-        format!(
+        return format!(
             "{source:?} is the Docker socket: it would give the container control of the whole \
              server"
-        )
-    } else {
-        format!(
-            "{source:?} is a host path (bind mount): projects may only use named volumes declared \
-             under the top-level `volumes:`"
-        )
+        );
     }
+    let bind =
+        format!("{source:?} is a host path (bind mount): projects cannot read the server's files");
+    if ["/etc/localtime", "/etc/timezone"].contains(&source.trim_end_matches(":ro")) {
+        return format!(
+            "{bind}; set the time zone with `environment: {{ TZ: Europe/Paris }}` instead"
+        );
+    }
+    let last = |p: &str| p.rsplit('/').next().unwrap_or("").to_string();
+    let file_like = |p: &str| {
+        let l = last(p);
+        l.contains('.') && !l.starts_with('.') || l == "Caddyfile" || l == "Dockerfile"
+    };
+    if file_like(target) || file_like(source) {
+        return format!(
+            "{bind}. A named volume starts empty, so it cannot deliver the file {:?}: build an \
+             image that contains it (`FROM <image>` + `COPY`), or configure the app through \
+             `environment:` if it supports that",
+            last(target)
+        );
+    }
+    let name = super::volumes::safe_name(&last(target));
+    format!(
+        "{bind}; keep the data in a named volume instead: `{name}:{target}`, with `{name}:` \
+         declared under the top-level `volumes:`"
+    )
 }
 
 /// Whether a short-syntax volume source names a host path rather than a volume.
@@ -131,6 +152,9 @@ mod tests {
         assert!(is_host_path("~/x"));
         assert!(is_host_path("C:\\x"));
         assert!(!is_host_path("db_data"));
-        assert!(host_path("/var/run/docker.sock").contains("Docker socket"));
+        assert!(host_path("/var/run/docker.sock", "/s").contains("Docker socket"));
+        assert!(host_path("/srv/nginx.conf", "/etc/nginx/nginx.conf").contains("COPY"));
+        assert!(host_path("/etc/localtime", "/etc/localtime").contains("TZ"));
+        assert!(host_path("/srv/pg", "/var/lib/postgresql/data").contains("`data:/var"));
     }
 }

@@ -14,7 +14,7 @@ use super::{RestartPolicy, ServiceSpec, ViolationKind};
 /// What a service may refer to.
 pub struct Context<'a> {
     pub services: &'a [String],
-    pub volumes: &'a [String],
+    pub volumes: &'a [super::volumes::Declared],
     /// Declared networks and whether each is external (the gateway).
     pub networks: &'a [(String, bool)],
 }
@@ -54,6 +54,7 @@ const SUPPORTED: &[&str] = &[
     "stdin_open",
     "links",
     "ports",
+    "volumes_from",
 ];
 
 /// Requests gathered from `mem_limit`/`cpus`/`pids_limit` and `deploy.resources.limits`.
@@ -89,6 +90,7 @@ pub fn service(
         labels: BTreeMap::new(),
         expose: Vec::new(),
         ports: Vec::new(),
+        volumes_from: Vec::new(),
         tmpfs: BTreeMap::new(),
         read_only: false,
         stop_signal: None,
@@ -209,6 +211,7 @@ pub fn service(
                 &p,
                 "ignored: services of one project reach each other by service name",
             ),
+            "volumes_from" => super::volumes::volumes_from(c, ctx.services, name, v, &p, &mut spec),
             "ports" => super::ports::ports(c, knode, v, &p, &mut spec),
             "cap_drop" => spec.cap_drop = c.list(v, &p).unwrap_or_default(),
             // Accepted only in their harmless forms; the dangerous ones never get here.

@@ -43,7 +43,7 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     if let Some((k, _)) = get("name") {
         c.warn(k, "name", "ignored: clubhost names the project by its slug");
     }
-    let volumes = volumes(c, get("volumes").map(|e| e.1));
+    let volumes = super::volumes::declared(c, get("volumes").map(|e| e.1));
     let networks = networks(c, get("networks").map(|e| e.1));
 
     let Some((services_key, services_node)) = get("services") else {
@@ -129,10 +129,20 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
         }
         s.gateway = s.name == expose.service;
     }
+    super::volumes::share(&mut services);
     let services = start_order(c, &key_of, services)?;
+    // The file's volumes, then the project volumes anonymous volumes became.
+    let mut all_volumes: Vec<String> = volumes.iter().map(|d| d.safe.clone()).collect();
+    for s in &services {
+        for m in &s.mounts {
+            if !all_volumes.contains(&m.volume) {
+                all_volumes.push(m.volume.clone());
+            }
+        }
+    }
     Some(Stack {
         services,
-        volumes,
+        volumes: all_volumes,
         networks: networks
             .iter()
             .filter(|(_, external)| !external)
@@ -140,56 +150,6 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
             .collect(),
         expose,
     })
-}
-
-/// Top-level named volumes. Only local volumes of this project: no driver options (they can
-/// mount host paths) and no external volumes (another project's data).
-fn volumes(c: &mut Checker, node: Option<&Node>) -> Vec<String> {
-    let Some(node) = node else { return Vec::new() };
-    let mut out = Vec::new();
-    let Some(map) = node.as_map() else {
-        if !matches!(node.value, Value::Null) {
-            c.invalid(
-                node,
-                "volumes",
-                format!("expected a map, found {}", node.kind()),
-            );
-        }
-        return out;
-    };
-    for (k, v) in map {
-        let name = k.scalar_text().unwrap_or_default();
-        let path = format!("volumes.{name}");
-        check_name(c, k, &path, &name);
-        let fields = c.entries(v, &path, &["driver", "labels"], |key, val| match key {
-            "driver_opts" => Some(
-                "driver_opts can mount host paths or remote shares (`type: none`, `o: bind`, \
-                 `device:`); projects use plain named volumes"
-                    .into(),
-            ),
-            "external" if val.scalar_text().as_deref() != Some("false") => Some(
-                "external volumes belong to something outside this project; declare the volume \
-                 here and clubhost creates it"
-                    .into(),
-            ),
-            _ => None,
-        });
-        for (key, _, val) in fields {
-            if key == "driver"
-                && let Some(d) = c.text(val, &join(&path, key))
-                && d != "local"
-            {
-                c.fail(
-                    val,
-                    &join(&path, key),
-                    ViolationKind::Policy,
-                    format!("volume driver {d:?} is not allowed; use the default local driver"),
-                );
-            }
-        }
-        out.push(name);
-    }
-    out
 }
 
 /// Top-level networks: name → whether it is `external` (the club's gateway).
