@@ -257,3 +257,198 @@ fn host_path_refusals_fit_what_was_mounted() {
     .violations;
     assert!(v[0].message.contains("TZ"), "{v:#?}");
 }
+
+#[test]
+fn small_keys_are_honoured_in_the_plain_data() {
+    let (s, w) = accepted(
+        r#"
+name: my-project
+services:
+  web:
+    image: x
+    hostname: web1
+    domainname: example.internal
+    platform: linux/amd64
+    shm_size: 2g
+    init: false
+    pull_policy: always
+    stop_grace_period: 1m
+    logging:
+      driver: json-file
+      options:
+        max-size: 1g
+        max-file: "2"
+        tag: web
+    ulimits:
+      nofile:
+        soft: 20000
+        hard: 1000000
+      nproc: 512
+      memlock: -1
+"#,
+    );
+    let web = s.service("web").unwrap();
+    let l = Limits::default();
+    assert_eq!(web.hostname.as_deref(), Some("web1"));
+    assert_eq!(web.domainname.as_deref(), Some("example.internal"));
+    assert_eq!(web.platform.as_deref(), Some("linux/amd64"));
+    assert_eq!(web.shm_size, Some(l.max_shm_size_bytes()));
+    assert_eq!(web.init, Some(false));
+    assert_eq!(web.pull_policy, Some(PullPolicy::Always));
+    assert_eq!(
+        web.logging,
+        Some(Logging {
+            driver: LogDriver::JsonFile,
+            max_size_bytes: l.max_log_size_bytes(),
+            max_files: 2
+        })
+    );
+    let u: Vec<_> = web
+        .ulimits
+        .iter()
+        .map(|u| (u.name.as_str(), u.soft, u.hard))
+        .collect();
+    assert_eq!(
+        u,
+        [
+            ("nofile", 20000, l.max_nofile),
+            ("nproc", 512, 512),
+            ("memlock", l.max_memlock_bytes(), l.max_memlock_bytes())
+        ]
+    );
+    for words in [
+        "shm_size capped",
+        "max-size capped",
+        "nofile capped",
+        "memlock capped",
+        "\"tag\" ignored",
+        "clubhost names the project",
+    ] {
+        warned(&w, words);
+    }
+}
+
+#[test]
+fn small_keys_refuse_what_reaches_outside() {
+    let v =
+        report("services:\n  web:\n    image: x\n    logging:\n      driver: syslog\n").violations;
+    assert_eq!((v[0].kind, v[0].line), (ViolationKind::Policy, 5));
+    assert!(v[0].message.contains("json-file or local"), "{v:#?}");
+    let v = report("services:\n  web:\n    image: x\n    ulimits:\n      rtprio: 99\n").violations;
+    assert_eq!((v[0].kind, v[0].line), (ViolationKind::Unsupported, 5));
+    let v = report("services:\n  web:\n    image: x\n    hostname: \"a b\"\n").violations;
+    assert!(v[0].message.contains("host name"), "{v:#?}");
+    let v = report("include:\n  - other.yml\nservices:\n  web:\n    image: x\n").violations;
+    assert!(
+        v[0].line == 1 && v[0].message.contains("paste the included services"),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn healthchecks_without_test_keep_the_images_and_disable_turns_it_off() {
+    let (s, _) = accepted(
+        "services:\n  web:\n    image: x\n    healthcheck:\n      interval: 5s\n      start_period: 30s\n      start_interval: 1s\n  db:\n    image: y\n    healthcheck:\n      disable: true\nx-clubhost: {expose: web}\n",
+    );
+    let h = s.service("web").unwrap().healthcheck.clone().unwrap();
+    assert!(h.test.is_empty());
+    assert_eq!(
+        (h.interval, h.start_period, h.start_interval),
+        (
+            Duration::from_secs(5),
+            Duration::from_secs(30),
+            Some(Duration::from_secs(1))
+        )
+    );
+    assert_eq!(
+        s.service("db").unwrap().healthcheck.as_ref().unwrap().test,
+        ["NONE"]
+    );
+    // A bad test is still named, with an example of a good one.
+    let v = report("services:\n  web:\n    image: x\n    healthcheck:\n      test: [\"curl\"]\n")
+        .violations;
+    assert!(v[0].message.contains("\"CMD\", \"curl\""), "{v:#?}");
+}
+
+#[test]
+fn waiting_for_health_uses_the_images_healthcheck_unless_disabled() {
+    let (_, w) = accepted(
+        "services:\n  app:\n    image: x\n    ports: [\"80:80\"]\n    depends_on:\n      db:\n        condition: service_healthy\n  db:\n    image: postgres\n",
+    );
+    warned(&w, "image's HEALTHCHECK is used");
+    let v = report(
+        "services:\n  app:\n    image: x\n    ports: [\"80:80\"]\n    depends_on:\n      db:\n        condition: service_healthy\n  db:\n    image: postgres\n    healthcheck: {disable: true}\n",
+    )
+    .violations;
+    assert!(v[0].message.contains("disabled"), "{v:#?}");
+}
+
+#[test]
+fn profiles_deploy_only_enabled_services() {
+    let src = "services:\n  web:\n    image: x\n    ports: [\"80:80\"]\n  debug:\n    image: y\n    profiles: [debug]\n  tools:\n    image: z\n    profiles: [tools]\n";
+    let (s, w) = accepted(src);
+    let names: Vec<_> = s.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["web"]);
+    warned(&w, "COMPOSE_PROFILES=debug");
+    let mut vars = Vars::new();
+    vars.set("COMPOSE_PROFILES", "debug", false);
+    let s = load(src, &vars, &Limits::default()).unwrap();
+    let names: Vec<_> = s.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["web", "debug"]);
+    // Needing a service that is left out is an error that says how to fix it.
+    let v = report(
+        "services:\n  web:\n    image: x\n    depends_on: [db]\n  db:\n    image: y\n    profiles: [db]\n",
+    )
+    .violations;
+    assert!(v[0].message.contains("COMPOSE_PROFILES=db"), "{v:#?}");
+    // A danger in a disabled profile is still refused.
+    let v = report("services:\n  web:\n    image: x\n  dbg:\n    image: y\n    profiles: [x]\n    privileged: true\n").violations;
+    assert_eq!(v[0].kind, ViolationKind::Policy);
+}
+
+#[test]
+fn extends_merges_within_the_file_and_keeps_dangers() {
+    let (s, _) = accepted(
+        "services:\n  base:\n    image: x\n    environment: {A: \"1\", B: \"2\"}\n    volumes: [data:/d, data:/e]\n  web:\n    extends: base\n    environment: {B: \"3\"}\n    volumes: [\"other:/e\"]\n    ports: [\"80:80\"]\n  worker:\n    extends:\n      service: web\n    command: work\nvolumes:\n  data:\n  other:\n",
+    );
+    let web = s.service("web").unwrap();
+    assert_eq!(web.image, "x");
+    assert_eq!(web.environment, ["A=1", "B=3"]);
+    let m: Vec<_> = web
+        .mounts
+        .iter()
+        .map(|m| (m.volume.as_str(), m.target.as_str()))
+        .collect();
+    assert_eq!(m, [("data", "/d"), ("other", "/e")]);
+    let worker = s.service("worker").unwrap();
+    assert_eq!(worker.command.as_deref(), Some(&["work".to_string()][..]));
+    assert_eq!(worker.environment, ["A=1", "B=3"]);
+
+    // A danger in the base is refused in every service that extends it, at the base's line.
+    let v = report(
+        "services:\n  base:\n    image: x\n    privileged: true\n  web:\n    extends: base\n",
+    )
+    .violations;
+    assert_eq!(v.len(), 2, "{v:#?}");
+    assert!(
+        v.iter()
+            .all(|v| v.kind == ViolationKind::Policy && v.line == 4)
+    );
+    for (src, words) in [
+        (
+            "services:\n  web:\n    extends: nope\n",
+            "not a service of this file",
+        ),
+        (
+            "services:\n  a:\n    extends: b\n  b:\n    extends: a\n",
+            "cycle",
+        ),
+        (
+            "services:\n  web:\n    extends:\n      file: common.yml\n      service: base\n",
+            "another file",
+        ),
+    ] {
+        let v = report(src).violations;
+        assert!(v.iter().any(|v| v.message.contains(words)), "{src}: {v:#?}");
+    }
+}

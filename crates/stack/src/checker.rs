@@ -73,6 +73,11 @@ impl Checker<'_> {
         });
     }
 
+    /// A project variable's value (`COMPOSE_PROFILES`).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name)
+    }
+
     pub fn invalid(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.fail(node, path, ViolationKind::Invalid, message);
     }
@@ -282,17 +287,16 @@ pub fn join(path: &str, key: &str) -> String {
 /// What to do instead, for keys people often write.
 fn hint(key: &str) -> Option<&'static str> {
     Some(match key {
-        "hostname" | "domainname" => "services reach each other by service name",
         "external_links" => "services on one project reach each other by service name",
-        "logging" => "clubhost keeps container logs itself",
-        "platform" => "images run on the server's platform",
-        "profiles" => "every service in the file is deployed",
         "scale" | "replicas" => "each service runs once",
-        "shm_size" => "ask an admin if the app needs more shared memory",
         "mem_reservation" | "memswap_limit" | "cpu_shares" | "cpu_quota" | "cpuset" => {
             "use mem_limit, cpus and pids_limit"
         }
         "secrets" | "configs" => "set values as project variables",
+        "include" => {
+            "it reads other files of the project, which clubhost does not have yet; paste the \
+             included services into this file"
+        }
         _ => return None,
     })
 }

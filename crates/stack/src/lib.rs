@@ -11,12 +11,14 @@
 //! a pure function from text (plus variables and limits) to a [`Report`].
 
 mod checker;
+mod extras;
 mod interpolate;
 mod lifecycle;
 mod limits;
 mod mounts;
 mod policy;
 mod ports;
+mod select;
 mod service;
 pub mod templates;
 mod top;
@@ -160,6 +162,62 @@ pub struct ServiceSpec {
     /// Whether the file puts it on an `external` network: the club's gateway.
     pub gateway: bool,
     pub limits: ResourceLimits,
+    /// `hostname:` / `domainname:` inside the project network.
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// `logging:` (json-file or local, sizes capped by `[limits]`); `None`: the deployer's
+    /// default.
+    pub logging: Option<Logging>,
+    /// `platform:` (`linux/arm64`): the image variant to pull and run; the deployer reports a
+    /// clear error when the engine cannot have it.
+    pub platform: Option<String>,
+    /// `shm_size:` in bytes, capped by `limits.max_shm_size`.
+    pub shm_size: Option<i64>,
+    /// `ulimits:` (nofile, nproc, memlock only), capped by `[limits]`.
+    pub ulimits: Vec<Ulimit>,
+    pub pull_policy: Option<PullPolicy>,
+    /// `profiles:` the service belongs to; only services whose profile is enabled (project
+    /// variable `COMPOSE_PROFILES`) or that have none are in the stack.
+    pub profiles: Vec<String>,
+    /// `init:`; `Some(false)` asks for no init process in the container.
+    pub init: Option<bool>,
+}
+
+/// A service's logs, kept on this server.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Logging {
+    pub driver: LogDriver,
+    /// Docker's `max-size` per file.
+    pub max_size_bytes: i64,
+    /// Docker's `max-file`.
+    pub max_files: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    JsonFile,
+    Local,
+}
+
+/// One `ulimits:` entry; `name` is `nofile`, `nproc` or `memlock` (bytes).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// When the deployer pulls the image.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPolicy {
+    /// Pull on every deploy.
+    Always,
+    /// Pull only when the engine does not have the image.
+    Missing,
+    /// Never pull; the deploy fails when the image is absent.
+    Never,
 }
 
 /// One container port a file's `ports:` named (the host side is dropped).
@@ -203,12 +261,15 @@ pub struct VolumesFrom {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Healthcheck {
-    /// Docker's form: `["CMD", ...]` or `["CMD-SHELL", "..."]`.
+    /// Docker's form: `["CMD", ...]` or `["CMD-SHELL", "..."]`; `["NONE"]` turns off the
+    /// image's healthcheck (`disable: true`); empty keeps the image's test with these timings.
     pub test: Vec<String>,
     pub interval: Duration,
     pub timeout: Duration,
     pub retries: u32,
     pub start_period: Duration,
+    /// Docker's `StartInterval` (API 1.44+): the probe interval during `start_period`.
+    pub start_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]

@@ -248,6 +248,8 @@ fn mount(
         );
         return;
     };
+    // A later mount on the same path wins, as when a service extends another.
+    spec.mounts.retain(|m| m.target != target);
     spec.mounts.push(VolumeMount {
         volume,
         target: target.to_string(),

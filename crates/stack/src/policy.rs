@@ -60,7 +60,6 @@ pub fn service_key(key: &str, value: &Node) -> Option<String> {
         "oom_kill_disable" | "oom_score_adj" | "cpu_rt_runtime" | "cpu_rt_period" => {
             format!("{key} affects the whole server; remove it")
         }
-        "ulimits" => "ulimits are set by clubhost (pids and memory limits)".to_string(),
         "runtime" | "isolation" => format!("{key} is set by clubhost; remove it"),
         _ => return None,
     };

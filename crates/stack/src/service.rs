@@ -55,6 +55,16 @@ const SUPPORTED: &[&str] = &[
     "links",
     "ports",
     "volumes_from",
+    "hostname",
+    "domainname",
+    "logging",
+    "platform",
+    "shm_size",
+    "ulimits",
+    "pull_policy",
+    "profiles",
+    // Resolved before the service is read (`super::select`); left only when it failed.
+    "extends",
 ];
 
 /// Requests gathered from `mem_limit`/`cpus`/`pids_limit` and `deploy.resources.limits`.
@@ -103,6 +113,15 @@ pub fn service(
             nano_cpus: 0,
             pids: 0,
         },
+        hostname: None,
+        domainname: None,
+        logging: None,
+        platform: None,
+        shm_size: None,
+        ulimits: Vec::new(),
+        pull_policy: None,
+        profiles: Vec::new(),
+        init: None,
     };
     let mut req = Requests::default();
     let mut image_seen = false;
@@ -196,10 +215,6 @@ pub fn service(
             "read_only" => spec.read_only = c.boolean(v, &p).unwrap_or(false),
             "stop_signal" => spec.stop_signal = c.nonempty(v, &p),
             "stop_grace_period" => spec.stop_grace_period = duration(c, v, &p),
-            // Every container runs with docker-init; `init: false` cannot turn it off.
-            "init" => {
-                c.boolean(v, &p);
-            }
             "container_name" => c.warn(
                 knode,
                 &p,
@@ -212,6 +227,7 @@ pub fn service(
                 "ignored: services of one project reach each other by service name",
             ),
             "volumes_from" => super::volumes::volumes_from(c, ctx.services, name, v, &p, &mut spec),
+            "extends" => {}
             "ports" => super::ports::ports(c, knode, v, &p, &mut spec),
             "cap_drop" => spec.cap_drop = c.list(v, &p).unwrap_or_default(),
             // Accepted only in their harmless forms; the dangerous ones never get here.
@@ -235,14 +251,18 @@ pub fn service(
             "cpus" => req.cpus = cpus(c, v, &p).map(|n| (n, v.clone())),
             "pids_limit" => req.pids = c.integer(v, &p).map(|n| (n, v.clone())),
             "deploy" => deploy(c, v, &p, &mut req),
-            // Every key in SUPPORTED has an arm above; nothing else reaches here.
-            _ => {}
+            // Every other key in SUPPORTED is read there.
+            _ => {
+                super::extras::read(c, k, knode, v, &p, &mut spec);
+            }
         }
     }
-    // A service with `build:` is already refused for it; "image is required" would only confuse.
-    let has_build = node
-        .as_map()
-        .is_some_and(|m| m.iter().any(|(k, _)| k.as_str() == Some("build")));
+    // A service with `build:` or an unresolved `extends` is reported for that; "image is
+    // required" would only confuse.
+    let has_build = node.as_map().is_some_and(|m| {
+        m.iter()
+            .any(|(k, _)| matches!(k.as_str(), Some("build" | "extends")))
+    });
     if !image_seen && !has_build {
         c.invalid(key, &path, "`image` is required");
     }

@@ -85,7 +85,8 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     };
     let mut services = Vec::new();
     let mut key_of: HashMap<String, &Node> = HashMap::new();
-    for (k, v) in svc_map {
+    let defined = super::select::extended(c, svc_map);
+    for ((k, _), v) in svc_map.iter().zip(&defined) {
         let Some(name) = k.as_str() else {
             c.invalid(k, "services", "service names must be strings");
             continue;
@@ -98,22 +99,48 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     if services.len() != svc_map.len() {
         return None;
     }
+    let mut services = super::select::profiles(c, root, &key_of, services);
+    if services.is_empty() {
+        c.invalid(
+            services_key,
+            "services",
+            "every service is in a profile that is not enabled; set the project variable \
+             COMPOSE_PROFILES",
+        );
+        return None;
+    }
 
-    // A dependency waited on for health must have a healthcheck.
+    // A dependency waited on for health needs a healthcheck: the file's, or the image's (which
+    // only the deployer can see).
     for s in &services {
         for d in &s.depends_on {
-            let dep = services.iter().find(|x| x.name == d.service);
-            if d.condition == Condition::ServiceHealthy
-                && dep.is_some_and(|x| x.healthcheck.is_none())
-            {
-                c.invalid(
+            let Some(dep) = services.iter().find(|x| x.name == d.service) else {
+                continue;
+            };
+            if d.condition != Condition::ServiceHealthy {
+                continue;
+            }
+            let path = format!("services.{}.depends_on.{}", s.name, d.service);
+            match &dep.healthcheck {
+                Some(h) if h.test.first().map(String::as_str) == Some("NONE") => c.invalid(
                     key_of[&s.name],
-                    &format!("services.{}.depends_on.{}", s.name, d.service),
+                    &path,
                     format!(
-                        "waits for {:?} to be healthy, but that service has no healthcheck",
+                        "waits for {:?} to be healthy, but its healthcheck is disabled; remove \
+                         `disable: true` or wait with `condition: service_started`",
                         d.service
                     ),
-                );
+                ),
+                Some(_) => {}
+                None => c.warn(
+                    key_of[&s.name],
+                    &path,
+                    format!(
+                        "waits for {:?} to be healthy; the file gives it no healthcheck, so its \
+                         image's HEALTHCHECK is used, and the deploy fails if the image has none",
+                        d.service
+                    ),
+                ),
             }
         }
     }
