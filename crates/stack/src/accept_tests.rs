@@ -452,3 +452,96 @@ fn extends_merges_within_the_file_and_keeps_dangers() {
         assert!(v.iter().any(|v| v.message.contains(words)), "{src}: {v:#?}");
     }
 }
+
+#[test]
+fn files_of_the_project_are_needed_not_refused() {
+    let src = r#"
+services:
+  app:
+    build:
+      context: ./app
+      dockerfile: Dockerfile
+    env_file: [.env, {path: ./extra.env, required: false}]
+    volumes:
+      - ./config/app.yml:/etc/app.yml:ro
+      - type: bind
+        source: ./static
+        target: /static
+    secrets: [db_password]
+    ports: ["3000:3000"]
+  db:
+    image: postgres
+    configs:
+      - source: pg
+        target: /etc/pg.conf
+secrets:
+  db_password:
+    file: ./secrets/db_password.txt
+configs:
+  pg:
+    file: pg.conf
+"#;
+    let r = report(src);
+    assert!(r.is_ok(), "{:#?}", r.violations);
+    assert!(!r.deployable());
+    let lines: Vec<_> = r
+        .needs_files
+        .iter()
+        .map(|v| (v.line, v.path.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (4, "services.app.build"),
+            (7, "services.app.env_file"),
+            (9, "services.app.volumes[0]"),
+            (11, "services.app.volumes[1]"),
+            (22, "secrets.db_password.file"),
+            (25, "configs.pg.file"),
+        ]
+    );
+    assert!(
+        r.needs_files
+            .iter()
+            .all(|v| v.message.starts_with("needs the project's files")),
+        "{:#?}",
+        r.needs_files
+    );
+    // Submit and deploy refuse it, with those reasons.
+    let err = load(src, &Vars::new(), &Limits::default()).unwrap_err();
+    assert_eq!(err.violations.len(), 6);
+    assert!(err.to_string().contains("./static"), "{err}");
+    // A file that needs nothing is deployable.
+    assert!(report("services:\n  web:\n    image: x\n").deployable());
+}
+
+#[test]
+fn files_outside_the_project_and_foreign_secrets_stay_refused() {
+    for (src, words) in [
+        (
+            "services:\n  web:\n    image: x\n    env_file: ../../etc/passwd\n",
+            "outside the project's folder",
+        ),
+        (
+            "services:\n  web:\n    image: x\nsecrets:\n  s:\n    file: /etc/shadow\n",
+            "outside the project's folder",
+        ),
+        (
+            "services:\n  web:\n    image: x\nsecrets:\n  s:\n    external: true\n",
+            "outside this project",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [\"./../../x:/x\"]\n",
+            "host path",
+        ),
+    ] {
+        let v = report(src).violations;
+        assert!(
+            v.iter()
+                .any(|v| v.kind == ViolationKind::Policy && v.message.contains(words)),
+            "{src}: {v:#?}"
+        );
+    }
+    let v = report("services:\n  web:\n    image: x\n    secrets: [nope]\n").violations;
+    assert!(v[0].message.contains("not declared"), "{v:#?}");
+}

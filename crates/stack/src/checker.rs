@@ -12,6 +12,8 @@ pub struct Checker<'a> {
     pub limits: &'a Limits,
     pub violations: Vec<Violation>,
     pub warnings: Vec<Violation>,
+    /// References into the project's files (`super::files`).
+    pub needs_files: Vec<Violation>,
 }
 
 /// Checks one file. Never panics on any input; the fuzz-style test in `tests/it` holds it to that.
@@ -21,6 +23,7 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
         limits,
         violations: Vec::new(),
         warnings: Vec::new(),
+        needs_files: Vec::new(),
     };
     let stack = match yaml::parse(source) {
         Ok(root) => super::top::stack(&mut c, &root),
@@ -48,10 +51,12 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
     }
     c.violations.sort_by_key(|v| (v.line, v.column));
     c.warnings.sort_by_key(|v| (v.line, v.column));
+    c.needs_files.sort_by_key(|v| (v.line, v.column));
     Report {
         stack: stack.filter(|_| c.violations.is_empty()),
         violations: c.violations,
         warnings: c.warnings,
+        needs_files: c.needs_files,
     }
 }
 
@@ -69,6 +74,18 @@ impl Checker<'_> {
             column: node.pos.column,
             path: path.to_string(),
             kind,
+            message,
+        });
+    }
+
+    /// Something only the project's own files can provide (a build context, an env file...).
+    pub fn needs(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        let message = self.vars.redact(&message.into());
+        self.needs_files.push(Violation {
+            line: node.pos.line,
+            column: node.pos.column,
+            path: path.to_string(),
+            kind: ViolationKind::Unsupported,
             message,
         });
     }
@@ -292,7 +309,6 @@ fn hint(key: &str) -> Option<&'static str> {
         "mem_reservation" | "memswap_limit" | "cpu_shares" | "cpu_quota" | "cpuset" => {
             "use mem_limit, cpus and pids_limit"
         }
-        "secrets" | "configs" => "set values as project variables",
         "include" => {
             "it reads other files of the project, which clubhost does not have yet; paste the \
              included services into this file"

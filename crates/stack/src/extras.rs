@@ -266,8 +266,15 @@ fn pull_policy(c: &mut Checker, knode: &Node, v: &Node, p: &str) -> Option<PullP
             );
             PullPolicy::Missing
         }
-        // `build` depends on the project's files; `super::files` reports it.
-        "build" => return None,
+        "build" => {
+            c.needs(
+                knode,
+                p,
+                "needs the project's files: `pull_policy: build` builds the image from the \
+                 project's folder, which clubhost cannot receive yet",
+            );
+            return None;
+        }
         other => {
             c.invalid(
                 v,

@@ -12,6 +12,7 @@
 
 mod checker;
 mod extras;
+mod files;
 mod interpolate;
 mod lifecycle;
 mod limits;
@@ -81,11 +82,33 @@ pub struct Report {
     /// Things that deploy but differently from what the file says (ignored `container_name`,
     /// capped limits, unset variables).
     pub warnings: Vec<Violation>,
+    /// What only the project's own files can provide (`build:`, relative bind mounts,
+    /// `env_file`, secrets/configs from `file:`), each message starting "needs the project's
+    /// files". Not violations: the file is judged on everything else. Until projects can bring
+    /// their files, [`Report::deployable`] is false and [`load`] refuses the stack with these.
+    pub needs_files: Vec<Violation>,
 }
 
 impl Report {
+    /// Whether the file passed the check (it may still need the project's files).
     pub fn is_ok(&self) -> bool {
         self.violations.is_empty() && self.stack.is_some()
+    }
+
+    /// Whether the stack can be deployed as it is: checked, and needing no project files.
+    pub fn deployable(&self) -> bool {
+        self.is_ok() && self.needs_files.is_empty()
+    }
+
+    /// The report as submit and deploy must see it: needing the project's files is a refusal
+    /// (with those reasons) until projects can bring their files.
+    pub fn requiring_files(mut self) -> Report {
+        if !self.needs_files.is_empty() {
+            self.violations.extend(self.needs_files.iter().cloned());
+            self.violations.sort_by_key(|v| (v.line, v.column));
+            self.stack = None;
+        }
+        self
     }
 
     /// The report as it may be shown: secret values masked in the stack (messages are masked
@@ -95,6 +118,7 @@ impl Report {
             stack: self.stack.as_ref().map(|s| s.redacted(vars)),
             violations: self.violations.clone(),
             warnings: self.warnings.clone(),
+            needs_files: self.needs_files.clone(),
         }
     }
 }
@@ -327,9 +351,10 @@ pub fn check(source: &str, vars: &Vars, limits: &Limits) -> Report {
     checker::run(source, vars, limits)
 }
 
-/// Checks and normalizes; every violation becomes part of the error.
+/// Checks and normalizes for submit and deploy; every violation becomes part of the error, and so
+/// does every need for the project's files (see [`Report::requiring_files`]).
 pub fn load(source: &str, vars: &Vars, limits: &Limits) -> Result<Stack, StackError> {
-    let report = check(source, vars, limits);
+    let report = check(source, vars, limits).requiring_files();
     match report.stack {
         Some(stack) if report.violations.is_empty() => Ok(stack),
         _ => Err(StackError {

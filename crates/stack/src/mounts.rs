@@ -37,6 +37,10 @@ pub fn volumes(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut Ser
                 continue;
             }
         };
+        if super::files::is_relative(source) {
+            super::files::relative_bind(c, item, &ip, source, target);
+            continue;
+        }
         if policy::is_host_path(source) {
             c.fail(
                 item,
@@ -125,10 +129,9 @@ fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut
             "volume",
             "tmpfs",
             "consistency",
+            "bind",
         ],
-        |k, _| {
-            (k == "bind").then(|| "bind mounts reach the server's files; use a named volume".into())
-        },
+        |_, _| None,
     );
     let mut typ = "volume".to_string();
     let (mut source, mut target, mut size) = (String::new(), String::new(), None);
@@ -172,6 +175,9 @@ fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut
             } else {
                 mount(c, ctx, at, ip, &source, &target, opts, None, spec);
             }
+        }
+        "bind" if super::files::is_relative(&source) => {
+            super::files::relative_bind(c, at, ip, &source, &target)
         }
         "bind" => c.fail(
             at,

@@ -40,22 +40,9 @@ pub fn service_key(key: &str, value: &Node) -> Option<String> {
         "sysctls" => {
             "sysctls change kernel settings; they are not available to projects".to_string()
         }
-        "build" => {
-            "building images from source is not supported yet; push the image to a registry (or \
-             ask an admin) and use `image:`"
-                .to_string()
-        }
-        "env_file" => {
-            "env_file reads files on the server; put the values in `environment:` and set \
-             secrets as project variables"
-                .to_string()
-        }
         "cgroup_parent" | "cgroup" => "cgroup settings are not available to projects".to_string(),
         "extra_hosts" | "dns" | "dns_search" | "dns_opt" | "mac_address" => {
             format!("{key} changes the network setup clubhost manages; remove it")
-        }
-        "configs" | "secrets" => {
-            format!("{key} reads files on the server; set the values as project variables instead")
         }
         "oom_kill_disable" | "oom_score_adj" | "cpu_rt_runtime" | "cpu_rt_period" => {
             format!("{key} affects the whole server; remove it")

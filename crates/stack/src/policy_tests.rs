@@ -62,7 +62,7 @@ fn bind_mounts_short_and_long_syntax() {
         "Docker socket",
     );
     refused(
-        &svc("    volumes:\n      - ./site:/usr/share/nginx/html:ro\n"),
+        &svc("    volumes:\n      - ../site:/usr/share/nginx/html:ro\n"),
         5,
         "host path",
     );
@@ -129,17 +129,21 @@ fn sysctls_build() {
         4,
         "kernel",
     );
-    refused("services:\n  web:\n    build: .\n", 3, "not supported yet");
-    refused(
-        "services:\n  web:\n    build:\n      context: .\n",
-        3,
-        "not supported yet",
-    );
 }
 
 #[test]
 fn reaching_host_files_or_other_containers() {
-    refused(&svc("    env_file: .env\n"), 4, "reads files");
+    refused(
+        &svc("    env_file: /etc/environment\n"),
+        4,
+        "server's files",
+    );
+    refused(&svc("    env_file: [../other/.env]\n"), 4, "server's files");
+    refused(
+        &svc("    volumes: [\"../other-project:/data\"]\n"),
+        4,
+        "host path",
+    );
     refused(&svc("    volumes_from: [other]\n"), 4, "named volume");
     refused(
         &svc("    labels:\n      clubhost.project: other\n"),

@@ -17,6 +17,9 @@ pub struct Context<'a> {
     pub volumes: &'a [super::volumes::Declared],
     /// Declared networks and whether each is external (the gateway).
     pub networks: &'a [(String, bool)],
+    /// Top-level `secrets:` and `configs:` names.
+    pub secrets: &'a [String],
+    pub configs: &'a [String],
 }
 
 const SUPPORTED: &[&str] = &[
@@ -63,6 +66,10 @@ const SUPPORTED: &[&str] = &[
     "ulimits",
     "pull_policy",
     "profiles",
+    "build",
+    "env_file",
+    "secrets",
+    "configs",
     // Resolved before the service is read (`super::select`); left only when it failed.
     "extends",
 ];
@@ -125,6 +132,7 @@ pub fn service(
     };
     let mut req = Requests::default();
     let mut image_seen = false;
+    let mut build = None;
     for (k, knode, v) in c.entries(node, &path, SUPPORTED, policy::service_key) {
         let p = join(&path, k);
         match k {
@@ -228,6 +236,11 @@ pub fn service(
             ),
             "volumes_from" => super::volumes::volumes_from(c, ctx.services, name, v, &p, &mut spec),
             "extends" => {}
+            // After the loop: the message depends on whether `image:` is given too.
+            "build" => build = Some((knode, v, p)),
+            "env_file" => super::files::env_file(c, knode, v, &p),
+            "secrets" => super::files::uses(c, "secrets", ctx.secrets, v, &p),
+            "configs" => super::files::uses(c, "configs", ctx.configs, v, &p),
             "ports" => super::ports::ports(c, knode, v, &p, &mut spec),
             "cap_drop" => spec.cap_drop = c.list(v, &p).unwrap_or_default(),
             // Accepted only in their harmless forms; the dangerous ones never get here.
@@ -263,6 +276,9 @@ pub fn service(
         m.iter()
             .any(|(k, _)| matches!(k.as_str(), Some("build" | "extends")))
     });
+    if let Some((knode, v, p)) = build {
+        super::files::build(c, knode, v, &p, &spec);
+    }
     if !image_seen && !has_build {
         c.invalid(key, &path, "`image` is required");
     }

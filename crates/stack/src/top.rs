@@ -31,6 +31,8 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
             "volumes",
             "networks",
             "x-clubhost",
+            "secrets",
+            "configs",
         ],
         |_, _| None,
     );
@@ -45,6 +47,8 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     }
     let volumes = super::volumes::declared(c, get("volumes").map(|e| e.1));
     let networks = networks(c, get("networks").map(|e| e.1));
+    let secrets = super::files::declared(c, "secrets", get("secrets").map(|e| e.1));
+    let configs = super::files::declared(c, "configs", get("configs").map(|e| e.1));
 
     let Some((services_key, services_node)) = get("services") else {
         c.invalid(
@@ -82,6 +86,8 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
         services: &names,
         volumes: &volumes,
         networks: &networks,
+        secrets: &secrets,
+        configs: &configs,
     };
     let mut services = Vec::new();
     let mut key_of: HashMap<String, &Node> = HashMap::new();

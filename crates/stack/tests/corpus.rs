@@ -2,7 +2,9 @@
 //! there), and a seeded random run that the checker and interpolator never panic. Pure: no Docker.
 //!
 //! Each corpus file starts with a header of comment lines:
-//! - `# expect: ok`: loads with no violation;
+//! - `# expect: ok`: loads with no violation and needs none of the project's files;
+//! - `# expect: needs-files <words>`: passes the check, but needs the project's files (a
+//!   reason containing <words>), so submit refuses it until projects can bring files;
 //! - `# expect: policy <words>`: refused, with a policy violation containing <words>;
 //! - `# expect: refused <words>`: refused, with a violation of any kind containing <words>;
 //! - `# also: <words>`: another reason the file is refused (one line each);
@@ -35,6 +37,7 @@ fn corpus() -> Vec<(PathBuf, String)> {
 #[derive(Default)]
 struct Expect {
     ok: bool,
+    needs: Option<String>,
     /// (words, must be a policy violation)
     reasons: Vec<(String, bool)>,
     warns: Vec<String>,
@@ -50,6 +53,9 @@ fn header(name: &str, text: &str) -> Expect {
         .unwrap_or_else(|| panic!("{name}: first line must be `# expect: ...`"));
     if first == "ok" {
         e.ok = true;
+    } else if let Some(w) = first.strip_prefix("needs-files ") {
+        e.ok = true;
+        e.needs = Some(w.to_string());
     } else if let Some(w) = first.strip_prefix("policy ") {
         e.reasons.push((w.to_string(), true));
     } else if let Some(w) = first.strip_prefix("refused ") {
@@ -95,6 +101,19 @@ fn verdict(name: &str, text: &str) -> Result<bool, String> {
     }
     if e.ok {
         ensure!(report.is_ok(), "{name}: {:#?}", report.violations);
+        match &e.needs {
+            None => ensure!(
+                report.deployable(),
+                "{name}: needs files: {:#?}",
+                report.needs_files
+            ),
+            Some(w) => ensure!(
+                !report.deployable()
+                    && report.needs_files.iter().any(|v| v.message.contains(w.as_str())),
+                "{name}: no need for files mentions {w:?}: {:#?}",
+                report.needs_files
+            ),
+        }
         return Ok(true);
     }
     ensure!(report.stack.is_none(), "{name}: refused file gave a stack");
