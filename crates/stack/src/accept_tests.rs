@@ -545,3 +545,46 @@ fn files_outside_the_project_and_foreign_secrets_stay_refused() {
     let v = report("services:\n  web:\n    image: x\n    secrets: [nope]\n").violations;
     assert!(v[0].message.contains("not declared"), "{v:#?}");
 }
+
+#[test]
+fn secrets_are_masked_where_interpolated_never_in_the_files_own_text() {
+    // A short secret masks nothing; a secret the file never interpolates masks nothing either.
+    let mut vars = Vars::new();
+    vars.set("POSTGRES_PASSWORD", "x", true);
+    vars.set("UNUSED", "index", true);
+    let r = check(
+        "services:\n  web:\n    image: x\n    environment: [\"P=${POSTGRES_PASSWORD}\"]\n    volumes: [\"/bleve-index:/index\"]\n",
+        &vars,
+        &Limits::default(),
+    );
+    assert!(
+        r.violations[0].message.contains("\"/bleve-index\""),
+        "{:#?}",
+        r.violations
+    );
+    // An interpolated secret is masked in messages and in the shown stack.
+    vars.set("MEM", "hunter22-not-a-size", true);
+    let r = check(
+        "services:\n  web:\n    image: x\n    mem_limit: ${MEM}\n",
+        &vars,
+        &Limits::default(),
+    );
+    assert!(
+        !r.violations[0].message.contains("hunter22"),
+        "{:#?}",
+        r.violations
+    );
+    assert!(r.violations[0].message.contains(MASK));
+    vars.set("PW", "hunter22", true);
+    let r = check(
+        "services:\n  web:\n    image: x\n    environment:\n      DB_PASSWORD: ${PW}\n      NOTE: index page\n",
+        &vars,
+        &Limits::default(),
+    )
+    .redacted(&vars);
+    let env = &r.stack.unwrap().services[0].environment;
+    assert_eq!(
+        env,
+        &[format!("DB_PASSWORD={MASK}"), "NOTE=index page".into()]
+    );
+}

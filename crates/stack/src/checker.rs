@@ -2,7 +2,7 @@
 //! interpolation, checking a map's keys against what is supported and what the policy refuses,
 //! and recording violations with the node's line and column.
 
-use super::interpolate::{Vars, interpolate};
+use super::interpolate::{Vars, interpolate, mask};
 use super::limits::Limits;
 use super::yaml::{self, Node, Value};
 use super::{Report, Violation, ViolationKind};
@@ -14,6 +14,9 @@ pub struct Checker<'a> {
     pub warnings: Vec<Violation>,
     /// References into the project's files (`super::files`).
     pub needs_files: Vec<Violation>,
+    /// Secret values interpolated so far: messages mask these, and only these, so the file's own
+    /// text is never starred out.
+    secrets: Vec<String>,
 }
 
 /// Checks one file. Never panics on any input; the fuzz-style test in `tests/it` holds it to that.
@@ -24,6 +27,7 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
         violations: Vec::new(),
         warnings: Vec::new(),
         needs_files: Vec::new(),
+        secrets: Vec::new(),
     };
     let stack = match yaml::parse(source) {
         Ok(root) => super::top::stack(&mut c, &root),
@@ -33,7 +37,8 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
                 column: e.pos.column,
                 path: "(file)".into(),
                 kind: ViolationKind::Syntax,
-                message: format!("not valid YAML: {}", vars.redact(&e.message)),
+                // The file's own text, before any interpolation: nothing to mask.
+                message: format!("not valid YAML: {}", e.message),
             });
             None
         }
@@ -57,6 +62,7 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
         violations: c.violations,
         warnings: c.warnings,
         needs_files: c.needs_files,
+        secrets: c.secrets,
     }
 }
 
@@ -68,7 +74,7 @@ impl Checker<'_> {
         kind: ViolationKind,
         message: impl Into<String>,
     ) {
-        let message = self.vars.redact(&message.into());
+        let message = self.redact(&message.into());
         self.violations.push(Violation {
             line: node.pos.line,
             column: node.pos.column,
@@ -80,7 +86,7 @@ impl Checker<'_> {
 
     /// Something only the project's own files can provide (a build context, an env file...).
     pub fn needs(&mut self, node: &Node, path: &str, message: impl Into<String>) {
-        let message = self.vars.redact(&message.into());
+        let message = self.redact(&message.into());
         self.needs_files.push(Violation {
             line: node.pos.line,
             column: node.pos.column,
@@ -95,12 +101,18 @@ impl Checker<'_> {
         self.vars.get(name)
     }
 
+    /// `text` with the secret values interpolated so far masked.
+    fn redact(&self, text: &str) -> String {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        mask(text, &secrets)
+    }
+
     pub fn invalid(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.fail(node, path, ViolationKind::Invalid, message);
     }
 
     pub fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
-        let message = self.vars.redact(&message.into());
+        let message = self.redact(&message.into());
         self.warnings.push(Violation {
             line: node.pos.line,
             column: node.pos.column,
@@ -126,6 +138,11 @@ impl Checker<'_> {
         }
         match interpolate(&raw, self.vars) {
             Ok(i) => {
+                for s in i.secrets {
+                    if !self.secrets.contains(&s) {
+                        self.secrets.push(s);
+                    }
+                }
                 for name in i.unset {
                     self.warn(
                         node,

@@ -32,7 +32,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use interpolate::{Interpolated, MASK, Var, Vars, interpolate, valid_name as valid_var_name};
+pub use interpolate::{
+    Interpolated, MASK, MIN_MASKED, Var, Vars, interpolate, mask, valid_name as valid_var_name,
+};
 pub use limits::{Limits, ResourceLimits, parse_bytes};
 pub use words::parse_duration;
 
@@ -87,6 +89,9 @@ pub struct Report {
     /// files". Not violations: the file is judged on everything else. Until projects can bring
     /// their files, [`Report::deployable`] is false and [`load`] refuses the stack with these.
     pub needs_files: Vec<Violation>,
+    /// Secret values the file interpolated: what [`Report::redacted`] masks. Never serialized.
+    #[serde(skip)]
+    secrets: Vec<String>,
 }
 
 impl Report {
@@ -111,14 +116,20 @@ impl Report {
         self
     }
 
-    /// The report as it may be shown: secret values masked in the stack (messages are masked
-    /// already).
-    pub fn redacted(&self, vars: &Vars) -> Report {
+    /// The report as it may be shown: the secret values the file interpolated masked in the
+    /// stack (messages are masked already). `vars` is kept for callers; the values come from the
+    /// check itself, so a secret the file never uses cannot star out the file's own text.
+    pub fn redacted(&self, _vars: &Vars) -> Report {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         Report {
-            stack: self.stack.as_ref().map(|s| s.redacted(vars)),
+            stack: self
+                .stack
+                .as_ref()
+                .map(|s| s.masked_with(&|t: &str| interpolate::mask(t, &secrets))),
             violations: self.violations.clone(),
             warnings: self.warnings.clone(),
             needs_files: self.needs_files.clone(),
+            secrets: Vec::new(),
         }
     }
 }
@@ -314,7 +325,12 @@ impl Stack {
     /// interpolated (environment, command, entrypoint, labels, image, user, working dir,
     /// healthcheck). Deploy the original, show this one.
     pub fn redacted(&self, vars: &Vars) -> Stack {
-        let r = |s: &String| vars.redact(s);
+        self.masked_with(&|t: &str| vars.redact(t))
+    }
+
+    /// A copy with `mask` applied to every field a variable can reach.
+    fn masked_with(&self, mask: &dyn Fn(&str) -> String) -> Stack {
+        let r = |s: &String| mask(s);
         let rl = |l: &Vec<String>| l.iter().map(r).collect::<Vec<_>>();
         let mut out = self.clone();
         for s in &mut out.services {

@@ -109,7 +109,10 @@ fn verdict(name: &str, text: &str) -> Result<bool, String> {
             ),
             Some(w) => ensure!(
                 !report.deployable()
-                    && report.needs_files.iter().any(|v| v.message.contains(w.as_str())),
+                    && report
+                        .needs_files
+                        .iter()
+                        .any(|v| v.message.contains(w.as_str())),
                 "{name}: no need for files mentions {w:?}: {:#?}",
                 report.needs_files
             ),
