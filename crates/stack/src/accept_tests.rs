@@ -40,7 +40,8 @@ fn ports_are_read_never_published_and_pick_the_exposed_service() {
         s.service("pma").unwrap().ports,
         [ContainerPort {
             port: 80,
-            protocol: "tcp".into()
+            protocol: "tcp".into(),
+            also_udp: false,
         }]
     );
 

@@ -41,12 +41,19 @@ pub fn escapes(path: &str) -> bool {
 
 /// A relative bind mount: recorded as needing the project's files.
 pub fn relative_bind(c: &mut Checker, at: &Node, ip: &str, source: &str, target: &str) {
+    let instead =
+        if super::policy::looks_like_file(source) || super::policy::looks_like_file(target) {
+            String::new()
+        } else {
+            let name = super::volumes::safe_name(super::policy::last_part(target));
+            format!(" (if it only keeps data, a named volume does: `{name}:{target}`)")
+        };
     c.needs(
         at,
         ip,
         format!(
             "needs the project's files: {source:?} is mounted from the project's folder at \
-             {target:?}; {INSTEAD} (for data, use a named volume: `data:{target}`)"
+             {target:?}; {INSTEAD}{instead}"
         ),
     );
 }

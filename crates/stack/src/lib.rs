@@ -261,6 +261,8 @@ pub struct ContainerPort {
     pub port: u16,
     /// `tcp`, `udp` or `sctp`.
     pub protocol: String,
+    /// Whether the file publishes the same port for UDP too.
+    pub also_udp: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -102,24 +102,32 @@ pub fn host_path(source: &str, target: &str) -> String {
             "{bind}; set the time zone with `environment: {{ TZ: Europe/Paris }}` instead"
         );
     }
-    let last = |p: &str| p.rsplit('/').next().unwrap_or("").to_string();
-    let file_like = |p: &str| {
-        let l = last(p);
-        l.contains('.') && !l.starts_with('.') || l == "Caddyfile" || l == "Dockerfile"
-    };
-    if file_like(target) || file_like(source) {
+    if looks_like_file(target) || looks_like_file(source) {
         return format!(
             "{bind}. A named volume starts empty, so it cannot deliver the file {:?}: build an \
              image that contains it (`FROM <image>` + `COPY`), or configure the app through \
              `environment:` if it supports that",
-            last(target)
+            last_part(target)
         );
     }
-    let name = super::volumes::safe_name(&last(target));
+    let name = super::volumes::safe_name(last_part(target));
     format!(
         "{bind}; keep the data in a named volume instead: `{name}:{target}`, with `{name}:` \
          declared under the top-level `volumes:`"
     )
+}
+
+/// The last part of a path (`/etc/pihole/` → `pihole`).
+pub fn last_part(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+}
+
+/// Whether a mount path names a single file (`nginx.conf`, `Caddyfile`) rather than a
+/// directory: a named volume cannot deliver one.
+pub fn looks_like_file(path: &str) -> bool {
+    let l = last_part(path);
+    (l.contains('.') && !l.starts_with('.') && !path.ends_with('/'))
+        || matches!(l, "Caddyfile" | "Dockerfile" | "Makefile")
 }
 
 /// Whether a short-syntax volume source names a host path rather than a volume.

@@ -229,3 +229,87 @@ fn every_violation_is_reported_not_just_the_first() {
     assert_eq!((v[2].line, v[2].column), (6, 5));
     assert!(v[2].message.contains("hostnam"));
 }
+
+/// Every danger stays refused however it is spelled: anchors and merge keys, interpolated
+/// values, `extends`, the long syntax, a profile that is not enabled, `volumes_from`.
+#[test]
+fn dangers_stay_refused_in_every_spelling() {
+    let mut vars = Vars::new();
+    vars.set("SOCK", "/var/run/docker.sock", false);
+    vars.set("NM", "host", false);
+    vars.set("UP", "..", false);
+    vars.set("OPT", "seccomp:unconfined", false);
+    let cases: &[(&str, &str)] = &[
+        (
+            "x-base: &base\n  privileged: true\nservices:\n  web:\n    <<: *base\n    image: x\n",
+            "take over",
+        ),
+        (
+            "x-caps: &caps [SYS_ADMIN]\nservices:\n  web:\n    image: x\n    cap_add: *caps\n",
+            "capabilities",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [\"${SOCK}:/var/run/docker.sock\"]\n",
+            "Docker socket",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [\"${NOPE:-/var/run/docker.sock}:/s\"]\n",
+            "Docker socket",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [\"./${UP}/${UP}/etc:/etc2\"]\n",
+            "host path",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ${SOCK}\n        target: /s\n",
+            "Docker socket",
+        ),
+        (
+            "services:\n  base:\n    image: x\n    devices: [/dev/kvm]\n    profiles: [off]\n  web:\n    extends: base\n",
+            "host devices",
+        ),
+        (
+            "services:\n  base:\n    image: x\n    volumes: [/:/host]\n    profiles: [off]\n  web:\n    extends: {service: base}\n",
+            "host path",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    network_mode: ${NM}\n",
+            "\"host\"",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    security_opt: [\"${OPT}\"]\n",
+            "not allowed",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    runtime: runc\n",
+            "runtime",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes_from: [\"container:traefik\"]\n",
+            "outside this project",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    ipc: host\n    profiles: [never-enabled]\n  other:\n    image: y\n",
+            "namespace",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    sysctls: {net.ipv4.ip_forward: 1}\n",
+            "kernel",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    logging: {driver: gelf, options: {gelf-address: \"udp://1.2.3.4:12201\"}}\n",
+            "log driver",
+        ),
+    ];
+    for (src, words) in cases {
+        let r = check(src, &vars, &Limits::default());
+        assert!(r.stack.is_none(), "accepted:\n{src}");
+        assert!(
+            r.violations
+                .iter()
+                .any(|v| v.message.contains(words) && v.line > 0),
+            "expected {words:?} in {:#?}\nfor:\n{src}",
+            r.violations
+        );
+    }
+}

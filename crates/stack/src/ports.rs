@@ -14,7 +14,7 @@ use super::{ContainerPort, Expose, ServiceSpec};
 /// and self-hosted apps members bring (2368 Ghost, 5678 n8n, 8065 Mattermost, 3001 Uptime Kuma).
 const HTTP_PORTS: &[u16] = &[
     80, 8080, 3000, 8000, 5000, 2368, 8888, 3001, 9000, 8081, 8082, 8090, 5678, 8065, 4000, 8096,
-    5055, 8384, 9090, 8123, 8989, 7878, 5173, 4200, 1337, 8088,
+    5055, 8384, 9090, 8123, 8989, 7878, 5173, 4200, 1337, 8088, 5601,
 ];
 
 /// Container ports known to speak something else (TLS, databases, mail, DNS, SSH, MQTT, game
@@ -28,6 +28,11 @@ const OTHER_PORTS: &[u16] = &[
 fn rank(p: &ContainerPort) -> usize {
     if p.protocol != "tcp" {
         return 300;
+    }
+    if p.also_udp {
+        // Published for TCP and UDP alike (syslog, DNS, game servers): not a web port, whatever
+        // its number.
+        return 150;
     }
     if let Some(i) = HTTP_PORTS.iter().position(|&h| h == p.port) {
         return i;
@@ -70,6 +75,15 @@ pub fn ports(c: &mut Checker, key: &Node, v: &Node, p: &str, spec: &mut ServiceS
         };
         spec.ports.extend(port);
     }
+    let udp: Vec<u16> = spec
+        .ports
+        .iter()
+        .filter(|p| p.protocol == "udp")
+        .map(|p| p.port)
+        .collect();
+    for p in &mut spec.ports {
+        p.also_udp = p.protocol == "tcp" && udp.contains(&p.port);
+    }
     if !seq.is_empty() {
         c.warn(
             key,
@@ -98,7 +112,11 @@ pub fn short_port(text: &str) -> Option<ContainerPort> {
     let container = rest.rsplit(':').next()?;
     let first = container.split('-').next()?.trim();
     let port = first.parse::<u16>().ok().filter(|p| *p > 0)?;
-    Some(ContainerPort { port, protocol })
+    Some(ContainerPort {
+        port,
+        protocol,
+        also_udp: false,
+    })
 }
 
 fn long_port(c: &mut Checker, item: &Node, ip: &str) -> Option<ContainerPort> {
@@ -139,7 +157,11 @@ fn long_port(c: &mut Checker, item: &Node, ip: &str) -> Option<ContainerPort> {
         }
     }
     match port {
-        Some(port) => Some(ContainerPort { port, protocol }),
+        Some(port) => Some(ContainerPort {
+            port,
+            protocol,
+            also_udp: false,
+        }),
         None => {
             c.invalid(
                 item,
@@ -258,9 +280,17 @@ fn infer(
     }
     if tcp.len() > 1 {
         // min_by_key keeps the first of equals: file order breaks ties.
-        let winner = tcp
-            .iter()
-            .min_by_key(|s| best(&s.ports).map_or(usize::MAX, rank))?;
+        // By how web-like its best port is (HTTP / unknown / other), then preferring the front
+        // of the stack (a service no other one depends on), then by the port's place in the list.
+        let needed = |s: &ServiceSpec| {
+            services
+                .iter()
+                .any(|o| o.depends_on.iter().any(|d| d.service == s.name))
+        };
+        let winner = tcp.iter().min_by_key(|s| {
+            let r = best(&s.ports).map_or(usize::MAX, rank);
+            (r / 100, needed(s), r)
+        })?;
         let port = best(&winner.ports).map_or(80, |p| p.port);
         let names: Vec<&str> = tcp.iter().map(|s| s.name.as_str()).collect();
         c.warn(
@@ -340,13 +370,21 @@ mod tests {
         let tcp = |port| ContainerPort {
             port,
             protocol: "tcp".into(),
+            also_udp: false,
         };
         assert!(rank(&tcp(80)) < rank(&tcp(7777)));
         assert!(rank(&tcp(7777)) < rank(&tcp(5432)));
         assert!(not_http(&tcp(25565)));
         assert!(not_http(&ContainerPort {
             port: 80,
-            protocol: "udp".into()
+            protocol: "udp".into(),
+            also_udp: false,
         }));
+        let both = ContainerPort {
+            port: 5000,
+            protocol: "tcp".into(),
+            also_udp: true,
+        };
+        assert!(rank(&tcp(7777)) < rank(&both));
     }
 }

@@ -413,8 +413,21 @@ fn networks(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut Servic
             let mut out = Vec::new();
             for (k, val) in entries {
                 let name = k.scalar_text().unwrap_or_default();
-                // Aliases are accepted; every service is reachable by its name anyway.
-                c.entries(val, &join(p, &name), &["aliases"], |_, _| None);
+                // Aliases are accepted; every service is reachable by its name anyway. Fixed
+                // addresses and priorities are clubhost's to choose.
+                let np = join(p, &name);
+                let fixed = ["ipv4_address", "ipv6_address", "link_local_ips", "priority"];
+                let mut keys = vec!["aliases"];
+                keys.extend(fixed);
+                for (k, knode, _) in c.entries(val, &np, &keys, |_, _| None) {
+                    if k != "aliases" {
+                        c.warn(
+                            knode,
+                            &join(&np, k),
+                            "ignored: clubhost assigns the addresses on a project's networks",
+                        );
+                    }
+                }
                 out.push((name, k));
             }
             out
