@@ -280,8 +280,9 @@ fn infer(
     }
     if tcp.len() > 1 {
         // min_by_key keeps the first of equals: file order breaks ties.
-        // By how web-like its best port is (HTTP / unknown / other), then preferring the front
-        // of the stack (a service no other one depends on), then by the port's place in the list.
+        // By how web-like its best port is (its place in the list of web ports; unknown ports
+        // after those, other protocols last), then preferring the front of the stack (a service
+        // no other one depends on), then file order.
         let needed = |s: &ServiceSpec| {
             services
                 .iter()
@@ -289,7 +290,7 @@ fn infer(
         };
         let winner = tcp.iter().min_by_key(|s| {
             let r = best(&s.ports).map_or(usize::MAX, rank);
-            (r / 100, needed(s), r)
+            (r, needed(s))
         })?;
         let port = best(&winner.ports).map_or(80, |p| p.port);
         let names: Vec<&str> = tcp.iter().map(|s| s.name.as_str()).collect();
