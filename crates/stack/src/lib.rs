@@ -91,7 +91,18 @@ pub struct Report {
     pub needs_files: Vec<Violation>,
     /// Secret values the file interpolated: what [`Report::redacted`] masks. Never serialized.
     #[serde(skip)]
-    secrets: Vec<String>,
+    secrets: SecretValues,
+}
+
+/// Secret values a check interpolated. Its `Debug` shows only how many, so a report printed
+/// with `{:?}` (a log line, a failed test) never carries them.
+#[derive(Clone, Default)]
+pub(crate) struct SecretValues(pub(crate) Vec<String>);
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} secret value(s)", self.0.len())
+    }
 }
 
 impl Report {
@@ -120,7 +131,7 @@ impl Report {
     /// stack (messages are masked already). `vars` is kept for callers; the values come from the
     /// check itself, so a secret the file never uses cannot star out the file's own text.
     pub fn redacted(&self, _vars: &Vars) -> Report {
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let secrets: Vec<&str> = self.secrets.0.iter().map(String::as_str).collect();
         Report {
             stack: self
                 .stack
@@ -129,7 +140,7 @@ impl Report {
             violations: self.violations.clone(),
             warnings: self.warnings.clone(),
             needs_files: self.needs_files.clone(),
-            secrets: Vec::new(),
+            secrets: SecretValues::default(),
         }
     }
 }

@@ -204,5 +204,15 @@ mod tests {
         assert!(!l.image_allowed("mysql"));
         assert!(Limits::default().image_allowed("anything"));
         assert!(Limits::default().validate().is_ok());
+        let bad = Limits {
+            max_log_size: "huge".into(),
+            ..Limits::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("limits.max_log_size"));
+        let bad = Limits {
+            max_nofile: 0,
+            ..Limits::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("max_nofile"));
     }
 }

@@ -157,7 +157,12 @@ fn checker_and_interpolator_never_panic_on_mutated_input() {
             "stack and violations disagree for:\n{text}"
         );
         let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count() as u64;
-        for v in report.violations.iter().chain(&report.warnings) {
+        for v in report
+            .violations
+            .iter()
+            .chain(&report.warnings)
+            .chain(&report.needs_files)
+        {
             assert!(
                 v.line <= lines,
                 "line {} beyond the file ({lines}) in {v}",
@@ -169,6 +174,18 @@ fn checker_and_interpolator_never_panic_on_mutated_input() {
             // The deployer relies on these: every mount names a declared volume, every
             // dependency a deployed service, the exposed service exists.
             assert!(s.service(&s.expose.service).is_some(), "{text}");
+            // Volume names become Docker object names: always safe, whatever the file wrote.
+            for v in &s.volumes {
+                assert!(
+                    !v.is_empty()
+                        && v.len() <= 63
+                        && v.bytes().all(|b| b.is_ascii_lowercase()
+                            || b.is_ascii_digit()
+                            || b == b'-'
+                            || b == b'_'),
+                    "unsafe volume name {v:?} from:\n{text}"
+                );
+            }
             for svc in &s.services {
                 for m in &svc.mounts {
                     assert!(s.volumes.contains(&m.volume), "{m:?} in:\n{text}");
