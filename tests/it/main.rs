@@ -46,5 +46,4 @@ mod proxy_upstream;
 mod proxy_visitor;
 mod sinks;
 mod skeleton;
-mod stack_corpus;
 mod stack_deploy;
