@@ -14,7 +14,9 @@
 use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
@@ -24,8 +26,6 @@ use hyper::{Method, Response, StatusCode, Version};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
-
-use super::upstream::Home;
 
 /// A response head larger than this is refused (502): nginx's default is 4–8 KiB.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -113,6 +113,33 @@ impl Conn {
                 let mut probe = [0u8; 1];
                 matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
+        }
+    }
+}
+
+/// Whoever keeps idle connections (the pool in `upstream`). The codec hands a finished body's
+/// connection back through this trait so it never depends on the pool's module: `upstream` uses
+/// `h1`, never the other way round.
+pub trait Pool: Send + Sync {
+    /// Takes back a connection whose last response ended cleanly, for reuse with `addr`.
+    fn checkin(self: Arc<Self>, addr: SocketAddr, conn: Conn);
+}
+
+/// Where a finished response body's connection goes: its upstream's idle list. Weak, so a body
+/// outliving the proxy does not keep the pool alive.
+pub struct Home {
+    pool: Weak<dyn Pool>,
+    addr: SocketAddr,
+}
+
+impl Home {
+    pub fn new(pool: Weak<dyn Pool>, addr: SocketAddr) -> Home {
+        Home { pool, addr }
+    }
+
+    fn checkin(self, conn: Conn) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.checkin(self.addr, conn);
         }
     }
 }
