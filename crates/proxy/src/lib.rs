@@ -11,7 +11,8 @@
 //! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled
 //! keep-alive connections to upstreams), [`h1`] (the HTTP/1.1 client codec for upstreams),
 //! `visitor` (the client side of a connection: our own server for bodyless requests, hyper's for
-//! the rest), `httpdate` (the Date header).
+//! the rest), `httpdate` (the Date header), [`rules`] (the RFC 9110/9112 request rules both
+//! visitor parsers share: Host, target forms, refused methods, which upgrades pass).
 
 pub mod access;
 pub mod body;
@@ -22,6 +23,7 @@ mod httpdate;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
+pub mod rules;
 pub mod settings;
 pub mod upstream;
 mod visitor;
@@ -40,10 +42,10 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
+pub use access::LogFormat;
 use body::{Fault, FaultCell, RequestBody, UpstreamBody};
 use pages::{add_slash, page, to_portal_host};
 use routes::{Match, Route, RouteHandle, Target};
-pub use access::LogFormat;
 pub use settings::Settings;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -198,6 +200,35 @@ impl Proxy {
             client.framing.resume();
         }
         let json = pages::wants_json(req.headers());
+        // The RFC's request rules (`rules`); `visitor` checked Host on the heads it read itself.
+        let checked = match req.body() {
+            RequestBody::Hyper(_) => rules::check_host(req.version(), req.headers()),
+            RequestBody::Empty => Ok(()),
+        }
+        .and_then(|()| rules::check_target(&req));
+        if let Err(refused) = checked {
+            let title = match refused.status {
+                StatusCode::BAD_REQUEST => "Bad request",
+                _ => "Not implemented",
+            };
+            let mut res = page(
+                refused.status,
+                title,
+                refused.detail,
+                json,
+                &self.settings.portal_path,
+            );
+            // Its body (if any) is left unread: the connection cannot carry another request.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Ok(self.unrouted(&req, start, res));
+        }
+        let mut req = req;
+        // Absolute-form: the target's authority is the host (RFC 9112 §3.2.2), for routing and
+        // for the project, whatever the Host header said.
+        if let Some(host) = rules::absolute_host(&req) {
+            req.headers_mut().insert(header::HOST, host);
+        }
         let table = self.routes.load_full();
         let host = req
             .headers()
@@ -381,12 +412,11 @@ impl Proxy {
         let client_host = (route.rewrite && !route.prefix.is_empty())
             .then(|| req.headers().get(header::HOST).cloned())
             .flatten();
-        let upgrade = req.headers().contains_key(header::UPGRADE).then(|| {
-            (
-                req.headers().get(header::UPGRADE).cloned(),
-                hyper::upgrade::on(&mut req),
-            )
-        });
+        // Only a WebSocket upgrade goes on (`rules::websocket_upgrade`); any other Upgrade (h2c)
+        // is dropped below with the hop-by-hop headers and the request is forwarded as a plain
+        // one, so the project never switches a visitor's connection past the proxy's rules.
+        let upgrade = rules::websocket_upgrade(req.version(), req.headers())
+            .then(|| hyper::upgrade::on(&mut req));
         // The proxy speaks HTTP/1.1 upstream whatever the visitor spoke (keep-alive pools).
         *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
@@ -397,9 +427,11 @@ impl Proxy {
             headers.insert(header::HOST, host);
         }
         forwarded::strip_hop_by_hop(headers);
-        if let Some((Some(proto), _)) = &upgrade {
+        // Connection-specific to h2c (RFC 9113 §3.2.1), even when Connection does not name it.
+        headers.remove(rules::HTTP2_SETTINGS);
+        if upgrade.is_some() {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            headers.insert(header::UPGRADE, proto.clone());
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
         let forwarded = forwarded::forwarded(
             headers,
@@ -476,7 +508,7 @@ impl Proxy {
         };
         let (mut parts, mut body) = res.into_parts();
         let body = if parts.status == StatusCode::SWITCHING_PROTOCOLS
-            && let Some((_, client_side)) = upgrade
+            && let Some(client_side) = upgrade
             && let Some(conn) = body.take_tunnel()
         {
             // From here on the client's bytes are the upgraded protocol's, not HTTP heads.

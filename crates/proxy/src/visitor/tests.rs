@@ -78,7 +78,7 @@ fn bodies_upgrades_expectations_odd_targets_and_bad_heads_go_to_hyper() {
 fn a_path_http_cannot_hold_is_a_400() {
     // httparse accepts '<' in a target; `http`'s Uri does not: the head is consumed and answered
     // 400 (the connection then closes), never forwarded.
-    let (parsed, rest) = parse(b"GET /a<b HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n");
+    let (parsed, rest) = parse(b"GET /a<b HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n");
     assert!(matches!(parsed, Parsed::Invalid));
     assert_eq!(&rest[..], b"GET /next HTTP/1.1\r\n");
     // httparse refuses DEL itself; either way the visitor gets a 400, never a forwarded request.
@@ -90,11 +90,33 @@ fn a_path_http_cannot_hold_is_a_400() {
 }
 
 #[test]
+fn host_lines_follow_rfc_9112_section_3_2() {
+    // Two Host lines, none in HTTP/1.1, or a value that is no host: 400, never forwarded.
+    for bad in [
+        &b"GET / HTTP/1.1\r\nHost: club.test\r\nHost: evil.test\r\n\r\n"[..],
+        b"GET / HTTP/1.0\r\nHost: club.test\r\nhost: club.test\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: user@club.test\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: club.test/x\r\n\r\n",
+    ] {
+        let (parsed, _) = parse(bad);
+        assert!(
+            matches!(parsed, Parsed::Invalid),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // HTTP/1.0 may leave it out; an empty value is allowed.
+    request(b"GET / HTTP/1.0\r\n\r\n");
+    request(b"GET / HTTP/1.1\r\nHost:\r\n\r\n");
+}
+
+#[test]
 fn keep_alive_follows_the_version_and_connection_tokens() {
     let ka = |bytes: &[u8]| request(bytes).1;
-    assert!(ka(b"GET / HTTP/1.1\r\n\r\n"));
+    assert!(ka(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     assert!(!ka(
-        b"GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n"
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n"
     ));
     assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
     assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
