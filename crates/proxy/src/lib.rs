@@ -229,6 +229,13 @@ impl Proxy {
         if let Some(host) = rules::absolute_host(&req) {
             req.headers_mut().insert(header::HOST, host);
         }
+        if rules::max_forwards(&req.method().clone(), req.headers_mut()) {
+            // Max-Forwards: 0 makes the proxy the final recipient (RFC 9110 §7.6.2).
+            let mut res = Response::new(ProxyBody::other(http_body_util::Empty::new()));
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(rules::ALLOW));
+            return Ok(self.unrouted(&req, start, res));
+        }
         let table = self.routes.load_full();
         let host = req
             .headers()

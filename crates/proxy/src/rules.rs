@@ -103,6 +103,30 @@ pub fn absolute_host<B>(req: &Request<B>) -> Option<HeaderValue> {
     HeaderValue::from_str(authority.as_str()).ok()
 }
 
+/// RFC 9110 §7.6.2: an intermediary answers an OPTIONS whose Max-Forwards is 0 itself (true)
+/// and forwards a larger value one less. (TRACE, the other method it applies to, never passes.)
+/// A value that is not a number is forwarded as it came: the rule only covers valid ones.
+pub fn max_forwards(method: &Method, headers: &mut HeaderMap) -> bool {
+    if method != Method::OPTIONS {
+        return false;
+    }
+    let Some(n) = headers
+        .get(header::MAX_FORWARDS)
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return false;
+    };
+    if n == 0 {
+        return true;
+    }
+    headers.insert(header::MAX_FORWARDS, HeaderValue::from(n - 1));
+    false
+}
+
+/// What the proxy answers as an OPTIONS request's final recipient: the methods it forwards.
+pub const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
 /// Whether the request asks for a WebSocket upgrade the proxy may pass on: HTTP/1.1 (RFC 9110
 /// §7.8: an Upgrade in an HTTP/1.0 request is ignored), `upgrade` among the Connection options,
 /// and `websocket` among the protocols. Every other Upgrade (h2c above all) is dropped with the
@@ -180,6 +204,18 @@ mod tests {
         );
         assert!(check_target(&req("GET http://u@club.test/", &[])).is_err());
         assert!(check_target(&req("GET ftp://club.test/", &[])).is_err());
+    }
+
+    #[test]
+    fn max_forwards_counts_down_on_options_only() {
+        let mut h = HeaderMap::new();
+        h.insert(header::MAX_FORWARDS, HeaderValue::from_static("3"));
+        assert!(!max_forwards(&Method::OPTIONS, &mut h));
+        assert_eq!(h[header::MAX_FORWARDS], "2");
+        assert!(!max_forwards(&Method::GET, &mut h));
+        assert_eq!(h[header::MAX_FORWARDS], "2");
+        h.insert(header::MAX_FORWARDS, HeaderValue::from_static("0"));
+        assert!(max_forwards(&Method::OPTIONS, &mut h));
     }
 
     #[test]

@@ -274,7 +274,8 @@ impl Seen {
 /// Sends `request` over a fresh connection and reads one response (after any 1xx).
 pub async fn send(proxy: SocketAddr, request: &[u8]) -> Seen {
     let mut s = TcpStream::connect(proxy).await.unwrap();
-    s.write_all(request).await.unwrap();
+    // A refusal may come (and the proxy close) before the whole request is written.
+    let _ = s.write_all(request).await;
     let head_request = request.starts_with(b"HEAD ");
     read_response(&mut s, head_request).await
 }
