@@ -12,6 +12,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod nginx;
 mod requests;
 mod responses;
 

@@ -195,6 +195,7 @@ pub fn rows() -> Vec<Row> {
                  Content-Length: 2\r\n\r\nhi",
             )
             .answers(200)
+            .interim(&[100])
             .forwards(
                 "PUT /r HTTP/1.1\r\nhost: club.test\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\
                  x-forwarded-for: 127.0.0.1\r\nx-real-ip: 127.0.0.1\r\nx-forwarded-proto: http\r\n\
