@@ -462,6 +462,18 @@ impl Proxy {
                 UpstreamBody::limited(incoming, max_body_size, f.clone(), client.framing.clone())
             }
         };
+        // The project's cap on upstream connections (`Settings::max_conns_per_route`).
+        let cap = route
+            .limits
+            .max_conns
+            .unwrap_or(self.settings.max_conns_per_route);
+        let Some(lease) = route.stats.lease(cap) else {
+            return fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{} is busy", route.name),
+                "The project has as many requests in progress as it may. Try again in a moment.",
+            );
+        };
         let sent = Instant::now();
         let wait = route
             .limits
@@ -520,7 +532,7 @@ impl Proxy {
         {
             // From here on the client's bytes are the upgraded protocol's, not HTTP heads.
             client.framing.switch_off();
-            tokio::spawn(tunnel(client_side, conn));
+            tokio::spawn(tunnel(client_side, conn, lease));
             ProxyBody::other(http_body_util::Empty::new())
         } else if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             // A switch nobody asked for: passed on, the visitor would take what follows for the
@@ -534,7 +546,7 @@ impl Proxy {
             );
         } else {
             // `h1` left hop-by-hop headers out of every response but a 101.
-            ProxyBody::Upstream(body)
+            ProxyBody::Upstream(body, lease)
         };
         if route.rewrite {
             let host = client_host.as_ref().and_then(|h| h.to_str().ok());
@@ -555,7 +567,7 @@ impl Proxy {
 
 /// Carries an upgraded connection (WebSocket and the like) both ways until either side closes.
 /// The upstream connection belongs to this tunnel, never to the pool again.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn) {
+async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn, _lease: metrics::Lease) {
     let Ok(client) = client.await else { return };
     let mut client = TokioIo::new(client);
     // Bytes the upstream sent right after its 101 head belong to the client.
