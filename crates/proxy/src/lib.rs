@@ -422,7 +422,9 @@ impl Proxy {
         // Only a WebSocket upgrade goes on (`rules::websocket_upgrade`); any other Upgrade (h2c)
         // is dropped below with the hop-by-hop headers and the request is forwarded as a plain
         // one, so the project never switches a visitor's connection past the proxy's rules.
-        let upgrade = rules::websocket_upgrade(req.version(), req.headers())
+        // One lookup on the common path: most requests offer no upgrade at all.
+        let offered = req.headers().contains_key(header::UPGRADE);
+        let upgrade = (offered && rules::websocket_upgrade(req.version(), req.headers()))
             .then(|| hyper::upgrade::on(&mut req));
         // The proxy speaks HTTP/1.1 upstream whatever the visitor spoke (keep-alive pools).
         *req.version_mut() = Version::HTTP_11;
@@ -434,8 +436,11 @@ impl Proxy {
             headers.insert(header::HOST, host);
         }
         forwarded::strip_hop_by_hop(headers);
-        // Connection-specific to h2c (RFC 9113 §3.2.1), even when Connection does not name it.
-        headers.remove(rules::HTTP2_SETTINGS);
+        // Connection-specific to h2c (RFC 9113 §3.2.1), even when Connection does not name it;
+        // without an Upgrade it offers nothing, so only then is it looked for.
+        if offered {
+            headers.remove(rules::HTTP2_SETTINGS);
+        }
         if upgrade.is_some() {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));

@@ -144,7 +144,7 @@ pub fn websocket_upgrade(version: Version, headers: &HeaderMap) -> bool {
             })
         })
     };
-    has(header::CONNECTION, b"upgrade") && has(header::UPGRADE, b"websocket")
+    has(header::UPGRADE, b"websocket") && has(header::CONNECTION, b"upgrade")
 }
 
 #[cfg(test)]
