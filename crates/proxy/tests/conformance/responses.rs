@@ -87,6 +87,19 @@ pub fn rows() -> Vec<Row> {
         .answers(200)
         .cut_short(),
         answering(
+            "a transfer coding other than chunked: 502",
+            "§6.1",
+            Reply::raw(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+        )
+        .answers(502)
+        .never("hello")
+        .differs(
+            "a proxy may decode or pass on other codings; the visitor's side is framed afresh, \
+             so they would arrive undecoded and unannounced (nginx 1.22 answers 200)",
+        ),
+        answering(
             "1xx before the final answer: not passed on",
             "9110 §15.2",
             Reply::raw(
