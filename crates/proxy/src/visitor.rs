@@ -534,4 +534,6 @@ async fn hyper_serve(conn: Conn, client: Arc<ClientConn>, mut closing: watch::Re
 }
 
 #[cfg(test)]
+mod differential;
+#[cfg(test)]
 mod tests;
