@@ -229,7 +229,7 @@ impl Proxy {
         if let Some(host) = rules::absolute_host(&req) {
             req.headers_mut().insert(header::HOST, host);
         }
-        if rules::max_forwards(&req.method().clone(), req.headers_mut()) {
+        if req.method() == Method::OPTIONS && rules::max_forwards(req.headers_mut()) {
             // Max-Forwards: 0 makes the proxy the final recipient (RFC 9110 §7.6.2).
             let mut res = Response::new(ProxyBody::other(http_body_util::Empty::new()));
             res.headers_mut()
@@ -570,8 +570,9 @@ impl Proxy {
     }
 }
 
-/// Carries an upgraded connection (WebSocket and the like) both ways until either side closes.
-/// The upstream connection belongs to this tunnel, never to the pool again.
+/// Carries an upgraded (WebSocket) connection both ways until either side closes. The upstream
+/// connection belongs to this tunnel, never to the pool again, and counts against its project's
+/// cap (`lease`) until the tunnel ends.
 async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn, _lease: metrics::Lease) {
     let Ok(client) = client.await else { return };
     let mut client = TokioIo::new(client);
