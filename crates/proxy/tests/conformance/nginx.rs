@@ -8,7 +8,8 @@
 //! Each row gets its own nginx, started from a config written to a temporary directory, listening
 //! on 127.0.0.1 only, with the usual reverse-proxy settings (`proxy_pass`, HTTP/1.1 upstream,
 //! keep-alive, `Host $host`; no WebSocket lines, so Upgrade is not forwarded), in front of the same recording
-//! upstreams. The nginx process is killed by its handle when the row is done.
+//! upstreams. nginx runs as one process (`master_process off`), so killing it by its handle when
+//! the row is done leaves no worker behind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,7 +35,7 @@ fn config(dir: &Path, port: u16, club: u16, other: u16) -> String {
         )
     };
     format!(
-        "worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+        "master_process off; pid {d}/nginx.pid; error_log {d}/error.log;\n\
          events {{ worker_connections 64; }}\n\
          http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
