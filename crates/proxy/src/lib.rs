@@ -278,14 +278,24 @@ impl Proxy {
                 let mut req = req;
                 // The portal throttles logins per address; it reads the peer from this.
                 req.extensions_mut().insert(Peer(client.peer));
+                // The access log line wants the request as the visitor sent it; the portal
+                // consumes it. Portal requests are few next to project traffic.
+                let method = req.method().clone();
+                let path = req.uri().path().to_string();
                 let Ok(res) = self.portal.clone().oneshot(req).await;
                 if has_body {
                     // The portal has read (or dropped) the body by the time it answers.
                     client.framing.resume();
                 }
-                route.stats.record(res.status().as_u16());
-                metrics::observe_latency(start.elapsed());
-                return Ok(res);
+                return Ok(self.finish(
+                    &method,
+                    &path,
+                    &route.stats,
+                    &route.name,
+                    start,
+                    None,
+                    res,
+                ));
             }
             Target::Unavailable { state, about } => {
                 let detail = match about {
