@@ -67,7 +67,7 @@ pub enum ControlError {
     Internal(String),
 }
 
-pub type Result<T> = std::result::Result<T, ControlError>;
+pub(crate) type Result<T> = std::result::Result<T, ControlError>;
 
 /// A member's request for a hosting slot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,8 +96,8 @@ pub struct Submission {
 /// Where a project is served from right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Live {
-    pub deployment: i64,
-    pub addr: SocketAddr,
+    pub(crate) deployment: i64,
+    pub(crate) addr: SocketAddr,
     /// False while its exposed container is down (died, restarting); the route answers 503.
     pub up: bool,
 }
@@ -214,7 +214,7 @@ impl Control {
     }
 
     /// The serving deployment of a project, if any.
-    pub fn live(&self, slug: &str) -> Option<Live> {
+    pub(crate) fn live(&self, slug: &str) -> Option<Live> {
         self.live
             .lock()
             .expect("live map poisoned")
@@ -224,7 +224,7 @@ impl Control {
 
     /// Marks a project's serving deployment up or down (its container died or came back, as
     /// Docker's events tell) with its current address, and republishes the routes.
-    pub async fn set_live_health(
+    pub(crate) async fn set_live_health(
         &self,
         slug: &str,
         deployment: i64,

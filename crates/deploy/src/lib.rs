@@ -14,7 +14,9 @@
 //! table; it returns results and the caller records them. While it works it reports its steps
 //! ([`progress`]) to the sink the caller passes, as plain data.
 
-pub mod progress;
+#![warn(missing_docs)]
+
+pub(crate) mod progress;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,13 +38,13 @@ pub enum DeployError {
 }
 
 /// Where a deploy puts things, derived from the slug alone.
-pub fn network_name(slug: &str) -> String {
+pub(crate) fn network_name(slug: &str) -> String {
     format!("clubhost-{slug}")
 }
 
 /// A network the stack file declares: `clubhost-<slug>_<name>`. Slugs have no `_`, so this never
 /// equals another project's `clubhost-<slug>`.
-pub fn stack_network_name(slug: &str, network: &str) -> String {
+pub(crate) fn stack_network_name(slug: &str, network: &str) -> String {
     format!("clubhost-{slug}_{network}")
 }
 
@@ -67,16 +69,16 @@ fn service_networks(slug: &str, svc: &clubhost_stack::ServiceSpec) -> Vec<String
     nets
 }
 
-pub fn volume_name(slug: &str, volume: &str) -> String {
+pub(crate) fn volume_name(slug: &str, volume: &str) -> String {
     format!("clubhost-{slug}-{volume}")
 }
 
-pub fn container_name(slug: &str, service: &str, deployment: i64) -> String {
+pub(crate) fn container_name(slug: &str, service: &str, deployment: i64) -> String {
     format!("clubhost-{slug}-{service}-{deployment}")
 }
 
 /// The containers a stack becomes, in start order. Pure: the same inputs give the same plan.
-pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<ContainerPlan> {
+pub(crate) fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<ContainerPlan> {
     stack
         .services
         .iter()

@@ -7,6 +7,8 @@
 //! `clubhost.managed=true` and this registry's `clubhost.instance` label. Every create here adds
 //! them, every list filters on them, and every remove checks them first.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -27,9 +29,9 @@ mod storage;
 pub use stats::ContainerUsage;
 pub use storage::ImageRemoval;
 
-pub const LABEL_MANAGED: &str = "clubhost.managed";
+pub(crate) const LABEL_MANAGED: &str = "clubhost.managed";
 pub const LABEL_PROJECT: &str = "clubhost.project";
-pub const LABEL_INSTANCE: &str = "clubhost.instance";
+pub(crate) const LABEL_INSTANCE: &str = "clubhost.instance";
 pub const LABEL_SERVICE: &str = "clubhost.service";
 pub const LABEL_DEPLOYMENT: &str = "clubhost.deployment";
 
@@ -426,22 +428,6 @@ impl Engine {
             .and_then(|mut n| n.remove(network))
             .and_then(|e| e.ip_address)
             .and_then(|ip| ip.parse().ok()))
-    }
-
-    /// Names of the networks a container is attached to.
-    pub async fn container_networks(&self, id: &str) -> Result<Vec<String>> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(api(format!("inspect container {id}")))?;
-        let mut names: Vec<String> = c
-            .network_settings
-            .and_then(|n| n.networks)
-            .map(|n| n.into_keys().collect())
-            .unwrap_or_default();
-        names.sort();
-        Ok(names)
     }
 
     /// Follows Docker's event stream for this instance's containers (start, die, health). The

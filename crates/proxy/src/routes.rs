@@ -76,15 +76,15 @@ pub struct Route {
     pub prefix: String,
     pub target: Target,
     /// Whether Location / Set-Cookie paths are rewritten under `prefix` (only when non-empty).
-    pub rewrite: bool,
-    pub limits: RouteLimits,
+    pub(crate) rewrite: bool,
+    pub(crate) limits: RouteLimits,
     /// Counters this route's requests are recorded in; looked up once when the table is built so
     /// the request path touches only atomics.
-    pub stats: Arc<ProjectStats>,
+    pub(crate) stats: Arc<ProjectStats>,
     /// `10.0.0.5:8000` as a URI authority, built once here instead of per request.
-    pub authority: Option<hyper::http::uri::Authority>,
+    pub(crate) authority: Option<hyper::http::uri::Authority>,
     /// `prefix` as the X-Forwarded-Prefix value, `None` when empty; built once here.
-    pub prefix_header: Option<hyper::header::HeaderValue>,
+    pub(crate) prefix_header: Option<hyper::header::HeaderValue>,
 }
 
 /// The result of a lookup.
@@ -201,11 +201,13 @@ impl RouteTable {
         table
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.by_segment.len() + usize::from(self.root.is_some()) + self.by_host.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
@@ -256,7 +258,7 @@ impl RouteTable {
 
     /// Finds the route for a request path. Prefixes match whole segments only: `/slack` owns
     /// `/slack` and `/slack/...`, never `/slackers`.
-    pub fn lookup<'t, 'p>(&'t self, path: &'p str) -> Match<'t, 'p> {
+    pub(crate) fn lookup<'t, 'p>(&'t self, path: &'p str) -> Match<'t, 'p> {
         let after_slash = path.strip_prefix('/').unwrap_or(path);
         let (segment, rest) = match after_slash.find('/') {
             Some(i) => (&after_slash[..i], &after_slash[i..]),
@@ -288,7 +290,7 @@ impl RouteHandle {
     }
 
     /// The current table as an owned `Arc`, for holding across a request's awaits.
-    pub fn load_full(&self) -> Arc<RouteTable> {
+    pub(crate) fn load_full(&self) -> Arc<RouteTable> {
         self.0.load_full()
     }
 

@@ -65,7 +65,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+    pub(crate) fn trusts(&self, ip: std::net::IpAddr) -> bool {
         self.trusted_proxies.iter().any(|c| c.contains(ip))
     }
 }

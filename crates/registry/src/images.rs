@@ -16,8 +16,8 @@ pub struct DeployedImage {
     /// alone (someone re-tagged or pulled it since).
     pub image_id: String,
     /// The project that deployed it last.
-    pub project: String,
-    pub deployed_at: i64,
+    pub(crate) project: String,
+    pub(crate) deployed_at: i64,
 }
 
 impl Registry {

@@ -4,6 +4,8 @@
 //! [`Registry::transition`], which checks the lifecycle table in [`state`] and appends to the audit
 //! log in the same transaction, so the log can never disagree with the projects table.
 
+#![warn(missing_docs)]
+
 pub mod accounts;
 pub mod clock;
 mod images;
@@ -45,7 +47,7 @@ pub enum RegistryError {
     },
 }
 
-pub type Result<T> = std::result::Result<T, RegistryError>;
+pub(crate) type Result<T> = std::result::Result<T, RegistryError>;
 
 /// Seconds since the Unix epoch; the registry's only notion of time, read from the lifecycle
 /// clock so tests can move it.
@@ -60,7 +62,7 @@ pub struct User {
     pub email: Option<String>,
     pub is_admin: bool,
     pub disabled: bool,
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
 /// A project row as stored; `state` is parsed into [`ProjectState`] by [`Project::state`].
@@ -85,8 +87,8 @@ pub struct Project {
     pub failure_reason: Option<String>,
     /// The admin's note from the last time the request was sent back (`changes_requested`).
     pub review_note: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 impl Project {
@@ -97,23 +99,23 @@ impl Project {
 
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Deployment {
-    pub id: i64,
-    pub project_id: i64,
-    pub state: String,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub error: Option<String>,
+    pub(crate) id: i64,
+    pub(crate) project_id: i64,
+    pub(crate) state: String,
+    pub(crate) started_at: i64,
+    pub(crate) finished_at: Option<i64>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct AuditEntry {
-    pub id: i64,
+    pub(crate) id: i64,
     pub at: i64,
     pub actor: String,
     pub project: Option<String>,
     pub action: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
+    pub(crate) from_state: Option<String>,
+    pub(crate) to_state: Option<String>,
     pub reason: String,
 }
 

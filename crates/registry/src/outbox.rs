@@ -131,8 +131,9 @@ impl Registry {
         }
     }
 
+    #[cfg(test)]
     /// Stores notes that belong to no other change.
-    pub async fn insert_notes(&self, notes: &[Note]) -> Result<()> {
+    pub(crate) async fn insert_notes(&self, notes: &[Note]) -> Result<()> {
         let mut tx = self.write().await?;
         insert(&mut tx, notes).await?;
         tx.commit().await?;

@@ -70,7 +70,7 @@ const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
 ];
 
 impl ProjectState {
-    pub const ALL: [ProjectState; 11] = [
+    pub(crate) const ALL: [ProjectState; 11] = [
         Requested,
         ChangesRequested,
         Approved,
@@ -100,7 +100,7 @@ impl ProjectState {
         }
     }
 
-    pub fn can_become(self, to: ProjectState) -> bool {
+    pub(crate) fn can_become(self, to: ProjectState) -> bool {
         TRANSITIONS.contains(&(self, to))
     }
 

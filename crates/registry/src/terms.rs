@@ -42,11 +42,11 @@ pub struct Renewal {
     pub reason: String,
     /// pending | approved | rejected
     pub state: String,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<i64>,
+    pub(crate) decided_by: Option<String>,
+    pub(crate) decided_at: Option<i64>,
     /// The admin's note on approval or rejection.
     pub decision: Option<String>,
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
 const RENEWAL_SELECT: &str = "SELECT r.id, p.slug AS project, u.name AS owner, r.requested_by, \

@@ -103,9 +103,9 @@ pub fn valid_name(name: &str) -> bool {
 pub struct Interpolated {
     pub text: String,
     /// Variables used without a value and without a default (Compose substitutes "").
-    pub unset: Vec<String>,
+    pub(crate) unset: Vec<String>,
     /// The values of secret variables this text received, to mask where it is shown.
-    pub secrets: Vec<String>,
+    pub(crate) secrets: Vec<String>,
 }
 
 /// Interpolates one string. Errors are messages for the member (`${DB_PASSWORD:?...}` unset, a

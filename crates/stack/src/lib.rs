@@ -10,6 +10,8 @@
 //! Architecture invariant: this module never talks to Docker and never touches the registry; it is
 //! a pure function from text (plus variables and limits) to a [`Report`].
 
+#![warn(missing_docs)]
+
 mod checker;
 mod context;
 mod extras;
@@ -37,7 +39,6 @@ pub use interpolate::{
     Interpolated, MASK, MIN_MASKED, Var, Vars, interpolate, mask, valid_name as valid_var_name,
 };
 pub use limits::{Limits, ResourceLimits, parse_bytes};
-pub use words::parse_duration;
 
 /// What is wrong with one place in a stack file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,7 +120,7 @@ impl Report {
 
     /// The report as submit and deploy must see it: needing the project's files is a refusal
     /// (with those reasons) until projects can bring their files.
-    pub fn requiring_files(mut self) -> Report {
+    pub(crate) fn requiring_files(mut self) -> Report {
         if !self.needs_files.is_empty() {
             self.violations.extend(self.needs_files.iter().cloned());
             self.violations.sort_by_key(|v| (v.line, v.column));
@@ -150,7 +151,7 @@ impl Report {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"))]
 pub struct StackError {
-    pub violations: Vec<Violation>,
+    pub(crate) violations: Vec<Violation>,
 }
 
 /// The normalized stack: everything the deployer needs, nothing it must interpret.
@@ -190,13 +191,13 @@ pub struct ServiceSpec {
     /// The member's labels; the deployer adds its `clubhost.*` labels over them.
     pub labels: BTreeMap<String, String>,
     /// Ports the service says it listens on (`expose:`); the first one is the default proxy port.
-    pub expose: Vec<u16>,
+    pub(crate) expose: Vec<u16>,
     /// The container side of the file's `ports:`, in file order. Never published on the server:
     /// kept as evidence of the web port and for showing.
-    pub ports: Vec<ContainerPort>,
+    pub(crate) ports: Vec<ContainerPort>,
     /// `volumes_from` (services of this project only). Already honoured: the shared volumes are
     /// in `mounts` and the services in `depends_on`; kept for showing.
-    pub volumes_from: Vec<VolumesFrom>,
+    pub(crate) volumes_from: Vec<VolumesFrom>,
     /// tmpfs mounts: container path → mount options (`size=64m`), possibly empty.
     pub tmpfs: BTreeMap<String, String>,
     pub read_only: bool,
@@ -210,55 +211,55 @@ pub struct ServiceSpec {
     pub gateway: bool,
     pub limits: ResourceLimits,
     /// `hostname:` / `domainname:` inside the project network.
-    pub hostname: Option<String>,
-    pub domainname: Option<String>,
+    pub(crate) hostname: Option<String>,
+    pub(crate) domainname: Option<String>,
     /// `logging:` (json-file or local, sizes capped by `[limits]`); `None`: the deployer's
     /// default.
-    pub logging: Option<Logging>,
+    pub(crate) logging: Option<Logging>,
     /// `platform:` (`linux/arm64`): the image variant to pull and run; the deployer reports a
     /// clear error when the engine cannot have it.
-    pub platform: Option<String>,
+    pub(crate) platform: Option<String>,
     /// `shm_size:` in bytes, capped by `limits.max_shm_size`.
-    pub shm_size: Option<i64>,
+    pub(crate) shm_size: Option<i64>,
     /// `ulimits:` (nofile, nproc, memlock only), capped by `[limits]`.
-    pub ulimits: Vec<Ulimit>,
-    pub pull_policy: Option<PullPolicy>,
+    pub(crate) ulimits: Vec<Ulimit>,
+    pub(crate) pull_policy: Option<PullPolicy>,
     /// `profiles:` the service belongs to; only services whose profile is enabled (project
     /// variable `COMPOSE_PROFILES`) or that have none are in the stack.
-    pub profiles: Vec<String>,
+    pub(crate) profiles: Vec<String>,
     /// `init:`; `Some(false)` asks for no init process in the container.
-    pub init: Option<bool>,
+    pub(crate) init: Option<bool>,
 }
 
 /// A service's logs, kept on this server.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Logging {
-    pub driver: LogDriver,
+pub(crate) struct Logging {
+    pub(crate) driver: LogDriver,
     /// Docker's `max-size` per file.
-    pub max_size_bytes: i64,
+    pub(crate) max_size_bytes: i64,
     /// Docker's `max-file`.
-    pub max_files: u32,
+    pub(crate) max_files: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub enum LogDriver {
+pub(crate) enum LogDriver {
     JsonFile,
     Local,
 }
 
 /// One `ulimits:` entry; `name` is `nofile`, `nproc` or `memlock` (bytes).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Ulimit {
-    pub name: String,
-    pub soft: i64,
-    pub hard: i64,
+pub(crate) struct Ulimit {
+    pub(crate) name: String,
+    pub(crate) soft: i64,
+    pub(crate) hard: i64,
 }
 
 /// When the deployer pulls the image.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum PullPolicy {
+pub(crate) enum PullPolicy {
     /// Pull on every deploy.
     Always,
     /// Pull only when the engine does not have the image.
@@ -269,12 +270,12 @@ pub enum PullPolicy {
 
 /// One container port a file's `ports:` named (the host side is dropped).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ContainerPort {
-    pub port: u16,
+pub(crate) struct ContainerPort {
+    pub(crate) port: u16,
     /// `tcp`, `udp` or `sctp`.
-    pub protocol: String,
+    pub(crate) protocol: String,
     /// Whether the file publishes the same port for UDP too.
-    pub also_udp: bool,
+    pub(crate) also_udp: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -298,14 +299,14 @@ pub struct VolumeMount {
     pub target: String,
     pub read_only: bool,
     /// `:nocopy` / `volume: { nocopy: true }`: do not copy the image's files into a new volume.
-    pub nocopy: bool,
+    pub(crate) nocopy: bool,
 }
 
 /// One `volumes_from` entry: another service of the project whose volumes this one mounts.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct VolumesFrom {
-    pub service: String,
-    pub read_only: bool,
+pub(crate) struct VolumesFrom {
+    pub(crate) service: String,
+    pub(crate) read_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -318,7 +319,7 @@ pub struct Healthcheck {
     pub retries: u32,
     pub start_period: Duration,
     /// Docker's `StartInterval` (API 1.44+): the probe interval during `start_period`.
-    pub start_interval: Option<Duration>,
+    pub(crate) start_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -335,10 +336,10 @@ impl Stack {
         self.services.iter().find(|s| s.name == name)
     }
 
-    /// A copy for showing (portal, CLI, logs): every secret variable value masked wherever it was
-    /// interpolated (environment, command, entrypoint, labels, image, user, working dir,
-    /// healthcheck). Deploy the original, show this one.
-    pub fn redacted(&self, vars: &Vars) -> Stack {
+    /// A copy for showing: every secret variable value masked wherever it was interpolated.
+    /// Only tests show a stack this way; the faces use [`Report::redacted`].
+    #[cfg(test)]
+    pub(crate) fn redacted(&self, vars: &Vars) -> Stack {
         self.masked_with(&|t: &str| vars.redact(t))
     }
 

@@ -1,9 +1,10 @@
 //! The club's stack templates (`stacks/<name>/compose.yml` + `template.toml`), embedded in the
 //! binary so `clubhost stack templates` and the portal list them without files on disk.
 
+#[cfg(test)]
+use super::interpolate::Vars;
 use serde::{Deserialize, Serialize};
 
-use super::interpolate::Vars;
 
 /// One template: its compose file and what its manifest says about it.
 #[derive(Debug, Clone, Serialize)]
@@ -96,8 +97,9 @@ impl Template {
             || self.compose.contains(&format!("${{{name}?"))
     }
 
+    #[cfg(test)]
     /// The template's variables at their defaults, with `overrides` on top.
-    pub fn vars(&self, overrides: &Vars) -> Vars {
+    pub(crate) fn vars(&self, overrides: &Vars) -> Vars {
         let mut vars = Vars::new();
         for v in &self.manifest.variables {
             vars.set(&v.name, &v.default, v.secret);

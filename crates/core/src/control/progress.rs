@@ -25,7 +25,7 @@ pub struct ProgressEvent {
     /// tell a step it has seen from a new one.
     pub seq: u64,
     /// Unix seconds (the lifecycle clock).
-    pub at: i64,
+    pub(crate) at: i64,
     /// The step for people: "network clubhost-blog created".
     pub text: String,
     #[serde(flatten)]
@@ -78,7 +78,7 @@ impl Feeds {
 
     /// Records a step of `slug`'s deploy and hands it to every reader. `Started` begins a new
     /// list of steps.
-    pub fn tell(&self, slug: &str, step: Progress) {
+    pub(crate) fn tell(&self, slug: &str, step: Progress) {
         self.with_feed(slug, |feed| {
             if matches!(step, Progress::Started { .. }) {
                 feed.latest.clear();
@@ -104,8 +104,9 @@ impl Feeds {
         })
     }
 
+    #[cfg(test)]
     /// The latest deploy's steps so far.
-    pub fn latest(&self, slug: &str) -> Vec<ProgressEvent> {
+    pub(crate) fn latest(&self, slug: &str) -> Vec<ProgressEvent> {
         let feeds = self.feeds.lock().expect("progress feeds poisoned");
         feeds
             .get(slug)
@@ -114,7 +115,7 @@ impl Feeds {
     }
 
     /// Drops a deleted project's feed; readers still attached see their channel close.
-    pub fn forget(&self, slug: &str) {
+    pub(crate) fn forget(&self, slug: &str) {
         self.feeds
             .lock()
             .expect("progress feeds poisoned")

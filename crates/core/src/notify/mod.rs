@@ -15,7 +15,7 @@ mod config;
 mod sender;
 pub mod smtp;
 pub mod tls;
-pub mod webhook;
+pub(crate) mod webhook;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -49,7 +49,7 @@ pub struct Notifier {
 impl Notifier {
     /// Starts the sender when any channel is configured. It picks up only notes stored from now
     /// on, until [`Notifier::resume`] (which only a server calls) hands it the older ones too.
-    pub async fn start(config: NotifyConfig, registry: Registry) -> Result<Notifier, NotifyError> {
+    pub(crate) async fn start(config: NotifyConfig, registry: Registry) -> Result<Notifier, NotifyError> {
         if !config.any_channel() {
             return Ok(Notifier { sender: None });
         }
@@ -80,7 +80,7 @@ impl Notifier {
 
     /// The notes to store with an event: all of them when a channel is configured, none
     /// otherwise (news nobody would hear is not kept).
-    pub fn keep(&self, notes: Vec<Note>) -> Vec<Note> {
+    pub(crate) fn keep(&self, notes: Vec<Note>) -> Vec<Note> {
         if self.sender.is_some() {
             notes
         } else {
