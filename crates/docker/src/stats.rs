@@ -25,11 +25,13 @@ const READ_LIMIT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ContainerUsage {
     pub(crate) name: String,
+    /// Stack service the container runs.
     pub service: String,
     /// `running`, `healthy`, `unhealthy`, `starting`, `exited(<code>)` or `unknown`.
     pub status: String,
-    /// Memory in use and the container's limit, when Docker reports them.
+    /// Memory in use in bytes, when Docker reports it.
     pub memory_bytes: Option<u64>,
+    /// The container's memory limit in bytes, when Docker reports it.
     pub memory_limit: Option<u64>,
     /// CPU use in percent of one core, as `docker stats` shows it (200 = two cores busy); None
     /// when Docker gave no two readings to compare (a stopped container).

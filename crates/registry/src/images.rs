@@ -42,6 +42,7 @@ impl Registry {
         Ok(())
     }
 
+    /// Every recorded image, sorted by reference; what `gc --images` may prune from.
     pub async fn deployed_images(&self) -> Result<Vec<DeployedImage>> {
         Ok(sqlx::query_as::<_, DeployedImage>(
             "SELECT image, image_id, project, deployed_at FROM deployed_images ORDER BY image",

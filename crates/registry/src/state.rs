@@ -84,6 +84,7 @@ impl ProjectState {
         Purged,
     ];
 
+    /// The name stored in the database and shown to users (`changes_requested`).
     pub fn as_str(self) -> &'static str {
         match self {
             Requested => "requested",
