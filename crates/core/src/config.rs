@@ -13,18 +13,33 @@ use serde::Deserialize;
 /// Name of the config file looked up in the working directory when none is given.
 pub(crate) const DEFAULT_FILE: &str = "clubhost.toml";
 
+/// Why a configuration file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file exists (or was named) but cannot be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
+        /// The file that was named, or `clubhost.toml` in the working directory.
         path: PathBuf,
+        /// The I/O error, e.g. not found or permission denied.
         source: std::io::Error,
     },
     /// The toml crate's message already carries the line, column and a snippet of the key.
     #[error("invalid config file {path}:\n{message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file the text came from.
+        path: PathBuf,
+        /// The toml crate's message, with where in the file.
+        message: String,
+    },
+    /// TOML that parses but holds a value clubhost cannot use (bad domain, clashing routes…).
     #[error("invalid config file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file the settings came from.
+        path: PathBuf,
+        /// Which key is wrong and why.
+        message: String,
+    },
 }
 
 /// The whole configuration, after defaults are filled in.
@@ -35,10 +50,15 @@ pub struct Config {
     pub domain: String,
     /// Holds the SQLite registry and the admin socket.
     pub data_dir: PathBuf,
+    /// `[proxy]`: where visitors connect and how requests are routed.
     pub proxy: ProxyConfig,
+    /// `[docker]`: the engine and how deploys behave on it.
     pub docker: DockerConfig,
+    /// `[projects]`: hosting terms a submission may ask for.
     pub projects: ProjectsConfig,
+    /// `[log]`: access log format.
     pub log: LogConfig,
+    /// `[portal]`: where the members' web portal is served and who may sign up.
     pub portal: PortalConfig,
     /// Terms, reminders, grace period and quotas.
     pub lifecycle: crate::lifecycle::terms::LifecycleConfig,
@@ -49,6 +69,7 @@ pub struct Config {
     pub limits: clubhost_stack::Limits,
 }
 
+/// `[proxy]`: the reverse proxy in front of every project.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyConfig {
@@ -137,6 +158,7 @@ fn default_true() -> bool {
 /// Access log format; the proxy owns the type, the config only reads it.
 pub(crate) use clubhost_proxy::LogFormat;
 
+/// `[log]`: how the proxy writes access log lines.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -257,6 +279,7 @@ impl StaticRoute {
     }
 }
 
+/// `[docker]`: the Docker engine projects run on.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DockerConfig {
@@ -274,6 +297,7 @@ pub struct DockerConfig {
     pub drain_timeout: Duration,
 }
 
+/// `[projects]`: hosting terms, in days.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProjectsConfig {
@@ -283,6 +307,7 @@ pub struct ProjectsConfig {
     pub max_days: u32,
 }
 
+/// `[portal]`: the members' web portal.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortalConfig {

@@ -48,7 +48,9 @@ pub(crate) struct TooLarge(u64);
 /// A visitor's request body as the handler gets it: none (the requests clubhost's own visitor
 /// server reads, see `visitor`, never have one) or hyper's (every other request).
 pub enum RequestBody {
+    /// No body.
     Empty,
+    /// The body hyper read from the visitor's connection, streamed to the upstream.
     Hyper(Incoming),
 }
 

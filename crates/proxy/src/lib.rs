@@ -84,7 +84,6 @@ pub struct Proxy {
 }
 
 impl Proxy {
-
     /// A proxy with these settings; `portal` answers the portal's routes (any tower service, e.g.
     /// an axum router), so this crate knows nothing of how the portal is built.
     pub fn with_settings<S, B>(routes: RouteHandle, portal: S, settings: Settings) -> Proxy

@@ -50,6 +50,7 @@ impl ProjectStats {
         self.by_class[usize::from(class.clamp(1, 5)) - 1].load(Relaxed)
     }
 
+    /// Requests so far whose upstream could not be reached or did not answer in time.
     pub fn upstream_errors(&self) -> u64 {
         self.upstream_errors.load(Relaxed)
     }
@@ -60,7 +61,6 @@ impl ProjectStats {
         let lease = Lease(self.clone());
         (cap == 0 || prior < cap).then_some(lease)
     }
-
 }
 
 /// Upper bounds of the latency histogram buckets, in seconds.

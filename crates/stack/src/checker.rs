@@ -236,7 +236,11 @@ impl Checker<'_> {
 
     /// Compose's "map or list of KEY=VALUE" (`environment`, `labels`), as ordered pairs; a map
     /// entry without a value gives `None`.
-    pub(crate) fn pairs(&mut self, node: &Node, path: &str) -> Option<Vec<(String, Option<String>)>> {
+    pub(crate) fn pairs(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Option<Vec<(String, Option<String>)>> {
         match &node.value {
             Value::Null => Some(Vec::new()),
             Value::Map(entries) => {

@@ -45,9 +45,11 @@ pub use limits::{Limits, ResourceLimits, parse_bytes};
 pub struct Violation {
     /// 1-based; 0 when the place is not in the file (e.g. a missing `services:`).
     pub line: u64,
+    /// 1-based, like `line`; 0 with it.
     pub column: u64,
     /// Dotted path to the key: `services.web.privileged`.
     pub path: String,
+    /// Which kind of refusal (or warning) this is.
     pub kind: ViolationKind,
     /// What is wrong, why, and what to do instead.
     pub message: String,
@@ -165,28 +167,46 @@ pub struct Stack {
     /// Internal networks the file declares; each becomes an internal Docker network of the
     /// project (`clubhost-<slug>_<name>`). Services naming none are on the project network.
     pub networks: Vec<String>,
+    /// The one service visitors reach through the club's proxy, and on which port.
     pub expose: Expose,
 }
 
+/// The service the club's proxy sends visitors to: named by `x-clubhost.expose` or inferred from
+/// the file. The only service on the club's gateway network.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Expose {
+    /// Name of the exposed service; always one of [`Stack::services`].
     pub service: String,
+    /// Container port the proxy forwards to: `x-clubhost.port`, else the service's `ports:` or
+    /// `expose:`, else 80 (with a warning).
     pub port: u16,
 }
 
+/// One service as the deployer creates its container: Compose keys checked, variables
+/// interpolated, limits applied.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ServiceSpec {
+    /// The service's key under `services:`; part of its container's name.
     pub name: String,
+    /// Image reference after interpolation, from an allowed registry.
     pub image: String,
+    /// Replaces the image's `CMD` when set; `None` keeps the image's.
     pub command: Option<Vec<String>>,
+    /// Replaces the image's `ENTRYPOINT` when set; `None` keeps the image's.
     pub entrypoint: Option<Vec<String>>,
     /// `KEY=value` pairs, in file order.
     pub environment: Vec<String>,
+    /// Named volumes of the stack mounted into the container, `volumes_from` ones included.
     pub mounts: Vec<VolumeMount>,
+    /// Services that must reach a condition before this one starts.
     pub depends_on: Vec<Dependency>,
+    /// `None` keeps whatever healthcheck the image defines.
     pub healthcheck: Option<Healthcheck>,
+    /// Compose's `restart:`; `no` when the file says nothing.
     pub restart: RestartPolicy,
+    /// `user:` (`1000`, `1000:1000`, `www-data`); `None` runs as the image's user.
     pub user: Option<String>,
+    /// `working_dir:`; `None` keeps the image's.
     pub working_dir: Option<String>,
     /// The member's labels; the deployer adds its `clubhost.*` labels over them.
     pub labels: BTreeMap<String, String>,
@@ -200,8 +220,12 @@ pub struct ServiceSpec {
     pub(crate) volumes_from: Vec<VolumesFrom>,
     /// tmpfs mounts: container path → mount options (`size=64m`), possibly empty.
     pub tmpfs: BTreeMap<String, String>,
+    /// Whether the container's root filesystem is mounted read-only.
     pub read_only: bool,
+    /// Signal that stops the container (`SIGINT`); `None` is the image's, else `SIGTERM`.
     pub stop_signal: Option<String>,
+    /// How long a stop waits after the signal before killing; the deployer sends whole seconds.
+    /// `None` is Docker's default (10 s).
     pub stop_grace_period: Option<Duration>,
     /// Capabilities the member drops (dropping is always allowed; adding never is).
     pub cap_drop: Vec<String>,
@@ -209,6 +233,7 @@ pub struct ServiceSpec {
     pub networks: Vec<String>,
     /// Whether the file puts it on an `external` network: the club's gateway.
     pub gateway: bool,
+    /// Memory, CPU and process limits after the club's defaults and caps.
     pub limits: ResourceLimits,
     /// `hostname:` / `domainname:` inside the project network.
     pub(crate) hostname: Option<String>,
@@ -278,9 +303,12 @@ pub(crate) struct ContainerPort {
     pub(crate) also_udp: bool,
 }
 
+/// One `depends_on:` entry: a service of this stack, and what it must reach first.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Dependency {
+    /// Name of the service depended on; always one of [`Stack::services`].
     pub service: String,
+    /// What that service must reach before the dependent starts.
     pub condition: Condition,
 }
 
@@ -288,15 +316,22 @@ pub struct Dependency {
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
+    /// Started, whether or not it is ready (Compose's default).
     ServiceStarted,
+    /// Reported healthy by its healthcheck.
     ServiceHealthy,
+    /// Run to completion with exit code 0: a one-shot service (see [`Stack::is_one_shot`]).
     ServiceCompletedSuccessfully,
 }
 
+/// One named volume mounted into a service.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VolumeMount {
+    /// The stack's volume name (one of [`Stack::volumes`]), without the `clubhost-<slug>-` prefix.
     pub volume: String,
+    /// Absolute path inside the container.
     pub target: String,
+    /// Whether the container may only read it (`:ro`).
     pub read_only: bool,
     /// `:nocopy` / `volume: { nocopy: true }`: do not copy the image's files into a new volume.
     pub(crate) nocopy: bool,
@@ -309,29 +344,40 @@ pub(crate) struct VolumesFrom {
     pub(crate) read_only: bool,
 }
 
+/// A service's healthcheck: Compose's `healthcheck:` with its defaults filled in.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Healthcheck {
     /// Docker's form: `["CMD", ...]` or `["CMD-SHELL", "..."]`; `["NONE"]` turns off the
     /// image's healthcheck (`disable: true`); empty keeps the image's test with these timings.
     pub test: Vec<String>,
+    /// Time between probes; 30 s when the file says nothing.
     pub interval: Duration,
+    /// How long one probe may take before it counts as failed.
     pub timeout: Duration,
+    /// Failed probes in a row before the container is unhealthy; 3 by default.
     pub retries: u32,
+    /// Grace time after start during which failed probes do not count; zero by default.
     pub start_period: Duration,
     /// Docker's `StartInterval` (API 1.44+): the probe interval during `start_period`.
     pub(crate) start_interval: Option<Duration>,
 }
 
+/// Compose's `restart:`: when Docker restarts the container after it exits.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
+    /// Never (the default).
     No,
+    /// Always, even one stopped on purpose once the engine restarts.
     Always,
+    /// Like `Always`, except after it was stopped on purpose.
     UnlessStopped,
+    /// After a non-zero exit, at most this many times; 0 means no limit (`on-failure` alone).
     OnFailure(u32),
 }
 
 impl Stack {
+    /// The service named `name`, if the stack has one.
     pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
         self.services.iter().find(|s| s.name == name)
     }

@@ -115,6 +115,7 @@ impl Limits {
         parse_bytes(&self.default_memory).unwrap_or(256 << 20)
     }
 
+    /// `max_memory` in bytes; 1 GiB when it is not a size (which [`Limits::validate`] refuses).
     pub fn max_memory_bytes(&self) -> i64 {
         parse_bytes(&self.max_memory).unwrap_or(1 << 30)
     }
@@ -152,9 +153,11 @@ impl Limits {
 /// What one service gets, after defaults and caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ResourceLimits {
+    /// Memory limit in bytes; the deployer also sets swap to it, so there is no swap on top.
     pub memory_bytes: i64,
     /// CPUs in units of 10^-9 CPUs, Docker's `NanoCpus`.
     pub nano_cpus: i64,
+    /// Maximum number of processes and threads in the container (Docker's `PidsLimit`).
     pub pids: i64,
 }
 

@@ -28,11 +28,13 @@ pub struct ProgressEvent {
     pub(crate) at: i64,
     /// The step for people: "network clubhost-blog created".
     pub text: String,
+    /// The step as data (which one, and its details), flattened into the event when serialized.
     #[serde(flatten)]
     pub step: Progress,
 }
 
 impl ProgressEvent {
+    /// Whether this is the deploy's last step (it is running, or it failed).
     pub fn is_last(&self) -> bool {
         self.step.is_last()
     }
@@ -49,7 +51,9 @@ struct Feed {
 /// What a reader gets: the latest deploy's steps so far, and the receiver for every step after
 /// them (nothing is lost or repeated between the two: both are taken under one lock).
 pub struct Following {
+    /// The latest deploy's steps up to now, oldest first; empty before any deploy since the start.
     pub so_far: Vec<ProgressEvent>,
+    /// Every step after `so_far`, as it happens.
     pub next: broadcast::Receiver<ProgressEvent>,
 }
 
@@ -60,6 +64,7 @@ impl Following {
     }
 }
 
+/// Every project's deploy progress, by slug; one per control plane.
 #[derive(Default)]
 pub struct Feeds {
     feeds: Mutex<HashMap<String, Feed>>,

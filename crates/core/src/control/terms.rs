@@ -32,6 +32,7 @@ pub struct RenewalRequest {
     pub by: Option<String>,
     /// Days added to the current term end (or to today, if it has passed).
     pub days: u32,
+    /// Why the project should stay, for the admins who decide; must not be blank.
     pub reason: String,
 }
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use clubhost_registry::ProjectState;
 use clubhost_registry::terms::TermRow;
 
+/// Seconds in a day: terms are counted in days, the registry's times in Unix seconds.
 pub const DAY: i64 = 86_400;
 
 /// `[lifecycle]` in clubhost.toml.
@@ -140,7 +141,12 @@ pub(crate) struct Plan {
 
 /// What is due at `now` and the next deadline after it. `sent` holds `(project id, term end,
 /// offset)` of reminders already sent.
-pub(crate) fn plan(rows: &[TermRow], sent: &HashSet<(i64, i64, i64)>, rules: &Rules, now: i64) -> Plan {
+pub(crate) fn plan(
+    rows: &[TermRow],
+    sent: &HashSet<(i64, i64, i64)>,
+    rules: &Rules,
+    now: i64,
+) -> Plan {
     let mut plan = Plan::default();
     let later = |t: i64, plan: &mut Plan| {
         plan.next = Some(plan.next.map_or(t, |n| n.min(t)));

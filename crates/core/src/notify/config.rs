@@ -42,10 +42,13 @@ impl Default for NotifyConfig {
     }
 }
 
+/// Which chat service a webhook posts to; each wants its own message body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookKind {
+    /// A Slack incoming webhook.
     Slack,
+    /// A Discord channel webhook.
     Discord,
 }
 
@@ -57,17 +60,21 @@ pub enum Audience {
     Admins,
     /// Member news only (approvals, reminders, expiry…).
     Members,
+    /// Both admin and member news (the default).
     #[default]
     All,
 }
 
+/// One `[[notify.webhooks]]` entry: a chat channel notes are posted to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// Which service's message format to post in.
     pub kind: WebhookKind,
     /// The incoming-webhook URL, `https://` (or `http://` for a local relay).
     pub url: String,
     #[serde(default)]
+    /// Whose news the channel gets; all of it by default.
     pub audience: Audience,
 }
 
@@ -83,6 +90,8 @@ pub enum SmtpTls {
     None,
 }
 
+/// `[notify.smtp]`: the mail server notes are emailed through, to owners and admins with an
+/// address on file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
