@@ -11,20 +11,35 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Name of the config file looked up in the working directory when none is given.
-pub const DEFAULT_FILE: &str = "clubhost.toml";
+pub(crate) const DEFAULT_FILE: &str = "clubhost.toml";
 
+/// Why a configuration file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file exists (or was named) but cannot be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
+        /// The file that was named, or `clubhost.toml` in the working directory.
         path: PathBuf,
+        /// The I/O error, e.g. not found or permission denied.
         source: std::io::Error,
     },
     /// The toml crate's message already carries the line, column and a snippet of the key.
     #[error("invalid config file {path}:\n{message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file the text came from.
+        path: PathBuf,
+        /// The toml crate's message, with where in the file.
+        message: String,
+    },
+    /// TOML that parses but holds a value clubhost cannot use (bad domain, clashing routes…).
     #[error("invalid config file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file the settings came from.
+        path: PathBuf,
+        /// Which key is wrong and why.
+        message: String,
+    },
 }
 
 /// The whole configuration, after defaults are filled in.
@@ -35,10 +50,15 @@ pub struct Config {
     pub domain: String,
     /// Holds the SQLite registry and the admin socket.
     pub data_dir: PathBuf,
+    /// `[proxy]`: where visitors connect and how requests are routed.
     pub proxy: ProxyConfig,
+    /// `[docker]`: the engine and how deploys behave on it.
     pub docker: DockerConfig,
+    /// `[projects]`: hosting terms a submission may ask for.
     pub projects: ProjectsConfig,
+    /// `[log]`: access log format.
     pub log: LogConfig,
+    /// `[portal]`: where the members' web portal is served and who may sign up.
     pub portal: PortalConfig,
     /// Terms, reminders, grace period and quotas.
     pub lifecycle: crate::lifecycle::terms::LifecycleConfig,
@@ -49,6 +69,7 @@ pub struct Config {
     pub limits: clubhost_stack::Limits,
 }
 
+/// `[proxy]`: the reverse proxy in front of every project.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyConfig {
@@ -63,35 +84,35 @@ pub struct ProxyConfig {
     pub subdomains: bool,
     /// Peers (IPs or CIDRs) whose X-Forwarded-* headers are believed, e.g. a TLS terminator in
     /// front. Anyone else's are dropped so a visitor cannot pose as another address.
-    pub trusted_proxies: Vec<String>,
+    pub(crate) trusted_proxies: Vec<String>,
     /// Largest request body; bigger ones get 413. Generous by default (WordPress uploads).
     #[serde(with = "byte_size")]
-    pub max_body_size: u64,
+    pub(crate) max_body_size: u64,
     /// Largest request head (request line and headers); bigger ones get 431.
     #[serde(with = "byte_size")]
-    pub max_header_size: u64,
+    pub(crate) max_header_size: u64,
     /// How long connecting to an upstream may take before 502.
     #[serde(with = "humantime_serde_compat")]
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// How long an upstream may take to send response headers before 504.
     #[serde(with = "humantime_serde_compat")]
-    pub response_header_timeout: Duration,
+    pub(crate) response_header_timeout: Duration,
     /// How long a pooled keep-alive connection to an upstream is kept unused.
     #[serde(with = "humantime_serde_compat")]
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// How long a client may take to send a request's headers (also the longest idle keep-alive
     /// wait between requests); stops slowloris.
     #[serde(with = "humantime_serde_compat")]
-    pub header_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
     /// Upstream connections one project may hold at once (0: no cap); past it visitors get 503
     /// naming the project, so a project that never answers cannot take the proxy's capacity from
     /// the others.
-    pub max_conns_per_route: usize,
+    pub(crate) max_conns_per_route: usize,
     /// One access log line per request.
-    pub access_log: bool,
+    pub(crate) access_log: bool,
     /// `[proxy.overrides.<key>]`: limits for one route that differ from the ones above. The key
     /// is a project's slug, or a static route's path segment or host. Reloaded on SIGHUP.
-    pub overrides: std::collections::BTreeMap<String, RouteOverrides>,
+    pub(crate) overrides: std::collections::BTreeMap<String, RouteOverrides>,
 }
 
 /// Per-route exceptions to `[proxy]`'s limits, for a project that needs more (a WordPress media
@@ -103,14 +124,14 @@ pub struct ProxyConfig {
 pub struct RouteOverrides {
     /// Replaces `proxy.max_body_size` for this route.
     #[serde(default, deserialize_with = "byte_size::some")]
-    pub max_body_size: Option<u64>,
+    pub(crate) max_body_size: Option<u64>,
     /// Replaces `proxy.response_header_timeout` for this route.
     #[serde(default, deserialize_with = "humantime_serde_compat::some")]
-    pub response_header_timeout: Option<Duration>,
+    pub(crate) response_header_timeout: Option<Duration>,
     /// Switches the sub-path helpers (Location / Set-Cookie rewrite) on or off for this route.
-    pub rewrite: Option<bool>,
+    pub(crate) rewrite: Option<bool>,
     /// Replaces `proxy.max_conns_per_route` for this route.
-    pub max_conns_per_route: Option<usize>,
+    pub(crate) max_conns_per_route: Option<usize>,
 }
 
 /// A `[[proxy.routes]]` entry: a path prefix or a host, sent to a fixed upstream.
@@ -118,16 +139,16 @@ pub struct RouteOverrides {
 #[serde(deny_unknown_fields)]
 pub struct StaticRoute {
     /// `/status` (one segment, stripped before forwarding) or `/` for the root.
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// A whole host name instead of a path; nothing is stripped.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// `http://127.0.0.1:9000`: where requests go (plain HTTP, no path).
-    pub upstream: String,
+    pub(crate) upstream: String,
     /// Shown on error pages and in metrics; defaults to the path or host.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Rewrite Location / Set-Cookie paths under the prefix.
     #[serde(default = "default_true")]
-    pub rewrite: bool,
+    pub(crate) rewrite: bool,
 }
 
 fn default_true() -> bool {
@@ -135,13 +156,14 @@ fn default_true() -> bool {
 }
 
 /// Access log format; the proxy owns the type, the config only reads it.
-pub use clubhost_proxy::LogFormat;
+pub(crate) use clubhost_proxy::LogFormat;
 
+/// `[log]`: how the proxy writes access log lines.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `plain` (one readable line) or `json` (one object per line) for access log lines.
-    pub format: LogFormat,
+    pub(crate) format: LogFormat,
 }
 
 impl Default for LogConfig {
@@ -187,7 +209,7 @@ impl Config {
 
 impl StaticRoute {
     /// The upstream's socket address (resolved now; `localhost` and IP literals need no DNS).
-    pub fn upstream_addr(&self) -> Result<SocketAddr, String> {
+    pub(crate) fn upstream_addr(&self) -> Result<SocketAddr, String> {
         use std::net::ToSocketAddrs;
         let rest = self.upstream.strip_prefix("http://").ok_or_else(|| {
             format!(
@@ -218,7 +240,7 @@ impl StaticRoute {
     }
 
     /// The path segment owned (`status` for `/status`, empty for `/`), if a path route.
-    pub fn segment(&self) -> Option<&str> {
+    pub(crate) fn segment(&self) -> Option<&str> {
         self.path
             .as_deref()
             .map(|p| p.trim_start_matches('/').trim_end_matches('/'))
@@ -257,6 +279,7 @@ impl StaticRoute {
     }
 }
 
+/// `[docker]`: the Docker engine projects run on.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DockerConfig {
@@ -274,6 +297,7 @@ pub struct DockerConfig {
     pub drain_timeout: Duration,
 }
 
+/// `[projects]`: hosting terms, in days.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProjectsConfig {
@@ -283,12 +307,13 @@ pub struct ProjectsConfig {
     pub max_days: u32,
 }
 
+/// `[portal]`: the members' web portal.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortalConfig {
     /// Where the portal is served: one path segment, `/portal/` by default. No project or static
     /// route may take it. With `proxy.subdomains`, `portal.<domain>` serves it at `/` as well.
-    pub path: String,
+    pub(crate) path: String,
     /// When set, sign-up asks for this code, so only people the club gave it to can join.
     /// `None` leaves sign-up open.
     pub invite_code: Option<String>,
@@ -315,7 +340,7 @@ impl Default for PortalConfig {
 
 impl PortalConfig {
     /// The portal's path segment: `portal` for `/portal/`.
-    pub fn segment(&self) -> &str {
+    pub(crate) fn segment(&self) -> &str {
         self.path.trim_matches('/')
     }
 
@@ -417,7 +442,7 @@ impl Config {
     }
 
     /// Parses config text; `path` is only used in messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -516,7 +541,7 @@ mod byte_size {
         Text(String),
     }
 
-    pub fn parse(text: &str) -> Option<u64> {
+    pub(crate) fn parse(text: &str) -> Option<u64> {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
@@ -534,11 +559,11 @@ mod byte_size {
         n.checked_mul(mult)
     }
 
-    pub fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    pub(crate) fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         deserialize(d).map(Some)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         match Raw::deserialize(d)? {
             Raw::Number(n) => Ok(n),
             Raw::Text(t) => parse(&t).ok_or_else(|| {
@@ -554,11 +579,11 @@ mod humantime_serde_compat {
 
     use serde::{Deserialize, Deserializer};
 
-    pub fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         deserialize(d).map(Some)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_duration(&text).map_err(|e| {
             serde::de::Error::custom(format!("{text:?} is not a duration like \"90s\": {e}"))

@@ -44,12 +44,16 @@ use clubhost_proxy::routes::RouteHandle;
 use clubhost_registry::{NewProject, Project, ProjectState, Registry, RegistryError};
 use clubhost_stack::{self as stack, StackError};
 
+/// Why an operation was refused or failed; each face maps it to its own status or message.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// The registry refused (unknown project, a state it cannot move from) or failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The stack file does not pass the checker; every violation is in the message.
     #[error("invalid stack: {0}")]
     Stack(#[from] StackError),
+    /// The Docker engine failed or is unreachable.
     #[error(transparent)]
     Docker(#[from] DockerError),
     /// Bad input from the caller: the message says which field and why.
@@ -67,21 +71,27 @@ pub enum ControlError {
     Internal(String),
 }
 
-pub type Result<T> = std::result::Result<T, ControlError>;
+pub(crate) type Result<T> = std::result::Result<T, ControlError>;
 
 /// A member's request for a hosting slot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Submission {
+    /// User name of the member asking; the project's owner.
     pub owner: String,
+    /// The project's short name: its path `/<slug>` and the prefix of its containers and volumes.
     pub slug: String,
+    /// Name shown in the gallery and portal; `None` uses the slug.
     #[serde(default)]
     pub name: Option<String>,
+    /// What the project is, shown in the gallery; may be empty.
     #[serde(default)]
     pub description: String,
     /// The stack file's text.
     pub stack: String,
+    /// Hosting term asked for; `None` is `projects.default_days`. At most `projects.max_days`.
     #[serde(default)]
     pub days: Option<u32>,
+    /// Whether the project is the club's root site, served at `/` instead of `/<slug>`.
     #[serde(default)]
     pub root: bool,
     /// The project's variables, filled into the stack file's `${NAME}`; secret ones are masked
@@ -96,12 +106,13 @@ pub struct Submission {
 /// Where a project is served from right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Live {
-    pub deployment: i64,
-    pub addr: SocketAddr,
+    pub(crate) deployment: i64,
+    pub(crate) addr: SocketAddr,
     /// False while its exposed container is down (died, restarting); the route answers 503.
     pub up: bool,
 }
 
+/// The control plane: one per process, shared by the admin API, the CLI and the portal.
 pub struct Control {
     config: Arc<Config>,
     pub(crate) registry: Registry,
@@ -133,6 +144,8 @@ pub struct Control {
 }
 
 impl Control {
+    /// Creates `data_dir` if needed, opens the registry in it and starts the notifier. Docker is
+    /// not touched: the engine is connected on first use.
     pub async fn open(config: Arc<Config>, routes: RouteHandle) -> Result<Control> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             ControlError::Internal(format!(
@@ -214,7 +227,7 @@ impl Control {
     }
 
     /// The serving deployment of a project, if any.
-    pub fn live(&self, slug: &str) -> Option<Live> {
+    pub(crate) fn live(&self, slug: &str) -> Option<Live> {
         self.live
             .lock()
             .expect("live map poisoned")
@@ -224,7 +237,7 @@ impl Control {
 
     /// Marks a project's serving deployment up or down (its container died or came back, as
     /// Docker's events tell) with its current address, and republishes the routes.
-    pub async fn set_live_health(
+    pub(crate) async fn set_live_health(
         &self,
         slug: &str,
         deployment: i64,
@@ -408,6 +421,7 @@ impl Control {
         self.deploy_locked(slug, actor, "redeploy").await
     }
 
+    /// Refuses a request (an admin's decision): the member is told `reason`.
     pub async fn reject(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
         let _held = self.lock_for(slug).lock_owned().await;
         let p = self
@@ -425,6 +439,7 @@ impl Control {
         Ok(p)
     }
 
+    /// Takes a member's request back before an admin decided on it; the admins are told.
     pub async fn withdraw(&self, slug: &str, actor: &str) -> Result<Project> {
         let _held = self.lock_for(slug).lock_owned().await;
         let p = self

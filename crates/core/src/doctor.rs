@@ -5,6 +5,8 @@ use anyhow::bail;
 use crate::config::Config;
 use clubhost_docker::Engine;
 
+/// Checks Docker, the data directory, the listen address and orphaned Docker objects, printing
+/// one `ok`/`FAIL` line each; an error when anything failed, so the exit status tells.
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let mut problems = 0;
     let mut report = |ok: bool, what: String| {

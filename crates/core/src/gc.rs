@@ -21,40 +21,40 @@ use clubhost_registry::DeployedImage;
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Orphans {
     /// Container names, with their project label.
-    pub containers: Vec<String>,
-    pub networks: Vec<String>,
-    pub volumes: Vec<String>,
+    pub(crate) containers: Vec<String>,
+    pub(crate) networks: Vec<String>,
+    pub(crate) volumes: Vec<String>,
     /// With `--images`: image references no project needs (removed, or to be removed).
-    pub images: Vec<String>,
+    pub(crate) images: Vec<String>,
     /// With `--images`: unneeded references left alone, each with why ("in use by a container").
-    pub kept_images: Vec<String>,
+    pub(crate) kept_images: Vec<String>,
     /// True when they were removed, false for a dry run.
-    pub removed: bool,
+    pub(crate) removed: bool,
 }
 
 impl Orphans {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.count() == 0
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.containers.len() + self.networks.len() + self.volumes.len() + self.images.len()
     }
 }
 
 /// What [`prune_images`] found and did.
 #[derive(Debug, Default, Clone)]
-pub struct ImagePrune {
+pub(crate) struct ImagePrune {
     /// References no project needs: removed with `apply`, else to be removed.
-    pub unused: Vec<String>,
+    pub(crate) unused: Vec<String>,
     /// Unneeded references left alone, with the reason.
-    pub kept: Vec<String>,
+    pub(crate) kept: Vec<String>,
     /// Records to drop from the registry: removed, gone, or no longer naming our image.
-    pub forget: Vec<String>,
+    pub(crate) forget: Vec<String>,
 }
 
 /// Finds this instance's objects whose project is not in `known`; removes them when `apply`.
-pub async fn collect(
+pub(crate) async fn collect(
     engine: &Engine,
     known: &[String],
     apply: bool,
@@ -115,7 +115,7 @@ pub async fn collect(
 /// Docker's full form, so `busybox` and `docker.io/library/busybox:latest` are one) and, with
 /// `apply`, removes them. Removing a reference only untags it while another tag names the same
 /// image; it is never forced, so Docker keeps an image a container uses (reported in `kept`).
-pub async fn prune_images(
+pub(crate) async fn prune_images(
     engine: &Engine,
     recorded: &[DeployedImage],
     needed: &[String],
@@ -157,7 +157,7 @@ pub async fn prune_images(
 
 /// An image reference in Docker's full form: registry host, repository path, and a tag (`latest`
 /// when none is given) or digest. `busybox` → `docker.io/library/busybox:latest`.
-pub fn full_reference(reference: &str) -> String {
+pub(crate) fn full_reference(reference: &str) -> String {
     let (name, suffix) = match reference.split_once('@') {
         Some((name, digest)) => (name, format!("@{digest}")),
         None => match reference.rsplit_once(':') {

@@ -13,6 +13,8 @@
 //! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`doctor`]: `clubhost doctor`'s checks.
 
+#![warn(missing_docs)]
+
 pub mod accounts;
 pub mod config;
 pub mod control;

@@ -14,7 +14,9 @@
 //! table; it returns results and the caller records them. While it works it reports its steps
 //! ([`progress`]) to the sink the caller passes, as plain data.
 
-pub mod progress;
+#![warn(missing_docs)]
+
+pub(crate) mod progress;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,22 +29,31 @@ use clubhost_docker::{
 use clubhost_stack::{Condition, Stack};
 pub use progress::{Progress, ProgressSink, WaitFor};
 
+/// Why a deploy failed; by the time it is returned, what the deploy created is removed again.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// The engine refused or failed a step.
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// One service did not come up: it exited, turned unhealthy, was not ready before the timeout,
+    /// or (the exposed one) has no gateway address or does not accept connections.
     #[error("service {service}: {message}")]
-    Service { service: String, message: String },
+    Service {
+        /// Name of the service in the stack file.
+        service: String,
+        /// What went wrong, with the container's last log lines when there are any.
+        message: String,
+    },
 }
 
 /// Where a deploy puts things, derived from the slug alone.
-pub fn network_name(slug: &str) -> String {
+pub(crate) fn network_name(slug: &str) -> String {
     format!("clubhost-{slug}")
 }
 
 /// A network the stack file declares: `clubhost-<slug>_<name>`. Slugs have no `_`, so this never
 /// equals another project's `clubhost-<slug>`.
-pub fn stack_network_name(slug: &str, network: &str) -> String {
+pub(crate) fn stack_network_name(slug: &str, network: &str) -> String {
     format!("clubhost-{slug}_{network}")
 }
 
@@ -67,16 +78,21 @@ fn service_networks(slug: &str, svc: &clubhost_stack::ServiceSpec) -> Vec<String
     nets
 }
 
-pub fn volume_name(slug: &str, volume: &str) -> String {
+pub(crate) fn volume_name(slug: &str, volume: &str) -> String {
     format!("clubhost-{slug}-{volume}")
 }
 
-pub fn container_name(slug: &str, service: &str, deployment: i64) -> String {
+pub(crate) fn container_name(slug: &str, service: &str, deployment: i64) -> String {
     format!("clubhost-{slug}-{service}-{deployment}")
 }
 
 /// The containers a stack becomes, in start order. Pure: the same inputs give the same plan.
-pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<ContainerPlan> {
+pub(crate) fn plan(
+    slug: &str,
+    stack: &Stack,
+    deployment: i64,
+    gateway: &str,
+) -> Vec<ContainerPlan> {
     stack
         .services
         .iter()
@@ -139,9 +155,15 @@ pub fn plan(slug: &str, stack: &Stack, deployment: i64, gateway: &str) -> Vec<Co
 
 /// Everything one deploy needs to know.
 pub struct DeployRequest<'a> {
+    /// The project's slug; names every Docker object the deploy creates.
     pub slug: &'a str,
+    /// The parsed stack file; its resource limits already carry the club's defaults and caps.
     pub stack: &'a Stack,
+    /// Registry id of this deploy attempt (`Registry::start_deployment`); in container names and
+    /// labels, so it can start beside an earlier deployment.
     pub deployment: i64,
+    /// Name of the shared network the proxy reaches exposed services on; joined by the exposed
+    /// service only.
     pub gateway: &'a str,
     /// Budget for the whole deploy, from the first create to the exposed service answering.
     pub timeout: Duration,

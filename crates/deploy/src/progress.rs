@@ -34,34 +34,49 @@ pub enum WaitFor {
 pub enum Progress {
     /// A new deployment began (`why`: approved, redeploy, restore…).
     Started {
+        /// Registry id of the deploy attempt.
         deployment: i64,
+        /// Why it was deployed, as the audit log gets it.
         why: String,
     },
     /// A service's image is present locally.
     ImageReady {
+        /// Stack service the image is for.
         service: String,
+        /// Image reference as the stack names it.
         image: String,
     },
     /// A project network exists (`created`: made by this deploy, not found from an earlier one).
     Network {
+        /// Docker network name (`clubhost-<slug>` or `clubhost-<slug>_<name>`).
         name: String,
+        /// Whether this deploy made it (`false`: it was there already).
         created: bool,
     },
     /// A volume exists (`created` as for networks: an existing volume keeps its data).
     Volume {
+        /// Docker volume name (`clubhost-<slug>-<name>`).
         name: String,
+        /// Whether this deploy made it (`false`: it was there already, with its data).
         created: bool,
     },
+    /// A service's container was created (not started yet).
     ContainerCreated {
+        /// Stack service the container runs.
         service: String,
+        /// Container name (`clubhost-<slug>-<service>-<deployment id>`).
         container: String,
     },
+    /// A service's container was started.
     ContainerStarted {
+        /// Stack service the container runs.
         service: String,
     },
     /// Waiting for a service (a dependency, or the exposed one before the route moves).
     Waiting {
+        /// Service waited for.
         service: String,
+        /// Condition waited for.
         until: WaitFor,
         /// The port, when waiting for the exposed service to accept connections.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,11 +84,14 @@ pub enum Progress {
     },
     /// The exposed service answers on the gateway network.
     Answering {
+        /// The exposed service.
         service: String,
+        /// Container port it answers on.
         port: u16,
     },
     /// The route now points at the new deployment.
     RoutePublished {
+        /// Path prefix the project is served at (`/<slug>` or `/`).
         route: String,
     },
     /// The deploy finished and the project is running (last step).
@@ -81,7 +99,9 @@ pub enum Progress {
     /// The deploy failed and what it created is gone (last step). `still_serving`: a previous
     /// deployment keeps answering visitors.
     Failed {
+        /// Why, as shown to the member.
         reason: String,
+        /// A previous deployment keeps answering visitors.
         still_serving: bool,
     },
 }

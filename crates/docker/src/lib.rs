@@ -7,6 +7,8 @@
 //! `clubhost.managed=true` and this registry's `clubhost.instance` label. Every create here adds
 //! them, every list filters on them, and every remove checks them first.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -27,29 +29,48 @@ mod storage;
 pub use stats::ContainerUsage;
 pub use storage::ImageRemoval;
 
-pub const LABEL_MANAGED: &str = "clubhost.managed";
+pub(crate) const LABEL_MANAGED: &str = "clubhost.managed";
+/// Label naming the project (slug) an object belongs to; lists of one project filter on it.
 pub const LABEL_PROJECT: &str = "clubhost.project";
-pub const LABEL_INSTANCE: &str = "clubhost.instance";
+pub(crate) const LABEL_INSTANCE: &str = "clubhost.instance";
+/// Label naming the stack service a container runs; it is also the container's DNS alias.
 pub const LABEL_SERVICE: &str = "clubhost.service";
+/// Label carrying the registry's deployment id, so a new deploy can tell its containers from the
+/// previous one's.
 pub const LABEL_DEPLOYMENT: &str = "clubhost.deployment";
 
+/// Everything an engine call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
+    /// The engine did not answer at all (socket missing, daemon down, version negotiation failed).
     #[error("cannot reach the Docker engine at {endpoint}: {source}")]
     Connect {
+        /// Where we tried: the `host` given, `DOCKER_HOST`, or the local socket.
         endpoint: String,
+        /// What the client reported.
         source: bollard::errors::Error,
     },
+    /// The engine answered with an error.
     #[error("Docker: {context}: {source}")]
     Api {
+        /// What we were doing (`create container clubhost-blog-web-7`), for the message.
         context: String,
+        /// What the engine reported.
         source: bollard::errors::Error,
     },
+    /// The image is not on the engine and pulling it failed.
     #[error("image {image:?} is not present locally and could not be pulled: {reason}")]
-    ImageUnavailable { image: String, reason: String },
+    ImageUnavailable {
+        /// The reference as the stack names it.
+        image: String,
+        /// Why the pull failed, as the engine said.
+        reason: String,
+    },
     #[error(
         "Docker object {0:?} exists but was not created by this clubhost; refusing to touch it"
     )]
+    /// The object exists but lacks our `clubhost.managed`/`clubhost.instance` labels; the string
+    /// names it. Guards the architecture invariant above.
     NotOurs(String),
 }
 
@@ -73,18 +94,28 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 /// One container as clubhost wants it created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerPlan {
+    /// Container name, unique on the engine: `clubhost-<slug>-<service>-<deployment id>`.
     pub name: String,
+    /// Image reference as the stack names it; [`Engine::ensure_image`] makes it present first.
     pub image: String,
+    /// Replaces the image's `CMD`; `None` keeps the image's.
     pub cmd: Option<Vec<String>>,
+    /// Replaces the image's `ENTRYPOINT`; `None` keeps the image's.
     pub entrypoint: Option<Vec<String>>,
+    /// Environment as `KEY=value` strings.
     pub env: Vec<String>,
+    /// Labels to set; `clubhost.managed` and `clubhost.instance` are always ours and any the stack
+    /// gives for them are ignored.
     pub labels: HashMap<String, String>,
     /// (volume name, target, read only)
     pub volumes: Vec<(String, String, bool)>,
+    /// The stack's healthcheck; `None` keeps the image's own, if any.
     pub healthcheck: Option<clubhost_stack::Healthcheck>,
+    /// When Docker restarts the container after it exits.
     pub restart: clubhost_stack::RestartPolicy,
     /// The network the container is created on, with its DNS aliases there.
     pub network: String,
+    /// DNS names the container answers to on `network` and `project_networks` (the service name).
     pub aliases: Vec<String>,
     /// Further networks to join before start (API 1.41 creates with one network only).
     pub extra_networks: Vec<String>,
@@ -93,14 +124,20 @@ pub struct ContainerPlan {
     pub project_networks: Vec<String>,
     /// Limits from the stack after the club's defaults and caps: every container has all three.
     pub memory_bytes: i64,
+    /// CPU limit in billionths of a CPU (`1_000_000_000` is one CPU).
     pub nano_cpus: i64,
+    /// Most processes and threads the container may run at once.
     pub pids_limit: i64,
+    /// User (and group) to run as, `user[:group]` by name or id; `None` keeps the image's.
     pub user: Option<String>,
+    /// Working directory; `None` keeps the image's.
     pub working_dir: Option<String>,
     /// tmpfs mounts: container path → mount options.
     pub tmpfs: HashMap<String, String>,
     /// Read-only root filesystem.
     pub read_only: bool,
+    /// Signal sent to stop the container; `None` means Docker's default (the image's, else
+    /// SIGTERM).
     pub stop_signal: Option<String>,
     /// Seconds Docker waits after the stop signal before killing.
     pub stop_timeout: Option<i64>,
@@ -111,32 +148,47 @@ pub struct ContainerPlan {
 /// A container clubhost created, as Docker reports it now.
 #[derive(Debug, Clone)]
 pub struct ManagedContainer {
+    /// Docker's container id.
     pub id: String,
+    /// Container name without Docker's leading `/`.
     pub name: String,
+    /// Slug of the owning project, from its label.
     pub project: String,
+    /// Stack service it runs, from its label.
     pub service: String,
+    /// Deployment id from its label; `None` if the label is missing or not a number.
     pub deployment: Option<i64>,
+    /// Whether Docker reports it as running right now.
     pub running: bool,
 }
 
 /// What a container is doing, for waiting on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContainerStatus {
+    /// Created but not running yet, or running with a healthcheck that has not passed yet.
     Starting,
+    /// Running, with no healthcheck to wait for.
     Running,
+    /// Running and its healthcheck passes.
     Healthy,
+    /// Running but its healthcheck fails.
     Unhealthy,
+    /// Not running (exited, or restarting after an exit), with the last exit code (-1 if unknown).
     Exited(i64),
 }
 
 /// A container lifecycle event from Docker's event stream, for one of our containers.
 #[derive(Debug, Clone)]
 pub struct ContainerEvent {
+    /// Docker's container id.
     pub id: String,
     /// `die`, `start`, `health_status: healthy`, …
     pub action: String,
+    /// Slug of the container's project, from its label.
     pub project: String,
+    /// Stack service the container runs, from its label.
     pub service: String,
+    /// Deployment id from its label; `None` if missing or not a number.
     pub deployment: Option<i64>,
 }
 
@@ -171,6 +223,8 @@ impl Engine {
         })
     }
 
+    /// Where the engine was reached: the host given to [`Engine::connect`], or the default it fell
+    /// back to.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -332,6 +386,7 @@ impl Engine {
         Ok(created.id)
     }
 
+    /// Starts a container made by [`Engine::create_container`].
     pub async fn start_container(&self, id: &str) -> Result<()> {
         self.docker
             .start_container(id, None)
@@ -426,22 +481,6 @@ impl Engine {
             .and_then(|mut n| n.remove(network))
             .and_then(|e| e.ip_address)
             .and_then(|ip| ip.parse().ok()))
-    }
-
-    /// Names of the networks a container is attached to.
-    pub async fn container_networks(&self, id: &str) -> Result<Vec<String>> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(api(format!("inspect container {id}")))?;
-        let mut names: Vec<String> = c
-            .network_settings
-            .and_then(|n| n.networks)
-            .map(|n| n.into_keys().collect())
-            .unwrap_or_default();
-        names.sort();
-        Ok(names)
     }
 
     /// Follows Docker's event stream for this instance's containers (start, die, health). The

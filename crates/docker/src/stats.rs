@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use super::{ContainerStatus, Engine, ManagedContainer};
 
 /// Time between the two samples CPU use is computed from.
-pub const CPU_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const CPU_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long one stats read may take before it is given up (the value is then unknown).
 const READ_LIMIT: Duration = Duration::from_secs(2);
@@ -24,12 +24,14 @@ const READ_LIMIT: Duration = Duration::from_secs(2);
 /// A container's health, memory and CPU use right now.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ContainerUsage {
-    pub name: String,
+    pub(crate) name: String,
+    /// Stack service the container runs.
     pub service: String,
     /// `running`, `healthy`, `unhealthy`, `starting`, `exited(<code>)` or `unknown`.
     pub status: String,
-    /// Memory in use and the container's limit, when Docker reports them.
+    /// Memory in use in bytes, when Docker reports it.
     pub memory_bytes: Option<u64>,
+    /// The container's memory limit in bytes, when Docker reports it.
     pub memory_limit: Option<u64>,
     /// CPU use in percent of one core, as `docker stats` shows it (200 = two cores busy); None
     /// when Docker gave no two readings to compare (a stopped container).
@@ -38,13 +40,13 @@ pub struct ContainerUsage {
 
 /// The CPU counters of one sample, as the CPU formula needs them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct CpuSample {
+pub(crate) struct CpuSample {
     /// Nanoseconds of CPU the container used since it started.
-    pub total: u64,
+    pub(crate) total: u64,
     /// Nanoseconds of CPU the whole host used since it booted (all cores).
-    pub system: u64,
+    pub(crate) system: u64,
     /// Cores online (0 when Docker did not say; then the per-core list length counts).
-    pub cpus: u32,
+    pub(crate) cpus: u32,
 }
 
 impl CpuSample {
@@ -65,7 +67,7 @@ impl CpuSample {
 /// CPU use between two samples, as `docker stats` computes it: the container's CPU time over the
 /// host's, times the number of cores, in percent. None when the host's counter did not move (no
 /// earlier reading, or the same one twice).
-pub fn cpu_percent(before: CpuSample, now: CpuSample) -> Option<f64> {
+pub(crate) fn cpu_percent(before: CpuSample, now: CpuSample) -> Option<f64> {
     let system = now.system.checked_sub(before.system)?;
     if system == 0 || before.system == 0 {
         return None;

@@ -184,6 +184,8 @@ impl Engine {
         }
     }
 
+    /// Removes a volume of ours and the data in it; a missing one is already gone, and one without
+    /// our labels is refused ([`DockerError::NotOurs`]).
     pub async fn remove_volume(&self, name: &str) -> Result<()> {
         match self.docker.inspect_volume(name).await {
             Ok(v) if self.is_ours(Some(&v.labels)) => self
@@ -198,6 +200,7 @@ impl Engine {
         }
     }
 
+    /// Names of our volumes, for one project or all.
     pub async fn volumes(&self, project: Option<&str>) -> Result<Vec<String>> {
         let opts = ListVolumesOptionsBuilder::default()
             .filters(&self.label_filter(project))

@@ -16,23 +16,23 @@ pub enum LogFormat {
 }
 
 /// What one access log line says.
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     /// The project's display name, `-` when no route matched.
-    pub project: &'a str,
-    pub method: &'a str,
+    pub(crate) project: &'a str,
+    pub(crate) method: &'a str,
     /// The path the client asked for (without the query, which may carry secrets).
-    pub path: &'a str,
-    pub status: u16,
+    pub(crate) path: &'a str,
+    pub(crate) status: u16,
     /// Response body size when known up front (Content-Length); streamed bodies show `-`.
-    pub bytes: Option<u64>,
+    pub(crate) bytes: Option<u64>,
     /// From request headers received to response headers ready.
-    pub total: Duration,
+    pub(crate) total: Duration,
     /// Time the upstream took to answer with headers, when one was asked.
-    pub upstream: Option<Duration>,
+    pub(crate) upstream: Option<Duration>,
 }
 
 impl Entry<'_> {
-    pub fn line(&self, format: LogFormat) -> String {
+    pub(crate) fn line(&self, format: LogFormat) -> String {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         match format {
             LogFormat::Plain => format!(
@@ -60,7 +60,7 @@ impl Entry<'_> {
     }
 }
 
-pub fn log(format: LogFormat, entry: &Entry<'_>) {
+pub(crate) fn log(format: LogFormat, entry: &Entry<'_>) {
     if tracing::enabled!(target: "clubhost::access", tracing::Level::INFO) {
         tracing::info!(target: "clubhost::access", "{}", entry.line(format));
     }

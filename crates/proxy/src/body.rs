@@ -16,7 +16,7 @@ use super::BoxError;
 
 /// Why a request body stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     None = 0,
     /// More bytes than `max_body_size`.
     TooLarge = 1,
@@ -26,10 +26,10 @@ pub enum Fault {
 
 /// Shared between the body (writer) and the request handler (reader after the upstream call).
 #[derive(Debug, Default)]
-pub struct FaultCell(AtomicU8);
+pub(crate) struct FaultCell(AtomicU8);
 
 impl FaultCell {
-    pub fn get(&self) -> Fault {
+    pub(crate) fn get(&self) -> Fault {
         match self.0.load(Ordering::Acquire) {
             1 => Fault::TooLarge,
             2 => Fault::Broken,
@@ -43,12 +43,14 @@ impl FaultCell {
 
 #[derive(Debug, thiserror::Error)]
 #[error("request body larger than the limit of {0} bytes")]
-pub struct TooLarge(u64);
+pub(crate) struct TooLarge(u64);
 
 /// A visitor's request body as the handler gets it: none (the requests clubhost's own visitor
 /// server reads, see `visitor`, never have one) or hyper's (every other request).
 pub enum RequestBody {
+    /// No body.
     Empty,
+    /// The body hyper read from the visitor's connection, streamed to the upstream.
     Hyper(Incoming),
 }
 
@@ -82,7 +84,7 @@ impl Body for RequestBody {
 }
 
 /// A request body forwarded upstream.
-pub enum UpstreamBody {
+pub(crate) enum UpstreamBody {
     /// No body (or a retry of a request that had none).
     Empty,
     Stream {
@@ -97,7 +99,7 @@ pub enum UpstreamBody {
 }
 
 impl UpstreamBody {
-    pub fn limited(
+    pub(crate) fn limited(
         inner: RequestBody,
         limit: u64,
         fault: Arc<FaultCell>,
@@ -172,16 +174,20 @@ impl Body for UpstreamBody {
 /// neither boxed nor wrapped: that was an allocation and two indirect calls per request), or
 /// anything else (the portal's, the proxy's own pages) boxed.
 #[allow(clippy::large_enum_variant)] // Not boxing the common variant is the point.
-pub enum ProxyBody {
+pub(crate) enum ProxyBody {
     /// The lease counts the upstream connection against its project's cap until this body is
     /// dropped.
-    Upstream(super::h1::ResponseBody, super::metrics::Lease),
+    Upstream(
+        super::h1::ResponseBody,
+        #[allow(dead_code)] // Held, never read: dropping it frees the project's slot.
+        super::metrics::Lease,
+    ),
     Other(UnsyncBoxBody<Bytes, BoxError>),
 }
 
 impl ProxyBody {
     /// Boxes any body with the proxy's error type.
-    pub fn other<B>(body: B) -> ProxyBody
+    pub(crate) fn other<B>(body: B) -> ProxyBody
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,

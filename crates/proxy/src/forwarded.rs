@@ -7,13 +7,13 @@ use std::str::FromStr;
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-pub const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
-pub const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-pub const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-pub const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+pub(crate) const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+pub(crate) const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+pub(crate) const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1). A `static`, not a
 /// `const`: a const array of `HeaderName`s would be built and dropped at every use.
@@ -60,7 +60,7 @@ impl FromStr for Cidr {
 }
 
 impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
@@ -125,22 +125,22 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// What the X-Forwarded-* family needs to know about one request.
-pub struct Hop<'a> {
-    pub peer: SocketAddr,
+pub(crate) struct Hop<'a> {
+    pub(crate) peer: SocketAddr,
     /// `peer`'s IP as a header value, made once per connection.
-    pub peer_ip: &'a HeaderValue,
+    pub(crate) peer_ip: &'a HeaderValue,
     /// The peer is a trusted proxy: its X-Forwarded-* are kept and extended.
-    pub trusted: bool,
-    pub scheme: &'a HeaderValue,
+    pub(crate) trusted: bool,
+    pub(crate) scheme: &'a HeaderValue,
     /// Stripped path prefix (`/slack`) as a header value; `None` for none.
-    pub prefix: Option<&'a HeaderValue>,
+    pub(crate) prefix: Option<&'a HeaderValue>,
 }
 
 /// The X-Forwarded-* headers one request carries upstream. The proxy writes them straight into
 /// the upstream request head after the client's headers (`proxy::h1`), instead of inserting each
 /// into the header map: five hashed inserts saved on every request.
 #[derive(Debug, Default)]
-pub struct Forwarded {
+pub(crate) struct Forwarded {
     lines: [Option<(&'static str, HeaderValue)>; 5],
 }
 
@@ -152,7 +152,7 @@ impl Forwarded {
     }
 
     /// `(lowercase name, value)` in the order they go out.
-    pub fn lines(&self) -> impl Iterator<Item = (&'static str, &HeaderValue)> {
+    pub(crate) fn lines(&self) -> impl Iterator<Item = (&'static str, &HeaderValue)> {
         self.lines.iter().flatten().map(|(n, v)| (*n, v))
     }
 }
@@ -161,7 +161,7 @@ impl Forwarded {
 /// X-Real-IP, removing from `headers` what they replace. From untrusted peers every client-sent
 /// X-Forwarded-*, X-Real-IP and Forwarded header is dropped: a visitor must not be able to pose
 /// as another address.
-pub fn forwarded(headers: &mut HeaderMap, hop: &Hop<'_>) -> Forwarded {
+pub(crate) fn forwarded(headers: &mut HeaderMap, hop: &Hop<'_>) -> Forwarded {
     let mut out = Forwarded::default();
     let ip_value = hop.peer_ip.clone();
     let host = headers.get(header::HOST).cloned();
@@ -235,7 +235,7 @@ pub fn forwarded(headers: &mut HeaderMap, hop: &Hop<'_>) -> Forwarded {
 }
 
 /// An IP as a header value (IPv4-mapped IPv6 shown as IPv4), shareable without copying.
-pub fn ip_header(ip: IpAddr) -> HeaderValue {
+pub(crate) fn ip_header(ip: IpAddr) -> HeaderValue {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,

@@ -38,11 +38,11 @@ const AT_LINE_START: u8 = 16;
 /// What the reads of one connection have shown of the current request head. Shared by the socket
 /// wrapper (writer) and the request handler (reader), which run in the same task.
 #[derive(Debug, Default)]
-pub struct FramingFlags(AtomicU8);
+pub(crate) struct FramingFlags(AtomicU8);
 
 impl FramingFlags {
     /// Whether the request just parsed had both headers in its head; resets for the next head.
-    pub fn take_both(&self) -> bool {
+    pub(crate) fn take_both(&self) -> bool {
         let seen = self
             .0
             .fetch_and(!(CONTENT_LENGTH | TRANSFER_ENCODING), Ordering::Relaxed);
@@ -50,12 +50,12 @@ impl FramingFlags {
     }
 
     /// The current request's body has been read (or it had none): the next bytes are a head.
-    pub fn resume(&self) {
+    pub(crate) fn resume(&self) {
         self.0.fetch_and(!IN_BODY, Ordering::Relaxed);
     }
 
     /// Stops scanning: the connection now carries another protocol.
-    pub fn switch_off(&self) {
+    pub(crate) fn switch_off(&self) {
         self.0.fetch_or(OFF, Ordering::Relaxed);
     }
 
@@ -110,14 +110,14 @@ fn starts_with_ignore_case(line: &[u8], name: &[u8]) -> bool {
 /// The client's socket as hyper reads it: first the bytes `visitor` had already read off it
 /// (`ahead`), then the socket itself, every read noted in [`FramingFlags`]. Writes pass straight
 /// through.
-pub struct HeadWatch<S> {
+pub(crate) struct HeadWatch<S> {
     inner: S,
     flags: Arc<FramingFlags>,
     ahead: Bytes,
 }
 
 impl<S> HeadWatch<S> {
-    pub fn new(inner: S, flags: Arc<FramingFlags>, ahead: Bytes) -> HeadWatch<S> {
+    pub(crate) fn new(inner: S, flags: Arc<FramingFlags>, ahead: Bytes) -> HeadWatch<S> {
         HeadWatch {
             inner,
             flags,

@@ -28,17 +28,17 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// A response head larger than this is refused (502): nginx's default is 4–8 KiB.
-pub const MAX_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// At most this many response headers.
 const MAX_HEADERS: usize = 128;
 /// Bytes asked of the kernel per read on an upstream connection.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// One upstream connection: the socket and what has been read from it but not yet used.
-pub struct Conn {
-    pub stream: TcpStream,
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
     /// Read buffer, kept across responses so a keep-alive connection reuses its allocation.
-    pub buf: BytesMut,
+    pub(crate) buf: BytesMut,
     /// The response-header timer, kept across requests and re-armed lazily (see
     /// [`Conn::poll_deadline`]): registering a fresh timer per request was a measurable share of
     /// the proxy's work.
@@ -51,11 +51,11 @@ pub struct Conn {
 
 impl Conn {
     /// An upstream connection.
-    pub fn new(stream: TcpStream) -> Conn {
+    pub(crate) fn new(stream: TcpStream) -> Conn {
         Conn::with_read_size(stream, READ_CHUNK)
     }
 
-    pub fn with_read_size(stream: TcpStream, read_size: usize) -> Conn {
+    pub(crate) fn with_read_size(stream: TcpStream, read_size: usize) -> Conn {
         Conn {
             stream,
             buf: BytesMut::new(),
@@ -67,7 +67,7 @@ impl Conn {
     /// Ready once `deadline` has passed. The timer may fire early (it is only moved when it would
     /// otherwise fire late), and then it is checked against `deadline` and moved to it; so a busy
     /// connection re-registers its timer about once per timeout period, not once per request.
-    pub fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+    pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -84,7 +84,7 @@ impl Conn {
     }
 
     /// Reads what the socket has into `buf`; `Ok(0)` is the end of the stream.
-    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(self.read_size);
         }
@@ -101,7 +101,7 @@ impl Conn {
     /// closed it (keep-alive timeout) or sent stray bytes makes it readable. Usually no system
     /// call: the runtime's readiness says so (a read that drained the socket cleared it); only
     /// when that readiness may be stale does a one-byte non-blocking read settle it.
-    pub fn looks_idle(&self) -> bool {
+    pub(crate) fn looks_idle(&self) -> bool {
         if !self.buf.is_empty() {
             return false;
         }
@@ -120,20 +120,20 @@ impl Conn {
 /// Whoever keeps idle connections (the pool in `upstream`). The codec hands a finished body's
 /// connection back through this trait so it never depends on the pool's module: `upstream` uses
 /// `h1`, never the other way round.
-pub trait Pool: Send + Sync {
+pub(crate) trait Pool: Send + Sync {
     /// Takes back a connection whose last response ended cleanly, for reuse with `addr`.
     fn checkin(self: Arc<Self>, addr: SocketAddr, conn: Conn);
 }
 
 /// Where a finished response body's connection goes: its upstream's idle list. Weak, so a body
 /// outliving the proxy does not keep the pool alive.
-pub struct Home {
+pub(crate) struct Home {
     pool: Weak<dyn Pool>,
     addr: SocketAddr,
 }
 
 impl Home {
-    pub fn new(pool: Weak<dyn Pool>, addr: SocketAddr) -> Home {
+    pub(crate) fn new(pool: Weak<dyn Pool>, addr: SocketAddr) -> Home {
         Home { pool, addr }
     }
 
@@ -146,7 +146,7 @@ impl Home {
 
 /// How the request body goes upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestFraming {
+pub(crate) enum RequestFraming {
     /// No body.
     Empty,
     /// The client's Content-Length is forwarded and the bytes follow as they are.
@@ -159,7 +159,7 @@ pub enum RequestFraming {
 /// prefix) removed, as path and query: `/slack/api?x=1` with `/slack` stripped is `/api`, `x=1`.
 /// A route with a prefix only matches `<prefix>/…`, so the rest starts with `/`; without a
 /// prefix the path is the client's (`*` for `OPTIONS *`).
-pub fn request_target(uri: &hyper::Uri, strip: usize) -> (&str, Option<&str>) {
+pub(crate) fn request_target(uri: &hyper::Uri, strip: usize) -> (&str, Option<&str>) {
     let path = uri.path().get(strip..).unwrap_or("/");
     (if path.is_empty() { "/" } else { path }, uri.query())
 }
@@ -167,7 +167,7 @@ pub fn request_target(uri: &hyper::Uri, strip: usize) -> (&str, Option<&str>) {
 /// Writes `<method> <path>[?<query>] HTTP/1.1`, the headers, the `extra` header lines, and the
 /// framing header `framing` needs into `out`. Header names go out as `http` stores them
 /// (lowercase), like hyper's client.
-pub fn encode_request_head<'a>(
+pub(crate) fn encode_request_head<'a>(
     method: &Method,
     (path, query): (&str, Option<&str>),
     headers: &HeaderMap,
@@ -211,7 +211,7 @@ pub fn encode_request_head<'a>(
 
 /// Why an upstream's response could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ProtocolError {
+pub(crate) enum ProtocolError {
     #[error("malformed response head: {0}")]
     Head(httparse::Error),
     #[error("response head larger than {MAX_HEAD} bytes")]
@@ -236,7 +236,7 @@ impl From<ProtocolError> for io::Error {
 
 /// How a response's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(crate) enum Framing {
     /// HEAD, 204, 304: no body whatever the headers say.
     None,
     Length(u64),
@@ -246,11 +246,11 @@ pub enum Framing {
 }
 
 /// A parsed response head.
-pub struct Head {
-    pub response: Response<()>,
-    pub framing: Framing,
+pub(crate) struct Head {
+    pub(crate) response: Response<()>,
+    pub(crate) framing: Framing,
     /// The upstream allows another request on this connection after this response.
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
 }
 
 /// Parses a response head at the start of `buf`. `Ok(None)`: incomplete, read more. On success
@@ -260,7 +260,7 @@ pub struct Head {
 /// the hop-by-hop headers (RFC 9110 §7.6.1, and any the Connection header names) out of the
 /// response, so the proxy need not hash its way through them again. A `101 Switching Protocols`
 /// keeps them all: its Upgrade and Connection headers go to the visitor.
-pub fn parse_response_head(
+pub(crate) fn parse_response_head(
     buf: &mut BytesMut,
     method: &Method,
 ) -> Result<Option<Head>, ProtocolError> {
@@ -453,7 +453,7 @@ enum Decoding {
 /// socket is read only when hyper asks for the next frame). When the body ends on a keep-alive
 /// connection with nothing left over, the connection goes back to the pool at once; a body
 /// dropped early (the visitor left) closes it.
-pub struct ResponseBody {
+pub(crate) struct ResponseBody {
     conn: Option<Conn>,
     decoding: Decoding,
     keep_alive: bool,
@@ -464,7 +464,7 @@ pub struct ResponseBody {
 impl ResponseBody {
     /// The body of `head` on `conn`; `home` takes the connection back when it ends. After a
     /// `101 Switching Protocols` the connection is kept for [`ResponseBody::take_tunnel`].
-    pub fn new(conn: Conn, head: &Head, home: Home) -> ResponseBody {
+    pub(crate) fn new(conn: Conn, head: &Head, home: Home) -> ResponseBody {
         if head.response.status() == StatusCode::SWITCHING_PROTOCOLS {
             return ResponseBody {
                 conn: Some(conn),
@@ -493,7 +493,7 @@ impl ResponseBody {
 
     /// The connection itself, for a `101 Switching Protocols` tunnel: the socket and any bytes
     /// the upstream already sent past the head. Never pooled again.
-    pub fn take_tunnel(&mut self) -> Option<Conn> {
+    pub(crate) fn take_tunnel(&mut self) -> Option<Conn> {
         self.home = None;
         self.conn.take()
     }
@@ -592,7 +592,7 @@ impl Body for ResponseBody {
 }
 
 mod chunked;
-pub use chunked::{Chunk, ChunkedDecoder};
+pub(crate) use chunked::{Chunk, ChunkedDecoder};
 
 #[cfg(test)]
 mod tests;

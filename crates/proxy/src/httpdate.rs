@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, as a `Date` value.
-pub fn now() -> [u8; 29] {
+pub(crate) fn now() -> [u8; 29] {
     thread_local! {
         /// The second last formatted and its text: most responses in a second share it.
         static CACHE: Cell<(u64, [u8; 29])> = const { Cell::new((u64::MAX, [0; 29])) };
@@ -25,7 +25,7 @@ pub fn now() -> [u8; 29] {
 }
 
 /// `secs` since the Unix epoch as IMF-fixdate.
-pub fn format(secs: u64) -> [u8; 29] {
+pub(crate) fn format(secs: u64) -> [u8; 29] {
     // 1970-01-01 was a Thursday.
     const WEEKDAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
     const MONTHS: [&[u8; 3]; 12] = [

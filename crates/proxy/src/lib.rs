@@ -14,18 +14,20 @@
 //! the rest), `httpdate` (the Date header), [`rules`] (the RFC 9110/9112 request rules both
 //! visitor parsers share: Host, target forms, refused methods, which upgrades pass).
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod body;
 pub mod forwarded;
-pub mod framing;
+pub(crate) mod framing;
 pub mod h1;
 mod httpdate;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
-pub mod rules;
-pub mod settings;
-pub mod upstream;
+pub(crate) mod rules;
+pub(crate) mod settings;
+pub(crate) mod upstream;
 mod visitor;
 
 use std::convert::Infallible;
@@ -48,8 +50,8 @@ use pages::{add_slash, page, to_portal_host};
 use routes::{Match, Route, RouteHandle, Target};
 pub use settings::Settings;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub use body::ProxyBody;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) use body::ProxyBody;
 
 /// The visitor's address, put in the extensions of every request the portal gets (it throttles
 /// logins per address).
@@ -82,25 +84,6 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy with default limits and the given X-Forwarded-Proto scheme.
-    pub fn new<S, B>(routes: RouteHandle, portal: S, scheme: &str) -> Proxy
-    where
-        S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let settings = Settings {
-            scheme: scheme.to_string(),
-            ..Settings::default()
-        };
-        Proxy::with_settings(routes, portal, settings)
-    }
-
     /// A proxy with these settings; `portal` answers the portal's routes (any tower service, e.g.
     /// an axum router), so this crate knows nothing of how the portal is built.
     pub fn with_settings<S, B>(routes: RouteHandle, portal: S, settings: Settings) -> Proxy

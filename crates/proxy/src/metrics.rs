@@ -27,7 +27,7 @@ pub struct ProjectStats {
 /// One upstream connection leased to a request of a project, counted against its cap until the
 /// response body (or the upgraded tunnel) holding it is dropped.
 #[derive(Debug)]
-pub struct Lease(Arc<ProjectStats>);
+pub(crate) struct Lease(Arc<ProjectStats>);
 
 impl Drop for Lease {
     fn drop(&mut self) {
@@ -36,12 +36,12 @@ impl Drop for Lease {
 }
 
 impl ProjectStats {
-    pub fn record(&self, status: u16) {
+    pub(crate) fn record(&self, status: u16) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.by_class[class].fetch_add(1, Relaxed);
     }
 
-    pub fn upstream_error(&self) {
+    pub(crate) fn upstream_error(&self) {
         self.upstream_errors.fetch_add(1, Relaxed);
     }
 
@@ -50,20 +50,16 @@ impl ProjectStats {
         self.by_class[usize::from(class.clamp(1, 5)) - 1].load(Relaxed)
     }
 
+    /// Requests so far whose upstream could not be reached or did not answer in time.
     pub fn upstream_errors(&self) -> u64 {
         self.upstream_errors.load(Relaxed)
     }
 
     /// A lease on one more upstream connection, unless `cap` are leased already (0: no cap).
-    pub fn lease(self: &Arc<Self>, cap: usize) -> Option<Lease> {
+    pub(crate) fn lease(self: &Arc<Self>, cap: usize) -> Option<Lease> {
         let prior = self.in_flight.fetch_add(1, Relaxed);
         let lease = Lease(self.clone());
         (cap == 0 || prior < cap).then_some(lease)
-    }
-
-    /// Upstream connections leased right now.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Relaxed)
     }
 }
 
@@ -100,12 +96,12 @@ pub fn project(name: &str) -> Arc<ProjectStats> {
 }
 
 /// Counters for requests no route matched.
-pub fn unrouted() -> &'static ProjectStats {
+pub(crate) fn unrouted() -> &'static ProjectStats {
     &registry().unrouted
 }
 
 /// Records one request's total time (client's first byte of headers to response headers sent).
-pub fn observe_latency(d: Duration) {
+pub(crate) fn observe_latency(d: Duration) {
     let r = registry();
     let secs = d.as_secs_f64();
     let i = BUCKETS
@@ -118,10 +114,10 @@ pub fn observe_latency(d: Duration) {
 }
 
 /// Marks a client connection open until the guard drops.
-pub struct ConnectionGuard(());
+pub(crate) struct ConnectionGuard(());
 
 impl ConnectionGuard {
-    pub fn open() -> ConnectionGuard {
+    pub(crate) fn open() -> ConnectionGuard {
         registry().open_connections.fetch_add(1, Relaxed);
         ConnectionGuard(())
     }
@@ -133,7 +129,7 @@ impl Drop for ConnectionGuard {
     }
 }
 
-pub fn open_connections() -> i64 {
+pub(crate) fn open_connections() -> i64 {
     registry().open_connections.load(Relaxed)
 }
 

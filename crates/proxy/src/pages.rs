@@ -11,7 +11,7 @@ use super::routes::Route;
 use super::{ProxyBody, Settings};
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -28,7 +28,7 @@ pub fn escape(s: &str) -> String {
 
 /// Builds an error page linking to the portal at `portal` (`/portal/`). `wants_json` comes from
 /// the request's Accept header.
-pub fn error_page(
+pub(crate) fn error_page(
     status: StatusCode,
     title: &str,
     detail: &str,
@@ -64,7 +64,7 @@ pub fn error_page(
 }
 
 /// True when the client prefers JSON (an API client) over HTML.
-pub fn wants_json(headers: &hyper::HeaderMap) -> bool {
+pub(crate) fn wants_json(headers: &hyper::HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

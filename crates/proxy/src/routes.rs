@@ -18,7 +18,9 @@ pub enum Target {
     /// Known but not serving (starting, stopped, expired, failed): answer 503 saying so.
     /// `about` describes an expired project (description, owner) so the portfolio stays findable.
     Unavailable {
+        /// Why it is not serving, shown on the page: `starting`, `restarting`, `expired`…
         state: String,
+        /// More about an expired project; `None` for every other state.
         about: Option<String>,
     },
     /// Handled inside clubhost (the portal).
@@ -33,6 +35,7 @@ pub struct RouteSpec {
     pub segment: String,
     /// Shown on error pages and used as the `project` label in metrics.
     pub name: String,
+    /// What its requests get: forwarded, a 503 page, or the portal.
     pub target: Target,
     /// A whole host this route owns (`status.club.example`), for static routes to services that
     /// cannot live under a sub-path. Matched before any path route; nothing is stripped.
@@ -48,7 +51,9 @@ pub struct RouteSpec {
 /// Limits one route sets for itself; `None` keeps the proxy-wide setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouteLimits {
+    /// Largest request body for this route, in bytes (`max_body_size`).
     pub max_body_size: Option<u64>,
+    /// Upstream's time to response headers for this route (`response_header_timeout`).
     pub response_header_timeout: Option<std::time::Duration>,
     /// Upstream connections this route's project may hold at once (`max_conns_per_route`).
     pub max_conns: Option<usize>,
@@ -68,23 +73,27 @@ impl RouteSpec {
     }
 }
 
+/// One entry of a built [`RouteTable`]: a [`RouteSpec`] with what the request path needs made
+/// once.
 #[derive(Debug)]
 pub struct Route {
+    /// Shown on error pages and the `project` label in metrics (the spec's `name`).
     pub name: String,
     /// `/slack`, or empty for the root and host routes: what is stripped and announced as
     /// X-Forwarded-Prefix.
     pub prefix: String,
+    /// What its requests get.
     pub target: Target,
     /// Whether Location / Set-Cookie paths are rewritten under `prefix` (only when non-empty).
-    pub rewrite: bool,
-    pub limits: RouteLimits,
+    pub(crate) rewrite: bool,
+    pub(crate) limits: RouteLimits,
     /// Counters this route's requests are recorded in; looked up once when the table is built so
     /// the request path touches only atomics.
-    pub stats: Arc<ProjectStats>,
+    pub(crate) stats: Arc<ProjectStats>,
     /// `10.0.0.5:8000` as a URI authority, built once here instead of per request.
-    pub authority: Option<hyper::http::uri::Authority>,
+    pub(crate) authority: Option<hyper::http::uri::Authority>,
     /// `prefix` as the X-Forwarded-Prefix value, `None` when empty; built once here.
-    pub prefix_header: Option<hyper::header::HeaderValue>,
+    pub(crate) prefix_header: Option<hyper::header::HeaderValue>,
 }
 
 /// The result of a lookup.
@@ -92,11 +101,14 @@ pub struct Route {
 pub enum Match<'t, 'p> {
     /// Forward with `rest` as the upstream path (always starts with `/`).
     Route {
+        /// The route that owns the request.
         route: &'t Route,
+        /// The request path with the route's prefix stripped (no query).
         rest: &'p str,
     },
     /// `/slack` without the slash: redirect to `/slack/` so relative links resolve.
     AddSlash,
+    /// No route owns the path or host: 404.
     NotFound,
 }
 
@@ -115,6 +127,7 @@ pub struct HostOptions {
     pub subdomains_of: Option<String>,
 }
 
+/// Every route, indexed by path segment and by host; built whole, never changed after.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     by_segment: HashMap<String, Route>,
@@ -135,10 +148,13 @@ fn authority(target: &Target) -> Option<hyper::http::uri::Authority> {
 const MAX_HOST: usize = 253;
 
 impl RouteTable {
+    /// A table of `specs`, with no subdomain routing.
     pub fn new(specs: impl IntoIterator<Item = RouteSpec>) -> RouteTable {
         RouteTable::with_hosts(specs, &HostOptions::default())
     }
 
+    /// A table of `specs`; with `opts.subdomains_of`, every project route also answers on
+    /// `<slug>.<domain>`. A static host route wins over a subdomain of the same name.
     pub fn with_hosts(
         specs: impl IntoIterator<Item = RouteSpec>,
         opts: &HostOptions,
@@ -201,11 +217,13 @@ impl RouteTable {
         table
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.by_segment.len() + usize::from(self.root.is_some()) + self.by_host.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
@@ -256,7 +274,7 @@ impl RouteTable {
 
     /// Finds the route for a request path. Prefixes match whole segments only: `/slack` owns
     /// `/slack` and `/slack/...`, never `/slackers`.
-    pub fn lookup<'t, 'p>(&'t self, path: &'p str) -> Match<'t, 'p> {
+    pub(crate) fn lookup<'t, 'p>(&'t self, path: &'p str) -> Match<'t, 'p> {
         let after_slash = path.strip_prefix('/').unwrap_or(path);
         let (segment, rest) = match after_slash.find('/') {
             Some(i) => (&after_slash[..i], &after_slash[i..]),
@@ -283,12 +301,13 @@ impl RouteTable {
 pub struct RouteHandle(Arc<ArcSwap<RouteTable>>);
 
 impl RouteHandle {
+    /// The current table, for one lookup. Lock-free; hold the guard only briefly.
     pub fn load(&self) -> arc_swap::Guard<Arc<RouteTable>> {
         self.0.load()
     }
 
     /// The current table as an owned `Arc`, for holding across a request's awaits.
-    pub fn load_full(&self) -> Arc<RouteTable> {
+    pub(crate) fn load_full(&self) -> Arc<RouteTable> {
         self.0.load_full()
     }
 

@@ -14,14 +14,14 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Version};
 
 /// `HTTP2-Settings` (RFC 9113 §3.2.1): only meaningful with `Upgrade: h2c`, never forwarded.
-pub const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
+pub(crate) const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
 /// Why a request is answered by the proxy itself instead of being forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: StatusCode,
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
     /// Shown on the error page.
-    pub detail: &'static str,
+    pub(crate) detail: &'static str,
 }
 
 const fn bad(detail: &'static str) -> Refusal {
@@ -31,14 +31,14 @@ const fn bad(detail: &'static str) -> Refusal {
     }
 }
 
-pub const TWO_HOSTS: Refusal = bad("The request has more than one Host header.");
-pub const NO_HOST: Refusal = bad("An HTTP/1.1 request needs a Host header.");
-pub const BAD_HOST: Refusal = bad("The request's Host header is not a host name.");
+pub(crate) const TWO_HOSTS: Refusal = bad("The request has more than one Host header.");
+pub(crate) const NO_HOST: Refusal = bad("An HTTP/1.1 request needs a Host header.");
+pub(crate) const BAD_HOST: Refusal = bad("The request's Host header is not a host name.");
 
 /// A Host field value RFC 9110 §7.2 allows: `uri-host [ ":" port ]`, or empty (a target without
 /// an authority). Only the characters of a reg-name, an IP literal and a port; `@` (userinfo),
 /// `/`, spaces and controls never. A byte scan, cheap enough for every request.
-pub fn host_value_ok(value: &[u8]) -> bool {
+pub(crate) fn host_value_ok(value: &[u8]) -> bool {
     value
         .iter()
         .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%[]".contains(&b))
@@ -46,7 +46,7 @@ pub fn host_value_ok(value: &[u8]) -> bool {
 
 /// The Host rules of RFC 9112 §3.2 on a parsed head: exactly one Host line with a valid value
 /// (none is allowed only before HTTP/1.1).
-pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Refusal> {
+pub(crate) fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Refusal> {
     let mut hosts = headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => Err(TWO_HOSTS),
@@ -57,7 +57,7 @@ pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Refusal> 
 }
 
 /// The rules on the method and the request-target (RFC 9112 §3.2.1-4, RFC 9110 §9.3.6, §9.3.8).
-pub fn check_target<B>(req: &Request<B>) -> Result<(), Refusal> {
+pub(crate) fn check_target<B>(req: &Request<B>) -> Result<(), Refusal> {
     let uri = req.uri();
     let method = req.method();
     if method == Method::CONNECT {
@@ -98,7 +98,7 @@ pub fn check_target<B>(req: &Request<B>) -> Result<(), Refusal> {
 
 /// For an absolute-form target (`GET http://club.example/x`): the authority to use as Host. RFC
 /// 9112 §3.2.2: the target's authority wins over the Host header, which is replaced by it.
-pub fn absolute_host<B>(req: &Request<B>) -> Option<HeaderValue> {
+pub(crate) fn absolute_host<B>(req: &Request<B>) -> Option<HeaderValue> {
     let authority = req.uri().authority()?;
     HeaderValue::from_str(authority.as_str()).ok()
 }
@@ -107,7 +107,7 @@ pub fn absolute_host<B>(req: &Request<B>) -> Option<HeaderValue> {
 /// Max-Forwards is 0 itself (true) and forwards a larger value one less. (TRACE, the other
 /// method it applies to, never passes; the caller checks the method.) A value that is not a
 /// number is forwarded as it came: the rule only covers valid ones.
-pub fn max_forwards(headers: &mut HeaderMap) -> bool {
+pub(crate) fn max_forwards(headers: &mut HeaderMap) -> bool {
     let Some(n) = headers
         .get(header::MAX_FORWARDS)
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
@@ -123,13 +123,13 @@ pub fn max_forwards(headers: &mut HeaderMap) -> bool {
 }
 
 /// What the proxy answers as an OPTIONS request's final recipient: the methods it forwards.
-pub const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+pub(crate) const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// Whether the request asks for a WebSocket upgrade the proxy may pass on: HTTP/1.1 (RFC 9110
 /// §7.8: an Upgrade in an HTTP/1.0 request is ignored), `upgrade` among the Connection options,
 /// and `websocket` among the protocols. Every other Upgrade (h2c above all) is dropped with the
 /// hop-by-hop headers and the request goes on as a plain one.
-pub fn websocket_upgrade(version: Version, headers: &HeaderMap) -> bool {
+pub(crate) fn websocket_upgrade(version: Version, headers: &HeaderMap) -> bool {
     if version != Version::HTTP_11 {
         return false;
     }

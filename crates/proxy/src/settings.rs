@@ -8,6 +8,7 @@ use crate::access::LogFormat;
 
 use super::forwarded::Cidr;
 
+/// How the proxy behaves: what it announces, whom it trusts, and its limits and timeouts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Announced in X-Forwarded-Proto.
@@ -22,6 +23,7 @@ pub struct Settings {
     /// request head sent to the end of the response body); more get 503 naming the project, so a
     /// project that hangs or dribbles cannot take every connection. 0: no cap.
     pub max_conns_per_route: usize,
+    /// How long connecting to an upstream may take; after it the visitor gets 502.
     pub connect_timeout: Duration,
     /// Upstream's time to response headers; after it the visitor gets 504.
     pub response_header_timeout: Duration,
@@ -65,7 +67,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+    pub(crate) fn trusts(&self, ip: std::net::IpAddr) -> bool {
         self.trusted_proxies.iter().any(|c| c.contains(ip))
     }
 }

@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use super::BoxError;
 use super::body::UpstreamBody;
 use super::forwarded::Forwarded;
-pub use super::h1::ResponseBody;
+pub(crate) use super::h1::ResponseBody;
 use super::h1::{self, Conn, Head, ProtocolError, RequestFraming};
 
 /// Upstream addresses come from the config and from Docker, never from visitors, so the pool can
@@ -73,7 +73,7 @@ const MAX_IDLE_PER_UPSTREAM: usize = 1024;
 
 /// Why an upstream exchange failed before response headers arrived.
 #[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// Nothing was sent: the TCP connect failed or timed out.
     #[error("connect to {addr}: {source}")]
     Connect { addr: SocketAddr, source: io::Error },
@@ -98,7 +98,7 @@ struct Idle {
 }
 
 /// The pool: idle connections by upstream address.
-pub struct Upstreams {
+pub(crate) struct Upstreams {
     idle: Mutex<ByAddr<Vec<Idle>>>,
     connect_timeout: Duration,
     /// How long an unused connection is kept; also the reaper's period.
@@ -114,7 +114,7 @@ impl h1::Pool for Upstreams {
 }
 
 impl Upstreams {
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration) -> Arc<Upstreams> {
+    pub(crate) fn new(connect_timeout: Duration, idle_timeout: Duration) -> Arc<Upstreams> {
         Arc::new(Upstreams {
             idle: Mutex::new(ByAddr::default()),
             connect_timeout,
@@ -126,7 +126,7 @@ impl Upstreams {
     /// Sends `req` to `addr` (HTTP/1.1, origin form, as `outgoing` says) over a pooled
     /// connection or a new one and returns the response once its head has arrived; the body
     /// streams from the connection.
-    pub async fn send(
+    pub(crate) async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
         req: Request<UpstreamBody>,
@@ -226,15 +226,15 @@ impl Upstreams {
 }
 
 /// What the proxy does to a request on its way upstream, besides its own header surgery.
-pub struct Outgoing<'a> {
+pub(crate) struct Outgoing<'a> {
     /// Bytes of the path's front to strip (the route's prefix).
-    pub strip: usize,
+    pub(crate) strip: usize,
     /// Written after the request's own headers.
-    pub forwarded: &'a Forwarded,
+    pub(crate) forwarded: &'a Forwarded,
     /// Bounds each attempt's wait for the response head (the connect has its own timeout).
-    pub wait: Duration,
+    pub(crate) wait: Duration,
     /// The request is safe to send twice (idempotent, no body); see the module comment.
-    pub retry: bool,
+    pub(crate) retry: bool,
 }
 
 /// The request head as bytes, made once: a retry sends the same bytes again.

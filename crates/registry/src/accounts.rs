@@ -8,6 +8,7 @@ use super::{AuditEntry, PROJECT_SELECT, Project, RegistryError, Result, User, au
 /// A user together with the stored password hash, for checking a login.
 #[derive(Debug, Clone)]
 pub struct Credentials {
+    /// The account, as every other query returns it.
     pub user: User,
     /// `None` for accounts made by the CLI that never set a password: they cannot log in.
     pub password_hash: Option<String>,
@@ -132,6 +133,7 @@ impl super::Registry {
         self.user(name).await
     }
 
+    /// Every account, sorted by name.
     pub async fn users(&self) -> Result<Vec<User>> {
         Ok(sqlx::query_as::<_, User>(
             "SELECT id, name, email, is_admin, disabled, created_at FROM users ORDER BY name",
@@ -159,6 +161,8 @@ impl super::Registry {
             .await?)
     }
 
+    /// The source link the member gave for a project; empty when none was given or there is no such
+    /// project.
     pub async fn source_url(&self, slug: &str) -> Result<String> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT source_url FROM projects WHERE slug = ?")
@@ -197,6 +201,8 @@ pub(super) type UserRow<X> = (i64, String, Option<String>, bool, bool, i64, X);
 /// The account flags an admin can change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserFlag {
+    /// `is_admin`: may review requests and manage users.
     Admin,
+    /// `disabled`: cannot log in; setting it ends the account's sessions.
     Disabled,
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Environment variable that makes the clock settable through the admin API (tests only).
-pub const TEST_CLOCK_ENV: &str = "CLUBHOST_TEST_CLOCK";
+pub(crate) const TEST_CLOCK_ENV: &str = "CLUBHOST_TEST_CLOCK";
 
 /// Seconds added to the system time; moved only by tests through [`advance`].
 static OFFSET: AtomicI64 = AtomicI64::new(0);

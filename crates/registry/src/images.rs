@@ -16,8 +16,8 @@ pub struct DeployedImage {
     /// alone (someone re-tagged or pulled it since).
     pub image_id: String,
     /// The project that deployed it last.
-    pub project: String,
-    pub deployed_at: i64,
+    pub(crate) project: String,
+    pub(crate) deployed_at: i64,
 }
 
 impl Registry {
@@ -42,6 +42,7 @@ impl Registry {
         Ok(())
     }
 
+    /// Every recorded image, sorted by reference; what `gc --images` may prune from.
     pub async fn deployed_images(&self) -> Result<Vec<DeployedImage>> {
         Ok(sqlx::query_as::<_, DeployedImage>(
             "SELECT image, image_id, project, deployed_at FROM deployed_images ORDER BY image",

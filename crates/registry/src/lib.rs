@@ -4,6 +4,8 @@
 //! [`Registry::transition`], which checks the lifecycle table in [`state`] and appends to the audit
 //! log in the same transaction, so the log can never disagree with the projects table.
 
+#![warn(missing_docs)]
+
 pub mod accounts;
 pub mod clock;
 mod images;
@@ -27,25 +29,35 @@ pub use outbox::Note;
 pub use review::ProjectEdit;
 pub use state::ProjectState;
 
+/// Everything a registry call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// The database failed underneath (I/O, a constraint other than the ones mapped below).
     #[error("registry database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// Applying the bundled migrations at [`Registry::open`] failed.
     #[error("registry migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// No user or project by that name; the string says which (`user "ana"`).
     #[error("{0} not found")]
     NotFound(String),
+    /// The write clashes with what is stored (a taken name, slug or email, a second root project,
+    /// a renewal already pending or decided); the string is the message for the user.
     #[error("{0}")]
     Conflict(String),
+    /// [`Registry::transition`] was asked for a move the lifecycle table in [`state`] forbids.
     #[error("project {slug}: cannot go from {from} to {to}")]
     InvalidTransition {
+        /// Project the move was asked for.
         slug: String,
+        /// State the project was in when the move was checked.
         from: ProjectState,
+        /// State that was asked for.
         to: ProjectState,
     },
 }
 
-pub type Result<T> = std::result::Result<T, RegistryError>;
+pub(crate) type Result<T> = std::result::Result<T, RegistryError>;
 
 /// Seconds since the Unix epoch; the registry's only notion of time, read from the lifecycle
 /// clock so tests can move it.
@@ -53,79 +65,115 @@ pub fn now() -> i64 {
     crate::clock::now()
 }
 
+/// A `users` row: a member or admin, whether made by the CLI or by sign-up in the portal.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct User {
+    /// Row id in the `users` table; what projects point at as `owner_id`.
     pub id: i64,
+    /// Login name; unique, shown in the portal and written as `actor` in the audit log.
     pub name: String,
+    /// Address for notifications and login; `None` for accounts made without one. Unique
+    /// case-insensitively.
     pub email: Option<String>,
+    /// May review requests and manage users and every project.
     pub is_admin: bool,
+    /// Set by an admin: the account cannot log in and its sessions are gone.
     pub disabled: bool,
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
 /// A project row as stored; `state` is parsed into [`ProjectState`] by [`Project::state`].
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Project {
+    /// Row id in the `projects` table; stable for the project's life, referenced by deployments.
     pub id: i64,
+    /// Short name, unique: names the route (`/<slug>`), the Docker objects and the audit entries.
     pub slug: String,
+    /// Display name the member chose.
     pub name: String,
+    /// Free text the member wrote for the review; empty for none.
     pub description: String,
+    /// `users.id` of the member who submitted (and owns) the project.
     pub owner_id: i64,
     /// Owner's name, joined in for display.
     pub owner: String,
+    /// Where the project is in its lifecycle; only [`Registry::transition`] changes it.
     pub state: ProjectState,
+    /// The stack file exactly as submitted; parsed again at every deploy. Not serialised.
     #[serde(skip)]
     pub stack_source: String,
+    /// Path prefix the proxy serves the project at: `/<slug>`, or `/` for the root project.
     pub route: String,
+    /// Serves `/`; at most one project is root, and it has no term.
     pub is_root: bool,
+    /// Length of a hosting term, in days, as requested; starts counting at approval.
     pub term_days: i64,
+    /// When the term runs out, in Unix seconds; `None` until the project is approved.
     pub term_end: Option<i64>,
     /// Marked by an admin: the term never runs out.
     pub permanent: bool,
+    /// Why the last deploy failed, shown to the member and the admin; cleared when it runs again.
     pub failure_reason: Option<String>,
     /// The admin's note from the last time the request was sent back (`changes_requested`).
     pub review_note: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 impl Project {
+    /// The lifecycle state (a copy; the field itself is public too).
     pub fn state(&self) -> ProjectState {
         self.state
     }
 }
 
+/// One deploy attempt of a project, as recorded in the `deployments` table.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Deployment {
-    pub id: i64,
-    pub project_id: i64,
-    pub state: String,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub error: Option<String>,
+    pub(crate) id: i64,
+    pub(crate) project_id: i64,
+    pub(crate) state: String,
+    pub(crate) started_at: i64,
+    pub(crate) finished_at: Option<i64>,
+    pub(crate) error: Option<String>,
 }
 
+/// One row of the append-only audit log: who did what to which project, and when.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct AuditEntry {
-    pub id: i64,
+    pub(crate) id: i64,
+    /// When it happened, in Unix seconds.
     pub at: i64,
+    /// Who did it: a user name, or a fixed name for non-human actors (the scheduler, the admin
+    /// socket).
     pub actor: String,
+    /// Slug of the project concerned, kept as text so history outlives the project; `None` for user
+    /// management entries.
     pub project: Option<String>,
+    /// What was done, as `area.verb` (`project.submit`, `project.approved`, `user.disable`).
     pub action: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
+    pub(crate) from_state: Option<String>,
+    pub(crate) to_state: Option<String>,
+    /// Free text given with the action; for `user.*` entries, the affected user's name.
     pub reason: String,
 }
 
 /// What a submission carries into the registry.
 #[derive(Debug, Clone)]
 pub struct NewProject<'a> {
+    /// Short name asked for; must not be taken (see [`Project::slug`]).
     pub slug: &'a str,
+    /// Display name.
     pub name: &'a str,
+    /// The member's description for the review.
     pub description: &'a str,
+    /// `users.id` of the submitting member, who becomes the owner.
     pub owner_id: i64,
+    /// The stack file as submitted, stored verbatim.
     pub stack_source: &'a str,
+    /// Asks to serve `/` instead of `/<slug>`; refused as a conflict if a root project exists.
     pub is_root: bool,
+    /// Requested term length in days.
     pub term_days: u32,
     /// Where the project's source lives (a link the member gave; empty for none).
     pub source_url: &'a str,
@@ -195,6 +243,8 @@ impl Registry {
 
     // ---- users ----
 
+    /// Creates an account without a password (the CLI's and admin socket's way), audited as
+    /// `user.add` or `user.add_admin`; a taken name is a [`RegistryError::Conflict`].
     pub async fn add_user(&self, name: &str, is_admin: bool, actor: &str) -> Result<User> {
         let mut tx = self.write().await?;
         let inserted =
@@ -222,6 +272,7 @@ impl Registry {
         self.user(name).await
     }
 
+    /// Looks a user up by login name.
     pub async fn user(&self, name: &str) -> Result<User> {
         sqlx::query_as::<_, User>(
             "SELECT id, name, email, is_admin, disabled, created_at FROM users WHERE name = ?",
@@ -287,6 +338,7 @@ impl Registry {
         self.project(new.slug).await
     }
 
+    /// Looks a project up by slug.
     pub async fn project(&self, slug: &str) -> Result<Project> {
         let sql = format!("{PROJECT_SELECT} WHERE p.slug = ?");
         sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
@@ -296,6 +348,7 @@ impl Registry {
             .ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))
     }
 
+    /// Every project, sorted by slug.
     pub async fn projects(&self) -> Result<Vec<Project>> {
         let sql = format!("{PROJECT_SELECT} ORDER BY p.slug");
         Ok(sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
@@ -373,6 +426,8 @@ impl Registry {
 
     // ---- deployments ----
 
+    /// Records the start of a deploy of project `project_id` (state `deploying`) and returns the
+    /// deployment's id, which the deploy puts in its container names.
     pub async fn start_deployment(&self, project_id: i64) -> Result<i64> {
         let res = sqlx::query(
             "INSERT INTO deployments (project_id, state, started_at) VALUES (?, 'deploying', ?)",
@@ -384,6 +439,8 @@ impl Registry {
         Ok(res.last_insert_rowid())
     }
 
+    /// Records how deployment `id` ended: `state` is `running` or `failed`, with the error for a
+    /// failure.
     pub async fn finish_deployment(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE deployments SET state = ?, finished_at = ?, error = ? WHERE id = ?")
             .bind(state)
@@ -395,6 +452,7 @@ impl Registry {
         Ok(())
     }
 
+    /// A project's deploy attempts, oldest first.
     pub async fn deployments(&self, project_id: i64) -> Result<Vec<Deployment>> {
         Ok(sqlx::query_as::<_, Deployment>(
             "SELECT id, project_id, state, started_at, finished_at, error FROM deployments \
@@ -407,6 +465,7 @@ impl Registry {
 
     // ---- audit ----
 
+    /// The whole audit log, oldest first, or one project's entries if `project` is given.
     pub async fn audit_log(&self, project: Option<&str>) -> Result<Vec<AuditEntry>> {
         Ok(sqlx::query_as::<_, AuditEntry>(
             "SELECT id, at, actor, project, action, from_state, to_state, reason FROM audit_log \

@@ -17,19 +17,25 @@ use super::{Registry, Result, now};
 pub enum To {
     /// The member by this name.
     Owner(String),
+    /// Every enabled admin with an email, plus the configured admin addresses and admin webhooks.
     Admins,
 }
 
 /// One piece of news, as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
+    /// Who gets it; decides which emails and webhooks it goes to.
     pub to: To,
+    /// Slug of the project the news is about (kept as text: the project may be gone by delivery).
     pub project: String,
+    /// One-line summary; the sender prefixes it with `[clubhost]`.
     pub subject: String,
+    /// Plain-text message under the subject.
     pub body: String,
 }
 
 impl Note {
+    /// A note for the member named `owner` about `project`.
     pub fn owner(owner: &str, project: &str, subject: String, body: String) -> Note {
         Note {
             to: To::Owner(owner.to_string()),
@@ -39,6 +45,7 @@ impl Note {
         }
     }
 
+    /// A note for the admins about `project`.
     pub fn admins(project: &str, subject: String, body: String) -> Note {
         Note {
             to: To::Admins,
@@ -52,7 +59,9 @@ impl Note {
 /// A note not yet delivered, with what has been done about it.
 #[derive(Debug, Clone)]
 pub struct Pending {
+    /// Row id in the `notify_outbox` table; what the `note_*` calls take.
     pub id: i64,
+    /// What to deliver.
     pub note: Note,
     /// Destinations already delivered to; never sent again.
     pub sent_to: Vec<String>,
@@ -131,8 +140,9 @@ impl Registry {
         }
     }
 
+    #[cfg(test)]
     /// Stores notes that belong to no other change.
-    pub async fn insert_notes(&self, notes: &[Note]) -> Result<()> {
+    pub(crate) async fn insert_notes(&self, notes: &[Note]) -> Result<()> {
         let mut tx = self.write().await?;
         insert(&mut tx, notes).await?;
         tx.commit().await?;
@@ -211,6 +221,7 @@ impl Registry {
         Ok(())
     }
 
+    /// Marks note `id` delivered: it is never sent again and its last error is cleared.
     pub async fn note_delivered(&self, id: i64) -> Result<()> {
         sqlx::query("UPDATE notify_outbox SET delivered_at = ?, last_error = NULL WHERE id = ?")
             .bind(now())

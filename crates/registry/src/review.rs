@@ -9,11 +9,15 @@ use clubhost_stack::Vars;
 /// What a member changes before resubmitting; `None` keeps the stored value.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectEdit<'a> {
+    /// New display name.
     pub name: Option<&'a str>,
+    /// New description for the review.
     pub description: Option<&'a str>,
     /// The stack file's text (a template's compose file or the member's own).
     pub stack_source: Option<&'a str>,
+    /// New term length in days.
     pub term_days: Option<u32>,
+    /// New source link; empty removes it.
     pub source_url: Option<&'a str>,
     /// Replaces all of the project's variables.
     pub vars: Option<&'a Vars>,

@@ -6,12 +6,17 @@ use super::{Result, User, audit, now};
 /// A live session: who it belongs to and its CSRF token.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The logged-in account (never a disabled one: those sessions are not returned).
     pub user: User,
+    /// Token the portal's forms must echo back, checked on every state-changing request.
     pub csrf: String,
+    /// SHA-256 (hex) of the session cookie's token; the token itself is never stored.
     pub token_hash: String,
 }
 
 impl super::Registry {
+    /// Stores a new session for `user_id`, valid for `lifetime_secs` from now, and sweeps expired
+    /// ones.
     pub async fn create_session(
         &self,
         token_hash: &str,

@@ -70,7 +70,7 @@ const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
 ];
 
 impl ProjectState {
-    pub const ALL: [ProjectState; 11] = [
+    pub(crate) const ALL: [ProjectState; 11] = [
         Requested,
         ChangesRequested,
         Approved,
@@ -84,6 +84,7 @@ impl ProjectState {
         Purged,
     ];
 
+    /// The name stored in the database and shown to users (`changes_requested`).
     pub fn as_str(self) -> &'static str {
         match self {
             Requested => "requested",
@@ -100,7 +101,7 @@ impl ProjectState {
         }
     }
 
-    pub fn can_become(self, to: ProjectState) -> bool {
+    pub(crate) fn can_become(self, to: ProjectState) -> bool {
         TRANSITIONS.contains(&(self, to))
     }
 

@@ -10,10 +10,15 @@ use super::{Note, ProjectState, Registry, RegistryError, Result, audit, now, out
 /// What the scheduler knows about one project that has (or had) a term.
 #[derive(Debug, Clone, FromRow)]
 pub struct TermRow {
+    /// Row id in the `projects` table; keys the reminders already sent.
     pub id: i64,
+    /// The project's slug.
     pub slug: String,
+    /// Name of the owning member, who gets the reminders.
     pub owner: String,
+    /// Lifecycle state; the scheduler only sees `running`, `failed`, `stopped` and `expired`.
     pub state: ProjectState,
+    /// When the term runs out, in Unix seconds; `None` if it never started.
     pub term_end: Option<i64>,
     /// Root and admin-marked projects never expire.
     pub permanent: bool,
@@ -23,6 +28,7 @@ pub struct TermRow {
 }
 
 impl TermRow {
+    /// The lifecycle state (a copy; the field itself is public too).
     pub fn state(&self) -> ProjectState {
         self.state
     }
@@ -31,22 +37,27 @@ impl TermRow {
 /// A member's request for a later term end.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Renewal {
+    /// Row id in the `renewals` table; what an admin's decision names.
     pub id: i64,
+    /// Slug of the project to renew.
     pub project: String,
+    /// Name of the project's owner.
     pub owner: String,
+    /// Name of the user who filed the request.
     pub requested_by: String,
     /// The term end asked for.
     pub new_end: i64,
     /// The project's term end when the request was listed, for the admin's comparison.
     pub current_end: Option<i64>,
+    /// Why the member wants more time, as they wrote it.
     pub reason: String,
     /// pending | approved | rejected
     pub state: String,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<i64>,
+    pub(crate) decided_by: Option<String>,
+    pub(crate) decided_at: Option<i64>,
     /// The admin's note on approval or rejection.
     pub decision: Option<String>,
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
 const RENEWAL_SELECT: &str = "SELECT r.id, p.slug AS project, u.name AS owner, r.requested_by, \
@@ -253,6 +264,7 @@ impl Registry {
         Ok(filed)
     }
 
+    /// One renewal request by id, in any state.
     pub async fn renewal(&self, id: i64) -> Result<Renewal> {
         let mut conn = self.pool.acquire().await?;
         renewal_in(&mut conn, id).await

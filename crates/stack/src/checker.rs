@@ -9,13 +9,13 @@ use super::limits::Limits;
 use super::yaml::{self, Node, Value};
 use super::{Report, Violation, ViolationKind};
 
-pub struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     vars: &'a Vars,
-    pub limits: &'a Limits,
-    pub violations: Vec<Violation>,
-    pub warnings: Vec<Violation>,
+    pub(crate) limits: &'a Limits,
+    pub(crate) violations: Vec<Violation>,
+    pub(crate) warnings: Vec<Violation>,
     /// References into the project's files (`super::files`).
-    pub needs_files: Vec<Violation>,
+    pub(crate) needs_files: Vec<Violation>,
     /// Secret values interpolated so far: messages mask these, and only these, so the file's own
     /// text is never starred out.
     secrets: Vec<String>,
@@ -24,7 +24,7 @@ pub struct Checker<'a> {
 /// Checks one file, reading its parsed tree with `read` (the crate root passes `top::stack`, so
 /// this module, which every part uses, uses none of them). Never panics on any input; the seeded
 /// run in `tests/mutated.rs` and the `stack_check` fuzz target hold it to that.
-pub fn run(
+pub(crate) fn run(
     source: &str,
     vars: &Vars,
     limits: &Limits,
@@ -76,7 +76,7 @@ pub fn run(
 }
 
 impl Checker<'_> {
-    pub fn fail(
+    pub(crate) fn fail(
         &mut self,
         node: &Node,
         path: &str,
@@ -94,7 +94,7 @@ impl Checker<'_> {
     }
 
     /// Something only the project's own files can provide (a build context, an env file...).
-    pub fn needs(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+    pub(crate) fn needs(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         let message = self.redact(&message.into());
         self.needs_files.push(Violation {
             line: node.pos.line,
@@ -106,7 +106,7 @@ impl Checker<'_> {
     }
 
     /// A project variable's value (`COMPOSE_PROFILES`).
-    pub fn var(&self, name: &str) -> Option<&str> {
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
         self.vars.get(name)
     }
 
@@ -116,11 +116,11 @@ impl Checker<'_> {
         mask(text, &secrets)
     }
 
-    pub fn invalid(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+    pub(crate) fn invalid(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.fail(node, path, ViolationKind::Invalid, message);
     }
 
-    pub fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         let message = self.redact(&message.into());
         self.warnings.push(Violation {
             line: node.pos.line,
@@ -133,7 +133,7 @@ impl Checker<'_> {
 
     /// A scalar's text after interpolation; a violation (and `None`) for lists and maps or a bad
     /// `${...}`.
-    pub fn text(&mut self, node: &Node, path: &str) -> Option<String> {
+    pub(crate) fn text(&mut self, node: &Node, path: &str) -> Option<String> {
         let Some(raw) = node.scalar_text() else {
             self.invalid(
                 node,
@@ -169,7 +169,7 @@ impl Checker<'_> {
     }
 
     /// A non-empty string value.
-    pub fn nonempty(&mut self, node: &Node, path: &str) -> Option<String> {
+    pub(crate) fn nonempty(&mut self, node: &Node, path: &str) -> Option<String> {
         let t = self.text(node, path)?;
         if t.trim().is_empty() {
             self.invalid(node, path, "must not be empty");
@@ -178,7 +178,7 @@ impl Checker<'_> {
         Some(t)
     }
 
-    pub fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
         if let Value::Bool(b) = node.value {
             return Some(b);
         }
@@ -192,7 +192,7 @@ impl Checker<'_> {
         }
     }
 
-    pub fn integer(&mut self, node: &Node, path: &str) -> Option<i64> {
+    pub(crate) fn integer(&mut self, node: &Node, path: &str) -> Option<i64> {
         if let Value::Int(i) = node.value {
             return Some(i);
         }
@@ -207,7 +207,7 @@ impl Checker<'_> {
     }
 
     /// A list of scalars (each interpolated).
-    pub fn list(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
+    pub(crate) fn list(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
         let Some(seq) = node.as_seq() else {
             if matches!(node.value, Value::Null) {
                 return Some(Vec::new());
@@ -227,7 +227,7 @@ impl Checker<'_> {
     }
 
     /// Compose's "string or list" (`command`, `entrypoint`, healthcheck `test`).
-    pub fn words(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
+    pub(crate) fn words(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
         match &node.value {
             Value::Seq(_) => self.list(node, path),
             _ => self.text(node, path).map(|t| super::words::split(&t)),
@@ -236,7 +236,11 @@ impl Checker<'_> {
 
     /// Compose's "map or list of KEY=VALUE" (`environment`, `labels`), as ordered pairs; a map
     /// entry without a value gives `None`.
-    pub fn pairs(&mut self, node: &Node, path: &str) -> Option<Vec<(String, Option<String>)>> {
+    pub(crate) fn pairs(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Option<Vec<(String, Option<String>)>> {
         match &node.value {
             Value::Null => Some(Vec::new()),
             Value::Map(entries) => {
@@ -274,7 +278,7 @@ impl Checker<'_> {
     /// The entries of a map node, after checking every key: `x-` keys are skipped, keys in
     /// `supported` are returned, keys `refuse` returns a reason for are policy violations, and
     /// every other key is an unsupported-key violation naming it. An empty node is an empty map.
-    pub fn entries<'n>(
+    pub(crate) fn entries<'n>(
         &mut self,
         node: &'n Node,
         path: &str,
@@ -319,7 +323,7 @@ impl Checker<'_> {
     }
 }
 
-pub fn join(path: &str, key: &str) -> String {
+pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -343,7 +347,7 @@ fn hint(key: &str) -> Option<&'static str> {
     })
 }
 
-pub fn duration(c: &mut Checker, v: &Node, p: &str) -> Option<Duration> {
+pub(crate) fn duration(c: &mut Checker, v: &Node, p: &str) -> Option<Duration> {
     let t = c.text(v, p)?;
     let d = super::words::parse_duration(&t);
     if d.is_none() {
@@ -357,7 +361,7 @@ pub fn duration(c: &mut Checker, v: &Node, p: &str) -> Option<Duration> {
 }
 
 /// Service and volume names become parts of Docker object names and DNS aliases.
-pub fn check_name(c: &mut Checker, node: &Node, path: &str, name: &str) -> bool {
+pub(crate) fn check_name(c: &mut Checker, node: &Node, path: &str, name: &str) -> bool {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name

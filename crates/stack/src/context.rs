@@ -4,12 +4,12 @@
 use super::volumes::Declared;
 
 /// What a service may refer to.
-pub struct Context<'a> {
-    pub services: &'a [String],
-    pub volumes: &'a [Declared],
+pub(crate) struct Context<'a> {
+    pub(crate) services: &'a [String],
+    pub(crate) volumes: &'a [Declared],
     /// Declared networks and whether each is external (the gateway).
-    pub networks: &'a [(String, bool)],
+    pub(crate) networks: &'a [(String, bool)],
     /// Top-level `secrets:` and `configs:` names.
-    pub secrets: &'a [String],
-    pub configs: &'a [String],
+    pub(crate) secrets: &'a [String],
+    pub(crate) configs: &'a [String],
 }

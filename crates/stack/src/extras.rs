@@ -9,7 +9,7 @@ use super::yaml::{Node, Value};
 use super::{LogDriver, Logging, PullPolicy, ServiceSpec, Ulimit, ViolationKind};
 
 /// Reads one of this module's keys into `spec`; `false` when `key` is not one of them.
-pub fn read(
+pub(crate) fn read(
     c: &mut Checker,
     key: &str,
     knode: &Node,

@@ -15,7 +15,7 @@ const INSTEAD: &str = "clubhost cannot receive a project's files yet: the file c
                        not deployed";
 
 /// Whether a volume source is a path inside the project's folder (`./conf`, `data/x`, `.`).
-pub fn is_relative(source: &str) -> bool {
+pub(crate) fn is_relative(source: &str) -> bool {
     !source.is_empty()
         && !source.starts_with(['/', '~', '\\', '$'])
         && !source.contains(":\\")
@@ -24,7 +24,7 @@ pub fn is_relative(source: &str) -> bool {
 }
 
 /// Whether a relative path climbs out of the project's folder.
-pub fn escapes(path: &str) -> bool {
+pub(crate) fn escapes(path: &str) -> bool {
     let mut depth = 0i32;
     for part in path.split(['/', '\\']) {
         match part {
@@ -40,7 +40,7 @@ pub fn escapes(path: &str) -> bool {
 }
 
 /// A relative bind mount: recorded as needing the project's files.
-pub fn relative_bind(c: &mut Checker, at: &Node, ip: &str, source: &str, target: &str) {
+pub(crate) fn relative_bind(c: &mut Checker, at: &Node, ip: &str, source: &str, target: &str) {
     let instead =
         if super::policy::looks_like_file(source) || super::policy::looks_like_file(target) {
             String::new()
@@ -59,7 +59,7 @@ pub fn relative_bind(c: &mut Checker, at: &Node, ip: &str, source: &str, target:
 }
 
 /// `build: ./dir` or `build: { context, dockerfile, ... }`.
-pub fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &ServiceSpec) {
+pub(crate) fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &ServiceSpec) {
     let context = match &v.value {
         Value::Map(m) => m
             .iter()
@@ -81,7 +81,7 @@ pub fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &ServiceSpe
 }
 
 /// `env_file: .env`, a list of them, or long entries (`path:`, `required:`).
-pub fn env_file(c: &mut Checker, knode: &Node, v: &Node, p: &str) {
+pub(crate) fn env_file(c: &mut Checker, knode: &Node, v: &Node, p: &str) {
     let mut paths = Vec::new();
     let items: Vec<&Node> = match &v.value {
         Value::Seq(s) => s.iter().collect(),
@@ -131,7 +131,7 @@ pub fn env_file(c: &mut Checker, knode: &Node, v: &Node, p: &str) {
 
 /// Top-level `secrets:` or `configs:`: the names declared. `file:` needs the project's files;
 /// `external:` belongs to something outside the project; other sources are not supported yet.
-pub fn declared(c: &mut Checker, what: &str, node: Option<&Node>) -> Vec<String> {
+pub(crate) fn declared(c: &mut Checker, what: &str, node: Option<&Node>) -> Vec<String> {
     let Some(node) = node else { return Vec::new() };
     let mut out = Vec::new();
     let Some(map) = node.as_map() else {
@@ -193,7 +193,7 @@ pub fn declared(c: &mut Checker, what: &str, node: Option<&Node>) -> Vec<String>
 }
 
 /// A service's `secrets:`/`configs:`: short names or long entries, each naming a declared one.
-pub fn uses(c: &mut Checker, what: &str, declared: &[String], v: &Node, p: &str) {
+pub(crate) fn uses(c: &mut Checker, what: &str, declared: &[String], v: &Node, p: &str) {
     let Some(items) = v.as_seq() else {
         c.invalid(v, p, format!("expected a list, found {}", v.kind()));
         return;

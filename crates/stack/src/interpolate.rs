@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// One project variable as the member set it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Var {
+    /// The value, substituted as it is (no further interpolation).
     pub value: String,
     /// Secret values are never printed: logs, `stack check` and pages show a mask instead.
     #[serde(default)]
@@ -27,6 +28,7 @@ pub struct Vars(pub BTreeMap<String, Var>);
 pub const MASK: &str = "********";
 
 impl Vars {
+    /// No variables.
     pub fn new() -> Vars {
         Vars::default()
     }
@@ -42,6 +44,7 @@ impl Vars {
         );
     }
 
+    /// The value of `name`; `None` when the project has no such variable.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|v| v.value.as_str())
     }
@@ -101,11 +104,12 @@ pub fn valid_name(name: &str) -> bool {
 /// The result of interpolating one string.
 #[derive(Debug, Default)]
 pub struct Interpolated {
+    /// The string with every variable substituted and `$$` turned into `$`.
     pub text: String,
     /// Variables used without a value and without a default (Compose substitutes "").
-    pub unset: Vec<String>,
+    pub(crate) unset: Vec<String>,
     /// The values of secret variables this text received, to mask where it is shown.
-    pub secrets: Vec<String>,
+    pub(crate) secrets: Vec<String>,
 }
 
 /// Interpolates one string. Errors are messages for the member (`${DB_PASSWORD:?...}` unset, a

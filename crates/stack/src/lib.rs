@@ -10,6 +10,8 @@
 //! Architecture invariant: this module never talks to Docker and never touches the registry; it is
 //! a pure function from text (plus variables and limits) to a [`Report`].
 
+#![warn(missing_docs)]
+
 mod checker;
 mod context;
 mod extras;
@@ -37,16 +39,17 @@ pub use interpolate::{
     Interpolated, MASK, MIN_MASKED, Var, Vars, interpolate, mask, valid_name as valid_var_name,
 };
 pub use limits::{Limits, ResourceLimits, parse_bytes};
-pub use words::parse_duration;
 
 /// What is wrong with one place in a stack file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
     /// 1-based; 0 when the place is not in the file (e.g. a missing `services:`).
     pub line: u64,
+    /// 1-based, like `line`; 0 with it.
     pub column: u64,
     /// Dotted path to the key: `services.web.privileged`.
     pub path: String,
+    /// Which kind of refusal (or warning) this is.
     pub kind: ViolationKind,
     /// What is wrong, why, and what to do instead.
     pub message: String,
@@ -119,7 +122,7 @@ impl Report {
 
     /// The report as submit and deploy must see it: needing the project's files is a refusal
     /// (with those reasons) until projects can bring their files.
-    pub fn requiring_files(mut self) -> Report {
+    pub(crate) fn requiring_files(mut self) -> Report {
         if !self.needs_files.is_empty() {
             self.violations.extend(self.needs_files.iter().cloned());
             self.violations.sort_by_key(|v| (v.line, v.column));
@@ -150,7 +153,7 @@ impl Report {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"))]
 pub struct StackError {
-    pub violations: Vec<Violation>,
+    pub(crate) violations: Vec<Violation>,
 }
 
 /// The normalized stack: everything the deployer needs, nothing it must interpret.
@@ -164,43 +167,65 @@ pub struct Stack {
     /// Internal networks the file declares; each becomes an internal Docker network of the
     /// project (`clubhost-<slug>_<name>`). Services naming none are on the project network.
     pub networks: Vec<String>,
+    /// The one service visitors reach through the club's proxy, and on which port.
     pub expose: Expose,
 }
 
+/// The service the club's proxy sends visitors to: named by `x-clubhost.expose` or inferred from
+/// the file. The only service on the club's gateway network.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Expose {
+    /// Name of the exposed service; always one of [`Stack::services`].
     pub service: String,
+    /// Container port the proxy forwards to: `x-clubhost.port`, else the service's `ports:` or
+    /// `expose:`, else 80 (with a warning).
     pub port: u16,
 }
 
+/// One service as the deployer creates its container: Compose keys checked, variables
+/// interpolated, limits applied.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ServiceSpec {
+    /// The service's key under `services:`; part of its container's name.
     pub name: String,
+    /// Image reference after interpolation, from an allowed registry.
     pub image: String,
+    /// Replaces the image's `CMD` when set; `None` keeps the image's.
     pub command: Option<Vec<String>>,
+    /// Replaces the image's `ENTRYPOINT` when set; `None` keeps the image's.
     pub entrypoint: Option<Vec<String>>,
     /// `KEY=value` pairs, in file order.
     pub environment: Vec<String>,
+    /// Named volumes of the stack mounted into the container, `volumes_from` ones included.
     pub mounts: Vec<VolumeMount>,
+    /// Services that must reach a condition before this one starts.
     pub depends_on: Vec<Dependency>,
+    /// `None` keeps whatever healthcheck the image defines.
     pub healthcheck: Option<Healthcheck>,
+    /// Compose's `restart:`; `no` when the file says nothing.
     pub restart: RestartPolicy,
+    /// `user:` (`1000`, `1000:1000`, `www-data`); `None` runs as the image's user.
     pub user: Option<String>,
+    /// `working_dir:`; `None` keeps the image's.
     pub working_dir: Option<String>,
     /// The member's labels; the deployer adds its `clubhost.*` labels over them.
     pub labels: BTreeMap<String, String>,
     /// Ports the service says it listens on (`expose:`); the first one is the default proxy port.
-    pub expose: Vec<u16>,
+    pub(crate) expose: Vec<u16>,
     /// The container side of the file's `ports:`, in file order. Never published on the server:
     /// kept as evidence of the web port and for showing.
-    pub ports: Vec<ContainerPort>,
+    pub(crate) ports: Vec<ContainerPort>,
     /// `volumes_from` (services of this project only). Already honoured: the shared volumes are
     /// in `mounts` and the services in `depends_on`; kept for showing.
-    pub volumes_from: Vec<VolumesFrom>,
+    pub(crate) volumes_from: Vec<VolumesFrom>,
     /// tmpfs mounts: container path → mount options (`size=64m`), possibly empty.
     pub tmpfs: BTreeMap<String, String>,
+    /// Whether the container's root filesystem is mounted read-only.
     pub read_only: bool,
+    /// Signal that stops the container (`SIGINT`); `None` is the image's, else `SIGTERM`.
     pub stop_signal: Option<String>,
+    /// How long a stop waits after the signal before killing; the deployer sends whole seconds.
+    /// `None` is Docker's default (10 s).
     pub stop_grace_period: Option<Duration>,
     /// Capabilities the member drops (dropping is always allowed; adding never is).
     pub cap_drop: Vec<String>,
@@ -208,57 +233,58 @@ pub struct ServiceSpec {
     pub networks: Vec<String>,
     /// Whether the file puts it on an `external` network: the club's gateway.
     pub gateway: bool,
+    /// Memory, CPU and process limits after the club's defaults and caps.
     pub limits: ResourceLimits,
     /// `hostname:` / `domainname:` inside the project network.
-    pub hostname: Option<String>,
-    pub domainname: Option<String>,
+    pub(crate) hostname: Option<String>,
+    pub(crate) domainname: Option<String>,
     /// `logging:` (json-file or local, sizes capped by `[limits]`); `None`: the deployer's
     /// default.
-    pub logging: Option<Logging>,
+    pub(crate) logging: Option<Logging>,
     /// `platform:` (`linux/arm64`): the image variant to pull and run; the deployer reports a
     /// clear error when the engine cannot have it.
-    pub platform: Option<String>,
+    pub(crate) platform: Option<String>,
     /// `shm_size:` in bytes, capped by `limits.max_shm_size`.
-    pub shm_size: Option<i64>,
+    pub(crate) shm_size: Option<i64>,
     /// `ulimits:` (nofile, nproc, memlock only), capped by `[limits]`.
-    pub ulimits: Vec<Ulimit>,
-    pub pull_policy: Option<PullPolicy>,
+    pub(crate) ulimits: Vec<Ulimit>,
+    pub(crate) pull_policy: Option<PullPolicy>,
     /// `profiles:` the service belongs to; only services whose profile is enabled (project
     /// variable `COMPOSE_PROFILES`) or that have none are in the stack.
-    pub profiles: Vec<String>,
+    pub(crate) profiles: Vec<String>,
     /// `init:`; `Some(false)` asks for no init process in the container.
-    pub init: Option<bool>,
+    pub(crate) init: Option<bool>,
 }
 
 /// A service's logs, kept on this server.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Logging {
-    pub driver: LogDriver,
+pub(crate) struct Logging {
+    pub(crate) driver: LogDriver,
     /// Docker's `max-size` per file.
-    pub max_size_bytes: i64,
+    pub(crate) max_size_bytes: i64,
     /// Docker's `max-file`.
-    pub max_files: u32,
+    pub(crate) max_files: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub enum LogDriver {
+pub(crate) enum LogDriver {
     JsonFile,
     Local,
 }
 
 /// One `ulimits:` entry; `name` is `nofile`, `nproc` or `memlock` (bytes).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Ulimit {
-    pub name: String,
-    pub soft: i64,
-    pub hard: i64,
+pub(crate) struct Ulimit {
+    pub(crate) name: String,
+    pub(crate) soft: i64,
+    pub(crate) hard: i64,
 }
 
 /// When the deployer pulls the image.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum PullPolicy {
+pub(crate) enum PullPolicy {
     /// Pull on every deploy.
     Always,
     /// Pull only when the engine does not have the image.
@@ -269,17 +295,20 @@ pub enum PullPolicy {
 
 /// One container port a file's `ports:` named (the host side is dropped).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ContainerPort {
-    pub port: u16,
+pub(crate) struct ContainerPort {
+    pub(crate) port: u16,
     /// `tcp`, `udp` or `sctp`.
-    pub protocol: String,
+    pub(crate) protocol: String,
     /// Whether the file publishes the same port for UDP too.
-    pub also_udp: bool,
+    pub(crate) also_udp: bool,
 }
 
+/// One `depends_on:` entry: a service of this stack, and what it must reach first.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Dependency {
+    /// Name of the service depended on; always one of [`Stack::services`].
     pub service: String,
+    /// What that service must reach before the dependent starts.
     pub condition: Condition,
 }
 
@@ -287,58 +316,76 @@ pub struct Dependency {
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
+    /// Started, whether or not it is ready (Compose's default).
     ServiceStarted,
+    /// Reported healthy by its healthcheck.
     ServiceHealthy,
+    /// Run to completion with exit code 0: a one-shot service (see [`Stack::is_one_shot`]).
     ServiceCompletedSuccessfully,
 }
 
+/// One named volume mounted into a service.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VolumeMount {
+    /// The stack's volume name (one of [`Stack::volumes`]), without the `clubhost-<slug>-` prefix.
     pub volume: String,
+    /// Absolute path inside the container.
     pub target: String,
+    /// Whether the container may only read it (`:ro`).
     pub read_only: bool,
     /// `:nocopy` / `volume: { nocopy: true }`: do not copy the image's files into a new volume.
-    pub nocopy: bool,
+    pub(crate) nocopy: bool,
 }
 
 /// One `volumes_from` entry: another service of the project whose volumes this one mounts.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct VolumesFrom {
-    pub service: String,
-    pub read_only: bool,
+pub(crate) struct VolumesFrom {
+    pub(crate) service: String,
+    pub(crate) read_only: bool,
 }
 
+/// A service's healthcheck: Compose's `healthcheck:` with its defaults filled in.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Healthcheck {
     /// Docker's form: `["CMD", ...]` or `["CMD-SHELL", "..."]`; `["NONE"]` turns off the
     /// image's healthcheck (`disable: true`); empty keeps the image's test with these timings.
     pub test: Vec<String>,
+    /// Time between probes; 30 s when the file says nothing.
     pub interval: Duration,
+    /// How long one probe may take before it counts as failed.
     pub timeout: Duration,
+    /// Failed probes in a row before the container is unhealthy; 3 by default.
     pub retries: u32,
+    /// Grace time after start during which failed probes do not count; zero by default.
     pub start_period: Duration,
     /// Docker's `StartInterval` (API 1.44+): the probe interval during `start_period`.
-    pub start_interval: Option<Duration>,
+    pub(crate) start_interval: Option<Duration>,
 }
 
+/// Compose's `restart:`: when Docker restarts the container after it exits.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
+    /// Never (the default).
     No,
+    /// Always, even one stopped on purpose once the engine restarts.
     Always,
+    /// Like `Always`, except after it was stopped on purpose.
     UnlessStopped,
+    /// After a non-zero exit, at most this many times; 0 means no limit (`on-failure` alone).
     OnFailure(u32),
 }
 
 impl Stack {
+    /// The service named `name`, if the stack has one.
     pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
         self.services.iter().find(|s| s.name == name)
     }
 
-    /// A copy for showing (portal, CLI, logs): every secret variable value masked wherever it was
-    /// interpolated (environment, command, entrypoint, labels, image, user, working dir,
-    /// healthcheck). Deploy the original, show this one.
-    pub fn redacted(&self, vars: &Vars) -> Stack {
+    /// A copy for showing: every secret variable value masked wherever it was interpolated.
+    /// Only tests show a stack this way; the faces use [`Report::redacted`].
+    #[cfg(test)]
+    pub(crate) fn redacted(&self, vars: &Vars) -> Stack {
         self.masked_with(&|t: &str| vars.redact(t))
     }
 

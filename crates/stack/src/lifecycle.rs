@@ -10,7 +10,7 @@ use super::yaml::{Node, Value};
 use super::{Condition, Dependency, Healthcheck, RestartPolicy, ServiceSpec};
 
 /// `depends_on: [a, b]` or `depends_on: { a: { condition: service_healthy } }`.
-pub fn depends_on(
+pub(crate) fn depends_on(
     c: &mut Checker,
     ctx: &Context,
     me: &str,
@@ -82,7 +82,7 @@ pub fn depends_on(
     }
 }
 
-pub fn healthcheck(c: &mut Checker, v: &Node, p: &str) -> Option<Healthcheck> {
+pub(crate) fn healthcheck(c: &mut Checker, v: &Node, p: &str) -> Option<Healthcheck> {
     let fields = c.entries(
         v,
         p,
@@ -155,7 +155,7 @@ pub fn healthcheck(c: &mut Checker, v: &Node, p: &str) -> Option<Healthcheck> {
     Some(h)
 }
 
-pub fn restart(c: &mut Checker, v: &Node, p: &str, r: &str) -> RestartPolicy {
+pub(crate) fn restart(c: &mut Checker, v: &Node, p: &str, r: &str) -> RestartPolicy {
     match r {
         "no" | "false" => RestartPolicy::No,
         "always" => RestartPolicy::Always,

@@ -10,34 +10,34 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Memory for a service that asks for none.
-    pub default_memory: String,
+    pub(crate) default_memory: String,
     /// The most memory one service may have; larger requests are capped (with a warning).
-    pub max_memory: String,
+    pub(crate) max_memory: String,
     /// CPUs for a service that asks for none.
-    pub default_cpus: f64,
+    pub(crate) default_cpus: f64,
     /// The most CPUs one service may have.
-    pub max_cpus: f64,
+    pub(crate) max_cpus: f64,
     /// Processes for a service that asks for no limit: stops fork bombs.
-    pub default_pids: i64,
-    pub max_pids: i64,
+    pub(crate) default_pids: i64,
+    pub(crate) max_pids: i64,
     /// The most services one stack may have.
     pub max_services: usize,
     /// Registries images may come from (`docker.io`, `ghcr.io`); empty means any. Images without
     /// a registry part are Docker Hub's (`docker.io`).
-    pub allowed_registries: Vec<String>,
+    pub(crate) allowed_registries: Vec<String>,
     /// The largest log file a service's `logging: { options: { max-size } }` may ask for, and
     /// what a service gets when it asks for none (`json-file` and `local` drivers only).
-    pub max_log_size: String,
+    pub(crate) max_log_size: String,
     /// The most rotated log files a service may keep (`max-file`), and the default.
-    pub max_log_files: u32,
+    pub(crate) max_log_files: u32,
     /// The most shared memory (`shm_size`) a service may ask for; `/dev/shm` counts against its
     /// memory limit anyway.
-    pub max_shm_size: String,
+    pub(crate) max_shm_size: String,
     /// Caps on `ulimits:` (`nofile`, `nproc`, `memlock`, soft and hard alike). `memlock` is
     /// written like a size (`"64m"`).
-    pub max_nofile: i64,
-    pub max_nproc: i64,
-    pub max_memlock: String,
+    pub(crate) max_nofile: i64,
+    pub(crate) max_nproc: i64,
+    pub(crate) max_memlock: String,
 }
 
 impl Default for Limits {
@@ -111,28 +111,29 @@ impl Limits {
         Ok(())
     }
 
-    pub fn default_memory_bytes(&self) -> i64 {
+    pub(crate) fn default_memory_bytes(&self) -> i64 {
         parse_bytes(&self.default_memory).unwrap_or(256 << 20)
     }
 
+    /// `max_memory` in bytes; 1 GiB when it is not a size (which [`Limits::validate`] refuses).
     pub fn max_memory_bytes(&self) -> i64 {
         parse_bytes(&self.max_memory).unwrap_or(1 << 30)
     }
 
-    pub fn max_log_size_bytes(&self) -> i64 {
+    pub(crate) fn max_log_size_bytes(&self) -> i64 {
         parse_bytes(&self.max_log_size).unwrap_or(10 << 20)
     }
 
-    pub fn max_shm_size_bytes(&self) -> i64 {
+    pub(crate) fn max_shm_size_bytes(&self) -> i64 {
         parse_bytes(&self.max_shm_size).unwrap_or(256 << 20)
     }
 
-    pub fn max_memlock_bytes(&self) -> i64 {
+    pub(crate) fn max_memlock_bytes(&self) -> i64 {
         parse_bytes(&self.max_memlock).unwrap_or(64 << 20)
     }
 
     /// The registry part of an image reference, as Docker resolves it.
-    pub fn registry_of(image: &str) -> &str {
+    pub(crate) fn registry_of(image: &str) -> &str {
         match image.split_once('/') {
             Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
             _ => "docker.io",
@@ -140,7 +141,7 @@ impl Limits {
     }
 
     /// Whether `image` may be used under the allow list.
-    pub fn image_allowed(&self, image: &str) -> bool {
+    pub(crate) fn image_allowed(&self, image: &str) -> bool {
         self.allowed_registries.is_empty()
             || self
                 .allowed_registries
@@ -152,9 +153,11 @@ impl Limits {
 /// What one service gets, after defaults and caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ResourceLimits {
+    /// Memory limit in bytes; the deployer also sets swap to it, so there is no swap on top.
     pub memory_bytes: i64,
     /// CPUs in units of 10^-9 CPUs, Docker's `NanoCpus`.
     pub nano_cpus: i64,
+    /// Maximum number of processes and threads in the container (Docker's `PidsLimit`).
     pub pids: i64,
 }
 

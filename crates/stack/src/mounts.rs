@@ -9,7 +9,7 @@ use super::{ServiceSpec, ViolationKind, VolumeMount};
 
 /// Short (`name:/path[:ro]`) and long (`type: volume, source:, target:`) volume syntax. Only
 /// declared named volumes and tmpfs mounts; every host path is refused.
-pub fn volumes(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut ServiceSpec) {
+pub(crate) fn volumes(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut ServiceSpec) {
     let Some(seq) = v.as_seq() else {
         c.invalid(v, p, format!("expected a list, found {}", v.kind()));
         return;

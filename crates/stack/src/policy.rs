@@ -8,7 +8,7 @@ use super::yaml::Node;
 /// Why a service key is refused, or `None` when the policy has nothing against it (the checker
 /// then decides whether the key is supported). `value` is the key's node, for keys that are only
 /// dangerous with some values.
-pub fn service_key(key: &str, value: &Node) -> Option<String> {
+pub(crate) fn service_key(key: &str, value: &Node) -> Option<String> {
     let text = value.scalar_text().unwrap_or_default();
     let reason = match key {
         "privileged" => "privileged containers can take over the server".to_string(),
@@ -88,7 +88,7 @@ fn security_opt(value: &Node) -> Option<String> {
 /// Why a host path in a volume source is refused, and what to write instead: a named volume
 /// for a data directory, but a named volume starts empty, so it cannot deliver a config file or
 /// the server's clock.
-pub fn host_path(source: &str, target: &str) -> String {
+pub(crate) fn host_path(source: &str, target: &str) -> String {
     if source.contains("docker.sock") {
         return format!(
             "{source:?} is the Docker socket: it would give the container control of the whole \
@@ -118,20 +118,20 @@ pub fn host_path(source: &str, target: &str) -> String {
 }
 
 /// The last part of a path (`/etc/pihole/` → `pihole`).
-pub fn last_part(path: &str) -> &str {
+pub(crate) fn last_part(path: &str) -> &str {
     path.trim_end_matches('/').rsplit('/').next().unwrap_or("")
 }
 
 /// Whether a mount path names a single file (`nginx.conf`, `Caddyfile`) rather than a
 /// directory: a named volume cannot deliver one.
-pub fn looks_like_file(path: &str) -> bool {
+pub(crate) fn looks_like_file(path: &str) -> bool {
     let l = last_part(path);
     (l.contains('.') && !l.starts_with('.') && !path.ends_with('/'))
         || matches!(l, "Caddyfile" | "Dockerfile" | "Makefile")
 }
 
 /// Whether a short-syntax volume source names a host path rather than a volume.
-pub fn is_host_path(source: &str) -> bool {
+pub(crate) fn is_host_path(source: &str) -> bool {
     source.starts_with(['/', '.', '~', '$', '\\']) || source.contains(['/', '\\'])
 }
 

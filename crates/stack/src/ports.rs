@@ -49,7 +49,7 @@ fn not_http(p: &ContainerPort) -> bool {
 }
 
 /// A service's `ports:`; the container side is kept, the host side is dropped with one warning.
-pub fn ports(c: &mut Checker, key: &Node, v: &Node, p: &str, spec: &mut ServiceSpec) {
+pub(crate) fn ports(c: &mut Checker, key: &Node, v: &Node, p: &str, spec: &mut ServiceSpec) {
     let Some(seq) = v.as_seq() else {
         c.invalid(v, p, format!("expected a list, found {}", v.kind()));
         return;
@@ -96,7 +96,7 @@ pub fn ports(c: &mut Checker, key: &Node, v: &Node, p: &str, spec: &mut ServiceS
 }
 
 /// `[host_ip:][host[-range]:]container[-range][/protocol]`; the first container port of a range.
-pub fn short_port(text: &str) -> Option<ContainerPort> {
+pub(crate) fn short_port(text: &str) -> Option<ContainerPort> {
     let (rest, protocol) = match text.rsplit_once('/') {
         Some((r, proto)) => (r, proto.to_ascii_lowercase()),
         None => (text, "tcp".to_string()),
@@ -188,7 +188,7 @@ fn best(ports: &[ContainerPort]) -> Option<&ContainerPort> {
 /// HTTP, with a warning), else the one service on an external network, else the only service,
 /// else the one service nothing else depends on (with a warning). The port: `x-clubhost.port`,
 /// else the service's best published port, else its first `expose:`, else 80 (with a warning).
-pub fn expose(
+pub(crate) fn expose(
     c: &mut Checker,
     root: &Node,
     x: Option<&Node>,

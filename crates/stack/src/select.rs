@@ -39,7 +39,7 @@ const APPENDED: &[&str] = &[
 
 /// Each service's definition with `extends` merged in, in file order. A service whose
 /// `extends` cannot be resolved keeps its own definition (the violation is recorded).
-pub fn extended(c: &mut Checker, services: &[(Node, Node)]) -> Vec<Node> {
+pub(crate) fn extended(c: &mut Checker, services: &[(Node, Node)]) -> Vec<Node> {
     services
         .iter()
         .map(|(k, v)| {
@@ -148,7 +148,7 @@ fn merge(base: &Node, child: &Node, key: &str) -> Node {
 /// Keeps the services whose profiles are enabled (or that have none); the others are checked
 /// like every service but not deployed, with a warning saying how to enable them. A deployed
 /// service may not need one that is left out.
-pub fn profiles(
+pub(crate) fn profiles(
     c: &mut Checker,
     root: &Node,
     key_of: &HashMap<String, &Node>,

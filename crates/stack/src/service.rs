@@ -71,7 +71,7 @@ struct Requests {
     pids: Option<(i64, Node)>,
 }
 
-pub fn service(
+pub(crate) fn service(
     c: &mut Checker,
     ctx: &Context,
     name: &str,

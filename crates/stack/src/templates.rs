@@ -1,16 +1,18 @@
 //! The club's stack templates (`stacks/<name>/compose.yml` + `template.toml`), embedded in the
 //! binary so `clubhost stack templates` and the portal list them without files on disk.
 
-use serde::{Deserialize, Serialize};
-
+#[cfg(test)]
 use super::interpolate::Vars;
+use serde::{Deserialize, Serialize};
 
 /// One template: its compose file and what its manifest says about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Template {
     /// Directory name under `stacks/`; what members pick.
     pub name: &'static str,
+    /// The compose file, exactly as in `stacks/<name>/compose.yml`.
     pub compose: &'static str,
+    /// The template's `template.toml`.
     pub manifest: Manifest,
 }
 
@@ -18,22 +20,31 @@ pub struct Template {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// Human name shown in listings and the portal (`WordPress`).
     pub title: String,
+    /// One sentence on what the stack is for, shown next to the title.
     pub description: String,
     /// The service visitors reach and its port (what the checker derives; kept for listings).
     pub expose: String,
+    /// Container port of `expose`.
     pub port: u16,
     /// Whether the app works under a sub-path (`/<slug>/`) and not only as the root project.
     pub subpath: bool,
+    /// Variables the compose file uses, in the order the portal asks for them.
     #[serde(default)]
     pub variables: Vec<TemplateVar>,
 }
 
+/// One `[[variables]]` entry of a manifest: a variable the compose file uses.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateVar {
+    /// Variable name as the compose file writes it (`DB_PASSWORD`).
     pub name: String,
+    /// What the value is for, shown to the member who fills it in.
     pub description: String,
+    /// Value used when the member gives none; empty means none. Never used for a secret: it
+    /// is a placeholder anyone can read in `stacks/`.
     pub default: String,
     /// Secret values are masked wherever they are shown.
     #[serde(default)]
@@ -78,6 +89,7 @@ pub fn all() -> Vec<Template> {
         .collect()
 }
 
+/// The template named `name` (a directory under `stacks/`), if there is one.
 pub fn get(name: &str) -> Option<Template> {
     all().into_iter().find(|t| t.name == name)
 }
@@ -96,8 +108,9 @@ impl Template {
             || self.compose.contains(&format!("${{{name}?"))
     }
 
+    #[cfg(test)]
     /// The template's variables at their defaults, with `overrides` on top.
-    pub fn vars(&self, overrides: &Vars) -> Vars {
+    pub(crate) fn vars(&self, overrides: &Vars) -> Vars {
         let mut vars = Vars::new();
         for v in &self.manifest.variables {
             vars.set(&v.name, &v.default, v.secret);

@@ -10,7 +10,7 @@ use super::service;
 use super::yaml::{Node, Value};
 use super::{Condition, ServiceSpec, Stack, ViolationKind};
 
-pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
+pub(crate) fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     if !matches!(root.value, Value::Map(_)) {
         c.invalid(
             root,

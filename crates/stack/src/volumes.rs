@@ -10,14 +10,14 @@ use super::{Condition, Dependency, ServiceSpec, ViolationKind, VolumeMount, Volu
 
 /// A declared volume: the name the file uses and the safe name clubhost gives Docker.
 #[derive(Debug, Clone)]
-pub struct Declared {
-    pub name: String,
-    pub safe: String,
+pub(crate) struct Declared {
+    pub(crate) name: String,
+    pub(crate) safe: String,
 }
 
 /// Top-level named volumes. Only local volumes of this project: no driver options (they can
 /// mount host paths) and no external volumes (another project's data).
-pub fn declared(c: &mut Checker, node: Option<&Node>) -> Vec<Declared> {
+pub(crate) fn declared(c: &mut Checker, node: Option<&Node>) -> Vec<Declared> {
     let Some(node) = node else { return Vec::new() };
     let mut out: Vec<Declared> = Vec::new();
     let Some(map) = node.as_map() else {
@@ -101,7 +101,7 @@ pub fn declared(c: &mut Checker, node: Option<&Node>) -> Vec<Declared> {
 
 /// A name Docker accepts as part of `clubhost-<slug>-<name>`: lowercase letters, digits, `-` and
 /// `_`, starting with a letter or digit, at most 63 bytes.
-pub fn safe_name(name: &str) -> String {
+pub(crate) fn safe_name(name: &str) -> String {
     let mut s = String::new();
     for ch in name.chars() {
         let ch = match ch.to_ascii_lowercase() {
@@ -125,7 +125,7 @@ pub fn safe_name(name: &str) -> String {
 }
 
 /// `base`, or `base-2`, `base-3`... whichever is not taken.
-pub fn unique(base: String, taken: &[&str]) -> String {
+pub(crate) fn unique(base: String, taken: &[&str]) -> String {
     if !taken.contains(&base.as_str()) {
         return base;
     }
@@ -142,14 +142,14 @@ pub fn unique(base: String, taken: &[&str]) -> String {
 
 /// The project volume an anonymous volume becomes: `<service>-<container path>`, never one of the
 /// file's own volume names.
-pub fn anonymous(service: &str, target: &str, declared: &[Declared]) -> String {
+pub(crate) fn anonymous(service: &str, target: &str, declared: &[Declared]) -> String {
     let taken: Vec<&str> = declared.iter().map(|d| d.safe.as_str()).collect();
     unique(safe_name(&format!("{service}-{target}")), &taken)
 }
 
 /// `volumes_from: [service, "service:ro"]`: only services of this project. `container:<name>`
 /// would reach a container outside the project.
-pub fn volumes_from(
+pub(crate) fn volumes_from(
     c: &mut Checker,
     services: &[String],
     me: &str,
@@ -204,7 +204,7 @@ pub fn volumes_from(
 /// Gives each service the volume mounts of the services it names in `volumes_from` (which may
 /// themselves share others'), read-only when asked, and makes it start after them, as Compose
 /// does. Targets the service mounts itself are kept.
-pub fn share(services: &mut [ServiceSpec]) {
+pub(crate) fn share(services: &mut [ServiceSpec]) {
     // Each pass resolves one more level of sharing; no chain is longer than the service count.
     for _ in 0..services.len() {
         let mut changed = false;

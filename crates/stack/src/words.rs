@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 /// Compose durations: `1m30s`, `10s`, `500ms`, `1h`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     humantime::parse_duration(text.trim()).ok()
 }
 
 /// Compose's string form of `command`/`entrypoint` is split like a shell would, without running
 /// one: whitespace separates words, quotes group them, a backslash escapes the next character.
-pub fn split(s: &str) -> Vec<String> {
+pub(crate) fn split(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;

@@ -12,23 +12,23 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
 /// A place in the source, 1-based; `0` when unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Pos {
-    pub line: u64,
-    pub column: u64,
+pub(crate) struct Pos {
+    pub(crate) line: u64,
+    pub(crate) column: u64,
 }
 
 /// One YAML node and where it was written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub pos: Pos,
-    pub value: Value,
+pub(crate) struct Node {
+    pub(crate) pos: Pos,
+    pub(crate) value: Value,
     /// Byte range of the node's definition in the source (for an alias, the anchored node), used
     /// to keep numbers as written (`1.10` stays `1.10`, not `1.1`).
     span: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -41,7 +41,7 @@ pub enum Value {
 
 impl Node {
     /// The text of a scalar as Compose reads it (`80`, `true`, `1.5`); `None` for maps and lists.
-    pub fn scalar_text(&self) -> Option<String> {
+    pub(crate) fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Value::Null => Some(String::new()),
             Value::Bool(b) => Some(b.to_string()),
@@ -53,7 +53,7 @@ impl Node {
     }
 
     /// A node at this one's place holding `value` (for merged maps and lists).
-    pub fn with_value(&self, value: Value) -> Node {
+    pub(crate) fn with_value(&self, value: Value) -> Node {
         Node {
             pos: self.pos,
             value,
@@ -61,21 +61,21 @@ impl Node {
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),
             _ => None,
         }
     }
 
-    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+    pub(crate) fn as_map(&self) -> Option<&[(Node, Node)]> {
         match &self.value {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_seq(&self) -> Option<&[Node]> {
+    pub(crate) fn as_seq(&self) -> Option<&[Node]> {
         match &self.value {
             Value::Seq(s) => Some(s),
             _ => None,
@@ -84,13 +84,13 @@ impl Node {
 
     /// The value under `key` in a map node.
     #[cfg(test)]
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|(_, v)| v)
     }
 
     /// The key node and value under `key` in a map node.
     #[cfg(test)]
-    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+    pub(crate) fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         self.as_map()?
             .iter()
             .find(|(k, _)| k.as_str() == Some(key))
@@ -98,7 +98,7 @@ impl Node {
     }
 
     /// What kind of node this is, for messages ("a list", "a map").
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match &self.value {
             Value::Null => "empty",
             Value::Bool(_) => "a boolean",
@@ -113,13 +113,13 @@ impl Node {
 
 /// A YAML syntax error, with its position when the parser gave one.
 #[derive(Debug, Clone)]
-pub struct YamlError {
-    pub pos: Pos,
-    pub message: String,
+pub(crate) struct YamlError {
+    pub(crate) pos: Pos,
+    pub(crate) message: String,
 }
 
 /// Parses one YAML document. Merge keys are expanded, aliases replayed, duplicate keys refused.
-pub fn parse(source: &str) -> Result<Node, YamlError> {
+pub(crate) fn parse(source: &str) -> Result<Node, YamlError> {
     let spanned: serde_saphyr::Spanned<Value> = serde_saphyr::from_str(source).map_err(|e| {
         let pos = e
             .location()

@@ -25,14 +25,16 @@ pub struct ProgressEvent {
     /// tell a step it has seen from a new one.
     pub seq: u64,
     /// Unix seconds (the lifecycle clock).
-    pub at: i64,
+    pub(crate) at: i64,
     /// The step for people: "network clubhost-blog created".
     pub text: String,
+    /// The step as data (which one, and its details), flattened into the event when serialized.
     #[serde(flatten)]
     pub step: Progress,
 }
 
 impl ProgressEvent {
+    /// Whether this is the deploy's last step (it is running, or it failed).
     pub fn is_last(&self) -> bool {
         self.step.is_last()
     }
@@ -49,7 +51,9 @@ struct Feed {
 /// What a reader gets: the latest deploy's steps so far, and the receiver for every step after
 /// them (nothing is lost or repeated between the two: both are taken under one lock).
 pub struct Following {
+    /// The latest deploy's steps up to now, oldest first; empty before any deploy since the start.
     pub so_far: Vec<ProgressEvent>,
+    /// Every step after `so_far`, as it happens.
     pub next: broadcast::Receiver<ProgressEvent>,
 }
 
@@ -60,6 +64,7 @@ impl Following {
     }
 }
 
+/// Every project's deploy progress, by slug; one per control plane.
 #[derive(Default)]
 pub struct Feeds {
     feeds: Mutex<HashMap<String, Feed>>,
@@ -78,7 +83,7 @@ impl Feeds {
 
     /// Records a step of `slug`'s deploy and hands it to every reader. `Started` begins a new
     /// list of steps.
-    pub fn tell(&self, slug: &str, step: Progress) {
+    pub(crate) fn tell(&self, slug: &str, step: Progress) {
         self.with_feed(slug, |feed| {
             if matches!(step, Progress::Started { .. }) {
                 feed.latest.clear();
@@ -104,8 +109,9 @@ impl Feeds {
         })
     }
 
+    #[cfg(test)]
     /// The latest deploy's steps so far.
-    pub fn latest(&self, slug: &str) -> Vec<ProgressEvent> {
+    pub(crate) fn latest(&self, slug: &str) -> Vec<ProgressEvent> {
         let feeds = self.feeds.lock().expect("progress feeds poisoned");
         feeds
             .get(slug)
@@ -114,7 +120,7 @@ impl Feeds {
     }
 
     /// Drops a deleted project's feed; readers still attached see their channel close.
-    pub fn forget(&self, slug: &str) {
+    pub(crate) fn forget(&self, slug: &str) {
         self.feeds
             .lock()
             .expect("progress feeds poisoned")

@@ -19,8 +19,10 @@ const MAX_NOTE: usize = 2000;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resubmission {
+    /// Name shown in the gallery and portal.
     #[serde(default)]
     pub name: Option<String>,
+    /// What the project is, shown in the gallery.
     #[serde(default)]
     pub description: Option<String>,
     /// The stack file's text.

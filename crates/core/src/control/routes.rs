@@ -13,7 +13,7 @@ use crate::config::{PortalConfig, ProxyConfig, RouteOverrides, StaticRoute};
 use clubhost_proxy::routes::{HostOptions, RouteLimits, RouteSpec, RouteTable, Target};
 
 /// `[proxy.overrides]`: per-route limits by slug, static path segment or host.
-pub type Overrides = BTreeMap<String, RouteOverrides>;
+pub(crate) type Overrides = BTreeMap<String, RouteOverrides>;
 use clubhost_registry::{Project, ProjectState};
 
 /// The route table for a set of projects: running ones with a known address are forwarded, other
@@ -27,12 +27,12 @@ pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> Route
 /// The routing the config contributes: static routes as specs (overrides already applied) and the
 /// overrides for project routes. Replaced whole on SIGHUP.
 pub(super) struct Routing {
-    pub statics: Vec<RouteSpec>,
-    pub overrides: Overrides,
+    pub(crate) statics: Vec<RouteSpec>,
+    pub(crate) overrides: Overrides,
 }
 
 impl Routing {
-    pub fn from_config(proxy: &ProxyConfig) -> Routing {
+    pub(crate) fn from_config(proxy: &ProxyConfig) -> Routing {
         // Host names compare without case; slugs and path segments are lowercase already.
         let overrides: Overrides = proxy
             .overrides
@@ -186,7 +186,7 @@ impl Control {
     /// Each takes a number before it reads the registry, and swaps its table in only if no later
     /// number's table was swapped in already: a later number read the registry later, so the newest
     /// view always wins and a slow publisher can never put a stale table back.
-    pub async fn publish_routes(&self) -> Result<()> {
+    pub(crate) async fn publish_routes(&self) -> Result<()> {
         self.publish_routes_after(async {}).await
     }
 

@@ -21,7 +21,7 @@ use clubhost_registry::{Project, ProjectState, User, now};
 use clubhost_stack::Stack;
 
 /// The actor the audit log names for the scheduler's steps.
-pub const SCHEDULER: &str = "scheduler";
+pub(crate) const SCHEDULER: &str = "scheduler";
 
 /// A member's renewal request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +32,7 @@ pub struct RenewalRequest {
     pub by: Option<String>,
     /// Days added to the current term end (or to today, if it has passed).
     pub days: u32,
+    /// Why the project should stay, for the admins who decide; must not be blank.
     pub reason: String,
 }
 
@@ -53,7 +54,7 @@ pub(super) fn restore_test_clock(config: &crate::config::Config) {
 }
 
 /// An RFC 3339 time for messages, or "never".
-pub fn show_time(t: Option<i64>) -> String {
+pub(crate) fn show_time(t: Option<i64>) -> String {
     match t {
         Some(s) if s >= 0 => humantime::format_rfc3339_seconds(
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(s as u64),
@@ -64,7 +65,7 @@ pub fn show_time(t: Option<i64>) -> String {
 }
 
 /// The line the "expired" page shows under the project's name.
-pub fn expired_about(p: &Project, state: ProjectState) -> String {
+pub(crate) fn expired_about(p: &Project, state: ProjectState) -> String {
     let what = if p.description.trim().is_empty() {
         String::new()
     } else {
@@ -119,7 +120,7 @@ impl Control {
 
     /// Does every step due now and returns the next deadline (None: nothing is scheduled).
     /// A step that fails is logged and left for the next run; it never stops the others.
-    pub async fn run_due_terms(&self) -> Result<Option<i64>> {
+    pub(crate) async fn run_due_terms(&self) -> Result<Option<i64>> {
         let rules = self.config.lifecycle.rules();
         // A step can make another due (expire starts the grace period): a few rounds settle it.
         for _ in 0..4 {

@@ -10,13 +10,13 @@ use clubhost_stack::Stack;
 
 /// Memory and CPU limits added up over services.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub memory_bytes: i64,
-    pub nano_cpus: i64,
+pub(crate) struct Usage {
+    pub(crate) memory_bytes: i64,
+    pub(crate) nano_cpus: i64,
 }
 
 impl Usage {
-    pub fn of(stack: &Stack) -> Usage {
+    pub(crate) fn of(stack: &Stack) -> Usage {
         stack.services.iter().fold(Usage::default(), |u, s| Usage {
             memory_bytes: u.memory_bytes + s.limits.memory_bytes,
             nano_cpus: u.nano_cpus + s.limits.nano_cpus,
@@ -35,7 +35,7 @@ impl std::ops::Add for Usage {
 }
 
 /// Refuses a project whose limits, added to what `owner` already runs, exceed the member totals.
-pub fn check_resources(
+pub(crate) fn check_resources(
     owner: &str,
     used: Usage,
     new: Usage,
@@ -71,11 +71,11 @@ pub fn check_resources(
 #[derive(Debug, Clone, Copy)]
 pub struct QuotaView {
     /// The member's other projects running or about to run.
-    pub others: i64,
+    pub(crate) others: i64,
     /// What those projects' services are limited to, added up.
-    pub used: Usage,
+    pub(crate) used: Usage,
     /// What this request's services are limited to.
-    pub asked: Usage,
+    pub(crate) asked: Usage,
 }
 
 impl QuotaView {
@@ -124,7 +124,7 @@ impl QuotaView {
 
 /// Refuses a project that would take `owner` over `limit` running projects, given `others` of
 /// theirs already running or about to. A limit of 0 means none.
-pub fn check_running(owner: &str, others: i64, limit: u32) -> Result<(), String> {
+pub(crate) fn check_running(owner: &str, others: i64, limit: u32) -> Result<(), String> {
     let would = others + 1;
     if limit == 0 || would <= i64::from(limit) {
         return Ok(());

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use clubhost_registry::ProjectState;
 use clubhost_registry::terms::TermRow;
 
+/// Seconds in a day: terms are counted in days, the registry's times in Unix seconds.
 pub const DAY: i64 = 86_400;
 
 /// `[lifecycle]` in clubhost.toml.
@@ -18,20 +19,20 @@ pub const DAY: i64 = 86_400;
 pub struct LifecycleConfig {
     /// How long before a term ends the owner is reminded, e.g. ["7d", "1d"].
     #[serde(deserialize_with = "durations")]
-    pub reminders: Vec<Duration>,
+    pub(crate) reminders: Vec<Duration>,
     /// How long an expired project's volumes are kept (an admin can restore it meanwhile) before
     /// the purge, e.g. "30d".
     #[serde(deserialize_with = "duration")]
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// Most projects one member may have running (or about to run) at once; 0 means no limit.
-    pub max_running_per_member: u32,
+    pub(crate) max_running_per_member: u32,
     /// Total memory limit across one member's active projects ("8g"; "0" means no limit).
-    pub max_memory_per_member: String,
+    pub(crate) max_memory_per_member: String,
     /// Total CPU limit across one member's active projects (0 means no limit).
-    pub max_cpus_per_member: f64,
+    pub(crate) max_cpus_per_member: f64,
     /// Lets the admin API move the clock forward (`clubhost clock`). For tests only: it makes
     /// terms run out early. The environment variable CLUBHOST_TEST_CLOCK=1 does the same.
-    pub settable_clock: bool,
+    pub(crate) settable_clock: bool,
 }
 
 impl Default for LifecycleConfig {
@@ -52,7 +53,7 @@ impl Default for LifecycleConfig {
 
 impl LifecycleConfig {
     /// Checks values serde cannot; the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.reminders.iter().any(|d| d.is_zero()) {
             return Err("key `lifecycle.reminders`: offsets must be longer than 0s".into());
         }
@@ -70,12 +71,12 @@ impl LifecycleConfig {
     }
 
     /// The member memory total in bytes (0: no limit).
-    pub fn max_memory_bytes(&self) -> i64 {
+    pub(crate) fn max_memory_bytes(&self) -> i64 {
         clubhost_stack::parse_bytes(&self.max_memory_per_member).unwrap_or(0)
     }
 
     /// The rules in seconds, reminder offsets largest first.
-    pub fn rules(&self) -> Rules {
+    pub(crate) fn rules(&self) -> Rules {
         let mut reminders: Vec<i64> = self.reminders.iter().map(|d| d.as_secs() as i64).collect();
         reminders.sort_unstable_by(|a, b| b.cmp(a));
         reminders.dedup();
@@ -107,15 +108,15 @@ fn durations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D:
 
 /// The term rules in seconds.
 #[derive(Debug, Clone)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Reminder offsets before the term end, largest first.
-    pub reminders: Vec<i64>,
-    pub grace: i64,
+    pub(crate) reminders: Vec<i64>,
+    pub(crate) grace: i64,
 }
 
 /// One thing the scheduler must do now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Remind the owner that the term ends at `term_end`, `offset` seconds ahead. `record` holds
     /// every due offset (after downtime several may be due at once: only the nearest is sent).
     Remind {
@@ -132,15 +133,20 @@ pub enum Step {
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Plan {
-    pub due: Vec<Step>,
+pub(crate) struct Plan {
+    pub(crate) due: Vec<Step>,
     /// The earliest future deadline, if any: the scheduler sleeps until then.
-    pub next: Option<i64>,
+    pub(crate) next: Option<i64>,
 }
 
 /// What is due at `now` and the next deadline after it. `sent` holds `(project id, term end,
 /// offset)` of reminders already sent.
-pub fn plan(rows: &[TermRow], sent: &HashSet<(i64, i64, i64)>, rules: &Rules, now: i64) -> Plan {
+pub(crate) fn plan(
+    rows: &[TermRow],
+    sent: &HashSet<(i64, i64, i64)>,
+    rules: &Rules,
+    now: i64,
+) -> Plan {
     let mut plan = Plan::default();
     let later = |t: i64, plan: &mut Plan| {
         plan.next = Some(plan.next.map_or(t, |n| n.min(t)));
@@ -200,7 +206,7 @@ pub fn plan(rows: &[TermRow], sent: &HashSet<(i64, i64, i64)>, rules: &Rules, no
 }
 
 /// "7 days", "1 day", "5 hours": how far ahead a reminder looks.
-pub fn describe(secs: i64) -> String {
+pub(crate) fn describe(secs: i64) -> String {
     let (n, unit) = if secs >= DAY && secs % DAY == 0 {
         (secs / DAY, "day")
     } else if secs >= 3600 {

@@ -15,18 +15,18 @@ pub struct NotifyConfig {
     /// Slack or Discord incoming webhooks.
     pub webhooks: Vec<WebhookConfig>,
     /// Email over SMTP, to members with an address on file.
-    pub smtp: Option<SmtpConfig>,
+    pub(crate) smtp: Option<SmtpConfig>,
     /// Extra addresses that hear what admins hear.
-    pub admin_emails: Vec<String>,
+    pub(crate) admin_emails: Vec<String>,
     /// A PEM file of extra trusted root certificates (the club's own CA), trusted beside the
     /// system's for https webhooks and SMTP over TLS. Relative paths are from the working
     /// directory, like `data_dir`.
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// Failed rounds before a note is given up (and logged as lost); counted across restarts.
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Wait after the first failed round; doubles after each further one.
     #[serde(deserialize_with = "duration")]
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
 }
 
 impl Default for NotifyConfig {
@@ -42,10 +42,13 @@ impl Default for NotifyConfig {
     }
 }
 
+/// Which chat service a webhook posts to; each wants its own message body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookKind {
+    /// A Slack incoming webhook.
     Slack,
+    /// A Discord channel webhook.
     Discord,
 }
 
@@ -57,17 +60,21 @@ pub enum Audience {
     Admins,
     /// Member news only (approvals, reminders, expiry…).
     Members,
+    /// Both admin and member news (the default).
     #[default]
     All,
 }
 
+/// One `[[notify.webhooks]]` entry: a chat channel notes are posted to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// Which service's message format to post in.
     pub kind: WebhookKind,
     /// The incoming-webhook URL, `https://` (or `http://` for a local relay).
     pub url: String,
     #[serde(default)]
+    /// Whose news the channel gets; all of it by default.
     pub audience: Audience,
 }
 
@@ -83,27 +90,29 @@ pub enum SmtpTls {
     None,
 }
 
+/// `[notify.smtp]`: the mail server notes are emailed through, to owners and admins with an
+/// address on file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
-    pub host: String,
+    pub(crate) host: String,
     #[serde(default = "default_smtp_port")]
-    pub port: u16,
+    pub(crate) port: u16,
     /// The sender, like "clubhost <club@example.org>".
-    pub from: String,
+    pub(crate) from: String,
     /// Unset: `tls` on port 465, `starttls` on 587, `none` on any other port (a local relay).
     #[serde(default)]
-    pub tls: Option<SmtpTls>,
+    pub(crate) tls: Option<SmtpTls>,
     /// For servers that want a login (AUTH PLAIN/LOGIN); only ever sent over TLS.
     #[serde(default)]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 impl SmtpConfig {
     /// The protection in effect: the configured one, or the port's usual one.
-    pub fn tls_mode(&self) -> SmtpTls {
+    pub(crate) fn tls_mode(&self) -> SmtpTls {
         self.tls.unwrap_or(match self.port {
             465 => SmtpTls::Tls,
             587 => SmtpTls::Starttls,
@@ -125,12 +134,12 @@ fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error
 
 impl NotifyConfig {
     /// True when any channel is configured.
-    pub fn any_channel(&self) -> bool {
+    pub(crate) fn any_channel(&self) -> bool {
         !self.webhooks.is_empty() || self.smtp.is_some()
     }
 
     /// Checks what serde cannot; the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         for (i, hook) in self.webhooks.iter().enumerate() {
             webhook::check_url(&hook.url)
                 .map_err(|e| format!("key `notify.webhooks[{i}].url`: {e}"))?;

@@ -15,7 +15,7 @@ mod config;
 mod sender;
 pub mod smtp;
 pub mod tls;
-pub mod webhook;
+pub(crate) mod webhook;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,15 +26,29 @@ pub use config::{Audience, NotifyConfig, SmtpConfig, SmtpTls, WebhookConfig, Web
 
 use clubhost_registry::{Registry, RegistryError};
 
+/// Why a note could not be delivered or the notifier could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
+    /// A webhook post failed: the request did not go through, or the service answered non-2xx.
     #[error("webhook {url}: {reason}")]
-    Webhook { url: String, reason: String },
+    Webhook {
+        /// The webhook's configured URL.
+        url: String,
+        /// What went wrong: the connection error, or the status it answered.
+        reason: String,
+    },
+    /// Sending an email failed: a bad address, the connection, TLS or the server's answer.
     #[error("email to {to}: {reason}")]
-    Smtp { to: String, reason: String },
+    Smtp {
+        /// The recipient's address.
+        to: String,
+        /// What went wrong, from the mail library or the server.
+        reason: String,
+    },
     /// The channels cannot be set up (an unreadable `ca_file`, say).
     #[error("notifications: {0}")]
     Setup(String),
+    /// Recording or reading the outbox failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
 }
@@ -49,7 +63,10 @@ pub struct Notifier {
 impl Notifier {
     /// Starts the sender when any channel is configured. It picks up only notes stored from now
     /// on, until [`Notifier::resume`] (which only a server calls) hands it the older ones too.
-    pub async fn start(config: NotifyConfig, registry: Registry) -> Result<Notifier, NotifyError> {
+    pub(crate) async fn start(
+        config: NotifyConfig,
+        registry: Registry,
+    ) -> Result<Notifier, NotifyError> {
         if !config.any_channel() {
             return Ok(Notifier { sender: None });
         }
@@ -80,7 +97,7 @@ impl Notifier {
 
     /// The notes to store with an event: all of them when a channel is configured, none
     /// otherwise (news nobody would hear is not kept).
-    pub fn keep(&self, notes: Vec<Note>) -> Vec<Note> {
+    pub(crate) fn keep(&self, notes: Vec<Note>) -> Vec<Note> {
         if self.sender.is_some() {
             notes
         } else {

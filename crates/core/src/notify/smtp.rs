@@ -13,13 +13,13 @@ use super::tls::{Roots, error_chain, install_provider};
 use super::{Note, NotifyError, SmtpConfig, SmtpTls};
 
 /// Accepts an address like `ana@club.example` or `Ana <ana@club.example>`.
-pub fn check_address(text: &str) -> Result<(), String> {
+pub(crate) fn check_address(text: &str) -> Result<(), String> {
     text.parse::<Mailbox>()
         .map(|_| ())
         .map_err(|e| format!("{text:?} is not an email address: {e}"))
 }
 
-pub async fn send(
+pub(crate) async fn send(
     config: &SmtpConfig,
     roots: &Roots,
     to: &str,

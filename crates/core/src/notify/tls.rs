@@ -26,14 +26,14 @@ pub fn install_provider() {
 
 /// Extra trusted roots (the PEM text of `notify.ca_file`), trusted beside the system's.
 #[derive(Debug, Clone, Default)]
-pub struct Roots {
+pub(crate) struct Roots {
     /// None without a `ca_file`.
     pem: Option<Arc<Vec<u8>>>,
 }
 
 impl Roots {
     /// Reads `path` (if any) and checks that it holds at least one certificate.
-    pub fn load(path: Option<&Path>) -> Result<Roots, String> {
+    pub(crate) fn load(path: Option<&Path>) -> Result<Roots, String> {
         let Some(path) = path else {
             return Ok(Roots::default());
         };
@@ -54,7 +54,7 @@ impl Roots {
     }
 
     /// The roots for reqwest.
-    pub fn for_reqwest(&self) -> Result<Vec<reqwest::Certificate>, String> {
+    pub(crate) fn for_reqwest(&self) -> Result<Vec<reqwest::Certificate>, String> {
         match &self.pem {
             Some(pem) => reqwest::Certificate::from_pem_bundle(pem).map_err(|e| error_chain(&e)),
             None => Ok(Vec::new()),
@@ -62,7 +62,7 @@ impl Roots {
     }
 
     /// The roots for lettre (one value holding every certificate of the file).
-    pub fn for_lettre(
+    pub(crate) fn for_lettre(
         &self,
     ) -> Result<Option<lettre::transport::smtp::client::Certificate>, String> {
         self.pem
@@ -74,7 +74,7 @@ impl Roots {
 }
 
 /// The HTTP client webhooks are posted with: rustls (ring), system roots plus `roots`.
-pub fn http_client(roots: &Roots) -> Result<reqwest::Client, String> {
+pub(crate) fn http_client(roots: &Roots) -> Result<reqwest::Client, String> {
     install_provider();
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
@@ -85,7 +85,7 @@ pub fn http_client(roots: &Roots) -> Result<reqwest::Client, String> {
 
 /// An error with its causes, "a: b: c": reqwest and lettre keep the interesting part (which
 /// certificate check failed) in the source chain, not in the top message.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -7,7 +7,7 @@ use super::tls::error_chain;
 use super::{Note, NotifyError, WebhookConfig, WebhookKind};
 
 /// Accepts `https://host…` and `http://host…` URLs.
-pub fn check_url(url: &str) -> Result<(), String> {
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
@@ -18,7 +18,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// The JSON body each service expects: Slack reads `text`, Discord reads `content`.
-pub fn payload(kind: WebhookKind, note: &Note) -> serde_json::Value {
+pub(crate) fn payload(kind: WebhookKind, note: &Note) -> serde_json::Value {
     let text = format!("[clubhost] {}\n{}", note.subject, note.body);
     match kind {
         WebhookKind::Slack => json!({ "text": text }),
@@ -26,7 +26,7 @@ pub fn payload(kind: WebhookKind, note: &Note) -> serde_json::Value {
     }
 }
 
-pub async fn post(
+pub(crate) async fn post(
     client: &reqwest::Client,
     hook: &WebhookConfig,
     note: &Note,

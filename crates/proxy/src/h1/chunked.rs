@@ -14,7 +14,7 @@ const MAX_TRAILERS: usize = 16 * 1024;
 
 /// What the chunked decoder found next.
 #[derive(Debug, PartialEq)]
-pub enum Chunk {
+pub(crate) enum Chunk {
     Data(Bytes),
     /// The last chunk and its trailers (empty when there were none): the body is complete.
     End(HeaderMap),
@@ -34,7 +34,7 @@ enum ChunkState {
 
 /// Decodes `Transfer-Encoding: chunked` incrementally from a read buffer.
 #[derive(Debug)]
-pub struct ChunkedDecoder {
+pub(crate) struct ChunkedDecoder {
     state: ChunkState,
     trailers: HeaderMap,
     /// Bytes of trailer section seen, against [`MAX_TRAILERS`].
@@ -53,7 +53,7 @@ impl Default for ChunkedDecoder {
 
 impl ChunkedDecoder {
     /// The next piece of the body from `buf`, consuming what it used. `Ok(None)`: read more.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Chunk>, ProtocolError> {
+    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Chunk>, ProtocolError> {
         loop {
             match self.state {
                 ChunkState::Size => {
