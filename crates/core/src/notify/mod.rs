@@ -32,7 +32,8 @@ pub enum NotifyError {
     /// A webhook post failed: the request did not go through, or the service answered non-2xx.
     #[error("webhook {url}: {reason}")]
     Webhook {
-        /// The webhook's configured URL.
+        /// The webhook's scheme and host; the path is left out because Slack's and Discord's
+        /// webhook paths are the secret that lets anyone post.
         url: String,
         /// What went wrong: the connection error, or the status it answered.
         reason: String,

@@ -32,7 +32,7 @@ pub(crate) async fn post(
     note: &Note,
 ) -> Result<(), NotifyError> {
     let fail = |reason: String| NotifyError::Webhook {
-        url: hook.url.clone(),
+        url: without_path(&hook.url),
         reason,
     };
     let res = client
@@ -40,16 +40,35 @@ pub(crate) async fn post(
         .json(&payload(hook.kind, note))
         .send()
         .await
-        .map_err(|e| fail(error_chain(&e)))?;
+        // reqwest's message names the whole URL, secret path included.
+        .map_err(|e| fail(error_chain(&e.without_url())))?;
     if !res.status().is_success() {
         return Err(fail(format!("answered {}", res.status())));
     }
     Ok(())
 }
 
+/// `https://hooks.slack.com/…`: enough to tell which service failed, never the secret path.
+fn without_path(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            format!("{scheme}://{host}/…")
+        }
+        None => "(invalid URL)".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_never_show_the_secret_path() {
+        let shown = without_path("https://hooks.slack.com/services/T000/B000/XXXXSECRET");
+        assert_eq!(shown, "https://hooks.slack.com/…");
+        assert!(!shown.contains("SECRET"));
+    }
 
     #[test]
     fn urls_are_checked() {
