@@ -5,52 +5,84 @@
 use crate::common::*;
 
 /// No registry is reachable here, so the seed file's `mysql:5.7` and `wordpress/wordpress` are
-/// stand-ins committed locally from the busybox test image, each with a command that plays its
-/// part (a TCP listener on 3306, a web server on 80). The file itself is used unchanged.
-fn tag_stand_ins() -> Vec<&'static str> {
-    let stand_ins = [
-        (
-            "mysql:5.7",
-            r#"CMD ["nc", "-ll", "-p", "3306", "-e", "echo", "hello", "db"]"#,
-        ),
-        (
-            "wordpress/wordpress:latest",
-            r#"CMD ["sh", "-c", "mkdir -p /www && echo stand-in wordpress > /www/index.html && exec httpd -f -p 80 -h /www"]"#,
-        ),
-    ];
-    for (tag, cmd) in stand_ins {
-        if docker(&["image", "inspect", tag]).status.success() {
-            continue; // made by an earlier run; same content
+/// played by stand-ins committed from the busybox test image, each with a command that plays its
+/// part (a TCP listener on 3306, a web server on 80). They go under names this suite owns and the
+/// file is deployed with its two `image:` lines pointed at them: tagging the public names would
+/// leave a club that runs the tests with a fake `mysql:5.7`, which clubhost (never pulling an
+/// image that is present) would then deploy as the real one. Removed again when dropped.
+struct StandIns(Vec<String>);
+
+impl StandIns {
+    fn make() -> StandIns {
+        let pid = std::process::id();
+        let parts = [
+            (
+                "mysql",
+                r#"CMD ["nc", "-ll", "-p", "3306", "-e", "echo", "hello", "db"]"#,
+            ),
+            (
+                "wordpress",
+                r#"CMD ["sh", "-c", "mkdir -p /www && echo stand-in wordpress > /www/index.html && exec httpd -f -p 80 -h /www"]"#,
+            ),
+        ];
+        let mut made = StandIns(Vec::new());
+        for (part, cmd) in parts {
+            let tag = format!("clubhost-test-standin-{part}:{pid}");
+            let tmp = format!("clubhost-standin-{part}-{pid}");
+            assert!(
+                docker(&["create", "--name", &tmp, IMAGE, "true"])
+                    .status
+                    .success()
+            );
+            let out = docker(&["commit", "--change", cmd, &tmp, &tag]);
+            docker(&["rm", "-f", &tmp]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            made.0.push(tag);
         }
-        let tmp = format!("clubhost-standin-{}", std::process::id());
-        assert!(
-            docker(&["create", "--name", &tmp, IMAGE, "true"])
-                .status
-                .success()
-        );
-        let out = docker(&["commit", "--change", cmd, &tmp, tag]);
-        docker(&["rm", "-f", &tmp]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        made
     }
-    stand_ins.iter().map(|(t, _)| *t).collect()
+
+    /// The seed file with its images replaced by the stand-ins, and nothing else changed.
+    fn seed_file(&self) -> String {
+        let seed = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/compose/seed-wordpress.yml"
+        ))
+        .unwrap();
+        let rewritten = seed
+            .replace("image: mysql:5.7", &format!("image: {}", self.0[0]))
+            .replace(
+                "image: wordpress/wordpress",
+                &format!("image: {}", self.0[1]),
+            );
+        assert_eq!(
+            rewritten.matches("clubhost-test-standin-").count(),
+            2,
+            "the seed file's image lines changed:\n{seed}"
+        );
+        rewritten
+    }
+}
+
+impl Drop for StandIns {
+    fn drop(&mut self) {
+        for tag in &self.0 {
+            docker(&["image", "rm", tag]);
+        }
+    }
 }
 
 #[tokio::test]
 async fn the_seed_wordpress_file_deploys_as_it_is() {
-    tag_stand_ins();
+    let stand_ins = StandIns::make();
     let mut club = Club::new();
     club.start();
     let slug = slug("seedwp");
-    let seed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/compose/seed-wordpress.yml"
-    ))
-    .unwrap();
-    let out = club.deploy(&slug, &seed);
+    let out = club.deploy(&slug, &stand_ins.seed_file());
     assert!(out.contains("running"), "{out}\n{}", club.log());
 
     let body = http()
