@@ -5,7 +5,7 @@
 use super::interpolate::{Vars, interpolate, mask};
 use super::limits::Limits;
 use super::yaml::{self, Node, Value};
-use super::{Report, Violation, ViolationKind};
+use super::{FileUse, ProjectFile, Report, Violation, ViolationKind};
 
 pub struct Checker<'a> {
     vars: &'a Vars,
@@ -14,9 +14,13 @@ pub struct Checker<'a> {
     pub warnings: Vec<Violation>,
     /// References into the project's files (`super::files`).
     pub needs_files: Vec<Violation>,
+    /// The paths those references name, for a caller that can look at the project's folder.
+    pub project_files: Vec<ProjectFile>,
     /// Secret values interpolated so far: messages mask these, and only these, so the file's own
     /// text is never starred out.
     secrets: Vec<String>,
+    /// The interpolated texts that received a secret value: only these are masked in the stack.
+    carriers: Vec<String>,
 }
 
 /// Checks one file. Never panics on any input; the seeded run in `tests/mutated.rs` and the
@@ -28,7 +32,9 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
         violations: Vec::new(),
         warnings: Vec::new(),
         needs_files: Vec::new(),
+        project_files: Vec::new(),
         secrets: Vec::new(),
+        carriers: Vec::new(),
     };
     let stack = match yaml::parse(source) {
         Ok(root) => super::top::stack(&mut c, &root),
@@ -58,12 +64,17 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
     c.violations.sort_by_key(|v| (v.line, v.column));
     c.warnings.sort_by_key(|v| (v.line, v.column));
     c.needs_files.sort_by_key(|v| (v.line, v.column));
+    c.project_files.sort_by_key(|f| (f.line, f.column));
     Report {
         stack: stack.filter(|_| c.violations.is_empty()),
         violations: c.violations,
         warnings: c.warnings,
         needs_files: c.needs_files,
-        secrets: super::SecretValues(c.secrets),
+        project_files: c.project_files,
+        secrets: super::SecretValues {
+            values: c.secrets,
+            carriers: c.carriers,
+        },
     }
 }
 
@@ -94,6 +105,17 @@ impl Checker<'_> {
             path: path.to_string(),
             kind: ViolationKind::Unsupported,
             message,
+        });
+    }
+
+    /// A path into the project's folder that a [`Checker::needs`] entry at `path` refers to.
+    pub fn project_file(&mut self, node: &Node, path: &str, usage: FileUse, file: &str) {
+        self.project_files.push(ProjectFile {
+            line: node.pos.line,
+            column: node.pos.column,
+            path: path.to_string(),
+            usage,
+            file: file.to_string(),
         });
     }
 
@@ -139,6 +161,9 @@ impl Checker<'_> {
         }
         match interpolate(&raw, self.vars) {
             Ok(i) => {
+                if !i.secrets.is_empty() {
+                    self.carriers.push(i.text.clone());
+                }
                 for s in i.secrets {
                     if !self.secrets.contains(&s) {
                         self.secrets.push(s);

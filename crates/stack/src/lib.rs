@@ -89,19 +89,47 @@ pub struct Report {
     /// files". Not violations: the file is judged on everything else. Until projects can bring
     /// their files, [`Report::deployable`] is false and [`load`] refuses the stack with these.
     pub needs_files: Vec<Violation>,
+    /// The paths behind `needs_files`, one per referenced file or folder, so a caller that has
+    /// the project's folder (`stack check FILE`) can look at them. Always relative to the
+    /// folder of the stack file and never climbing out of it (those are violations).
+    pub project_files: Vec<ProjectFile>,
     /// Secret values the file interpolated: what [`Report::redacted`] masks. Never serialized.
     #[serde(skip)]
     secrets: SecretValues,
 }
 
-/// Secret values a check interpolated. Its `Debug` shows only how many, so a report printed
-/// with `{:?}` (a log line, a failed test) never carries them.
+/// Secret values a check interpolated, and the texts they were interpolated into (the only
+/// texts masking may touch). Its `Debug` shows only how many, so a report printed with `{:?}`
+/// (a log line, a failed test) never carries them.
 #[derive(Clone, Default)]
-pub(crate) struct SecretValues(pub(crate) Vec<String>);
+pub(crate) struct SecretValues {
+    pub(crate) values: Vec<String>,
+    pub(crate) carriers: Vec<String>,
+}
 
 impl std::fmt::Debug for SecretValues {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} secret value(s)", self.0.len())
+        write!(f, "{} secret value(s)", self.values.len())
+    }
+}
+
+impl SecretValues {
+    /// `text` (a field of the stack) with the secret values masked if it came from a text a
+    /// secret was interpolated into: that text, one of its words (a command), or `KEY=` and it.
+    /// Any other text is the file's own and shown as written, even where it contains a secret's
+    /// value.
+    fn mask(&self, text: &str) -> String {
+        let value = text.split_once('=').map_or(text, |(_, v)| v);
+        let carried = |t: &str| {
+            self.carriers
+                .iter()
+                .any(|c| c == t || words::split(c).iter().any(|w| w == t))
+        };
+        if !carried(text) && !carried(value) {
+            return text.to_string();
+        }
+        let secrets: Vec<&str> = self.values.iter().map(String::as_str).collect();
+        interpolate::mask(text, &secrets)
     }
 }
 
@@ -131,18 +159,51 @@ impl Report {
     /// stack (messages are masked already). `vars` is kept for callers; the values come from the
     /// check itself, so a secret the file never uses cannot star out the file's own text.
     pub fn redacted(&self, _vars: &Vars) -> Report {
-        let secrets: Vec<&str> = self.secrets.0.iter().map(String::as_str).collect();
         Report {
             stack: self
                 .stack
                 .as_ref()
-                .map(|s| s.masked_with(&|t: &str| interpolate::mask(t, &secrets))),
+                .map(|s| s.masked_with(&|t: &str| self.secrets.mask(t))),
             violations: self.violations.clone(),
             warnings: self.warnings.clone(),
             needs_files: self.needs_files.clone(),
+            project_files: self
+                .project_files
+                .iter()
+                .map(|f| ProjectFile {
+                    file: self.secrets.mask(&f.file),
+                    ..f.clone()
+                })
+                .collect(),
             secrets: SecretValues::default(),
         }
     }
+}
+
+/// A file or folder of the project that a stack file refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectFile {
+    pub line: u64,
+    pub column: u64,
+    /// Dotted path of the key that names it (`services.web.env_file[0]`).
+    pub path: String,
+    pub usage: FileUse,
+    /// As written, relative to the stack file's folder.
+    pub file: String,
+}
+
+/// What a stack file uses one of the project's files for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileUse {
+    /// `build:`'s context folder, and the Dockerfile in it (`Dockerfile` unless named).
+    BuildContext { dockerfile: Option<String> },
+    /// A relative bind mount's source, a file or a folder.
+    Bind,
+    /// `env_file:`; a missing one is fine when not `required`.
+    EnvFile { required: bool },
+    /// A top-level secret's or config's `file:`.
+    SecretOrConfig,
 }
 
 /// A stack file that cannot be deployed: every violation, in file order.
