@@ -20,7 +20,8 @@
 //! - `audit`: logins, logouts, password changes and user actions in the audit log.
 //! - `sinks`: the local webhook receiver, SMTP sink and test CA the notification tests start.
 //! - `stack_corpus`: the checker on real-world-shaped compose files; random input never panics.
-//! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`.
+//! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`, the
+//!   small service keys on the containers; `stack_images`: image healthchecks and `platform:`.
 
 mod audit;
 mod browser;
@@ -47,3 +48,4 @@ mod proxy_visitor;
 mod sinks;
 mod skeleton;
 mod stack_deploy;
+mod stack_images;
