@@ -247,8 +247,53 @@ fn render_stack(stack: &Stack) -> String {
             list(&s.networks),
             if s.gateway { " + gateway" } else { "" }
         ));
+        out.push_str(&render_extras(s));
     }
     out
+}
+
+/// The small keys a service set, one line each; nothing for what it left alone.
+fn render_extras(s: &stack::ServiceSpec) -> String {
+    let mut lines = Vec::new();
+    if !s.ports.is_empty() {
+        let ports: Vec<String> = s
+            .ports
+            .iter()
+            .map(|p| format!("{}/{}", p.port, p.protocol))
+            .collect();
+        lines.push(format!("ports (not published): {}", ports.join(", ")));
+    }
+    if let Some(h) = &s.hostname {
+        let domain = s.domainname.as_deref().map(|d| format!(".{d}"));
+        lines.push(format!("hostname: {h}{}", domain.unwrap_or_default()));
+    }
+    if let Some(l) = &s.logging {
+        let driver = match l.driver {
+            stack::LogDriver::JsonFile => "json-file",
+            stack::LogDriver::Local => "local",
+        };
+        lines.push(format!(
+            "logging: {driver}, {} files of at most {} KiB",
+            l.max_files,
+            l.max_size_bytes >> 10
+        ));
+    }
+    if let Some(p) = &s.platform {
+        lines.push(format!("platform: {p}"));
+    }
+    if let Some(b) = s.shm_size {
+        lines.push(format!("shm_size: {} MiB", b >> 20));
+    }
+    for u in &s.ulimits {
+        lines.push(format!(
+            "ulimit {}: soft {}, hard {}",
+            u.name, u.soft, u.hard
+        ));
+    }
+    if s.init == Some(false) {
+        lines.push("init: none (the service's own process is PID 1)".into());
+    }
+    lines.iter().map(|l| format!("    {l}\n")).collect()
 }
 
 fn list(items: &[String]) -> String {
