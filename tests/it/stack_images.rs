@@ -38,7 +38,7 @@ fn ensure_healthy_image() {
 /// `timings` is set), so its image's decides.
 fn stack(db_image: &str, timings: bool) -> String {
     let healthcheck = if timings {
-        "\n    healthcheck:\n      interval: 1s\n      retries: 5"
+        "\n    healthcheck:\n      interval: 2s\n      retries: 5"
     } else {
         ""
     };
@@ -83,10 +83,15 @@ fn service_healthy_waits_on_the_images_own_healthcheck() {
         let health = docker_text(&[
             "inspect",
             "-f",
-            "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}}",
+            "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}}",
             &db,
         ]);
-        assert_eq!(health, r#"healthy ["CMD-SHELL","true"]"#, "{base}");
+        let interval = if timings { "2s" } else { "1s" };
+        assert_eq!(
+            health,
+            format!(r#"healthy ["CMD-SHELL","true"] {interval}"#),
+            "{base}"
+        );
         club.ok(&["project", "delete", &slug]);
     }
 }
