@@ -16,10 +16,11 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use serde::{Deserialize, Serialize};
 
-use super::member::{ProjectView, stack_verdict, view};
-use super::pages::{Nav, date};
+use super::models::{AdminAction, DateBounds, ProjectView, date, stack_verdict, view};
+use super::pages::Nav;
+use super::refusal::{Denied, PageResult};
 use super::session::Viewer;
-use super::{Denied, PageResult, auth, csrf};
+use super::{auth, csrf};
 use clubhost_core::control::Control;
 use clubhost_core::model::ContainerUsage;
 use clubhost_core::model::UserFlag;
@@ -146,22 +147,6 @@ pub async fn all_projects(c: &Control, v: &Viewer) -> Result<Vec<AdminProjectVie
         });
     }
     Ok(out)
-}
-
-/// Input of an admin project action: a reason (reject, expire), a note for the member
-/// (send-back), the typed slug (delete), the new term end (term) or the new term's days (restore).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AdminAction {
-    #[serde(default)]
-    pub reason: String,
-    #[serde(default)]
-    pub note: String,
-    #[serde(default)]
-    pub confirm: String,
-    #[serde(default)]
-    pub end: String,
-    #[serde(default, deserialize_with = "super::terms::optional_number")]
-    pub days: Option<u32>,
 }
 
 /// `approve` (deploys), `reject` (reason required), `send-back` (note required), `expire`,
@@ -324,7 +309,7 @@ pub async fn routes_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResult
 pub struct QueuePage {
     pub nav: Nav,
     pub items: Vec<QueueItem>,
-    pub renewals: Vec<super::terms::RenewalView>,
+    pub renewals: Vec<super::models::RenewalView>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -332,7 +317,7 @@ pub struct QueuePage {
 pub struct ProjectsPage {
     pub nav: Nav,
     pub projects: Vec<AdminProjectView>,
-    pub dates: super::project::DateBounds,
+    pub dates: DateBounds,
 }
 
 #[derive(Template, WebTemplate)]
@@ -372,7 +357,7 @@ pub async fn projects_page(v: Viewer, State(c): State<Arc<Control>>) -> PageResu
     Ok(ProjectsPage {
         nav: Nav::of(&v),
         projects,
-        dates: super::project::DateBounds::of(&c),
+        dates: DateBounds::of(&c),
     }
     .into_response())
 }
@@ -417,7 +402,7 @@ pub async fn user_form(
     v: Viewer,
     State(c): State<Arc<Control>>,
     Path((name, action)): Path<(String, String)>,
-    axum::Form(f): axum::Form<auth::CsrfOnly>,
+    axum::Form(f): axum::Form<super::csrf::CsrfOnly>,
 ) -> PageResult {
     auth::admin(&v)?;
     csrf::check(&v, &f.csrf)?;

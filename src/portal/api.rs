@@ -21,12 +21,16 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::admin::{self, AdminAction, AuditFilter};
-use super::auth::{self, SignupInput};
+use super::account::{self, SignupInput};
+use super::admin::{self, AuditFilter};
+use super::csrf::{self, check_csrf};
 use super::member;
+use super::models;
+use super::models::AdminAction;
+use super::refusal::Denied;
 use super::request::{self, RequestInput, ResubmitInput};
 use super::session::{self, Viewer};
-use super::{Denied, csrf, pages};
+use super::{auth, pages};
 use clubhost_core::control::Control;
 
 /// The API's routes under `base` (`/portal`).
@@ -70,16 +74,6 @@ fn ok(v: impl serde::Serialize) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
-/// The CSRF header check for signed-in callers (origin check always).
-pub(super) fn check_csrf(v: &Viewer, headers: &HeaderMap) -> Result<(), Denied> {
-    auth::member(v)?;
-    let given = headers
-        .get(csrf::HEADER)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    csrf::check(v, given)
-}
-
 fn with_session(v: &Viewer, status: StatusCode, body: Value, token: &str) -> Response {
     let max_age = if token.is_empty() {
         0
@@ -117,7 +111,7 @@ async fn signup(
     Json(input): Json<SignupInput>,
 ) -> ApiResult {
     csrf::check_origin(&v)?;
-    let (user, token) = auth::signup(&c, &input).await?;
+    let (user, token) = account::signup(&c, &input).await?;
     Ok(with_session(
         &v,
         StatusCode::CREATED,
@@ -138,7 +132,7 @@ async fn login(
     Json(input): Json<LoginInput>,
 ) -> ApiResult {
     csrf::check_origin(&v)?;
-    let (user, token) = auth::login(&c, &v, &input.login, &input.password).await?;
+    let (user, token) = account::login(&c, &v, &input.login, &input.password).await?;
     Ok(with_session(
         &v,
         StatusCode::OK,
@@ -149,7 +143,7 @@ async fn login(
 
 async fn logout(v: Viewer, State(c): State<Arc<Control>>, headers: HeaderMap) -> ApiResult {
     check_csrf(&v, &headers)?;
-    auth::logout(&c, &v).await?;
+    account::logout(&c, &v).await?;
     Ok(with_session(
         &v,
         StatusCode::OK,
@@ -171,7 +165,7 @@ async fn password(
     Json(input): Json<PasswordInput>,
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
-    let token = auth::change_password(&c, &v, &input.current, &input.new).await?;
+    let token = account::change_password(&c, &v, &input.current, &input.new).await?;
     Ok(with_session(
         &v,
         StatusCode::OK,
@@ -235,7 +229,7 @@ async fn submit(
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
     let p = request::submit(&c, &v, &input).await?;
-    let view = member::view(&c, &p).await?;
+    let view = models::view(&c, &p).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "stack_problem": view.stack_problem, "project": view })),
@@ -253,7 +247,7 @@ async fn resubmit(
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
     let p = request::resubmit(&c, &v, &slug, &input).await?;
-    ok(member::view(&c, &p).await?)
+    ok(models::view(&c, &p).await?)
 }
 
 async fn show(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>) -> ApiResult {
@@ -263,7 +257,7 @@ async fn show(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>
         Err(e) => return Err(e.into()),
     };
     auth::owner_or_admin(&v, &p)?;
-    ok(member::view(&c, &p).await?)
+    ok(models::view(&c, &p).await?)
 }
 
 async fn logs(v: Viewer, State(c): State<Arc<Control>>, Path(slug): Path<String>) -> ApiResult {
@@ -283,7 +277,7 @@ async fn action(
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
     let p = member::project_action(&c, &v, &slug, &action).await?;
-    ok(member::view(&c, &p).await?)
+    ok(models::view(&c, &p).await?)
 }
 
 async fn queue(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
@@ -309,7 +303,7 @@ async fn admin_action(
         serde_json::from_slice(&body).map_err(|e| Denied::Invalid(format!("request body: {e}")))?
     };
     match admin::project_action(&c, &v, &slug, &action, &input).await? {
-        Some(p) => ok(member::view(&c, &p).await?),
+        Some(p) => ok(models::view(&c, &p).await?),
         None => ok(json!({ "deleted": slug })),
     }
 }

@@ -3,8 +3,10 @@
 //! the session's token for signed-in users (a hidden form field, or the `X-CSRF-Token` header in
 //! the API), or the anonymous `clubhost_csrf` cookie's value for the login and sign-up forms.
 
-use super::Denied;
+use super::refusal::Denied;
 use super::session::Viewer;
+use axum::http::HeaderMap;
+use serde::Deserialize;
 
 /// The API's CSRF header.
 pub const HEADER: &str = "x-csrf-token";
@@ -50,6 +52,22 @@ pub fn check(v: &Viewer, given: &str) -> Result<(), Denied> {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// The CSRF header check for signed-in callers (origin check always).
+pub(super) fn check_csrf(v: &Viewer, headers: &HeaderMap) -> Result<(), Denied> {
+    super::auth::member(v)?;
+    let given = headers
+        .get(HEADER)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    check(v, given)
 }
 
 #[cfg(test)]

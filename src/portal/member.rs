@@ -13,134 +13,17 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect};
 use futures_util::{Stream, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::auth::{self, CsrfOnly};
-use super::pages::{Nav, date, href};
+use super::auth;
+use super::csrf;
+use super::csrf::CsrfOnly;
+use super::models::{DateBounds, ProjectView, view};
+use super::pages::Nav;
+use super::refusal::{Denied, PageResult};
 use super::session::Viewer;
-use super::{Denied, PageResult, csrf};
-use clubhost_core::control::{Control, ControlError, check_stack_size};
+use clubhost_core::control::{Control, ControlError};
 use clubhost_core::model::{Project, ProjectState, RegistryError};
-use clubhost_stack as stack;
-
-/// The stack checker's verdict on a stack for project `slug`, exactly as approval will see it (the
-/// club's limits, the project's variables and clubhost's own `CLUBHOST_*` ones), secrets masked:
-/// (every problem, one per line; the normalized stack as JSON).
-pub fn stack_verdict(
-    c: &Control,
-    slug: &str,
-    own: &stack::Vars,
-    source: &str,
-) -> (Option<String>, Option<String>) {
-    if source.trim().is_empty() {
-        return (Some("stack: paste or upload a compose file".into()), None);
-    }
-    if let Err(e) = check_stack_size(source) {
-        return (Some(e.to_string()), None);
-    }
-    let vars = c.stack_vars(slug, &format!("/{slug}"), own);
-    let report = stack::check(source, &vars, &c.config().limits).redacted(&vars);
-    let problems: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
-    let normalized = report
-        .stack
-        .as_ref()
-        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default());
-    if problems.is_empty() {
-        (None, normalized)
-    } else {
-        (Some(problems.join("\n")), normalized)
-    }
-}
-
-/// A project as its owner (or an admin) sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProjectView {
-    pub slug: String,
-    pub name: String,
-    pub owner: String,
-    pub state: String,
-    pub href: String,
-    pub source_url: String,
-    pub term_end: Option<String>,
-    /// Never expires (an admin said so).
-    pub permanent: bool,
-    /// The root project (served at `/`): it has no term.
-    pub root: bool,
-    pub failure_reason: Option<String>,
-    pub history: Vec<HistoryLine>,
-    pub can_withdraw: bool,
-    pub can_redeploy: bool,
-    /// The latest renewal request, with its status.
-    pub renewal: Option<super::terms::RenewalView>,
-    /// Whether the owner may ask for a renewal now.
-    pub can_renew: bool,
-    /// Sent back by an admin: the member may edit it and submit it again.
-    pub can_resubmit: bool,
-    /// The admin's note from the last time the request was sent back.
-    pub review_note: Option<String>,
-    /// The stack template the project's stack is, word for word (`stacks/<name>`).
-    pub template: Option<String>,
-    /// While the request waits (for an admin or for its member): the checker's verdict on the
-    /// stored stack, as approval will see it, and the normalized stack (secrets masked).
-    pub stack_problem: Option<String>,
-    pub normalized: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryLine {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub reason: String,
-}
-
-pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
-    let history = c
-        .audit_log(Some(&p.slug))
-        .await?
-        .into_iter()
-        .map(|e| HistoryLine {
-            at: date(e.at),
-            actor: e.actor,
-            action: e.action,
-            reason: e.reason,
-        })
-        .collect();
-    let state = p.state();
-    let renewal = super::terms::latest_renewal(c, &p.slug).await?;
-    let waiting = matches!(
-        state,
-        ProjectState::Requested | ProjectState::ChangesRequested
-    );
-    let (stack_problem, normalized) = if waiting {
-        let own = c.variables(&p.slug).await?;
-        stack_verdict(c, &p.slug, &own, &p.stack_source)
-    } else {
-        (None, None)
-    };
-    Ok(ProjectView {
-        can_renew: super::terms::can_renew(p, renewal.as_ref()),
-        renewal,
-        permanent: p.permanent,
-        root: p.is_root,
-        slug: p.slug.clone(),
-        name: p.name.clone(),
-        owner: p.owner.clone(),
-        state: state.to_string(),
-        href: href(c, p),
-        source_url: c.source_url(&p.slug).await?,
-        term_end: p.term_end.map(date),
-        failure_reason: p.failure_reason.clone(),
-        history,
-        can_withdraw: waiting,
-        can_redeploy: matches!(state, ProjectState::Running | ProjectState::Failed),
-        can_resubmit: state == ProjectState::ChangesRequested,
-        review_note: p.review_note.clone(),
-        template: stack::templates::matching(&p.stack_source).map(|t| t.name.to_string()),
-        stack_problem,
-        normalized,
-    })
-}
 
 pub async fn my_projects(c: &Control, v: &Viewer) -> Result<Vec<ProjectView>, Denied> {
     let s = auth::member(v)?;
@@ -216,7 +99,7 @@ pub struct MinePage {
     pub nav: Nav,
     pub projects: Vec<ProjectView>,
     pub submitted: bool,
-    pub dates: super::project::DateBounds,
+    pub dates: DateBounds,
     pub resubmitted: bool,
 }
 
@@ -238,7 +121,7 @@ pub async fn mine_page(
         nav: Nav::of(&v),
         projects,
         submitted: q.submitted.is_some(),
-        dates: super::project::DateBounds::of(&c),
+        dates: DateBounds::of(&c),
         resubmitted: q.resubmitted.is_some(),
     }
     .into_response())
@@ -278,7 +161,7 @@ pub async fn logs_live(
     v: Viewer,
     State(c): State<Arc<Control>>,
     Path(slug): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, super::PageError> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, super::refusal::PageError> {
     auth::member(&v)?;
     let p = c.project(&slug).await?;
     auth::owner_or_admin(&v, &p)?;

@@ -11,10 +11,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
+use super::auth;
+use super::models::href;
+use super::refusal::PageResult;
 use super::session::Viewer;
-use super::{PageResult, auth};
 use clubhost_core::control::Control;
-use clubhost_core::model::{Project, ProjectState};
+use clubhost_core::model::ProjectState;
 
 #[derive(RustEmbed)]
 #[folder = "web/static/"]
@@ -112,23 +114,8 @@ pub struct JoinPage {
     pub invite_url: Option<String>,
 }
 
-/// Where a project is served. A path on this host, unless the portal lives on its own host
-/// (`portal.<domain>`, see `[portal] own_host`): then the project is on the club's domain.
-pub fn href(c: &Control, p: &Project) -> String {
-    let path = if p.is_root {
-        "/".to_string()
-    } else {
-        format!("{}/", p.route)
-    };
-    if c.config().proxy.subdomains && c.config().portal.own_host {
-        format!("{}://{}{path}", c.config().proxy.scheme, c.config().domain)
-    } else {
-        path
-    }
-}
-
 /// The running projects, for the gallery page and its API twin.
-pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::Denied> {
+pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::refusal::Denied> {
     let mut items = Vec::new();
     for p in c.projects().await? {
         if p.state() != ProjectState::Running {
@@ -180,33 +167,14 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
-/// Unix seconds as a UTC date, for templates.
-pub fn date(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    let secs = t.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn dates_are_utc() {
-        assert_eq!(super::date(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::date(1_764_000_000), "2025-11-24 16:00 UTC");
+        assert_eq!(crate::portal::models::date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            crate::portal::models::date(1_764_000_000),
+            "2025-11-24 16:00 UTC"
+        );
     }
 }

@@ -23,14 +23,14 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::member::{ProjectView, view};
-use super::pages::{Nav, date};
+use super::auth;
+use super::models::{DateBounds, ProjectView, view};
+use super::pages::Nav;
+use super::refusal::{Denied, PageError, PageResult};
 use super::session::Viewer;
-use super::{Denied, PageError, PageResult, auth};
 use clubhost_core::control::Control;
 use clubhost_core::control::progress::ProgressEvent;
-use clubhost_core::lifecycle::terms::DAY;
-use clubhost_core::model::{Project, now};
+use clubhost_core::model::Project;
 
 /// The routes of this module, pages and JSON API (merged into `portal::router`).
 pub fn router(base: &str) -> Router<Arc<Control>> {
@@ -47,27 +47,6 @@ async fn visible(c: &Control, v: &Viewer, slug: &str) -> Result<Project, Denied>
     let p = c.project(slug).await?;
     auth::owner_or_admin(v, &p)?;
     Ok(p)
-}
-
-/// Today and the latest term end allowed, as `YYYY-MM-DD`, for the date inputs' bounds.
-#[derive(Debug, Clone)]
-pub struct DateBounds {
-    pub today: String,
-    pub max_day: String,
-    /// `projects.max_days`: the longest term.
-    pub max_days: u32,
-}
-
-impl DateBounds {
-    pub fn of(c: &Control) -> DateBounds {
-        let t = now();
-        let day = |t: i64| date(t).chars().take(10).collect();
-        DateBounds {
-            today: day(t),
-            max_day: day(t + i64::from(c.config().projects.max_days) * DAY),
-            max_days: c.config().projects.max_days,
-        }
-    }
 }
 
 /// One deploy step on the page.

@@ -8,17 +8,14 @@
 //! the CLI's `--secret` does) and are never put back into a page or an answer. When editing, a
 //! secret left empty keeps its stored value.
 
-pub mod form;
-
-pub use form::{edit_form, edit_page, request_form, request_page};
-
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::member::stack_verdict;
+use super::auth;
+use super::models::stack_verdict;
+use super::refusal::Denied;
 use super::session::Viewer;
-use super::{Denied, auth};
 use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
 use clubhost_core::model::{Project, RegistryError};
 use clubhost_stack::{Vars, templates};

@@ -15,7 +15,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
-use super::{Denied, Mount};
+use super::mount::Mount;
+use super::refusal::Denied;
 use clubhost_core::control::Control;
 use clubhost_core::model::Session;
 
@@ -128,7 +129,7 @@ impl Viewer {
 }
 
 impl FromRequestParts<Arc<Control>> for Viewer {
-    type Rejection = super::PageError;
+    type Rejection = super::refusal::PageError;
 
     async fn from_request_parts(
         parts: &mut Parts,

@@ -14,16 +14,15 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Deserialize;
 
-use super::admin::AdminAction;
-use super::pages::date;
+use super::models::{AdminAction, RenewalView, date, optional_number};
+use super::refusal::{Denied, PageResult};
 use super::session::Viewer;
-use super::{Denied, PageResult, auth, csrf};
+use super::{auth, csrf};
 use clubhost_core::control::{Control, RenewalRequest};
 use clubhost_core::lifecycle::terms::DAY;
-use clubhost_core::model::Renewal;
-use clubhost_core::model::{Project, ProjectState, now};
+use clubhost_core::model::{Project, now};
 
 /// The routes of this module, pages and JSON API (merged into `portal::router`).
 pub fn router(base: &str) -> Router<Arc<Control>> {
@@ -34,46 +33,6 @@ pub fn router(base: &str) -> Router<Arc<Control>> {
         .route(&at("/api/projects/{slug}/renew"), post(renew_api))
         .route(&at("/api/admin/renewals"), get(renewals_api))
         .route(&at("/api/admin/renewals/{id}/{verdict}"), post(decide_api))
-}
-
-/// A renewal request as the portal shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RenewalView {
-    #[serde(flatten)]
-    pub renewal: Renewal,
-    /// `new_end` and `current_end` for people.
-    pub new_end_text: String,
-    pub current_end_text: String,
-}
-
-impl From<Renewal> for RenewalView {
-    fn from(r: Renewal) -> Self {
-        RenewalView {
-            new_end_text: date(r.new_end),
-            current_end_text: r.current_end.map(date).unwrap_or_else(|| "none".into()),
-            renewal: r,
-        }
-    }
-}
-
-/// The latest renewal request of a project, if it ever had one.
-pub async fn latest_renewal(c: &Control, slug: &str) -> Result<Option<RenewalView>, Denied> {
-    Ok(c.renewals_of(slug)
-        .await?
-        .into_iter()
-        .next()
-        .map(RenewalView::from))
-}
-
-/// Whether the owner may ask to renew `p` now: its term runs, it has an end, nothing is pending.
-pub fn can_renew(p: &Project, latest: Option<&RenewalView>) -> bool {
-    matches!(
-        p.state(),
-        ProjectState::Running | ProjectState::Failed | ProjectState::Stopped
-    ) && !p.is_root
-        && !p.permanent
-        && p.term_end.is_some()
-        && latest.is_none_or(|r| r.renewal.state != "pending")
 }
 
 /// `YYYY-MM-DD` (the end of that day, 23:59 UTC) or an RFC 3339 time, as Unix seconds.
@@ -93,24 +52,6 @@ pub fn parse_end(text: &str) -> Result<i64, Denied> {
                 "end: {text:?} is not a date like 2026-05-01 (or a time like 2026-05-01T12:00:00Z)"
             ))
         })
-}
-
-/// A whole number from a form (text) or JSON (number or text); empty means none.
-pub fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumberOrText {
-        Number(u32),
-        Text(String),
-    }
-    match Option::<NumberOrText>::deserialize(d)? {
-        None => Ok(None),
-        Some(NumberOrText::Number(n)) => Ok(Some(n)),
-        Some(NumberOrText::Text(t)) if t.trim().is_empty() => Ok(None),
-        Some(NumberOrText::Text(t)) => t.trim().parse().map(Some).map_err(|_| {
-            serde::de::Error::custom(format!("days: {t:?} is not a whole number of days"))
-        }),
-    }
 }
 
 /// What a member sends to ask for a renewal: the new end (`end`, a date) or a number of days
@@ -307,7 +248,7 @@ async fn renew_api(
     Path(slug): Path<String>,
     bytes: axum::body::Bytes,
 ) -> Result<Response, Denied> {
-    super::api::check_csrf(&v, &headers)?;
+    super::csrf::check_csrf(&v, &headers)?;
     let r = request_renewal(&c, &v, &slug, &body(&bytes)?).await?;
     Ok((axum::http::StatusCode::CREATED, Json(r)).into_response())
 }
@@ -323,7 +264,7 @@ async fn decide_api(
     Path((id, verdict)): Path<(i64, String)>,
     bytes: axum::body::Bytes,
 ) -> Result<Response, Denied> {
-    super::api::check_csrf(&v, &headers)?;
+    super::csrf::check_csrf(&v, &headers)?;
     auth::admin(&v)?;
     Ok(Json(decide(&c, &v, id, &verdict, &body(&bytes)?).await?).into_response())
 }

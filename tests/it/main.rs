@@ -19,10 +19,11 @@
 //! - `images`: `gc --images` prunes only images clubhost deployed that no project needs.
 //! - `audit`: logins, logouts, password changes and user actions in the audit log.
 //! - `sinks`: the local webhook receiver, SMTP sink and test CA the notification tests start.
-//! - `stack_corpus`: the checker on real-world-shaped compose files; random input never panics.
+//! - `architecture`: which crate may depend on what, and no module cycles in any crate.
 //! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`, the
 //!   small service keys on the containers; `stack_images`: image healthchecks and `platform:`.
 
+mod architecture;
 mod audit;
 mod browser;
 mod cli;

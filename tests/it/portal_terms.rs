@@ -15,7 +15,7 @@ const DAY: i64 = 86_400;
 
 /// The date `days` from now (the lifecycle clock), as `<input type=date>` sends it.
 fn day_from_now(days: i64) -> String {
-    clubhost::portal::pages::date(clubhost_core::model::now() + days * DAY)[..10].to_string()
+    clubhost::portal::models::date(clubhost_core::model::now() + days * DAY)[..10].to_string()
 }
 
 /// A portal with a 30-day longest term, an admin, the owner `ana` and another member `bo`, and

@@ -89,9 +89,16 @@ async fn static_routes_reload_on_sighup() {
     assert_eq!(text, "two");
     assert!(club.log().contains("config not reloaded"), "{}", club.log());
 
-    // One access log line per request (plain format by default).
+    // One access log line per request (plain format by default), the portal's included.
     assert!(
         club.log().contains("Static GET /static/id 200"),
+        "{}",
+        club.log()
+    );
+    let portal = c.get(club.url("/portal/login")).send().await.unwrap();
+    assert_eq!(portal.status(), 200);
+    assert!(
+        club.log().contains("Portal GET /portal/login 200"),
         "{}",
         club.log()
     );

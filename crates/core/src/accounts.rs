@@ -1,4 +1,4 @@
-//! Account rules in one place: what a user name, an e-mail address and a password must look like,
+//! Account rules in one place (plain functions; `Control` turns their messages into errors): what a user name, an e-mail address and a password must look like,
 //! and how passwords are hashed (Argon2id) and checked. The portal's sign-up, the admin API's
 //! `user add` and every password change use these, so the rules cannot drift apart.
 
@@ -8,26 +8,24 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
-use crate::control::ControlError;
-
 /// A user name: 2-32 letters, digits, dots, dashes or underscores (it appears in URLs, audit lines
 /// and notifications, so nothing that needs escaping).
-pub(crate) fn check_name(name: &str) -> Result<(), ControlError> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let ok = (2..=32).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if !ok {
-        return Err(ControlError::Invalid(format!(
+        return Err(format!(
             "name: {name:?} is not allowed; use 2-32 letters, digits, dots, dashes or underscores"
-        )));
+        ));
     }
     Ok(())
 }
 
 /// An address notifications can be sent to: one `@`, a dotted domain, no spaces, and one the
 /// mail library accepts.
-pub(crate) fn check_email(email: &str) -> Result<(), ControlError> {
+pub(crate) fn check_email(email: &str) -> Result<(), String> {
     let ok = email.len() <= 254
         && !email.contains(char::is_whitespace)
         && email
@@ -35,30 +33,26 @@ pub(crate) fn check_email(email: &str) -> Result<(), ControlError> {
             .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && crate::notify::smtp::check_address(email).is_ok();
     if !ok {
-        return Err(ControlError::Invalid(format!(
-            "email: {email:?} is not an email address"
-        )));
+        return Err(format!("email: {email:?} is not an email address"));
     }
     Ok(())
 }
 
 /// At least 10 characters (a few words make a good one), at most 1024 (hashing cost).
-pub(crate) fn check_password_rules(password: &str) -> Result<(), ControlError> {
+pub(crate) fn check_password_rules(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if !(10..=1024).contains(&n) {
-        return Err(ControlError::Invalid(
-            "password: use at least 10 characters (a few words make a good one)".into(),
-        ));
+        return Err("password: use at least 10 characters (a few words make a good one)".into());
     }
     Ok(())
 }
 
-/// The Argon2id hash (PHC string) the registry stores.
-pub fn hash_password(password: &str) -> Result<String, ControlError> {
+/// The Argon2id hash (PHC string) the registry stores; the error is a fault of the server.
+pub fn hash_password(password: &str) -> Result<String, String> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| ControlError::Internal(format!("cannot hash a password: {e}")))
+        .map_err(|e| format!("cannot hash a password: {e}"))
 }
 
 pub(crate) fn verify_password(password: &str, hash: &str) -> bool {

@@ -83,6 +83,10 @@ pub struct ProxyConfig {
     /// wait between requests); stops slowloris.
     #[serde(with = "humantime_serde_compat")]
     pub header_read_timeout: Duration,
+    /// Upstream connections one project may hold at once (0: no cap); past it visitors get 503
+    /// naming the project, so a project that never answers cannot take the proxy's capacity from
+    /// the others.
+    pub max_conns_per_route: usize,
     /// One access log line per request.
     pub access_log: bool,
     /// `[proxy.overrides.<key>]`: limits for one route that differ from the ones above. The key
@@ -105,6 +109,8 @@ pub struct RouteOverrides {
     pub response_header_timeout: Option<Duration>,
     /// Switches the sub-path helpers (Location / Set-Cookie rewrite) on or off for this route.
     pub rewrite: Option<bool>,
+    /// Replaces `proxy.max_conns_per_route` for this route.
+    pub max_conns_per_route: Option<usize>,
 }
 
 /// A `[[proxy.routes]]` entry: a path prefix or a host, sent to a fixed upstream.
@@ -166,6 +172,7 @@ impl Config {
             response_header_timeout: p.response_header_timeout,
             idle_timeout: p.idle_timeout,
             header_read_timeout: p.header_read_timeout,
+            max_conns_per_route: p.max_conns_per_route,
             access_log: p.access_log.then_some(self.log.format),
             shutdown_deadline: std::time::Duration::from_secs(10),
             portal_path: match &portal_host {
@@ -366,6 +373,7 @@ impl Default for ProxyConfig {
             response_header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
+            max_conns_per_route: 256,
             access_log: true,
             overrides: Default::default(),
         }

@@ -173,7 +173,9 @@ impl Body for UpstreamBody {
 /// anything else (the portal's, the proxy's own pages) boxed.
 #[allow(clippy::large_enum_variant)] // Not boxing the common variant is the point.
 pub enum ProxyBody {
-    Upstream(super::h1::ResponseBody),
+    /// The lease counts the upstream connection against its project's cap until this body is
+    /// dropped.
+    Upstream(super::h1::ResponseBody, super::metrics::Lease),
     Other(UnsyncBoxBody<Bytes, BoxError>),
 }
 
@@ -198,21 +200,21 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            ProxyBody::Upstream(b) => Pin::new(b).poll_frame(cx).map_err(BoxError::from),
+            ProxyBody::Upstream(b, _) => Pin::new(b).poll_frame(cx).map_err(BoxError::from),
             ProxyBody::Other(b) => Pin::new(b).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
-            ProxyBody::Upstream(b) => b.is_end_stream(),
+            ProxyBody::Upstream(b, _) => b.is_end_stream(),
             ProxyBody::Other(b) => b.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            ProxyBody::Upstream(b) => b.size_hint(),
+            ProxyBody::Upstream(b, _) => b.size_hint(),
             ProxyBody::Other(b) => b.size_hint(),
         }
     }

@@ -109,6 +109,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            // `Connection: host` must not strip the Host the project routes by (RFC 9110 §7.6.1:
+            // an option may not name a field meant for every recipient).
+            .filter(|n| n != header::HOST)
             .collect();
         for h in &named {
             headers.remove(h);

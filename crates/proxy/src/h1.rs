@@ -14,7 +14,9 @@
 use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
@@ -24,8 +26,6 @@ use hyper::{Method, Response, StatusCode, Version};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
-
-use super::upstream::Home;
 
 /// A response head larger than this is refused (502): nginx's default is 4–8 KiB.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -117,6 +117,33 @@ impl Conn {
     }
 }
 
+/// Whoever keeps idle connections (the pool in `upstream`). The codec hands a finished body's
+/// connection back through this trait so it never depends on the pool's module: `upstream` uses
+/// `h1`, never the other way round.
+pub trait Pool: Send + Sync {
+    /// Takes back a connection whose last response ended cleanly, for reuse with `addr`.
+    fn checkin(self: Arc<Self>, addr: SocketAddr, conn: Conn);
+}
+
+/// Where a finished response body's connection goes: its upstream's idle list. Weak, so a body
+/// outliving the proxy does not keep the pool alive.
+pub struct Home {
+    pool: Weak<dyn Pool>,
+    addr: SocketAddr,
+}
+
+impl Home {
+    pub fn new(pool: Weak<dyn Pool>, addr: SocketAddr) -> Home {
+        Home { pool, addr }
+    }
+
+    fn checkin(self, conn: Conn) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.checkin(self.addr, conn);
+        }
+    }
+}
+
 /// How the request body goes upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestFraming {
@@ -193,6 +220,8 @@ pub enum ProtocolError {
     Header(String),
     #[error("conflicting or invalid Content-Length")]
     ContentLength,
+    #[error("a transfer coding other than chunked")]
+    TransferCoding,
     #[error("malformed chunked body")]
     Chunk,
     #[error("connection closed before the response ended")]
@@ -289,16 +318,21 @@ pub fn parse_response_head(
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let framing = match (no_body, scan.transfer_encoding, scan.length) {
+    // Only chunked is decoded, and the visitor's side is framed afresh: any other transfer coding
+    // (`gzip, chunked`, a bare `gzip`, chunked twice) would reach the visitor undecoded and
+    // unannounced, so such a response is refused (502).
+    if !no_body && scan.te_seen && (scan.te_chunked != 1 || scan.te_other) {
+        return Err(ProtocolError::TransferCoding);
+    }
+    let framing = match (no_body, scan.te_seen, scan.length) {
         (true, _, _) => Framing::None,
-        (false, Some(true), _) => Framing::Chunked,
-        // A transfer coding that is not chunked last: the body runs until the upstream closes.
-        (false, Some(false), _) | (false, None, None) => Framing::UntilClose,
-        (false, None, Some(n)) => Framing::Length(n),
+        (false, true, _) => Framing::Chunked,
+        (false, false, None) => Framing::UntilClose,
+        (false, false, Some(n)) => Framing::Length(n),
     };
     // Both framings in one head: Transfer-Encoding wins, the stale length must not reach the
     // visitor (whose side is framed afresh), and the connection is not trusted again.
-    let both = !no_body && scan.transfer_encoding.is_some() && scan.length.is_some();
+    let both = !no_body && scan.te_seen && scan.length.is_some();
     if both {
         headers.remove(header::CONTENT_LENGTH);
     }
@@ -324,8 +358,11 @@ pub fn parse_response_head(
 struct Scan {
     /// Content-Length, once every value has agreed.
     length: Option<u64>,
-    /// Transfer-Encoding seen: whether its last coding is chunked.
-    transfer_encoding: Option<bool>,
+    /// A Transfer-Encoding line was seen; how many `chunked` codings all of them name, and
+    /// whether any names another coding (or none).
+    te_seen: bool,
+    te_chunked: u8,
+    te_other: bool,
     /// Connection tokens.
     close: bool,
     keep_alive_token: bool,
@@ -349,13 +386,17 @@ impl Scan {
                 Ok(false)
             }
             17 if is("transfer-encoding") => {
-                // The last coding of the last Transfer-Encoding header decides.
-                let last = tokens(value).last();
-                if let Some(t) = last {
-                    self.transfer_encoding = Some(t.eq_ignore_ascii_case(b"chunked"));
-                } else if self.transfer_encoding.is_none() {
-                    self.transfer_encoding = Some(false);
+                self.te_seen = true;
+                let mut any = false;
+                for t in tokens(value) {
+                    any = true;
+                    if t.eq_ignore_ascii_case(b"chunked") {
+                        self.te_chunked = self.te_chunked.saturating_add(1);
+                    } else {
+                        self.te_other = true;
+                    }
                 }
+                self.te_other |= !any;
                 Ok(true)
             }
             10 if is("connection") => {

@@ -11,7 +11,8 @@
 //! [`settings`] (limits and timeouts), [`access`] (the access log line), [`upstream`] (pooled
 //! keep-alive connections to upstreams), [`h1`] (the HTTP/1.1 client codec for upstreams),
 //! `visitor` (the client side of a connection: our own server for bodyless requests, hyper's for
-//! the rest), `httpdate` (the Date header).
+//! the rest), `httpdate` (the Date header), [`rules`] (the RFC 9110/9112 request rules both
+//! visitor parsers share: Host, target forms, refused methods, which upgrades pass).
 
 pub mod access;
 pub mod body;
@@ -22,6 +23,7 @@ mod httpdate;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
+pub mod rules;
 pub mod settings;
 pub mod upstream;
 mod visitor;
@@ -198,6 +200,42 @@ impl Proxy {
             client.framing.resume();
         }
         let json = pages::wants_json(req.headers());
+        // The RFC's request rules (`rules`); `visitor` checked Host on the heads it read itself.
+        let checked = match req.body() {
+            RequestBody::Hyper(_) => rules::check_host(req.version(), req.headers()),
+            RequestBody::Empty => Ok(()),
+        }
+        .and_then(|()| rules::check_target(&req));
+        if let Err(refused) = checked {
+            let title = match refused.status {
+                StatusCode::BAD_REQUEST => "Bad request",
+                _ => "Not implemented",
+            };
+            let mut res = page(
+                refused.status,
+                title,
+                refused.detail,
+                json,
+                &self.settings.portal_path,
+            );
+            // Its body (if any) is left unread: the connection cannot carry another request.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Ok(self.unrouted(&req, start, res));
+        }
+        let mut req = req;
+        // Absolute-form: the target's authority is the host (RFC 9112 §3.2.2), for routing and
+        // for the project, whatever the Host header said.
+        if let Some(host) = rules::absolute_host(&req) {
+            req.headers_mut().insert(header::HOST, host);
+        }
+        if req.method() == Method::OPTIONS && rules::max_forwards(req.headers_mut()) {
+            // Max-Forwards: 0 makes the proxy the final recipient (RFC 9110 §7.6.2).
+            let mut res = Response::new(ProxyBody::other(http_body_util::Empty::new()));
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(rules::ALLOW));
+            return Ok(self.unrouted(&req, start, res));
+        }
         let table = self.routes.load_full();
         let host = req
             .headers()
@@ -240,14 +278,24 @@ impl Proxy {
                 let mut req = req;
                 // The portal throttles logins per address; it reads the peer from this.
                 req.extensions_mut().insert(Peer(client.peer));
+                // The access log line wants the request as the visitor sent it; the portal
+                // consumes it. Portal requests are few next to project traffic.
+                let method = req.method().clone();
+                let path = req.uri().path().to_string();
                 let Ok(res) = self.portal.clone().oneshot(req).await;
                 if has_body {
                     // The portal has read (or dropped) the body by the time it answers.
                     client.framing.resume();
                 }
-                route.stats.record(res.status().as_u16());
-                metrics::observe_latency(start.elapsed());
-                return Ok(res);
+                return Ok(self.finish(
+                    &method,
+                    &path,
+                    &route.stats,
+                    &route.name,
+                    start,
+                    None,
+                    res,
+                ));
             }
             Target::Unavailable { state, about } => {
                 let detail = match about {
@@ -381,12 +429,13 @@ impl Proxy {
         let client_host = (route.rewrite && !route.prefix.is_empty())
             .then(|| req.headers().get(header::HOST).cloned())
             .flatten();
-        let upgrade = req.headers().contains_key(header::UPGRADE).then(|| {
-            (
-                req.headers().get(header::UPGRADE).cloned(),
-                hyper::upgrade::on(&mut req),
-            )
-        });
+        // Only a WebSocket upgrade goes on (`rules::websocket_upgrade`); any other Upgrade (h2c)
+        // is dropped below with the hop-by-hop headers and the request is forwarded as a plain
+        // one, so the project never switches a visitor's connection past the proxy's rules.
+        // One lookup on the common path: most requests offer no upgrade at all.
+        let offered = req.headers().contains_key(header::UPGRADE);
+        let upgrade = (offered && rules::websocket_upgrade(req.version(), req.headers()))
+            .then(|| hyper::upgrade::on(&mut req));
         // The proxy speaks HTTP/1.1 upstream whatever the visitor spoke (keep-alive pools).
         *req.version_mut() = Version::HTTP_11;
         let headers = req.headers_mut();
@@ -397,9 +446,14 @@ impl Proxy {
             headers.insert(header::HOST, host);
         }
         forwarded::strip_hop_by_hop(headers);
-        if let Some((Some(proto), _)) = &upgrade {
+        // Connection-specific to h2c (RFC 9113 §3.2.1), even when Connection does not name it;
+        // without an Upgrade it offers nothing, so only then is it looked for.
+        if offered {
+            headers.remove(rules::HTTP2_SETTINGS);
+        }
+        if upgrade.is_some() {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            headers.insert(header::UPGRADE, proto.clone());
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
         let forwarded = forwarded::forwarded(
             headers,
@@ -422,6 +476,18 @@ impl Proxy {
             Some(f) => {
                 UpstreamBody::limited(incoming, max_body_size, f.clone(), client.framing.clone())
             }
+        };
+        // The project's cap on upstream connections (`Settings::max_conns_per_route`).
+        let cap = route
+            .limits
+            .max_conns
+            .unwrap_or(self.settings.max_conns_per_route);
+        let Some(lease) = route.stats.lease(cap) else {
+            return fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{} is busy", route.name),
+                "The project has as many requests in progress as it may. Try again in a moment.",
+            );
         };
         let sent = Instant::now();
         let wait = route
@@ -476,12 +542,12 @@ impl Proxy {
         };
         let (mut parts, mut body) = res.into_parts();
         let body = if parts.status == StatusCode::SWITCHING_PROTOCOLS
-            && let Some((_, client_side)) = upgrade
+            && let Some(client_side) = upgrade
             && let Some(conn) = body.take_tunnel()
         {
             // From here on the client's bytes are the upgraded protocol's, not HTTP heads.
             client.framing.switch_off();
-            tokio::spawn(tunnel(client_side, conn));
+            tokio::spawn(tunnel(client_side, conn, lease));
             ProxyBody::other(http_body_util::Empty::new())
         } else if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             // A switch nobody asked for: passed on, the visitor would take what follows for the
@@ -495,7 +561,7 @@ impl Proxy {
             );
         } else {
             // `h1` left hop-by-hop headers out of every response but a 101.
-            ProxyBody::Upstream(body)
+            ProxyBody::Upstream(body, lease)
         };
         if route.rewrite {
             let host = client_host.as_ref().and_then(|h| h.to_str().ok());
@@ -514,9 +580,10 @@ impl Proxy {
     }
 }
 
-/// Carries an upgraded connection (WebSocket and the like) both ways until either side closes.
-/// The upstream connection belongs to this tunnel, never to the pool again.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn) {
+/// Carries an upgraded (WebSocket) connection both ways until either side closes. The upstream
+/// connection belongs to this tunnel, never to the pool again, and counts against its project's
+/// cap (`lease`) until the tunnel ends.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn, _lease: metrics::Lease) {
     let Ok(client) = client.await else { return };
     let mut client = TokioIo::new(client);
     // Bytes the upstream sent right after its 101 head belong to the client.

@@ -50,6 +50,8 @@ pub struct RouteSpec {
 pub struct RouteLimits {
     pub max_body_size: Option<u64>,
     pub response_header_timeout: Option<std::time::Duration>,
+    /// Upstream connections this route's project may hold at once (`max_conns_per_route`).
+    pub max_conns: Option<usize>,
 }
 
 impl RouteSpec {

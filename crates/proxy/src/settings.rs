@@ -18,6 +18,10 @@ pub struct Settings {
     pub max_body_size: u64,
     /// Request heads larger than this get 431.
     pub max_header_size: usize,
+    /// Upstream connections one project may hold at once (requests in flight to it, from the
+    /// request head sent to the end of the response body); more get 503 naming the project, so a
+    /// project that hangs or dribbles cannot take every connection. 0: no cap.
+    pub max_conns_per_route: usize,
     pub connect_timeout: Duration,
     /// Upstream's time to response headers; after it the visitor gets 504.
     pub response_header_timeout: Duration,
@@ -47,6 +51,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             max_body_size: 100 << 20,
             max_header_size: 64 << 10,
+            max_conns_per_route: 256,
             connect_timeout: Duration::from_secs(5),
             response_header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),

@@ -107,17 +107,9 @@ pub struct Upstreams {
     reaper: std::sync::Once,
 }
 
-/// Where a finished response body's connection goes: its upstream's idle list.
-pub struct Home {
-    pool: Weak<Upstreams>,
-    addr: SocketAddr,
-}
-
-impl Home {
-    pub(super) fn checkin(self, conn: Conn) {
-        if let Some(pool) = self.pool.upgrade() {
-            pool.checkin(self.addr, conn);
-        }
+impl h1::Pool for Upstreams {
+    fn checkin(self: Arc<Self>, addr: SocketAddr, conn: Conn) {
+        Upstreams::checkin(&self, addr, conn);
     }
 }
 
@@ -176,10 +168,8 @@ impl Upstreams {
                 Ok(mut head) => {
                     // An upstream that answered before taking the whole body cannot be reused.
                     head.keep_alive &= exchange.sent_all();
-                    let home = Home {
-                        pool: Arc::downgrade(self),
-                        addr,
-                    };
+                    let pool: Weak<Upstreams> = Arc::downgrade(self);
+                    let home = h1::Home::new(pool, addr);
                     let body = ResponseBody::new(conn, &head, home);
                     return Ok(head.response.map(|()| body));
                 }

@@ -38,7 +38,7 @@ use tokio::time::Instant;
 
 use super::body::RequestBody;
 use super::h1::Conn;
-use super::{BoxError, ClientConn, ProxyBody, framing, httpdate};
+use super::{BoxError, ClientConn, ProxyBody, framing, httpdate, rules};
 
 /// Read buffer per client: a few heads' worth (bodies are hyper's), kept while the client stays.
 const READ_SIZE: usize = 4 * 1024;
@@ -46,8 +46,9 @@ const READ_SIZE: usize = 4 * 1024;
 /// At most this many request headers (hyper's default, so both sides refuse the same heads).
 const MAX_HEADERS: usize = 100;
 
-/// The answer to a head that httparse accepted but `http` cannot represent (a path with bytes a
-/// URI may not hold): like hyper's, a bare 400 and the connection closed.
+/// The answer to a head that httparse accepted but that breaks a rule (a path with bytes a URI
+/// may not hold, no Host or two, see `rules`): like hyper's, a bare 400 and the connection
+/// closed.
 const BAD_REQUEST: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
@@ -182,10 +183,19 @@ fn parse_request(buf: &mut BytesMut, max_head: usize) -> Parsed {
     // off the buffer.
     let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
     let (mut close, mut keep_alive_token) = (false, false);
+    let mut hosts = 0;
     for (span, h) in spans.iter_mut().zip(parsed.headers.iter()) {
         let name = h.name.as_bytes();
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         match name.len() {
+            // RFC 9112 §3.2: one Host line with a valid value, or 400 (`rules`). Two would let
+            // the proxy route by the first while the project reads the last.
+            4 if is("host") => {
+                hosts += 1;
+                if hosts > 1 || !rules::host_value_ok(h.value) {
+                    return Parsed::Invalid;
+                }
+            }
             14 if is("content-length") && h.value != b"0" => return Parsed::ForHyper,
             17 if is("transfer-encoding") => return Parsed::ForHyper,
             7 if is("upgrade") => return Parsed::ForHyper,
@@ -201,6 +211,9 @@ fn parse_request(buf: &mut BytesMut, max_head: usize) -> Parsed {
         }
         let (n, v) = (offset(name), offset(h.value));
         *span = (n, n + name.len() as u32, v, v + h.value.len() as u32);
+    }
+    if hosts == 0 && version == Version::HTTP_11 {
+        return Parsed::Invalid;
     }
     let count = parsed.headers.len();
     let head = buf.split_to(len).freeze();
@@ -520,5 +533,7 @@ async fn hyper_serve(conn: Conn, client: Arc<ClientConn>, mut closing: watch::Re
     }
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,8 @@
 //! interpolation, checking a map's keys against what is supported and what the policy refuses,
 //! and recording violations with the node's line and column.
 
+use std::time::Duration;
+
 use super::interpolate::{Vars, interpolate, mask};
 use super::limits::Limits;
 use super::yaml::{self, Node, Value};
@@ -23,9 +25,15 @@ pub struct Checker<'a> {
     carriers: Vec<String>,
 }
 
-/// Checks one file. Never panics on any input; the seeded run in `tests/mutated.rs` and the
-/// `stack_check` fuzz target hold it to that.
-pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
+/// Checks one file, reading its parsed tree with `read` (the crate root passes `top::stack`, so
+/// this module, which every part uses, uses none of them). Never panics on any input; the seeded
+/// run in `tests/mutated.rs` and the `stack_check` fuzz target hold it to that.
+pub fn run(
+    source: &str,
+    vars: &Vars,
+    limits: &Limits,
+    read: impl FnOnce(&mut Checker, &Node) -> Option<super::Stack>,
+) -> Report {
     let mut c = Checker {
         vars,
         limits,
@@ -37,7 +45,7 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
         carriers: Vec::new(),
     };
     let stack = match yaml::parse(source) {
-        Ok(root) => super::top::stack(&mut c, &root),
+        Ok(root) => read(&mut c, &root),
         Err(e) => {
             c.violations.push(Violation {
                 line: e.pos.line,
@@ -358,4 +366,35 @@ fn hint(key: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+pub fn duration(c: &mut Checker, v: &Node, p: &str) -> Option<Duration> {
+    let t = c.text(v, p)?;
+    let d = super::words::parse_duration(&t);
+    if d.is_none() {
+        c.invalid(
+            v,
+            p,
+            format!("{t:?} is not a duration like \"10s\" or \"1m30s\""),
+        );
+    }
+    d
+}
+
+/// Service and volume names become parts of Docker object names and DNS aliases.
+pub fn check_name(c: &mut Checker, node: &Node, path: &str, name: &str) -> bool {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if !ok {
+        c.invalid(
+            node,
+            path,
+            format!("name {name:?} must be lowercase letters, digits, '-' or '_' (at most 63)"),
+        );
+    }
+    ok
 }

@@ -11,6 +11,7 @@
 //! a pure function from text (plus variables and limits) to a [`Report`].
 
 mod checker;
+mod context;
 mod extras;
 mod files;
 mod interpolate;
@@ -438,7 +439,7 @@ impl Stack {
 /// Checks a stack file with the project's variables against the policy and limits. The one
 /// checker behind `clubhost stack check`, the portal, submit and approve.
 pub fn check(source: &str, vars: &Vars, limits: &Limits) -> Report {
-    checker::run(source, vars, limits)
+    checker::run(source, vars, limits, top::stack)
 }
 
 /// Checks and normalizes for submit and deploy; every violation becomes part of the error, and so

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use super::checker::duration;
 use super::checker::{Checker, join};
-use super::service::{Context, duration};
+use super::context::Context;
 use super::yaml::{Node, Value};
 use super::{Condition, Dependency, Healthcheck, RestartPolicy, ServiceSpec};
 

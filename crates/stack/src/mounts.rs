@@ -2,8 +2,8 @@
 //! syntax. Only declared named volumes and tmpfs mounts; every host path is refused by policy.
 
 use super::checker::{Checker, join};
+use super::context::Context;
 use super::policy;
-use super::service::Context;
 use super::yaml::Node;
 use super::{ServiceSpec, ViolationKind, VolumeMount};
 

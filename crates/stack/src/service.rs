@@ -2,25 +2,14 @@
 //! policy refuses are reported by [`super::policy`], every other key is unsupported.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use super::checker::{Checker, join};
+use super::checker::{check_name, duration};
+use super::context::Context;
 use super::limits::{ResourceLimits, parse_bytes};
 use super::policy;
-use super::top::check_name;
 use super::yaml::{Node, Value};
 use super::{RestartPolicy, ServiceSpec, ViolationKind};
-
-/// What a service may refer to.
-pub struct Context<'a> {
-    pub services: &'a [String],
-    pub volumes: &'a [super::volumes::Declared],
-    /// Declared networks and whether each is external (the gateway).
-    pub networks: &'a [(String, bool)],
-    /// Top-level `secrets:` and `configs:` names.
-    pub secrets: &'a [String],
-    pub configs: &'a [String],
-}
 
 const SUPPORTED: &[&str] = &[
     "image",
@@ -293,19 +282,6 @@ fn absolute(c: &mut Checker, v: &Node, p: &str) -> Option<String> {
         return None;
     }
     Some(t)
-}
-
-pub fn duration(c: &mut Checker, v: &Node, p: &str) -> Option<Duration> {
-    let t = c.text(v, p)?;
-    let d = super::words::parse_duration(&t);
-    if d.is_none() {
-        c.invalid(
-            v,
-            p,
-            format!("{t:?} is not a duration like \"10s\" or \"1m30s\""),
-        );
-    }
-    d
 }
 
 fn memory(c: &mut Checker, v: &Node, p: &str) -> Option<i64> {

@@ -4,8 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::checker::{Checker, join};
-use super::service::{self, Context};
+use super::checker::{Checker, check_name, join};
+use super::context::Context;
+use super::service;
 use super::yaml::{Node, Value};
 use super::{Condition, ServiceSpec, Stack, ViolationKind};
 
@@ -254,24 +255,6 @@ fn networks(c: &mut Checker, node: Option<&Node>) -> Vec<(String, bool)> {
         out.push((name, external));
     }
     out
-}
-
-/// Service and volume names become parts of Docker object names and DNS aliases.
-pub fn check_name(c: &mut Checker, node: &Node, path: &str, name: &str) -> bool {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && name.as_bytes()[0].is_ascii_alphanumeric();
-    if !ok {
-        c.invalid(
-            node,
-            path,
-            format!("name {name:?} must be lowercase letters, digits, '-' or '_' (at most 63)"),
-        );
-    }
-    ok
 }
 
 /// Orders services so each comes after its dependencies; a cycle is an error naming it.

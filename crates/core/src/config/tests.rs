@@ -62,6 +62,7 @@ fn proxy_keys_parse_and_check() {
             max_body_size: Some(1 << 30),
             response_header_timeout: Some(Duration::from_secs(120)),
             rewrite: Some(false),
+            max_conns_per_route: None,
         }
     );
 

@@ -29,9 +29,9 @@ impl Control {
         email: Option<&str>,
         actor: &str,
     ) -> Result<User> {
-        check_name(name)?;
+        check_name(name).map_err(ControlError::Invalid)?;
         if let Some(email) = email {
-            check_email(email)?;
+            check_email(email).map_err(ControlError::Invalid)?;
         }
         let user = self.registry.add_user(name, admin, actor).await?;
         if let Some(email) = email {
@@ -43,18 +43,18 @@ impl Control {
 
     /// The portal's sign-up: a member account with a password.
     pub async fn sign_up(&self, name: &str, email: &str, password: &str) -> Result<User> {
-        check_name(name)?;
-        check_email(email)?;
-        check_password_rules(password)?;
-        let hash = hash_password(password)?;
+        check_name(name).map_err(ControlError::Invalid)?;
+        check_email(email).map_err(ControlError::Invalid)?;
+        check_password_rules(password).map_err(ControlError::Invalid)?;
+        let hash = hash_password(password).map_err(ControlError::Internal)?;
         Ok(self.registry.create_account(name, email, &hash).await?)
     }
 
     /// Sets `name`'s password (an admin for any account; the portal for the viewer's own, after
     /// [`Control::check_password`]). Every session of the account ends.
     pub async fn set_password(&self, name: &str, password: &str, actor: &str) -> Result<()> {
-        check_password_rules(password)?;
-        let hash = hash_password(password)?;
+        check_password_rules(password).map_err(ControlError::Invalid)?;
+        let hash = hash_password(password).map_err(ControlError::Internal)?;
         Ok(self.registry.set_password(name, &hash, actor).await?)
     }
 

@@ -78,7 +78,7 @@ fn bodies_upgrades_expectations_odd_targets_and_bad_heads_go_to_hyper() {
 fn a_path_http_cannot_hold_is_a_400() {
     // httparse accepts '<' in a target; `http`'s Uri does not: the head is consumed and answered
     // 400 (the connection then closes), never forwarded.
-    let (parsed, rest) = parse(b"GET /a<b HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n");
+    let (parsed, rest) = parse(b"GET /a<b HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n");
     assert!(matches!(parsed, Parsed::Invalid));
     assert_eq!(&rest[..], b"GET /next HTTP/1.1\r\n");
     // httparse refuses DEL itself; either way the visitor gets a 400, never a forwarded request.
@@ -90,11 +90,33 @@ fn a_path_http_cannot_hold_is_a_400() {
 }
 
 #[test]
+fn host_lines_follow_rfc_9112_section_3_2() {
+    // Two Host lines, none in HTTP/1.1, or a value that is no host: 400, never forwarded.
+    for bad in [
+        &b"GET / HTTP/1.1\r\nHost: club.test\r\nHost: evil.test\r\n\r\n"[..],
+        b"GET / HTTP/1.0\r\nHost: club.test\r\nhost: club.test\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: user@club.test\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: club.test/x\r\n\r\n",
+    ] {
+        let (parsed, _) = parse(bad);
+        assert!(
+            matches!(parsed, Parsed::Invalid),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // HTTP/1.0 may leave it out; an empty value is allowed.
+    request(b"GET / HTTP/1.0\r\n\r\n");
+    request(b"GET / HTTP/1.1\r\nHost:\r\n\r\n");
+}
+
+#[test]
 fn keep_alive_follows_the_version_and_connection_tokens() {
     let ka = |bytes: &[u8]| request(bytes).1;
-    assert!(ka(b"GET / HTTP/1.1\r\n\r\n"));
+    assert!(ka(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     assert!(!ka(
-        b"GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n"
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n"
     ));
     assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
     assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
@@ -254,7 +276,7 @@ async fn http10_keep_alive_is_announced() {
 
 /// A seeded run over mutated heads (bounded, replayable from the seed): the parser never panics,
 /// leaves every byte in place for hyper, and takes a request only with no body-framing header,
-/// ending where the head's blank line does.
+/// ending where the head's blank line does, and with the Host lines RFC 9112 §3.2 allows.
 #[test]
 fn mutated_heads_are_taken_whole_or_left_whole() {
     const SEEDS: &[&[u8]] = &[
@@ -262,6 +284,10 @@ fn mutated_heads_are_taken_whole_or_left_whole() {
         b"POST /app/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
         b"GET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         b"HEAD /a HTTP/1.0\r\nUpgrade: websocket\r\nExpect: 100-continue\r\n\r\n",
+        // Issue 21's rows: two Host lines, an h2c offer, an absolute-form target.
+        b"GET /reset HTTP/1.1\r\nHost: club.test\r\nHost: evil.test\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n",
+        b"GET http://other.host/x HTTP/1.1\r\nHost: club.test\r\n\r\n",
     ];
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
@@ -304,6 +330,13 @@ fn mutated_heads_are_taken_whole_or_left_whole() {
                     assert_eq!(length, "0");
                 }
                 assert!(req.uri().path().starts_with('/'));
+                // RFC 9112 §3.2: one valid Host, or none before HTTP/1.1.
+                let hosts: Vec<_> = req.headers().get_all(header::HOST).iter().collect();
+                match hosts[..] {
+                    [] => assert_eq!(req.version(), Version::HTTP_10, "{input:?}"),
+                    [host] => assert!(rules::host_value_ok(host.as_bytes()), "{input:?}"),
+                    _ => panic!("two Host lines taken: {input:?}"),
+                }
             }
         }
     }

@@ -15,13 +15,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{
+use super::request::{
     RequestInput, ResubmitInput, TemplateView, Verdict, edit_verdict, editable, resubmit, submit,
     template_views, verdict,
 };
 use crate::portal::pages::Nav;
+use crate::portal::refusal::{Denied, PageResult};
 use crate::portal::session::Viewer;
-use crate::portal::{Denied, PageResult, auth, csrf};
+use crate::portal::{auth, csrf};
 use clubhost_core::control::{Control, ControlError};
 use clubhost_core::model::{ProjectState, RegistryError};
 use clubhost_stack::templates;
