@@ -12,6 +12,7 @@ use serde_json::Value;
 mod client;
 mod project;
 mod stack;
+mod stack_files;
 
 use crate::api::requests::{ClockRequest, GcRequest, NewPassword, NewUser};
 use client::Api;

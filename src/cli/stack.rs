@@ -9,6 +9,8 @@ use clap::Subcommand;
 use clubhost_core::config::Config;
 use clubhost_stack::{self as stack, Report, Stack, Vars};
 
+use super::stack_files::{self, Finding, Verdict};
+
 /// `clubhost stack …`: the checker on the command line, no server needed.
 #[derive(Subcommand)]
 pub enum StackCommand {
@@ -42,17 +44,23 @@ pub fn run(config: &Config, cmd: StackCommand) -> anyhow::Result<()> {
             let source = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read stack file {}", file.display()))?;
             let vars = vars_from_args(&vars, &secrets)?;
+            // `redacted` masks the secret values where the file interpolated them, and only
+            // there: masking the whole output would star out the file's own text.
             let report = stack::check(&source, &vars, &config.limits).redacted(&vars);
+            let folder = match file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            let found = stack_files::look(folder, &report.project_files);
             if json {
-                let text = serde_json::to_string_pretty(&report)?;
-                println!("{}", vars.redact(&text));
+                let mut value = serde_json::to_value(&report)?;
+                value["files"] = serde_json::to_value(&found)?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
-                print!(
-                    "{}",
-                    vars.redact(&render(&file.display().to_string(), &report))
-                );
+                print!("{}", render(&file.display().to_string(), &report, &found));
             }
-            if !report.violations.is_empty() {
+            let wrong = found.iter().any(|f| f.verdict == Verdict::Wrong);
+            if !report.violations.is_empty() || wrong {
                 std::process::exit(1);
             }
             Ok(())
@@ -114,17 +122,37 @@ pub fn vars_from_args(vars: &[String], secrets: &[String]) -> anyhow::Result<Var
     Ok(out)
 }
 
-/// The report as text: the normalized stack, then warnings and violations with line and column.
-pub fn render(file: &str, report: &Report) -> String {
+/// The report as text: the normalized stack, then warnings, what needs the project's files
+/// (with what the folder beside the file holds) and violations, each with line and column.
+fn render(file: &str, report: &Report, found: &[Finding]) -> String {
     let mut out = String::new();
     if let Some(stack) = &report.stack {
         out.push_str(&render_stack(stack));
     }
-    for w in &report.warnings {
-        out.push_str(&format!(
-            "{file}:{}:{}: warning: {}: {}\n",
-            w.line, w.column, w.path, w.message
+    // Warnings, needs for the project's files, what the folder holds and violations, in file
+    // order (a finding right after the need it answers).
+    let mut lines: Vec<(u64, u64, u8, String)> = Vec::new();
+    let mut add = |l: u64, c: u64, rank: u8, label: &str, path: &str, message: &str| {
+        lines.push((
+            l,
+            c,
+            rank,
+            format!("{file}:{l}:{c}: {label}: {path}: {message}\n"),
         ));
+    };
+    for w in &report.warnings {
+        add(w.line, w.column, 0, "warning", &w.path, &w.message);
+    }
+    for n in &report.needs_files {
+        add(n.line, n.column, 1, "warning", &n.path, &n.message);
+    }
+    for f in found {
+        let label = match f.verdict {
+            Verdict::Found => "found",
+            Verdict::Absent => "not found",
+            Verdict::Wrong => "error",
+        };
+        add(f.line, f.column, 2, label, &f.path, &f.message);
     }
     for v in &report.violations {
         let kind = match v.kind {
@@ -133,18 +161,32 @@ pub fn render(file: &str, report: &Report) -> String {
             stack::ViolationKind::Syntax => "syntax error",
             stack::ViolationKind::Invalid => "error",
         };
-        out.push_str(&format!(
-            "{file}:{}:{}: {kind}: {}: {}\n",
-            v.line, v.column, v.path, v.message
-        ));
+        add(v.line, v.column, 3, kind, &v.path, &v.message);
     }
-    if report.violations.is_empty() {
-        out.push_str("ok: the stack can be deployed\n");
-    } else {
+    lines.sort_by_key(|(l, c, rank, _)| (*l, *c, *rank));
+    for (_, _, _, text) in lines {
+        out.push_str(&text);
+    }
+    let problems =
+        report.violations.len() + found.iter().filter(|f| f.verdict == Verdict::Wrong).count();
+    if problems > 0 {
         out.push_str(&format!(
-            "{} problem(s): the stack cannot be deployed\n",
-            report.violations.len()
+            "{problems} problem(s): the stack cannot be deployed\n"
         ));
+    } else if !report.needs_files.is_empty() {
+        out.push_str(&format!(
+            "ok: the file passes the check, with {} warning(s); it needs the project's files \
+             ({}), which clubhost cannot receive yet, so it cannot be deployed as it is\n",
+            report.warnings.len(),
+            report.needs_files.len()
+        ));
+    } else if !report.warnings.is_empty() {
+        out.push_str(&format!(
+            "ok: the stack can be deployed ({} warning(s) above)\n",
+            report.warnings.len()
+        ));
+    } else {
+        out.push_str("ok: the stack can be deployed\n");
     }
     out
 }
@@ -205,8 +247,53 @@ fn render_stack(stack: &Stack) -> String {
             list(&s.networks),
             if s.gateway { " + gateway" } else { "" }
         ));
+        out.push_str(&render_extras(s));
     }
     out
+}
+
+/// The small keys a service set, one line each; nothing for what it left alone.
+fn render_extras(s: &stack::ServiceSpec) -> String {
+    let mut lines = Vec::new();
+    if !s.ports.is_empty() {
+        let ports: Vec<String> = s
+            .ports
+            .iter()
+            .map(|p| format!("{}/{}", p.port, p.protocol))
+            .collect();
+        lines.push(format!("ports (not published): {}", ports.join(", ")));
+    }
+    if let Some(h) = &s.hostname {
+        let domain = s.domainname.as_deref().map(|d| format!(".{d}"));
+        lines.push(format!("hostname: {h}{}", domain.unwrap_or_default()));
+    }
+    if let Some(l) = &s.logging {
+        let driver = match l.driver {
+            stack::LogDriver::JsonFile => "json-file",
+            stack::LogDriver::Local => "local",
+        };
+        lines.push(format!(
+            "logging: {driver}, {} files of at most {} KiB",
+            l.max_files,
+            l.max_size_bytes >> 10
+        ));
+    }
+    if let Some(p) = &s.platform {
+        lines.push(format!("platform: {p}"));
+    }
+    if let Some(b) = s.shm_size {
+        lines.push(format!("shm_size: {} MiB", b >> 20));
+    }
+    for u in &s.ulimits {
+        lines.push(format!(
+            "ulimit {}: soft {}, hard {}",
+            u.name, u.soft, u.hard
+        ));
+    }
+    if s.init == Some(false) {
+        lines.push("init: none (the service's own process is PID 1)".into());
+    }
+    lines.iter().map(|l| format!("    {l}\n")).collect()
 }
 
 fn list(items: &[String]) -> String {

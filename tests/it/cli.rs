@@ -125,3 +125,67 @@ fn bad_webhook_ca_file_and_lifecycle_keys_are_refused() {
     let out = club.cli(&["clock", "--advance", "1d"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not settable"));
 }
+
+/// `stack check FILE` judges the file, not the absence of its neighbours: references into the
+/// project's files are warnings (exit 0) when absent, checked when present beside the file, and
+/// a present file that is wrong is a problem (exit 1). Secret values are masked where the file
+/// interpolated them, and the file's own text is shown as written.
+#[test]
+fn stack_check_judges_a_file_alone_and_looks_beside_it() {
+    let club = Club::new();
+    let dir = club.dir.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("compose.yml");
+    std::fs::write(
+        &file,
+        "services:\n  web:\n    image: nginx\n    env_file: .env\n    environment:\n      PASS: ${DB_PASSWORD}\n      INDEX: bleve-index\n    volumes: [\"./html:/usr/share/nginx/html:ro\"]\n",
+    )
+    .unwrap();
+    let check = || {
+        let out = club.cli(&[
+            "stack",
+            "check",
+            file.to_str().unwrap(),
+            "--secret",
+            "DB_PASSWORD=index",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    // Alone: two needs for the project's files, exit 0.
+    let (code, text) = check();
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        text.matches("needs the project's files:").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches(": not found: ").count(), 2, "{text}");
+    assert!(text.contains("env PASS=********"), "{text}");
+    assert!(text.contains("env INDEX=bleve-index"), "{text}");
+    assert!(text.contains("cannot be deployed as it is"), "{text}");
+
+    // With its folder: what is there is checked.
+    std::fs::create_dir_all(dir.join("html")).unwrap();
+    std::fs::write(dir.join(".env"), "A=1\n# note\nB=2\n").unwrap();
+    let (code, text) = check();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("found: services.web.env_file[0]: env_file \".env\" sets 2 variable(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"./html\" is a folder of the project"),
+        "{text}"
+    );
+
+    // A broken env file is a problem.
+    std::fs::write(dir.join(".env"), "A=1\nnot a variable\n").unwrap();
+    let (code, text) = check();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("line 2") && text.contains("1 problem(s)"),
+        "{text}"
+    );
+}

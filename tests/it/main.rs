@@ -20,7 +20,8 @@
 //! - `audit`: logins, logouts, password changes and user actions in the audit log.
 //! - `sinks`: the local webhook receiver, SMTP sink and test CA the notification tests start.
 //! - `architecture`: which crate may depend on what, and no module cycles in any crate.
-//! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`.
+//! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`, the
+//!   small service keys on the containers; `stack_images`: image healthchecks and `platform:`.
 
 mod architecture;
 mod audit;
@@ -48,3 +49,4 @@ mod proxy_visitor;
 mod sinks;
 mod skeleton;
 mod stack_deploy;
+mod stack_images;

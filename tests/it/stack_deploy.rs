@@ -483,3 +483,112 @@ x-clubhost:
         "cache must not reach db: {r:?}"
     );
 }
+
+/// The small keys real files carry reach the containers: host and domain name, capped logging,
+/// ulimits, shared memory, `init: false` and a `nocopy` volume; a service that says nothing
+/// keeps docker-init and the engine's defaults.
+#[test]
+fn small_service_keys_reach_the_containers() {
+    let mut club = Club::new();
+    let slug = slug("smallkeys");
+    let stack = format!(
+        r#"
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8000 -h /www"]
+    hostname: box
+    domainname: club.internal
+    init: false
+    shm_size: 32m
+    ulimits:
+      nofile: {{soft: 1024, hard: 2048}}
+      nproc: 512
+    logging:
+      driver: json-file
+      options: {{max-size: 1m, max-file: "2"}}
+    volumes: ["data:/data:nocopy"]
+  db:
+    image: {IMAGE}
+    command: nc -ll -p 3306 -e echo hello db
+volumes:
+  data:
+x-clubhost: {{expose: web, port: 8000}}
+"#
+    );
+    let out = club.deploy(&slug, &stack);
+    assert!(out.contains("running"), "{out}");
+    let find = |s: &str| {
+        containers_of(&slug)
+            .into_iter()
+            .find(|c| c.contains(&format!("-{s}-")))
+            .unwrap()
+    };
+    let (web, db) = (find("web"), find("db"));
+    let inspect = |c: &str, format: &str| docker_text(&["inspect", "-f", format, c]);
+
+    assert_eq!(
+        inspect(&web, "{{.Config.Hostname}} {{.Config.Domainname}}"),
+        "box club.internal"
+    );
+    assert_eq!(
+        inspect(
+            &web,
+            r#"{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}} {{index .HostConfig.LogConfig.Config "max-file"}}"#
+        ),
+        format!("json-file {} 2", 1 << 20)
+    );
+    let mut ulimits: Vec<String> = inspect(
+        &web,
+        "{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}} {{end}}",
+    )
+    .split_whitespace()
+    .map(str::to_string)
+    .collect();
+    ulimits.sort();
+    assert_eq!(ulimits, ["nofile=1024:2048", "nproc=512:512"]);
+    assert_eq!(
+        inspect(&web, "{{.HostConfig.ShmSize}}"),
+        (32 << 20).to_string()
+    );
+    assert_eq!(
+        inspect(
+            &web,
+            "{{(index .HostConfig.Mounts 0).VolumeOptions.NoCopy}}"
+        ),
+        "true"
+    );
+    assert_eq!(inspect(&web, "{{.HostConfig.Init}}"), "false");
+    assert_eq!(inspect(&db, "{{.HostConfig.Init}}"), "true");
+
+    // And inside: the limits and names are what the processes see.
+    let exec = |c: &str, script: &str| {
+        let out = docker(&["exec", c, "sh", "-c", script]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(exec(&web, "hostname"), "box");
+    assert_eq!(exec(&web, "ulimit -n; ulimit -Hn"), "1024\n2048");
+    let mounts = exec(&web, "cat /proc/mounts");
+    let shm = mounts.lines().find(|l| l.contains(" /dev/shm ")).unwrap();
+    assert!(shm.contains("size=32768k"), "{shm}");
+    // Without init the service's own process is PID 1; with it, docker-init is.
+    assert!(
+        exec(&web, "cat /proc/1/cmdline").starts_with("httpd"),
+        "web's PID 1 must be httpd"
+    );
+    assert!(
+        exec(&db, "cat /proc/1/cmdline").contains("docker-init"),
+        "db keeps docker-init"
+    );
+    // The db, which asked for nothing, has the engine's defaults.
+    assert_eq!(
+        inspect(
+            &db,
+            "{{.Config.Hostname}} {{.HostConfig.ShmSize}} {{len .HostConfig.Ulimits}}"
+        ),
+        format!("{} {} 0", &inspect(&db, "{{.Id}}")[..12], 64 << 20)
+    );
+
+    club.ok(&["project", "delete", &slug]);
+    assert!(containers_of(&slug).is_empty());
+}

@@ -14,19 +14,16 @@
 //! table; it returns results and the caller records them. While it works it reports its steps
 //! ([`progress`]) to the sink the caller passes, as plain data.
 
-#![warn(missing_docs)]
-
-pub(crate) mod progress;
+mod plan;
+pub mod progress;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use clubhost_docker::{
-    ContainerPlan, ContainerStatus, DockerError, Engine, LABEL_DEPLOYMENT, LABEL_PROJECT,
-    LABEL_SERVICE,
-};
+use clubhost_docker::{ContainerStatus, DockerError, Engine, ImageHealth};
 use clubhost_stack::{Condition, Stack};
+pub use plan::{container_name, network_name, plan, stack_network_name, volume_name};
 pub use progress::{Progress, ProgressSink, WaitFor};
 
 /// Why a deploy failed; by the time it is returned, what the deploy created is removed again.
@@ -44,113 +41,6 @@ pub enum DeployError {
         /// What went wrong, with the container's last log lines when there are any.
         message: String,
     },
-}
-
-/// Where a deploy puts things, derived from the slug alone.
-pub(crate) fn network_name(slug: &str) -> String {
-    format!("clubhost-{slug}")
-}
-
-/// A network the stack file declares: `clubhost-<slug>_<name>`. Slugs have no `_`, so this never
-/// equals another project's `clubhost-<slug>`.
-pub(crate) fn stack_network_name(slug: &str, network: &str) -> String {
-    format!("clubhost-{slug}_{network}")
-}
-
-/// The project networks a service is on: the ones its file names (`default` is the project
-/// network), or the project network when it names none.
-fn service_networks(slug: &str, svc: &clubhost_stack::ServiceSpec) -> Vec<String> {
-    let mut nets: Vec<String> = svc
-        .networks
-        .iter()
-        .map(|n| {
-            if n == "default" {
-                network_name(slug)
-            } else {
-                stack_network_name(slug, n)
-            }
-        })
-        .collect();
-    if nets.is_empty() {
-        nets.push(network_name(slug));
-    }
-    nets.dedup();
-    nets
-}
-
-pub(crate) fn volume_name(slug: &str, volume: &str) -> String {
-    format!("clubhost-{slug}-{volume}")
-}
-
-pub(crate) fn container_name(slug: &str, service: &str, deployment: i64) -> String {
-    format!("clubhost-{slug}-{service}-{deployment}")
-}
-
-/// The containers a stack becomes, in start order. Pure: the same inputs give the same plan.
-pub(crate) fn plan(
-    slug: &str,
-    stack: &Stack,
-    deployment: i64,
-    gateway: &str,
-) -> Vec<ContainerPlan> {
-    stack
-        .services
-        .iter()
-        .map(|svc| {
-            let exposed = svc.name == stack.expose.service;
-            let mut networks = service_networks(slug, svc);
-            let network = networks.remove(0);
-            ContainerPlan {
-                name: container_name(slug, &svc.name, deployment),
-                image: svc.image.clone(),
-                cmd: svc.command.clone(),
-                entrypoint: svc.entrypoint.clone(),
-                env: svc.environment.clone(),
-                // The member's labels, then clubhost's over them.
-                labels: svc
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .chain([
-                        (LABEL_PROJECT.to_string(), slug.to_string()),
-                        (LABEL_SERVICE.to_string(), svc.name.clone()),
-                        (LABEL_DEPLOYMENT.to_string(), deployment.to_string()),
-                    ])
-                    .collect(),
-                volumes: svc
-                    .mounts
-                    .iter()
-                    .map(|m| (volume_name(slug, &m.volume), m.target.clone(), m.read_only))
-                    .collect(),
-                healthcheck: svc.healthcheck.clone(),
-                restart: svc.restart,
-                network,
-                project_networks: networks,
-                aliases: vec![svc.name.clone()],
-                extra_networks: if exposed {
-                    vec![gateway.to_string()]
-                } else {
-                    Vec::new()
-                },
-                memory_bytes: svc.limits.memory_bytes,
-                nano_cpus: svc.limits.nano_cpus,
-                pids_limit: svc.limits.pids,
-                user: svc.user.clone(),
-                working_dir: svc.working_dir.clone(),
-                tmpfs: svc
-                    .tmpfs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                read_only: svc.read_only,
-                stop_signal: svc.stop_signal.clone(),
-                stop_timeout: svc
-                    .stop_grace_period
-                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-                cap_drop: svc.cap_drop.clone(),
-            }
-        })
-        .collect()
 }
 
 /// Everything one deploy needs to know.
@@ -215,7 +105,7 @@ async fn deploy_inner(
     // Images first: a missing image fails the deploy before anything is created.
     for svc in &req.stack.services {
         engine
-            .ensure_image(&svc.image)
+            .prepare_image(&svc.image, svc.pull_policy, svc.platform.as_deref())
             .await
             .map_err(|e| DeployError::Service {
                 service: svc.name.clone(),
@@ -226,6 +116,7 @@ async fn deploy_inner(
             image: svc.image.clone(),
         });
     }
+    check_health_sources(engine, req.stack).await?;
     // The gateway is shared and long-lived, but someone may have removed it since start-up.
     engine.ensure_gateway(req.gateway).await?;
     let networks = std::iter::once(network_name(slug)).chain(
@@ -322,6 +213,45 @@ async fn deploy_inner(
         port: exposed.port,
     });
     Ok(addr)
+}
+
+/// Before anything is created: every service waited on as `service_healthy` must have a
+/// healthcheck, from the file or, when the file gives no test, from its image.
+async fn check_health_sources(engine: &Engine, stack: &Stack) -> Result<(), DeployError> {
+    for svc in &stack.services {
+        for dep in &svc.depends_on {
+            if dep.condition != Condition::ServiceHealthy {
+                continue;
+            }
+            let Some(target) = stack.service(&dep.service) else {
+                continue;
+            };
+            let test = target.healthcheck.as_ref().map(|h| h.test.as_slice());
+            let fail = |why: String| DeployError::Service {
+                service: target.name.clone(),
+                message: format!(
+                    "{} waits for it with `depends_on: condition: service_healthy`, but {why}; \
+                     give it a `healthcheck:` with a `test:` or wait with service_started",
+                    svc.name
+                ),
+            };
+            match test {
+                Some([first, ..]) if first == "NONE" => {
+                    return Err(fail("its healthcheck is disabled".into()));
+                }
+                Some([_, ..]) => {}
+                None | Some([]) => {
+                    if engine.image_health(&target.image).await? == ImageHealth::NoTest {
+                        return Err(fail(format!(
+                            "neither the file nor its image {:?} defines a healthcheck",
+                            target.image
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Waits until a container runs (and is healthy, if it has a healthcheck).
@@ -536,64 +466,4 @@ pub async fn observe(
         }
     }
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_exposed_service_joins_the_gateway() {
-        let stack = clubhost_stack::parse(
-            "services:\n  web:\n    image: w\n    depends_on: [db]\n    volumes: [data:/d]\n  db:\n    image: d\nvolumes:\n  data:\nx-clubhost: {expose: web, port: 8000}\n",
-        )
-        .unwrap();
-        let plans = plan("blog", &stack, 7, "gw");
-        assert_eq!(plans[0].name, "clubhost-blog-db-7");
-        assert!(plans[0].extra_networks.is_empty());
-        assert_eq!(plans[1].extra_networks, ["gw"]);
-        assert_eq!(plans[1].network, "clubhost-blog");
-        assert_eq!(plans[1].aliases, ["web"]);
-        assert_eq!(
-            plans[1].volumes,
-            [("clubhost-blog-data".to_string(), "/d".to_string(), false)]
-        );
-        assert_eq!(plans[1].labels[LABEL_PROJECT], "blog");
-    }
-
-    #[test]
-    fn service_settings_and_limits_reach_the_container_plan() {
-        let stack = clubhost_stack::parse(
-            "services:\n  web:\n    image: w\n    user: \"1000\"\n    working_dir: /srv\n    read_only: true\n    tmpfs: [\"/tmp:size=8m\"]\n    stop_signal: SIGINT\n    stop_grace_period: 1m\n    mem_limit: 64m\n    cpus: 0.25\n    pids_limit: 40\n    cap_drop: [ALL]\n    labels:\n      team: web\n",
-        )
-        .unwrap();
-        let p = &plan("blog", &stack, 3, "gw")[0];
-        assert_eq!(
-            (p.memory_bytes, p.nano_cpus, p.pids_limit),
-            (64 << 20, 250_000_000, 40)
-        );
-        assert_eq!(p.user.as_deref(), Some("1000"));
-        assert_eq!(p.working_dir.as_deref(), Some("/srv"));
-        assert!(p.read_only);
-        assert_eq!(p.tmpfs["/tmp"], "size=8m");
-        assert_eq!(p.stop_signal.as_deref(), Some("SIGINT"));
-        assert_eq!(p.stop_timeout, Some(60));
-        assert_eq!(p.cap_drop, ["ALL"]);
-        assert_eq!(p.labels["team"], "web");
-        assert_eq!(p.labels[LABEL_SERVICE], "web");
-    }
-
-    #[test]
-    fn declared_networks_become_project_networks() {
-        let stack =
-            clubhost_stack::parse(include_str!("../../../tests/compose/seed-wordpress.yml"))
-                .unwrap();
-        let plans = plan("blog", &stack, 1, "gw");
-        let db = &plans[0];
-        assert_eq!(db.network, "clubhost-blog_back-end");
-        assert!(db.project_networks.is_empty() && db.extra_networks.is_empty());
-        let wp = &plans[1];
-        assert_eq!(wp.network, "clubhost-blog_back-end");
-        assert_eq!(wp.extra_networks, ["gw"]);
-    }
 }

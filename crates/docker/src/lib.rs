@@ -14,18 +14,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, Mount,
-    MountType, NetworkConnectRequest, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
-};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-};
+use bollard::models::HealthStatusEnum;
+use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures_util::StreamExt;
 
+mod create;
+mod images;
 mod stats;
 mod storage;
 
+pub use create::{ContainerPlan, PlannedMount};
+pub use images::ImageHealth;
 pub use stats::ContainerUsage;
 pub use storage::ImageRemoval;
 
@@ -67,6 +66,22 @@ pub enum DockerError {
         reason: String,
     },
     #[error(
+        "image {image:?} is here for {found} only, not for platform {platform}, and that variant \
+         could not be had: {reason}"
+    )]
+    /// The stack asks for a platform (`platform:`) the local image is not built for, and the
+    /// engine could not get that variant.
+    ImagePlatform {
+        /// The image reference.
+        image: String,
+        /// The platform the stack asked for (`linux/arm64`).
+        platform: String,
+        /// The platform the local image is for.
+        found: String,
+        /// Why the other variant could not be had (no registry reachable, none published).
+        reason: String,
+    },
+    #[error(
         "Docker object {0:?} exists but was not created by this clubhost; refusing to touch it"
     )]
     /// The object exists but lacks our `clubhost.managed`/`clubhost.instance` labels; the string
@@ -89,60 +104,6 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
             ..
         }
     )
-}
-
-/// One container as clubhost wants it created.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContainerPlan {
-    /// Container name, unique on the engine: `clubhost-<slug>-<service>-<deployment id>`.
-    pub name: String,
-    /// Image reference as the stack names it; [`Engine::ensure_image`] makes it present first.
-    pub image: String,
-    /// Replaces the image's `CMD`; `None` keeps the image's.
-    pub cmd: Option<Vec<String>>,
-    /// Replaces the image's `ENTRYPOINT`; `None` keeps the image's.
-    pub entrypoint: Option<Vec<String>>,
-    /// Environment as `KEY=value` strings.
-    pub env: Vec<String>,
-    /// Labels to set; `clubhost.managed` and `clubhost.instance` are always ours and any the stack
-    /// gives for them are ignored.
-    pub labels: HashMap<String, String>,
-    /// (volume name, target, read only)
-    pub volumes: Vec<(String, String, bool)>,
-    /// The stack's healthcheck; `None` keeps the image's own, if any.
-    pub healthcheck: Option<clubhost_stack::Healthcheck>,
-    /// When Docker restarts the container after it exits.
-    pub restart: clubhost_stack::RestartPolicy,
-    /// The network the container is created on, with its DNS aliases there.
-    pub network: String,
-    /// DNS names the container answers to on `network` and `project_networks` (the service name).
-    pub aliases: Vec<String>,
-    /// Further networks to join before start (API 1.41 creates with one network only).
-    pub extra_networks: Vec<String>,
-    /// Further networks of the project itself, joined with the same DNS aliases as `network`
-    /// (the gateway, in `extra_networks`, gets none: other projects are on it).
-    pub project_networks: Vec<String>,
-    /// Limits from the stack after the club's defaults and caps: every container has all three.
-    pub memory_bytes: i64,
-    /// CPU limit in billionths of a CPU (`1_000_000_000` is one CPU).
-    pub nano_cpus: i64,
-    /// Most processes and threads the container may run at once.
-    pub pids_limit: i64,
-    /// User (and group) to run as, `user[:group]` by name or id; `None` keeps the image's.
-    pub user: Option<String>,
-    /// Working directory; `None` keeps the image's.
-    pub working_dir: Option<String>,
-    /// tmpfs mounts: container path → mount options.
-    pub tmpfs: HashMap<String, String>,
-    /// Read-only root filesystem.
-    pub read_only: bool,
-    /// Signal sent to stop the container; `None` means Docker's default (the image's, else
-    /// SIGTERM).
-    pub stop_signal: Option<String>,
-    /// Seconds Docker waits after the stop signal before killing.
-    pub stop_timeout: Option<i64>,
-    /// Capabilities dropped (adding is never allowed).
-    pub cap_drop: Vec<String>,
 }
 
 /// A container clubhost created, as Docker reports it now.
@@ -282,111 +243,7 @@ impl Engine {
 
     // ---- containers ----
 
-    /// Creates (not starts) a container and joins its extra networks; returns its id.
-    pub async fn create_container(&self, plan: &ContainerPlan) -> Result<String> {
-        // The member's labels first, clubhost's own over them: a stack cannot pose as another
-        // project or instance.
-        let mut labels: HashMap<String, String> = plan
-            .labels
-            .iter()
-            .filter(|(k, _)| !k.starts_with("clubhost."))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        labels.extend(self.labels(None));
-        labels.extend(
-            plan.labels
-                .iter()
-                .filter(|(k, _)| {
-                    k.starts_with("clubhost.") && *k != LABEL_MANAGED && *k != LABEL_INSTANCE
-                })
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        let host_config = HostConfig {
-            memory: Some(plan.memory_bytes),
-            // Memory+swap equal to memory: no swap beyond the limit.
-            memory_swap: Some(plan.memory_bytes),
-            nano_cpus: Some(plan.nano_cpus),
-            pids_limit: Some(plan.pids_limit),
-            readonly_rootfs: Some(plan.read_only),
-            tmpfs: (!plan.tmpfs.is_empty()).then(|| plan.tmpfs.clone()),
-            cap_drop: (!plan.cap_drop.is_empty()).then(|| plan.cap_drop.clone()),
-            // docker-init as PID 1: processes that ignore SIGTERM still stop at once.
-            init: Some(true),
-            security_opt: Some(vec!["no-new-privileges:true".into()]),
-            restart_policy: Some(restart_policy(plan.restart)),
-            mounts: Some(
-                plan.volumes
-                    .iter()
-                    .map(|(source, target, ro)| Mount {
-                        typ: Some(MountType::VOLUME),
-                        source: Some(source.clone()),
-                        target: Some(target.clone()),
-                        read_only: Some(*ro),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            network_mode: Some(plan.network.clone()),
-            ..Default::default()
-        };
-        let body = ContainerCreateBody {
-            image: Some(plan.image.clone()),
-            cmd: plan.cmd.clone(),
-            entrypoint: plan.entrypoint.clone(),
-            env: Some(plan.env.clone()),
-            labels: Some(labels),
-            healthcheck: plan.healthcheck.as_ref().map(health_config),
-            user: plan.user.clone(),
-            working_dir: plan.working_dir.clone(),
-            stop_signal: plan.stop_signal.clone(),
-            stop_timeout: plan.stop_timeout,
-            host_config: Some(host_config),
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(
-                    plan.network.clone(),
-                    EndpointSettings {
-                        aliases: Some(plan.aliases.clone()),
-                        ..Default::default()
-                    },
-                )])),
-            }),
-            ..Default::default()
-        };
-        let opts = CreateContainerOptionsBuilder::default()
-            .name(&plan.name)
-            .build();
-        let created = self
-            .docker
-            .create_container(Some(opts), body)
-            .await
-            .map_err(api(format!("create container {}", plan.name)))?;
-        for net in &plan.project_networks {
-            let req = NetworkConnectRequest {
-                container: created.id.clone(),
-                endpoint_config: Some(EndpointSettings {
-                    aliases: Some(plan.aliases.clone()),
-                    ..Default::default()
-                }),
-            };
-            self.docker
-                .connect_network(net, req)
-                .await
-                .map_err(api(format!("connect {} to network {net}", plan.name)))?;
-        }
-        for net in &plan.extra_networks {
-            let req = NetworkConnectRequest {
-                container: created.id.clone(),
-                endpoint_config: Some(EndpointSettings::default()),
-            };
-            self.docker
-                .connect_network(net, req)
-                .await
-                .map_err(api(format!("connect {} to network {net}", plan.name)))?;
-        }
-        Ok(created.id)
-    }
-
-    /// Starts a container made by [`Engine::create_container`].
+    /// Starts a created container (the deployer starts them in `depends_on` order).
     pub async fn start_container(&self, id: &str) -> Result<()> {
         self.docker
             .start_container(id, None)
@@ -564,32 +421,6 @@ fn split_image(image: &str) -> (&str, &str) {
     match image.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo, tag),
         _ => (image, "latest"),
-    }
-}
-
-fn restart_policy(p: clubhost_stack::RestartPolicy) -> RestartPolicy {
-    use clubhost_stack::RestartPolicy as P;
-    let (name, max) = match p {
-        P::No => (RestartPolicyNameEnum::NO, None),
-        P::Always => (RestartPolicyNameEnum::ALWAYS, None),
-        P::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
-        P::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, Some(n as i64)),
-    };
-    RestartPolicy {
-        name: Some(name),
-        maximum_retry_count: max,
-    }
-}
-
-fn health_config(h: &clubhost_stack::Healthcheck) -> HealthConfig {
-    let ns = |d: Duration| d.as_nanos() as i64;
-    HealthConfig {
-        test: Some(h.test.clone()),
-        interval: Some(ns(h.interval)),
-        timeout: Some(ns(h.timeout)),
-        retries: Some(h.retries as i64),
-        start_period: Some(ns(h.start_period)),
-        ..Default::default()
     }
 }
 

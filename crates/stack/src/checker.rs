@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::interpolate::{Vars, interpolate, mask};
 use super::limits::Limits;
 use super::yaml::{self, Node, Value};
-use super::{Report, Violation, ViolationKind};
+use super::{FileUse, ProjectFile, Report, Violation, ViolationKind};
 
 pub(crate) struct Checker<'a> {
     vars: &'a Vars,
@@ -15,10 +15,14 @@ pub(crate) struct Checker<'a> {
     pub(crate) violations: Vec<Violation>,
     pub(crate) warnings: Vec<Violation>,
     /// References into the project's files (`super::files`).
-    pub(crate) needs_files: Vec<Violation>,
+    pub needs_files: Vec<Violation>,
+    /// The paths those references name, for a caller that can look at the project's folder.
+    pub project_files: Vec<ProjectFile>,
     /// Secret values interpolated so far: messages mask these, and only these, so the file's own
     /// text is never starred out.
     secrets: Vec<String>,
+    /// The interpolated texts that received a secret value: only these are masked in the stack.
+    carriers: Vec<String>,
 }
 
 /// Checks one file, reading its parsed tree with `read` (the crate root passes `top::stack`, so
@@ -36,7 +40,9 @@ pub(crate) fn run(
         violations: Vec::new(),
         warnings: Vec::new(),
         needs_files: Vec::new(),
+        project_files: Vec::new(),
         secrets: Vec::new(),
+        carriers: Vec::new(),
     };
     let stack = match yaml::parse(source) {
         Ok(root) => read(&mut c, &root),
@@ -66,12 +72,17 @@ pub(crate) fn run(
     c.violations.sort_by_key(|v| (v.line, v.column));
     c.warnings.sort_by_key(|v| (v.line, v.column));
     c.needs_files.sort_by_key(|v| (v.line, v.column));
+    c.project_files.sort_by_key(|f| (f.line, f.column));
     Report {
         stack: stack.filter(|_| c.violations.is_empty()),
         violations: c.violations,
         warnings: c.warnings,
         needs_files: c.needs_files,
-        secrets: super::SecretValues(c.secrets),
+        project_files: c.project_files,
+        secrets: super::SecretValues {
+            values: c.secrets,
+            carriers: c.carriers,
+        },
     }
 }
 
@@ -102,6 +113,17 @@ impl Checker<'_> {
             path: path.to_string(),
             kind: ViolationKind::Unsupported,
             message,
+        });
+    }
+
+    /// A path into the project's folder that a [`Checker::needs`] entry at `path` refers to.
+    pub fn project_file(&mut self, node: &Node, path: &str, usage: FileUse, file: &str) {
+        self.project_files.push(ProjectFile {
+            line: node.pos.line,
+            column: node.pos.column,
+            path: path.to_string(),
+            usage,
+            file: file.to_string(),
         });
     }
 
@@ -147,6 +169,9 @@ impl Checker<'_> {
         }
         match interpolate(&raw, self.vars) {
             Ok(i) => {
+                if !i.secrets.is_empty() {
+                    self.carriers.push(i.text.clone());
+                }
                 for s in i.secrets {
                     if !self.secrets.contains(&s) {
                         self.secrets.push(s);

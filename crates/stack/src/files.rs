@@ -8,7 +8,7 @@
 
 use super::checker::{Checker, join};
 use super::yaml::{Node, Value};
-use super::{ServiceSpec, ViolationKind};
+use super::{FileUse, ServiceSpec, ViolationKind};
 
 /// Until a project can bring its files, what to do instead.
 const INSTEAD: &str = "clubhost cannot receive a project's files yet: the file can be checked but \
@@ -48,6 +48,7 @@ pub(crate) fn relative_bind(c: &mut Checker, at: &Node, ip: &str, source: &str, 
             let name = super::volumes::safe_name(super::policy::last_part(target));
             format!(" (if it only keeps data, a named volume does: `{name}:{target}`)")
         };
+    c.project_file(at, ip, FileUse::Bind, source);
     c.needs(
         at,
         ip,
@@ -59,15 +60,23 @@ pub(crate) fn relative_bind(c: &mut Checker, at: &Node, ip: &str, source: &str, 
 }
 
 /// `build: ./dir` or `build: { context, dockerfile, ... }`.
-pub(crate) fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &ServiceSpec) {
-    let context = match &v.value {
+pub fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &ServiceSpec) {
+    let field = |name: &str| match &v.value {
         Value::Map(m) => m
             .iter()
-            .find(|(k, _)| k.as_str() == Some("context"))
-            .and_then(|(_, v)| v.scalar_text())
-            .unwrap_or_else(|| ".".into()),
+            .find(|(k, _)| k.as_str() == Some(name))
+            .and_then(|(_, v)| v.scalar_text()),
+        _ => None,
+    };
+    let context = match &v.value {
+        Value::Map(_) => field("context").unwrap_or_else(|| ".".into()),
         _ => c.text(v, p).unwrap_or_default(),
     };
+    // A remote context (a git URL) is not in the project's folder; neither is an absolute one.
+    if !context.contains("://") && !context.starts_with(['/', '~']) && !escapes(&context) {
+        let dockerfile = field("dockerfile");
+        c.project_file(knode, p, FileUse::BuildContext { dockerfile }, &context);
+    }
     let image = if spec.image.is_empty() {
         " (or replace `build:` with `image:` naming a published image to deploy now)"
     } else {
@@ -83,17 +92,21 @@ pub(crate) fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &Ser
 /// `env_file: .env`, a list of them, or long entries (`path:`, `required:`).
 pub(crate) fn env_file(c: &mut Checker, knode: &Node, v: &Node, p: &str) {
     let mut paths = Vec::new();
+    let mut refs = Vec::new();
     let items: Vec<&Node> = match &v.value {
         Value::Seq(s) => s.iter().collect(),
         _ => vec![v],
     };
     for (i, item) in items.into_iter().enumerate() {
         let ip = format!("{p}[{i}]");
+        let mut required = true;
         let path = if item.as_map().is_some() {
             let mut path = None;
             for (k, _, val) in c.entries(item, &ip, &["path", "required", "format"], |_, _| None) {
-                if k == "path" {
-                    path = c.text(val, &join(&ip, k));
+                match k {
+                    "path" => path = c.text(val, &join(&ip, k)),
+                    "required" => required = c.boolean(val, &join(&ip, k)).unwrap_or(true),
+                    _ => {}
                 }
             }
             path
@@ -114,7 +127,11 @@ pub(crate) fn env_file(c: &mut Checker, knode: &Node, v: &Node, p: &str) {
             );
             continue;
         }
+        refs.push((item, ip, required, path.clone()));
         paths.push(path);
+    }
+    for (item, ip, required, path) in refs {
+        c.project_file(item, &ip, FileUse::EnvFile { required }, &path);
     }
     if !paths.is_empty() {
         c.needs(
@@ -177,6 +194,7 @@ pub(crate) fn declared(c: &mut Checker, what: &str, node: Option<&Node>) -> Vec<
                     ),
                 );
             } else {
+                c.project_file(knode, &join(&path, key), FileUse::SecretOrConfig, &file);
                 c.needs(
                     knode,
                     &join(&path, key),

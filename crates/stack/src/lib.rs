@@ -39,6 +39,7 @@ pub use interpolate::{
     Interpolated, MASK, MIN_MASKED, Var, Vars, interpolate, mask, valid_name as valid_var_name,
 };
 pub use limits::{Limits, ResourceLimits, parse_bytes};
+pub use words::parse_duration;
 
 /// What is wrong with one place in a stack file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,19 +94,47 @@ pub struct Report {
     /// files". Not violations: the file is judged on everything else. Until projects can bring
     /// their files, [`Report::deployable`] is false and [`load`] refuses the stack with these.
     pub needs_files: Vec<Violation>,
+    /// The paths behind `needs_files`, one per referenced file or folder, so a caller that has
+    /// the project's folder (`stack check FILE`) can look at them. Always relative to the
+    /// folder of the stack file and never climbing out of it (those are violations).
+    pub project_files: Vec<ProjectFile>,
     /// Secret values the file interpolated: what [`Report::redacted`] masks. Never serialized.
     #[serde(skip)]
     secrets: SecretValues,
 }
 
-/// Secret values a check interpolated. Its `Debug` shows only how many, so a report printed
-/// with `{:?}` (a log line, a failed test) never carries them.
+/// Secret values a check interpolated, and the texts they were interpolated into (the only
+/// texts masking may touch). Its `Debug` shows only how many, so a report printed with `{:?}`
+/// (a log line, a failed test) never carries them.
 #[derive(Clone, Default)]
-pub(crate) struct SecretValues(pub(crate) Vec<String>);
+pub(crate) struct SecretValues {
+    pub(crate) values: Vec<String>,
+    pub(crate) carriers: Vec<String>,
+}
 
 impl std::fmt::Debug for SecretValues {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} secret value(s)", self.0.len())
+        write!(f, "{} secret value(s)", self.values.len())
+    }
+}
+
+impl SecretValues {
+    /// `text` (a field of the stack) with the secret values masked if it came from a text a
+    /// secret was interpolated into: that text, one of its words (a command), or `KEY=` and it.
+    /// Any other text is the file's own and shown as written, even where it contains a secret's
+    /// value.
+    fn mask(&self, text: &str) -> String {
+        let value = text.split_once('=').map_or(text, |(_, v)| v);
+        let carried = |t: &str| {
+            self.carriers
+                .iter()
+                .any(|c| c == t || words::split(c).iter().any(|w| w == t))
+        };
+        if !carried(text) && !carried(value) {
+            return text.to_string();
+        }
+        let secrets: Vec<&str> = self.values.iter().map(String::as_str).collect();
+        interpolate::mask(text, &secrets)
     }
 }
 
@@ -135,18 +164,61 @@ impl Report {
     /// stack (messages are masked already). `vars` is kept for callers; the values come from the
     /// check itself, so a secret the file never uses cannot star out the file's own text.
     pub fn redacted(&self, _vars: &Vars) -> Report {
-        let secrets: Vec<&str> = self.secrets.0.iter().map(String::as_str).collect();
         Report {
             stack: self
                 .stack
                 .as_ref()
-                .map(|s| s.masked_with(&|t: &str| interpolate::mask(t, &secrets))),
+                .map(|s| s.masked_with(&|t: &str| self.secrets.mask(t))),
             violations: self.violations.clone(),
             warnings: self.warnings.clone(),
             needs_files: self.needs_files.clone(),
+            project_files: self
+                .project_files
+                .iter()
+                .map(|f| ProjectFile {
+                    file: self.secrets.mask(&f.file),
+                    ..f.clone()
+                })
+                .collect(),
             secrets: SecretValues::default(),
         }
     }
+}
+
+/// A file or folder of the project that a stack file refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectFile {
+    /// Line of the value that names it in the stack file, from 1.
+    pub line: u64,
+    /// Column of that value, from 1.
+    pub column: u64,
+    /// Dotted path of the key that names it (`services.web.env_file[0]`).
+    pub path: String,
+    /// What the stack uses it for, which says what it must be (a folder with a Dockerfile, an env
+    /// file, a secret's file).
+    pub usage: FileUse,
+    /// As written, relative to the stack file's folder.
+    pub file: String,
+}
+
+/// What a stack file uses one of the project's files for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileUse {
+    /// `build:`'s context folder, and the Dockerfile in it (`Dockerfile` unless named).
+    BuildContext {
+        /// `build.dockerfile` as written, relative to the context.
+        dockerfile: Option<String>,
+    },
+    /// A relative bind mount's source, a file or a folder.
+    Bind,
+    /// `env_file:`; a missing one is fine when not `required`.
+    EnvFile {
+        /// Compose's `required:` (true unless the file says otherwise).
+        required: bool,
+    },
+    /// A top-level secret's or config's `file:`.
+    SecretOrConfig,
 }
 
 /// A stack file that cannot be deployed: every violation, in file order.
@@ -214,7 +286,7 @@ pub struct ServiceSpec {
     pub(crate) expose: Vec<u16>,
     /// The container side of the file's `ports:`, in file order. Never published on the server:
     /// kept as evidence of the web port and for showing.
-    pub(crate) ports: Vec<ContainerPort>,
+    pub ports: Vec<ContainerPort>,
     /// `volumes_from` (services of this project only). Already honoured: the shared volumes are
     /// in `mounts` and the services in `depends_on`; kept for showing.
     pub(crate) volumes_from: Vec<VolumesFrom>,
@@ -235,56 +307,65 @@ pub struct ServiceSpec {
     pub gateway: bool,
     /// Memory, CPU and process limits after the club's defaults and caps.
     pub limits: ResourceLimits,
-    /// `hostname:` / `domainname:` inside the project network.
-    pub(crate) hostname: Option<String>,
-    pub(crate) domainname: Option<String>,
+    /// `hostname:` inside the project network.
+    pub hostname: Option<String>,
+    /// `domainname:` inside the project network.
+    pub domainname: Option<String>,
     /// `logging:` (json-file or local, sizes capped by `[limits]`); `None`: the deployer's
     /// default.
-    pub(crate) logging: Option<Logging>,
+    pub logging: Option<Logging>,
     /// `platform:` (`linux/arm64`): the image variant to pull and run; the deployer reports a
     /// clear error when the engine cannot have it.
-    pub(crate) platform: Option<String>,
+    pub platform: Option<String>,
     /// `shm_size:` in bytes, capped by `limits.max_shm_size`.
-    pub(crate) shm_size: Option<i64>,
+    pub shm_size: Option<i64>,
     /// `ulimits:` (nofile, nproc, memlock only), capped by `[limits]`.
-    pub(crate) ulimits: Vec<Ulimit>,
-    pub(crate) pull_policy: Option<PullPolicy>,
+    pub ulimits: Vec<Ulimit>,
+    /// `pull_policy:`; `None`: pull only what the engine lacks (and nothing can be pulled here).
+    pub pull_policy: Option<PullPolicy>,
     /// `profiles:` the service belongs to; only services whose profile is enabled (project
     /// variable `COMPOSE_PROFILES`) or that have none are in the stack.
     pub(crate) profiles: Vec<String>,
     /// `init:`; `Some(false)` asks for no init process in the container.
-    pub(crate) init: Option<bool>,
+    pub init: Option<bool>,
 }
 
 /// A service's logs, kept on this server.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct Logging {
-    pub(crate) driver: LogDriver,
-    /// Docker's `max-size` per file.
-    pub(crate) max_size_bytes: i64,
-    /// Docker's `max-file`.
-    pub(crate) max_files: u32,
+pub struct Logging {
+    /// Where the engine keeps them; other drivers ship logs off the server and are refused.
+    pub driver: LogDriver,
+    /// Docker's `max-size` per file, capped by `[limits] max_log_size`.
+    pub max_size_bytes: i64,
+    /// Docker's `max-file`, capped by `[limits] max_log_files`.
+    pub max_files: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub(crate) enum LogDriver {
+/// The log drivers that keep logs on this server, where `clubhost` can show them.
+pub enum LogDriver {
+    /// Docker's default `json-file`.
     JsonFile,
+    /// Docker's compressed `local` driver.
     Local,
 }
 
 /// One `ulimits:` entry; `name` is `nofile`, `nproc` or `memlock` (bytes).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct Ulimit {
-    pub(crate) name: String,
-    pub(crate) soft: i64,
-    pub(crate) hard: i64,
+pub struct Ulimit {
+    /// `nofile`, `nproc` or `memlock`: the only ones a member may set.
+    pub name: String,
+    /// The soft limit, capped by the matching `[limits] max_*` key.
+    pub soft: i64,
+    /// The hard limit, capped likewise; never below `soft`.
+    pub hard: i64,
 }
 
 /// When the deployer pulls the image.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum PullPolicy {
+pub enum PullPolicy {
     /// Pull on every deploy.
     Always,
     /// Pull only when the engine does not have the image.
@@ -295,12 +376,13 @@ pub(crate) enum PullPolicy {
 
 /// One container port a file's `ports:` named (the host side is dropped).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct ContainerPort {
-    pub(crate) port: u16,
+pub struct ContainerPort {
+    /// The container side of the `ports:` entry.
+    pub port: u16,
     /// `tcp`, `udp` or `sctp`.
-    pub(crate) protocol: String,
+    pub protocol: String,
     /// Whether the file publishes the same port for UDP too.
-    pub(crate) also_udp: bool,
+    pub also_udp: bool,
 }
 
 /// One `depends_on:` entry: a service of this stack, and what it must reach first.
@@ -334,7 +416,7 @@ pub struct VolumeMount {
     /// Whether the container may only read it (`:ro`).
     pub read_only: bool,
     /// `:nocopy` / `volume: { nocopy: true }`: do not copy the image's files into a new volume.
-    pub(crate) nocopy: bool,
+    pub nocopy: bool,
 }
 
 /// One `volumes_from` entry: another service of the project whose volumes this one mounts.
@@ -359,7 +441,7 @@ pub struct Healthcheck {
     /// Grace time after start during which failed probes do not count; zero by default.
     pub start_period: Duration,
     /// Docker's `StartInterval` (API 1.44+): the probe interval during `start_period`.
-    pub(crate) start_interval: Option<Duration>,
+    pub start_interval: Option<Duration>,
 }
 
 /// Compose's `restart:`: when Docker restarts the container after it exits.

@@ -346,3 +346,24 @@ fn the_exposed_service_follows_the_gateway_network_and_expose() {
     assert_eq!((v.line, v.column), (4, 16));
     assert!(v.message.contains("nope"), "{v}");
 }
+
+#[test]
+fn a_used_secret_is_masked_only_where_it_was_interpolated() {
+    // A used secret's value inside the file's own text elsewhere stays as written; where it was
+    // interpolated (a whole value, a word of a command) it is masked.
+    let mut vars = Vars::new();
+    vars.set("PW", "index", true);
+    let r = check(
+        "services:\n  web:\n    image: x\n    command: sh -c \"login ${PW} && cat bleve-index\"\n    environment:\n      DB_PASSWORD: ${PW}\n      NOTE: bleve-index\n",
+        &vars,
+        &Limits::default(),
+    )
+    .redacted(&vars);
+    let web = &r.stack.unwrap().services[0];
+    assert_eq!(
+        web.environment,
+        [format!("DB_PASSWORD={MASK}"), "NOTE=bleve-index".into()]
+    );
+    let command = web.command.as_ref().unwrap();
+    assert_eq!(command[2], format!("login {MASK} && cat bleve-{MASK}"));
+}

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Compose durations: `1m30s`, `10s`, `500ms`, `1h`.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+pub fn parse_duration(text: &str) -> Option<Duration> {
     humantime::parse_duration(text.trim()).ok()
 }
 

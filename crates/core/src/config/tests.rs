@@ -118,6 +118,22 @@ fn example_file_parses_to_the_defaults() {
     assert_eq!(c.proxy.max_body_size, d.proxy.max_body_size);
     assert_eq!(c.proxy.header_read_timeout, d.proxy.header_read_timeout);
     assert_eq!(c.log.format, d.log.format);
+    // Every [limits] key is written out in the example, at its default.
+    assert_eq!(c.limits, d.limits);
+    let (_, limits) = text.split_once("\n[limits]\n").unwrap();
+    for key in [
+        "max_log_size",
+        "max_log_files",
+        "max_shm_size",
+        "max_nofile",
+        "max_nproc",
+        "max_memlock",
+    ] {
+        assert!(
+            limits.contains(&format!("\n{key} = ")),
+            "{key} missing from [limits]"
+        );
+    }
 }
 
 #[test]
