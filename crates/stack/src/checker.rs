@@ -2,7 +2,7 @@
 //! interpolation, checking a map's keys against what is supported and what the policy refuses,
 //! and recording violations with the node's line and column.
 
-use super::interpolate::{Vars, interpolate};
+use super::interpolate::{Vars, interpolate, mask};
 use super::limits::Limits;
 use super::yaml::{self, Node, Value};
 use super::{Report, Violation, ViolationKind};
@@ -12,15 +12,23 @@ pub struct Checker<'a> {
     pub limits: &'a Limits,
     pub violations: Vec<Violation>,
     pub warnings: Vec<Violation>,
+    /// References into the project's files (`super::files`).
+    pub needs_files: Vec<Violation>,
+    /// Secret values interpolated so far: messages mask these, and only these, so the file's own
+    /// text is never starred out.
+    secrets: Vec<String>,
 }
 
-/// Checks one file. Never panics on any input; the fuzz-style test in `tests/it` holds it to that.
+/// Checks one file. Never panics on any input; the seeded run in `tests/mutated.rs` and the
+/// `stack_check` fuzz target hold it to that.
 pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
     let mut c = Checker {
         vars,
         limits,
         violations: Vec::new(),
         warnings: Vec::new(),
+        needs_files: Vec::new(),
+        secrets: Vec::new(),
     };
     let stack = match yaml::parse(source) {
         Ok(root) => super::top::stack(&mut c, &root),
@@ -30,7 +38,8 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
                 column: e.pos.column,
                 path: "(file)".into(),
                 kind: ViolationKind::Syntax,
-                message: format!("not valid YAML: {}", vars.redact(&e.message)),
+                // The file's own text, before any interpolation: nothing to mask.
+                message: format!("not valid YAML: {}", e.message),
             });
             None
         }
@@ -48,10 +57,13 @@ pub fn run(source: &str, vars: &Vars, limits: &Limits) -> Report {
     }
     c.violations.sort_by_key(|v| (v.line, v.column));
     c.warnings.sort_by_key(|v| (v.line, v.column));
+    c.needs_files.sort_by_key(|v| (v.line, v.column));
     Report {
         stack: stack.filter(|_| c.violations.is_empty()),
         violations: c.violations,
         warnings: c.warnings,
+        needs_files: c.needs_files,
+        secrets: super::SecretValues(c.secrets),
     }
 }
 
@@ -63,7 +75,7 @@ impl Checker<'_> {
         kind: ViolationKind,
         message: impl Into<String>,
     ) {
-        let message = self.vars.redact(&message.into());
+        let message = self.redact(&message.into());
         self.violations.push(Violation {
             line: node.pos.line,
             column: node.pos.column,
@@ -73,12 +85,35 @@ impl Checker<'_> {
         });
     }
 
+    /// Something only the project's own files can provide (a build context, an env file...).
+    pub fn needs(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        let message = self.redact(&message.into());
+        self.needs_files.push(Violation {
+            line: node.pos.line,
+            column: node.pos.column,
+            path: path.to_string(),
+            kind: ViolationKind::Unsupported,
+            message,
+        });
+    }
+
+    /// A project variable's value (`COMPOSE_PROFILES`).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name)
+    }
+
+    /// `text` with the secret values interpolated so far masked.
+    fn redact(&self, text: &str) -> String {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        mask(text, &secrets)
+    }
+
     pub fn invalid(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.fail(node, path, ViolationKind::Invalid, message);
     }
 
     pub fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
-        let message = self.vars.redact(&message.into());
+        let message = self.redact(&message.into());
         self.warnings.push(Violation {
             line: node.pos.line,
             column: node.pos.column,
@@ -104,6 +139,11 @@ impl Checker<'_> {
         }
         match interpolate(&raw, self.vars) {
             Ok(i) => {
+                for s in i.secrets {
+                    if !self.secrets.contains(&s) {
+                        self.secrets.push(s);
+                    }
+                }
                 for name in i.unset {
                     self.warn(
                         node,
@@ -282,17 +322,15 @@ pub fn join(path: &str, key: &str) -> String {
 /// What to do instead, for keys people often write.
 fn hint(key: &str) -> Option<&'static str> {
     Some(match key {
-        "hostname" | "domainname" => "services reach each other by service name",
         "external_links" => "services on one project reach each other by service name",
-        "logging" => "clubhost keeps container logs itself",
-        "platform" => "images run on the server's platform",
-        "profiles" => "every service in the file is deployed",
         "scale" | "replicas" => "each service runs once",
-        "shm_size" => "ask an admin if the app needs more shared memory",
         "mem_reservation" | "memswap_limit" | "cpu_shares" | "cpu_quota" | "cpuset" => {
             "use mem_limit, cpus and pids_limit"
         }
-        "secrets" | "configs" => "set values as project variables",
+        "include" => {
+            "it reads other files of the project, which clubhost does not have yet; paste the \
+             included services into this file"
+        }
         _ => return None,
     })
 }

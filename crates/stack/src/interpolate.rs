@@ -46,21 +46,17 @@ impl Vars {
         self.0.get(name).map(|v| v.value.as_str())
     }
 
-    /// `text` with every secret value replaced by [`MASK`]. Longer secrets first, so a secret that
-    /// contains another is hidden whole.
+    /// `text` with every secret value of at least [`MIN_MASKED`] characters replaced by
+    /// [`MASK`]. For text that mixes values with other words (a rendered stack); where the
+    /// interpolated values are known, [`mask`] with just those is more precise.
     pub fn redact(&self, text: &str) -> String {
-        let mut secrets: Vec<&str> = self
+        let secrets: Vec<&str> = self
             .0
             .values()
-            .filter(|v| v.secret && !v.value.is_empty())
+            .filter(|v| v.secret)
             .map(|v| v.value.as_str())
             .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let mut out = text.to_string();
-        for s in secrets {
-            out = out.replace(s, MASK);
-        }
-        out
+        mask(text, &secrets)
     }
 
     /// The variables as they may be shown: secret values masked.
@@ -73,6 +69,26 @@ impl Vars {
             })
             .collect()
     }
+}
+
+/// Secret values shorter than this are never masked by substring: a one-letter secret would
+/// turn every path and word containing that letter into stars, and hide nothing.
+pub const MIN_MASKED: usize = 4;
+
+/// `text` with each of `secrets` (at least [`MIN_MASKED`] characters) replaced by [`MASK`].
+/// Longer secrets first, so a secret that contains another is hidden whole.
+pub fn mask(text: &str, secrets: &[&str]) -> String {
+    let mut secrets: Vec<&str> = secrets
+        .iter()
+        .copied()
+        .filter(|s| s.chars().count() >= MIN_MASKED)
+        .collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for s in secrets {
+        out = out.replace(s, MASK);
+    }
+    out
 }
 
 /// Checks a variable name: letters, digits and `_`, not starting with a digit.
@@ -88,6 +104,8 @@ pub struct Interpolated {
     pub text: String,
     /// Variables used without a value and without a default (Compose substitutes "").
     pub unset: Vec<String>,
+    /// The values of secret variables this text received, to mask where it is shown.
+    pub secrets: Vec<String>,
 }
 
 /// Interpolates one string. Errors are messages for the member (`${DB_PASSWORD:?...}` unset, a
@@ -121,13 +139,21 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<Interpolated, String> {
             }
             rest = &rest[len..];
             match vars.get(name) {
-                Some(v) => out.text.push_str(v),
+                Some(v) => push_value(&mut out, vars, name, v),
                 None => out.unset.push(name.to_string()),
             }
         }
     }
     out.text.push_str(rest);
     Ok(out)
+}
+
+/// Appends a variable's value, remembering it when it is secret.
+fn push_value(out: &mut Interpolated, vars: &Vars, name: &str, value: &str) {
+    out.text.push_str(value);
+    if vars.0.get(name).is_some_and(|v| v.secret) && !value.is_empty() {
+        out.secrets.push(value.to_string());
+    }
 }
 
 /// Index of the `}` closing a `${`, allowing nested `${...}` inside defaults.
@@ -172,15 +198,16 @@ fn braced(expr: &str, vars: &Vars, out: &mut Interpolated) -> Result<(), String>
         let inner = interpolate(word, vars)?;
         out.text.push_str(&inner.text);
         out.unset.extend(inner.unset);
+        out.secrets.extend(inner.secrets);
         Ok(())
     };
     match op.chars().next() {
         None if !colon => match value {
-            Some(v) => out.text.push_str(v),
+            Some(v) => push_value(out, vars, name, v),
             None => out.unset.push(name.to_string()),
         },
         Some('-') => match present {
-            Some(v) => out.text.push_str(v),
+            Some(v) => push_value(out, vars, name, v),
             None => nested(&op[1..], out)?,
         },
         Some('+') => {
@@ -189,7 +216,7 @@ fn braced(expr: &str, vars: &Vars, out: &mut Interpolated) -> Result<(), String>
             }
         }
         Some('?') => match present {
-            Some(v) => out.text.push_str(v),
+            Some(v) => push_value(out, vars, name, v),
             None => {
                 let msg = op[1..].trim();
                 let msg = if msg.is_empty() { "is required" } else { msg };
@@ -261,5 +288,11 @@ mod tests {
         assert_eq!(v.redact("pw=hunter22;"), format!("pw={MASK};"));
         assert_eq!(v.masked()["PASS"], MASK);
         assert_eq!(v.masked()["NAME"], "club");
+        let i = interpolate("a=${PASS} b=$NAME", &v).unwrap();
+        assert_eq!(i.secrets, ["hunter22"]);
+        // Short secrets are never masked by substring: they would hide ordinary words.
+        let mut short = Vars::new();
+        short.set("P", "x", true);
+        assert_eq!(short.redact("box index"), "box index");
     }
 }

@@ -11,14 +11,19 @@
 //! a pure function from text (plus variables and limits) to a [`Report`].
 
 mod checker;
+mod extras;
+mod files;
 mod interpolate;
 mod lifecycle;
 mod limits;
 mod mounts;
 mod policy;
+mod ports;
+mod select;
 mod service;
 pub mod templates;
 mod top;
+mod volumes;
 mod words;
 mod yaml;
 
@@ -27,7 +32,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use interpolate::{Interpolated, MASK, Var, Vars, interpolate, valid_name as valid_var_name};
+pub use interpolate::{
+    Interpolated, MASK, MIN_MASKED, Var, Vars, interpolate, mask, valid_name as valid_var_name,
+};
 pub use limits::{Limits, ResourceLimits, parse_bytes};
 pub use words::parse_duration;
 
@@ -77,20 +84,63 @@ pub struct Report {
     /// Things that deploy but differently from what the file says (ignored `container_name`,
     /// capped limits, unset variables).
     pub warnings: Vec<Violation>,
+    /// What only the project's own files can provide (`build:`, relative bind mounts,
+    /// `env_file`, secrets/configs from `file:`), each message starting "needs the project's
+    /// files". Not violations: the file is judged on everything else. Until projects can bring
+    /// their files, [`Report::deployable`] is false and [`load`] refuses the stack with these.
+    pub needs_files: Vec<Violation>,
+    /// Secret values the file interpolated: what [`Report::redacted`] masks. Never serialized.
+    #[serde(skip)]
+    secrets: SecretValues,
+}
+
+/// Secret values a check interpolated. Its `Debug` shows only how many, so a report printed
+/// with `{:?}` (a log line, a failed test) never carries them.
+#[derive(Clone, Default)]
+pub(crate) struct SecretValues(pub(crate) Vec<String>);
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} secret value(s)", self.0.len())
+    }
 }
 
 impl Report {
+    /// Whether the file passed the check (it may still need the project's files).
     pub fn is_ok(&self) -> bool {
         self.violations.is_empty() && self.stack.is_some()
     }
 
-    /// The report as it may be shown: secret values masked in the stack (messages are masked
-    /// already).
-    pub fn redacted(&self, vars: &Vars) -> Report {
+    /// Whether the stack can be deployed as it is: checked, and needing no project files.
+    pub fn deployable(&self) -> bool {
+        self.is_ok() && self.needs_files.is_empty()
+    }
+
+    /// The report as submit and deploy must see it: needing the project's files is a refusal
+    /// (with those reasons) until projects can bring their files.
+    pub fn requiring_files(mut self) -> Report {
+        if !self.needs_files.is_empty() {
+            self.violations.extend(self.needs_files.iter().cloned());
+            self.violations.sort_by_key(|v| (v.line, v.column));
+            self.stack = None;
+        }
+        self
+    }
+
+    /// The report as it may be shown: the secret values the file interpolated masked in the
+    /// stack (messages are masked already). `vars` is kept for callers; the values come from the
+    /// check itself, so a secret the file never uses cannot star out the file's own text.
+    pub fn redacted(&self, _vars: &Vars) -> Report {
+        let secrets: Vec<&str> = self.secrets.0.iter().map(String::as_str).collect();
         Report {
-            stack: self.stack.as_ref().map(|s| s.redacted(vars)),
+            stack: self
+                .stack
+                .as_ref()
+                .map(|s| s.masked_with(&|t: &str| interpolate::mask(t, &secrets))),
             violations: self.violations.clone(),
             warnings: self.warnings.clone(),
+            needs_files: self.needs_files.clone(),
+            secrets: SecretValues::default(),
         }
     }
 }
@@ -107,7 +157,8 @@ pub struct StackError {
 pub struct Stack {
     /// In start order: every service comes after the services it depends on.
     pub services: Vec<ServiceSpec>,
-    /// Named volumes (without the `clubhost-<slug>-` prefix the deployer adds).
+    /// Named volumes (without the `clubhost-<slug>-` prefix the deployer adds): the file's own,
+    /// under safe names, then those anonymous volumes became.
     pub volumes: Vec<String>,
     /// Internal networks the file declares; each becomes an internal Docker network of the
     /// project (`clubhost-<slug>_<name>`). Services naming none are on the project network.
@@ -139,6 +190,12 @@ pub struct ServiceSpec {
     pub labels: BTreeMap<String, String>,
     /// Ports the service says it listens on (`expose:`); the first one is the default proxy port.
     pub expose: Vec<u16>,
+    /// The container side of the file's `ports:`, in file order. Never published on the server:
+    /// kept as evidence of the web port and for showing.
+    pub ports: Vec<ContainerPort>,
+    /// `volumes_from` (services of this project only). Already honoured: the shared volumes are
+    /// in `mounts` and the services in `depends_on`; kept for showing.
+    pub volumes_from: Vec<VolumesFrom>,
     /// tmpfs mounts: container path → mount options (`size=64m`), possibly empty.
     pub tmpfs: BTreeMap<String, String>,
     pub read_only: bool,
@@ -151,6 +208,72 @@ pub struct ServiceSpec {
     /// Whether the file puts it on an `external` network: the club's gateway.
     pub gateway: bool,
     pub limits: ResourceLimits,
+    /// `hostname:` / `domainname:` inside the project network.
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// `logging:` (json-file or local, sizes capped by `[limits]`); `None`: the deployer's
+    /// default.
+    pub logging: Option<Logging>,
+    /// `platform:` (`linux/arm64`): the image variant to pull and run; the deployer reports a
+    /// clear error when the engine cannot have it.
+    pub platform: Option<String>,
+    /// `shm_size:` in bytes, capped by `limits.max_shm_size`.
+    pub shm_size: Option<i64>,
+    /// `ulimits:` (nofile, nproc, memlock only), capped by `[limits]`.
+    pub ulimits: Vec<Ulimit>,
+    pub pull_policy: Option<PullPolicy>,
+    /// `profiles:` the service belongs to; only services whose profile is enabled (project
+    /// variable `COMPOSE_PROFILES`) or that have none are in the stack.
+    pub profiles: Vec<String>,
+    /// `init:`; `Some(false)` asks for no init process in the container.
+    pub init: Option<bool>,
+}
+
+/// A service's logs, kept on this server.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Logging {
+    pub driver: LogDriver,
+    /// Docker's `max-size` per file.
+    pub max_size_bytes: i64,
+    /// Docker's `max-file`.
+    pub max_files: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    JsonFile,
+    Local,
+}
+
+/// One `ulimits:` entry; `name` is `nofile`, `nproc` or `memlock` (bytes).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// When the deployer pulls the image.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPolicy {
+    /// Pull on every deploy.
+    Always,
+    /// Pull only when the engine does not have the image.
+    Missing,
+    /// Never pull; the deploy fails when the image is absent.
+    Never,
+}
+
+/// One container port a file's `ports:` named (the host side is dropped).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// Whether the file publishes the same port for UDP too.
+    pub also_udp: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -173,16 +296,28 @@ pub struct VolumeMount {
     pub volume: String,
     pub target: String,
     pub read_only: bool,
+    /// `:nocopy` / `volume: { nocopy: true }`: do not copy the image's files into a new volume.
+    pub nocopy: bool,
+}
+
+/// One `volumes_from` entry: another service of the project whose volumes this one mounts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VolumesFrom {
+    pub service: String,
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Healthcheck {
-    /// Docker's form: `["CMD", ...]` or `["CMD-SHELL", "..."]`.
+    /// Docker's form: `["CMD", ...]` or `["CMD-SHELL", "..."]`; `["NONE"]` turns off the
+    /// image's healthcheck (`disable: true`); empty keeps the image's test with these timings.
     pub test: Vec<String>,
     pub interval: Duration,
     pub timeout: Duration,
     pub retries: u32,
     pub start_period: Duration,
+    /// Docker's `StartInterval` (API 1.44+): the probe interval during `start_period`.
+    pub start_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -203,7 +338,12 @@ impl Stack {
     /// interpolated (environment, command, entrypoint, labels, image, user, working dir,
     /// healthcheck). Deploy the original, show this one.
     pub fn redacted(&self, vars: &Vars) -> Stack {
-        let r = |s: &String| vars.redact(s);
+        self.masked_with(&|t: &str| vars.redact(t))
+    }
+
+    /// A copy with `mask` applied to every field a variable can reach.
+    fn masked_with(&self, mask: &dyn Fn(&str) -> String) -> Stack {
+        let r = |s: &String| mask(s);
         let rl = |l: &Vec<String>| l.iter().map(r).collect::<Vec<_>>();
         let mut out = self.clone();
         for s in &mut out.services {
@@ -240,9 +380,10 @@ pub fn check(source: &str, vars: &Vars, limits: &Limits) -> Report {
     checker::run(source, vars, limits)
 }
 
-/// Checks and normalizes; every violation becomes part of the error.
+/// Checks and normalizes for submit and deploy; every violation becomes part of the error, and so
+/// does every need for the project's files (see [`Report::requiring_files`]).
 pub fn load(source: &str, vars: &Vars, limits: &Limits) -> Result<Stack, StackError> {
-    let report = check(source, vars, limits);
+    let report = check(source, vars, limits).requiring_files();
     match report.stack {
         Some(stack) if report.violations.is_empty() => Ok(stack),
         _ => Err(StackError {
@@ -256,6 +397,8 @@ pub fn parse(source: &str) -> Result<Stack, StackError> {
     load(source, &Vars::new(), &Limits::default())
 }
 
+#[cfg(test)]
+mod accept_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]

@@ -102,14 +102,17 @@ pub fn healthcheck(c: &mut Checker, v: &Node, p: &str) -> Option<Healthcheck> {
         timeout: Duration::from_secs(30),
         retries: 3,
         start_period: Duration::ZERO,
+        start_interval: None,
     };
     let mut disabled = false;
     let mut test_at = v;
+    let mut test_seen = false;
     for (k, _, val) in fields {
         let fp = join(p, k);
         match k {
             "test" => {
                 test_at = val;
+                test_seen = true;
                 h.test = match &val.value {
                     Value::Seq(_) => c.list(val, &fp)?,
                     _ => vec!["CMD-SHELL".to_string(), c.text(val, &fp)?],
@@ -121,15 +124,19 @@ pub fn healthcheck(c: &mut Checker, v: &Node, p: &str) -> Option<Healthcheck> {
             "interval" => h.interval = duration(c, val, &fp)?,
             "timeout" => h.timeout = duration(c, val, &fp)?,
             "start_period" => h.start_period = duration(c, val, &fp)?,
-            "start_interval" => {
-                duration(c, val, &fp)?;
-            }
+            "start_interval" => h.start_interval = Some(duration(c, val, &fp)?),
             "retries" => h.retries = u32::try_from(c.integer(val, &fp)?).unwrap_or(3),
             _ => disabled = c.boolean(val, &fp)?,
         }
     }
     if disabled {
-        return None;
+        // Docker's way to turn off a healthcheck the image defines.
+        h.test = vec!["NONE".to_string()];
+        return Some(h);
+    }
+    if !test_seen {
+        // Only timings: the image's own test runs with them.
+        return Some(h);
     }
     if !matches!(
         h.test.first().map(String::as_str),
@@ -139,7 +146,8 @@ pub fn healthcheck(c: &mut Checker, v: &Node, p: &str) -> Option<Healthcheck> {
         c.invalid(
             test_at,
             &join(p, "test"),
-            "`test` must be a command string or a list starting with CMD or CMD-SHELL",
+            "`test` must be a command string or a list starting with CMD or CMD-SHELL, e.g. \
+             `test: [\"CMD\", \"curl\", \"-f\", \"http://localhost\"]`",
         );
         return None;
     }

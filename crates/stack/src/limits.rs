@@ -25,6 +25,19 @@ pub struct Limits {
     /// Registries images may come from (`docker.io`, `ghcr.io`); empty means any. Images without
     /// a registry part are Docker Hub's (`docker.io`).
     pub allowed_registries: Vec<String>,
+    /// The largest log file a service's `logging: { options: { max-size } }` may ask for, and
+    /// what a service gets when it asks for none (`json-file` and `local` drivers only).
+    pub max_log_size: String,
+    /// The most rotated log files a service may keep (`max-file`), and the default.
+    pub max_log_files: u32,
+    /// The most shared memory (`shm_size`) a service may ask for; `/dev/shm` counts against its
+    /// memory limit anyway.
+    pub max_shm_size: String,
+    /// Caps on `ulimits:` (`nofile`, `nproc`, `memlock`, soft and hard alike). `memlock` is
+    /// written like a size (`"64m"`).
+    pub max_nofile: i64,
+    pub max_nproc: i64,
+    pub max_memlock: String,
 }
 
 impl Default for Limits {
@@ -38,6 +51,12 @@ impl Default for Limits {
             max_pids: 1024,
             max_services: 8,
             allowed_registries: Vec::new(),
+            max_log_size: "10m".into(),
+            max_log_files: 3,
+            max_shm_size: "256m".into(),
+            max_nofile: 65536,
+            max_nproc: 4096,
+            max_memlock: "64m".into(),
         }
     }
 }
@@ -70,6 +89,22 @@ impl Limits {
                 "key `limits.default_pids`: must be above 0 and at most limits.max_pids".into(),
             );
         }
+        for (key, value) in [
+            ("max_log_size", &self.max_log_size),
+            ("max_shm_size", &self.max_shm_size),
+            ("max_memlock", &self.max_memlock),
+        ] {
+            if parse_bytes(value).is_none() {
+                return Err(format!(
+                    "key `limits.{key}`: {value:?} is not a size like \"64m\""
+                ));
+            }
+        }
+        if self.max_log_files == 0 || self.max_nofile <= 0 || self.max_nproc <= 0 {
+            return Err(
+                "keys `limits.max_log_files`, `max_nofile`, `max_nproc`: must be at least 1".into(),
+            );
+        }
         if self.max_services == 0 {
             return Err("key `limits.max_services`: must be at least 1".into());
         }
@@ -82,6 +117,18 @@ impl Limits {
 
     pub fn max_memory_bytes(&self) -> i64 {
         parse_bytes(&self.max_memory).unwrap_or(1 << 30)
+    }
+
+    pub fn max_log_size_bytes(&self) -> i64 {
+        parse_bytes(&self.max_log_size).unwrap_or(10 << 20)
+    }
+
+    pub fn max_shm_size_bytes(&self) -> i64 {
+        parse_bytes(&self.max_shm_size).unwrap_or(256 << 20)
+    }
+
+    pub fn max_memlock_bytes(&self) -> i64 {
+        parse_bytes(&self.max_memlock).unwrap_or(64 << 20)
     }
 
     /// The registry part of an image reference, as Docker resolves it.
@@ -157,5 +204,15 @@ mod tests {
         assert!(!l.image_allowed("mysql"));
         assert!(Limits::default().image_allowed("anything"));
         assert!(Limits::default().validate().is_ok());
+        let bad = Limits {
+            max_log_size: "huge".into(),
+            ..Limits::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("limits.max_log_size"));
+        let bad = Limits {
+            max_nofile: 0,
+            ..Limits::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("max_nofile"));
     }
 }

@@ -37,24 +37,84 @@ pub fn volumes(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut Ser
                 continue;
             }
         };
-        if policy::is_host_path(source) {
-            c.fail(item, &ip, ViolationKind::Policy, policy::host_path(source));
+        if super::files::is_relative(source) {
+            super::files::relative_bind(c, item, &ip, source, target);
             continue;
         }
-        let read_only = match mode {
-            None | Some("rw") => false,
-            Some("ro") => true,
-            Some(other) => {
+        if policy::is_host_path(source) {
+            c.fail(
+                item,
+                &ip,
+                ViolationKind::Policy,
+                policy::host_path(source, target),
+            );
+            continue;
+        }
+        let Some(opts) = modes(c, item, &ip, &text, mode) else {
+            continue;
+        };
+        // `${DATA}:/data` with DATA unset reads as an anonymous volume; say which variable.
+        let unset = if source.is_empty() && parts.len() > 1 {
+            item.scalar_text().and_then(|raw| leading_variable(&raw))
+        } else {
+            None
+        };
+        mount(c, ctx, item, &ip, source, target, opts, unset, spec);
+    }
+}
+
+/// What a mount's options ask for.
+#[derive(Default)]
+struct Opts {
+    read_only: bool,
+    nocopy: bool,
+}
+
+/// `ro`, `rw`, `nocopy`, and the SELinux (`z`, `Z`) and macOS (`cached`, `delegated`,
+/// `consistent`) hints, comma-separated; the hints mean nothing for a named volume on this
+/// server, so they are accepted with a note.
+fn modes(c: &mut Checker, at: &Node, ip: &str, text: &str, mode: Option<&str>) -> Option<Opts> {
+    let mut o = Opts::default();
+    let mut hints = Vec::new();
+    for m in mode.unwrap_or("").split(',').filter(|m| !m.is_empty()) {
+        match m {
+            "rw" => o.read_only = false,
+            "ro" => o.read_only = true,
+            "nocopy" => o.nocopy = true,
+            "z" | "Z" | "cached" | "delegated" | "consistent" => hints.push(m),
+            other => {
                 c.invalid(
-                    item,
-                    &ip,
+                    at,
+                    ip,
                     format!("{text:?}: mode {other:?} is not supported (use ro or rw)"),
                 );
-                continue;
+                return None;
             }
-        };
-        mount(c, ctx, item, &ip, source, target, read_only, spec);
+        }
     }
+    if !hints.is_empty() {
+        c.warn(
+            at,
+            ip,
+            format!(
+                "{} ignored: SELinux labels (z, Z) and macOS file-sharing hints (cached, \
+                 delegated, consistent) change nothing for a project volume on this server",
+                hints.join(", ")
+            ),
+        );
+    }
+    Some(o)
+}
+
+/// The variable a volume entry starts with (`${UPLOAD_LOCATION}:/data`, `$DATA:/x`).
+fn leading_variable(raw: &str) -> Option<String> {
+    let rest = raw.strip_prefix('$')?;
+    let rest = rest.strip_prefix('{').unwrap_or(rest);
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut ServiceSpec) {
@@ -69,14 +129,13 @@ fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut
             "volume",
             "tmpfs",
             "consistency",
+            "bind",
         ],
-        |k, _| {
-            (k == "bind").then(|| "bind mounts reach the server's files; use a named volume".into())
-        },
+        |_, _| None,
     );
     let mut typ = "volume".to_string();
-    let (mut source, mut target, mut read_only, mut size) =
-        (String::new(), String::new(), false, None);
+    let (mut source, mut target, mut size) = (String::new(), String::new(), None);
+    let mut opts = Opts::default();
     let mut at = item;
     for (k, _, v) in fields {
         let fp = join(ip, k);
@@ -87,7 +146,12 @@ fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut
                 at = v;
             }
             "target" => target = c.text(v, &fp).unwrap_or_default(),
-            "read_only" => read_only = c.boolean(v, &fp).unwrap_or(false),
+            "read_only" => opts.read_only = c.boolean(v, &fp).unwrap_or(false),
+            "volume" => {
+                for (k, _, v) in c.entries(v, &fp, &["nocopy"], |_, _| None) {
+                    opts.nocopy = c.boolean(v, &join(&fp, k)).unwrap_or(false);
+                }
+            }
             "tmpfs" => {
                 for (k, _, v) in c.entries(v, &fp, &["size", "mode"], |_, _| None) {
                     if k == "size" {
@@ -95,23 +159,31 @@ fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut
                     }
                 }
             }
-            // `volume: { nocopy }` and `consistency` change nothing here.
+            // `consistency` is a macOS file-sharing hint: nothing here.
             _ => {}
         }
     }
     match typ.as_str() {
         "volume" => {
             if policy::is_host_path(&source) {
-                c.fail(at, ip, ViolationKind::Policy, policy::host_path(&source));
+                c.fail(
+                    at,
+                    ip,
+                    ViolationKind::Policy,
+                    policy::host_path(&source, &target),
+                );
             } else {
-                mount(c, ctx, at, ip, &source, &target, read_only, spec);
+                mount(c, ctx, at, ip, &source, &target, opts, None, spec);
             }
+        }
+        "bind" if super::files::is_relative(&source) => {
+            super::files::relative_bind(c, at, ip, &source, &target)
         }
         "bind" => c.fail(
             at,
             &join(ip, "type"),
             ViolationKind::Policy,
-            format!("type: bind — {}", policy::host_path(&source)),
+            format!("type: bind — {}", policy::host_path(&source, &target)),
         ),
         "tmpfs" => {
             if !target.starts_with('/') {
@@ -143,35 +215,51 @@ fn mount(
     ip: &str,
     source: &str,
     target: &str,
-    read_only: bool,
+    opts: Opts,
+    unset: Option<String>,
     spec: &mut ServiceSpec,
 ) {
-    if source.is_empty() {
-        c.invalid(
-            at,
-            ip,
-            format!(
-                "anonymous volume {target:?}: name it (`data:{target}`) and declare it under the \
-             top-level `volumes:`"
-            ),
-        );
-    } else if !ctx.volumes.iter().any(|v| v == source) {
-        c.invalid(
-            at,
-            ip,
-            format!("volume {source:?} is not declared under the top-level `volumes:`"),
-        );
-    } else if !target.starts_with('/') {
+    if !target.starts_with('/') {
         c.invalid(
             at,
             ip,
             format!("{target:?}: the container path must be absolute"),
         );
-    } else {
-        spec.mounts.push(VolumeMount {
-            volume: source.to_string(),
-            target: target.to_string(),
-            read_only,
-        });
+        return;
     }
+    let volume = if source.is_empty() {
+        // Compose would make a fresh anonymous volume; a named project volume keeps the data
+        // across redeploys and is removed with the project.
+        let name = super::volumes::anonymous(&spec.name, target, ctx.volumes);
+        let why = match unset {
+            Some(var) => format!(
+                "variable {var} is not set, so {target:?} would be an anonymous volume; it is \
+                 kept in the project volume {name:?}; set {var} to a volume name declared under \
+                 the top-level `volumes:` to choose one"
+            ),
+            None => format!("anonymous volume {target:?} is kept in the project volume {name:?}"),
+        };
+        c.warn(at, ip, why);
+        name
+    } else if let Some(d) = ctx.volumes.iter().find(|d| d.name == source) {
+        d.safe.clone()
+    } else {
+        c.invalid(
+            at,
+            ip,
+            format!(
+                "volume {source:?} is not declared under the top-level `volumes:`; add \
+                 `volumes: {{ {source}: }}` at the end of the file"
+            ),
+        );
+        return;
+    };
+    // A later mount on the same path wins, as when a service extends another.
+    spec.mounts.retain(|m| m.target != target);
+    spec.mounts.push(VolumeMount {
+        volume,
+        target: target.to_string(),
+        read_only: opts.read_only,
+        nocopy: opts.nocopy,
+    });
 }

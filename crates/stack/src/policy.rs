@@ -40,33 +40,13 @@ pub fn service_key(key: &str, value: &Node) -> Option<String> {
         "sysctls" => {
             "sysctls change kernel settings; they are not available to projects".to_string()
         }
-        "ports" => {
-            "published ports are not allowed: the club's proxy publishes the exposed service; \
-             say which one with `x-clubhost: { expose: <service>, port: <port> }` (x-clubhost.port)"
-                .to_string()
-        }
-        "build" => {
-            "building images from source is not supported yet; push the image to a registry (or \
-             ask an admin) and use `image:`"
-                .to_string()
-        }
-        "volumes_from" => "volumes_from is not allowed; share a named volume instead".to_string(),
-        "env_file" => {
-            "env_file reads files on the server; put the values in `environment:` and set \
-             secrets as project variables"
-                .to_string()
-        }
         "cgroup_parent" | "cgroup" => "cgroup settings are not available to projects".to_string(),
         "extra_hosts" | "dns" | "dns_search" | "dns_opt" | "mac_address" => {
             format!("{key} changes the network setup clubhost manages; remove it")
         }
-        "configs" | "secrets" => {
-            format!("{key} reads files on the server; set the values as project variables instead")
-        }
         "oom_kill_disable" | "oom_score_adj" | "cpu_rt_runtime" | "cpu_rt_period" => {
             format!("{key} affects the whole server; remove it")
         }
-        "ulimits" => "ulimits are set by clubhost (pids and memory limits)".to_string(),
         "runtime" | "isolation" => format!("{key} is set by clubhost; remove it"),
         _ => return None,
     };
@@ -105,19 +85,49 @@ fn security_opt(value: &Node) -> Option<String> {
     None
 }
 
-/// Why a host path in a volume source is refused.
-pub fn host_path(source: &str) -> String {
+/// Why a host path in a volume source is refused, and what to write instead: a named volume
+/// for a data directory, but a named volume starts empty, so it cannot deliver a config file or
+/// the server's clock.
+pub fn host_path(source: &str, target: &str) -> String {
     if source.contains("docker.sock") {
-        format!(
+        return format!(
             "{source:?} is the Docker socket: it would give the container control of the whole \
              server"
-        )
-    } else {
-        format!(
-            "{source:?} is a host path (bind mount): projects may only use named volumes declared \
-             under the top-level `volumes:`"
-        )
+        );
     }
+    let bind =
+        format!("{source:?} is a host path (bind mount): projects cannot read the server's files");
+    if ["/etc/localtime", "/etc/timezone"].contains(&source.trim_end_matches(":ro")) {
+        return format!(
+            "{bind}; set the time zone with `environment: {{ TZ: Europe/Paris }}` instead"
+        );
+    }
+    if looks_like_file(target) || looks_like_file(source) {
+        return format!(
+            "{bind}. A named volume starts empty, so it cannot deliver the file {:?}: build an \
+             image that contains it (`FROM <image>` + `COPY`), or configure the app through \
+             `environment:` if it supports that",
+            last_part(target)
+        );
+    }
+    let name = super::volumes::safe_name(last_part(target));
+    format!(
+        "{bind}; keep the data in a named volume instead: `{name}:{target}`, with `{name}:` \
+         declared under the top-level `volumes:`"
+    )
+}
+
+/// The last part of a path (`/etc/pihole/` → `pihole`).
+pub fn last_part(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+}
+
+/// Whether a mount path names a single file (`nginx.conf`, `Caddyfile`) rather than a
+/// directory: a named volume cannot deliver one.
+pub fn looks_like_file(path: &str) -> bool {
+    let l = last_part(path);
+    (l.contains('.') && !l.starts_with('.') && !path.ends_with('/'))
+        || matches!(l, "Caddyfile" | "Dockerfile" | "Makefile")
 }
 
 /// Whether a short-syntax volume source names a host path rather than a volume.
@@ -136,6 +146,9 @@ mod tests {
         assert!(is_host_path("~/x"));
         assert!(is_host_path("C:\\x"));
         assert!(!is_host_path("db_data"));
-        assert!(host_path("/var/run/docker.sock").contains("Docker socket"));
+        assert!(host_path("/var/run/docker.sock", "/s").contains("Docker socket"));
+        assert!(host_path("/srv/nginx.conf", "/etc/nginx/nginx.conf").contains("COPY"));
+        assert!(host_path("/etc/localtime", "/etc/localtime").contains("TZ"));
+        assert!(host_path("/srv/pg", "/var/lib/postgresql/data").contains("`data:/var"));
     }
 }

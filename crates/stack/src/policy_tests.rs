@@ -62,7 +62,7 @@ fn bind_mounts_short_and_long_syntax() {
         "Docker socket",
     );
     refused(
-        &svc("    volumes:\n      - ./site:/usr/share/nginx/html:ro\n"),
+        &svc("    volumes:\n      - ../site:/usr/share/nginx/html:ro\n"),
         5,
         "host path",
     );
@@ -118,7 +118,7 @@ fn security_opt_that_disables_protection() {
 }
 
 #[test]
-fn sysctls_ports_build() {
+fn sysctls_build() {
     refused(
         &svc("    sysctls:\n      net.core.somaxconn: 1024\n"),
         4,
@@ -129,27 +129,21 @@ fn sysctls_ports_build() {
         4,
         "kernel",
     );
-    refused(
-        &svc("    ports:\n      - \"8080:80\"\n"),
-        4,
-        "x-clubhost.port",
-    );
-    refused(
-        &svc("    ports:\n      - target: 80\n        published: 8080\n"),
-        4,
-        "x-clubhost.port",
-    );
-    refused("services:\n  web:\n    build: .\n", 3, "not supported yet");
-    refused(
-        "services:\n  web:\n    build:\n      context: .\n",
-        3,
-        "not supported yet",
-    );
 }
 
 #[test]
 fn reaching_host_files_or_other_containers() {
-    refused(&svc("    env_file: .env\n"), 4, "reads files");
+    refused(
+        &svc("    env_file: /etc/environment\n"),
+        4,
+        "server's files",
+    );
+    refused(&svc("    env_file: [../other/.env]\n"), 4, "server's files");
+    refused(
+        &svc("    volumes: [\"../other-project:/data\"]\n"),
+        4,
+        "host path",
+    );
     refused(&svc("    volumes_from: [other]\n"), 4, "named volume");
     refused(
         &svc("    labels:\n      clubhost.project: other\n"),
@@ -163,7 +157,12 @@ fn limits_are_defaulted_capped_and_counted() {
     let limits = Limits::default();
     let s = |extra: &str| {
         let r = check(&svc(extra), &Vars::new(), &limits);
-        (r.stack.expect("loads").services[0].limits, r.warnings)
+        let capped = r
+            .warnings
+            .into_iter()
+            .filter(|w| w.message.contains("capped"))
+            .collect::<Vec<_>>();
+        (r.stack.expect("loads").services[0].limits, capped)
     };
     let (l, w) = s("");
     assert_eq!(l.memory_bytes, limits.default_memory_bytes());
@@ -223,10 +222,94 @@ fn limits_are_defaulted_capped_and_counted() {
 #[test]
 fn every_violation_is_reported_not_just_the_first() {
     let v = violations(&svc(
-        "    privileged: true\n    ports: [\"80:80\"]\n    hostname: x\n",
+        "    privileged: true\n    cap_add: [ALL]\n    hostnam: x\n",
     ));
     assert_eq!(v.len(), 3, "{v:#?}");
     assert_eq!(v[2].kind, ViolationKind::Unsupported);
     assert_eq!((v[2].line, v[2].column), (6, 5));
-    assert!(v[2].message.contains("hostname") && v[2].message.contains("service name"));
+    assert!(v[2].message.contains("hostnam"));
+}
+
+/// Every danger stays refused however it is spelled: anchors and merge keys, interpolated
+/// values, `extends`, the long syntax, a profile that is not enabled, `volumes_from`.
+#[test]
+fn dangers_stay_refused_in_every_spelling() {
+    let mut vars = Vars::new();
+    vars.set("SOCK", "/var/run/docker.sock", false);
+    vars.set("NM", "host", false);
+    vars.set("UP", "..", false);
+    vars.set("OPT", "seccomp:unconfined", false);
+    let cases: &[(&str, &str)] = &[
+        (
+            "x-base: &base\n  privileged: true\nservices:\n  web:\n    <<: *base\n    image: x\n",
+            "take over",
+        ),
+        (
+            "x-caps: &caps [SYS_ADMIN]\nservices:\n  web:\n    image: x\n    cap_add: *caps\n",
+            "capabilities",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [\"${SOCK}:/var/run/docker.sock\"]\n",
+            "Docker socket",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [\"${NOPE:-/var/run/docker.sock}:/s\"]\n",
+            "Docker socket",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [\"./${UP}/${UP}/etc:/etc2\"]\n",
+            "host path",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ${SOCK}\n        target: /s\n",
+            "Docker socket",
+        ),
+        (
+            "services:\n  base:\n    image: x\n    devices: [/dev/kvm]\n    profiles: [off]\n  web:\n    extends: base\n",
+            "host devices",
+        ),
+        (
+            "services:\n  base:\n    image: x\n    volumes: [/:/host]\n    profiles: [off]\n  web:\n    extends: {service: base}\n",
+            "host path",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    network_mode: ${NM}\n",
+            "\"host\"",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    security_opt: [\"${OPT}\"]\n",
+            "not allowed",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    runtime: runc\n",
+            "runtime",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    volumes_from: [\"container:traefik\"]\n",
+            "outside this project",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    ipc: host\n    profiles: [never-enabled]\n  other:\n    image: y\n",
+            "namespace",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    sysctls: {net.ipv4.ip_forward: 1}\n",
+            "kernel",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    logging: {driver: gelf, options: {gelf-address: \"udp://1.2.3.4:12201\"}}\n",
+            "log driver",
+        ),
+    ];
+    for (src, words) in cases {
+        let r = check(src, &vars, &Limits::default());
+        assert!(r.stack.is_none(), "accepted:\n{src}");
+        assert!(
+            r.violations
+                .iter()
+                .any(|v| v.message.contains(words) && v.line > 0),
+            "expected {words:?} in {:#?}\nfor:\n{src}",
+            r.violations
+        );
+    }
 }

@@ -14,9 +14,12 @@ use super::{RestartPolicy, ServiceSpec, ViolationKind};
 /// What a service may refer to.
 pub struct Context<'a> {
     pub services: &'a [String],
-    pub volumes: &'a [String],
+    pub volumes: &'a [super::volumes::Declared],
     /// Declared networks and whether each is external (the gateway).
     pub networks: &'a [(String, bool)],
+    /// Top-level `secrets:` and `configs:` names.
+    pub secrets: &'a [String],
+    pub configs: &'a [String],
 }
 
 const SUPPORTED: &[&str] = &[
@@ -53,6 +56,22 @@ const SUPPORTED: &[&str] = &[
     "tty",
     "stdin_open",
     "links",
+    "ports",
+    "volumes_from",
+    "hostname",
+    "domainname",
+    "logging",
+    "platform",
+    "shm_size",
+    "ulimits",
+    "pull_policy",
+    "profiles",
+    "build",
+    "env_file",
+    "secrets",
+    "configs",
+    // Resolved before the service is read (`super::select`); left only when it failed.
+    "extends",
 ];
 
 /// Requests gathered from `mem_limit`/`cpus`/`pids_limit` and `deploy.resources.limits`.
@@ -87,6 +106,8 @@ pub fn service(
         working_dir: None,
         labels: BTreeMap::new(),
         expose: Vec::new(),
+        ports: Vec::new(),
+        volumes_from: Vec::new(),
         tmpfs: BTreeMap::new(),
         read_only: false,
         stop_signal: None,
@@ -99,9 +120,19 @@ pub fn service(
             nano_cpus: 0,
             pids: 0,
         },
+        hostname: None,
+        domainname: None,
+        logging: None,
+        platform: None,
+        shm_size: None,
+        ulimits: Vec::new(),
+        pull_policy: None,
+        profiles: Vec::new(),
+        init: None,
     };
     let mut req = Requests::default();
     let mut image_seen = false;
+    let mut build = None;
     for (k, knode, v) in c.entries(node, &path, SUPPORTED, policy::service_key) {
         let p = join(&path, k);
         match k {
@@ -192,10 +223,6 @@ pub fn service(
             "read_only" => spec.read_only = c.boolean(v, &p).unwrap_or(false),
             "stop_signal" => spec.stop_signal = c.nonempty(v, &p),
             "stop_grace_period" => spec.stop_grace_period = duration(c, v, &p),
-            // Every container runs with docker-init; `init: false` cannot turn it off.
-            "init" => {
-                c.boolean(v, &p);
-            }
             "container_name" => c.warn(
                 knode,
                 &p,
@@ -207,6 +234,14 @@ pub fn service(
                 &p,
                 "ignored: services of one project reach each other by service name",
             ),
+            "volumes_from" => super::volumes::volumes_from(c, ctx.services, name, v, &p, &mut spec),
+            "extends" => {}
+            // After the loop: the message depends on whether `image:` is given too.
+            "build" => build = Some((knode, v, p)),
+            "env_file" => super::files::env_file(c, knode, v, &p),
+            "secrets" => super::files::uses(c, "secrets", ctx.secrets, v, &p),
+            "configs" => super::files::uses(c, "configs", ctx.configs, v, &p),
+            "ports" => super::ports::ports(c, knode, v, &p, &mut spec),
             "cap_drop" => spec.cap_drop = c.list(v, &p).unwrap_or_default(),
             // Accepted only in their harmless forms; the dangerous ones never get here.
             "security_opt" => {}
@@ -229,14 +264,21 @@ pub fn service(
             "cpus" => req.cpus = cpus(c, v, &p).map(|n| (n, v.clone())),
             "pids_limit" => req.pids = c.integer(v, &p).map(|n| (n, v.clone())),
             "deploy" => deploy(c, v, &p, &mut req),
-            // Every key in SUPPORTED has an arm above; nothing else reaches here.
-            _ => {}
+            // Every other key in SUPPORTED is read there.
+            _ => {
+                super::extras::read(c, k, knode, v, &p, &mut spec);
+            }
         }
     }
-    // A service with `build:` is already refused for it; "image is required" would only confuse.
-    let has_build = node
-        .as_map()
-        .is_some_and(|m| m.iter().any(|(k, _)| k.as_str() == Some("build")));
+    // A service with `build:` or an unresolved `extends` is reported for that; "image is
+    // required" would only confuse.
+    let has_build = node.as_map().is_some_and(|m| {
+        m.iter()
+            .any(|(k, _)| matches!(k.as_str(), Some("build" | "extends")))
+    });
+    if let Some((knode, v, p)) = build {
+        super::files::build(c, knode, v, &p, &spec);
+    }
     if !image_seen && !has_build {
         c.invalid(key, &path, "`image` is required");
     }
@@ -371,8 +413,21 @@ fn networks(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &mut Servic
             let mut out = Vec::new();
             for (k, val) in entries {
                 let name = k.scalar_text().unwrap_or_default();
-                // Aliases are accepted; every service is reachable by its name anyway.
-                c.entries(val, &join(p, &name), &["aliases"], |_, _| None);
+                // Aliases are accepted; every service is reachable by its name anyway. Fixed
+                // addresses and priorities are clubhost's to choose.
+                let np = join(p, &name);
+                let fixed = ["ipv4_address", "ipv6_address", "link_local_ips", "priority"];
+                let mut keys = vec!["aliases"];
+                keys.extend(fixed);
+                for (k, knode, _) in c.entries(val, &np, &keys, |_, _| None) {
+                    if k != "aliases" {
+                        c.warn(
+                            knode,
+                            &join(&np, k),
+                            "ignored: clubhost assigns the addresses on a project's networks",
+                        );
+                    }
+                }
                 out.push((name, k));
             }
             out

@@ -260,7 +260,8 @@ x-clubhost:
         [VolumeMount {
             volume: "data".into(),
             target: "/data".into(),
-            read_only: true
+            read_only: true,
+            nocopy: false,
         }]
     );
     assert!(stack.is_one_shot("init"));

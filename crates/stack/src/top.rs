@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::checker::{Checker, join};
 use super::service::{self, Context};
 use super::yaml::{Node, Value};
-use super::{Condition, Expose, ServiceSpec, Stack, ViolationKind};
+use super::{Condition, ServiceSpec, Stack, ViolationKind};
 
 pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     if !matches!(root.value, Value::Map(_)) {
@@ -31,6 +31,8 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
             "volumes",
             "networks",
             "x-clubhost",
+            "secrets",
+            "configs",
         ],
         |_, _| None,
     );
@@ -43,8 +45,10 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     if let Some((k, _)) = get("name") {
         c.warn(k, "name", "ignored: clubhost names the project by its slug");
     }
-    let volumes = volumes(c, get("volumes").map(|e| e.1));
+    let volumes = super::volumes::declared(c, get("volumes").map(|e| e.1));
     let networks = networks(c, get("networks").map(|e| e.1));
+    let secrets = super::files::declared(c, "secrets", get("secrets").map(|e| e.1));
+    let configs = super::files::declared(c, "configs", get("configs").map(|e| e.1));
 
     let Some((services_key, services_node)) = get("services") else {
         c.invalid(
@@ -82,10 +86,13 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
         services: &names,
         volumes: &volumes,
         networks: &networks,
+        secrets: &secrets,
+        configs: &configs,
     };
     let mut services = Vec::new();
     let mut key_of: HashMap<String, &Node> = HashMap::new();
-    for (k, v) in svc_map {
+    let defined = super::select::extended(c, svc_map);
+    for ((k, _), v) in svc_map.iter().zip(&defined) {
         let Some(name) = k.as_str() else {
             c.invalid(k, "services", "service names must be strings");
             continue;
@@ -98,27 +105,53 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
     if services.len() != svc_map.len() {
         return None;
     }
+    let mut services = super::select::profiles(c, root, &key_of, services);
+    if services.is_empty() {
+        c.invalid(
+            services_key,
+            "services",
+            "every service is in a profile that is not enabled; set the project variable \
+             COMPOSE_PROFILES",
+        );
+        return None;
+    }
 
-    // A dependency waited on for health must have a healthcheck.
+    // A dependency waited on for health needs a healthcheck: the file's, or the image's (which
+    // only the deployer can see).
     for s in &services {
         for d in &s.depends_on {
-            let dep = services.iter().find(|x| x.name == d.service);
-            if d.condition == Condition::ServiceHealthy
-                && dep.is_some_and(|x| x.healthcheck.is_none())
-            {
-                c.invalid(
+            let Some(dep) = services.iter().find(|x| x.name == d.service) else {
+                continue;
+            };
+            if d.condition != Condition::ServiceHealthy {
+                continue;
+            }
+            let path = format!("services.{}.depends_on.{}", s.name, d.service);
+            match &dep.healthcheck {
+                Some(h) if h.test.first().map(String::as_str) == Some("NONE") => c.invalid(
                     key_of[&s.name],
-                    &format!("services.{}.depends_on.{}", s.name, d.service),
+                    &path,
                     format!(
-                        "waits for {:?} to be healthy, but that service has no healthcheck",
+                        "waits for {:?} to be healthy, but its healthcheck is disabled; remove \
+                         `disable: true` or wait with `condition: service_started`",
                         d.service
                     ),
-                );
+                ),
+                Some(_) => {}
+                None => c.warn(
+                    key_of[&s.name],
+                    &path,
+                    format!(
+                        "waits for {:?} to be healthy; the file gives it no healthcheck, so its \
+                         image's HEALTHCHECK is used, and the deploy fails if the image has none",
+                        d.service
+                    ),
+                ),
             }
         }
     }
 
-    let expose = expose(c, root, get("x-clubhost").map(|e| e.1), &services)?;
+    let expose = super::ports::expose(c, root, get("x-clubhost").map(|e| e.1), &services, &key_of)?;
     for s in &mut services {
         if s.gateway && s.name != expose.service {
             c.warn(
@@ -129,10 +162,20 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
         }
         s.gateway = s.name == expose.service;
     }
+    super::volumes::share(&mut services);
     let services = start_order(c, &key_of, services)?;
+    // The file's volumes, then the project volumes anonymous volumes became.
+    let mut all_volumes: Vec<String> = volumes.iter().map(|d| d.safe.clone()).collect();
+    for s in &services {
+        for m in &s.mounts {
+            if !all_volumes.contains(&m.volume) {
+                all_volumes.push(m.volume.clone());
+            }
+        }
+    }
     Some(Stack {
         services,
-        volumes,
+        volumes: all_volumes,
         networks: networks
             .iter()
             .filter(|(_, external)| !external)
@@ -140,56 +183,6 @@ pub fn stack(c: &mut Checker, root: &Node) -> Option<Stack> {
             .collect(),
         expose,
     })
-}
-
-/// Top-level named volumes. Only local volumes of this project: no driver options (they can
-/// mount host paths) and no external volumes (another project's data).
-fn volumes(c: &mut Checker, node: Option<&Node>) -> Vec<String> {
-    let Some(node) = node else { return Vec::new() };
-    let mut out = Vec::new();
-    let Some(map) = node.as_map() else {
-        if !matches!(node.value, Value::Null) {
-            c.invalid(
-                node,
-                "volumes",
-                format!("expected a map, found {}", node.kind()),
-            );
-        }
-        return out;
-    };
-    for (k, v) in map {
-        let name = k.scalar_text().unwrap_or_default();
-        let path = format!("volumes.{name}");
-        check_name(c, k, &path, &name);
-        let fields = c.entries(v, &path, &["driver", "labels"], |key, val| match key {
-            "driver_opts" => Some(
-                "driver_opts can mount host paths or remote shares (`type: none`, `o: bind`, \
-                 `device:`); projects use plain named volumes"
-                    .into(),
-            ),
-            "external" if val.scalar_text().as_deref() != Some("false") => Some(
-                "external volumes belong to something outside this project; declare the volume \
-                 here and clubhost creates it"
-                    .into(),
-            ),
-            _ => None,
-        });
-        for (key, _, val) in fields {
-            if key == "driver"
-                && let Some(d) = c.text(val, &join(&path, key))
-                && d != "local"
-            {
-                c.fail(
-                    val,
-                    &join(&path, key),
-                    ViolationKind::Policy,
-                    format!("volume driver {d:?} is not allowed; use the default local driver"),
-                );
-            }
-        }
-        out.push(name);
-    }
-    out
 }
 
 /// Top-level networks: name → whether it is `external` (the club's gateway).
@@ -261,66 +254,6 @@ fn networks(c: &mut Checker, node: Option<&Node>) -> Vec<(String, bool)> {
         out.push((name, external));
     }
     out
-}
-
-/// Which service visitors reach: `x-clubhost.expose`, else the one service on an external
-/// network, else the only service. The port: `x-clubhost.port`, else the first `expose:`, else 80.
-fn expose(
-    c: &mut Checker,
-    root: &Node,
-    x: Option<&Node>,
-    services: &[ServiceSpec],
-) -> Option<Expose> {
-    let mut chosen: Option<String> = None;
-    let mut port: Option<u16> = None;
-    if let Some(x) = x {
-        for (key, _, val) in c.entries(x, "x-clubhost", &["expose", "port"], |_, _| None) {
-            let path = join("x-clubhost", key);
-            match key {
-                "expose" => {
-                    let name = c.text(val, &path)?;
-                    if !services.iter().any(|s| s.name == name) {
-                        c.invalid(
-                            val,
-                            &path,
-                            format!("{name:?} is not a service of this stack"),
-                        );
-                        return None;
-                    }
-                    chosen = Some(name);
-                }
-                _ => match c.integer(val, &path).and_then(|p| u16::try_from(p).ok()) {
-                    Some(p) if p > 0 => port = Some(p),
-                    _ => {
-                        c.invalid(val, &path, "port must be 1-65535");
-                        return None;
-                    }
-                },
-            }
-        }
-    }
-    let service = match chosen {
-        Some(s) => s,
-        None => {
-            let on_gateway: Vec<&ServiceSpec> = services.iter().filter(|s| s.gateway).collect();
-            match (on_gateway.as_slice(), services) {
-                ([one], _) => one.name.clone(),
-                ([], [only]) => only.name.clone(),
-                _ => {
-                    c.invalid(
-                        x.unwrap_or(root),
-                        "x-clubhost",
-                        "cannot tell which service visitors reach: put exactly one service on an \
-                         external network, or add `x-clubhost: { expose: <service>, port: <port> }`",
-                    );
-                    return None;
-                }
-            }
-        }
-    };
-    let svc = services.iter().find(|s| s.name == service)?;
-    let port = port.or(svc.expose.first().copied()).unwrap_or(80);
-    Some(Expose { service, port })
 }
 
 /// Service and volume names become parts of Docker object names and DNS aliases.

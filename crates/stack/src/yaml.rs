@@ -52,6 +52,15 @@ impl Node {
         }
     }
 
+    /// A node at this one's place holding `value` (for merged maps and lists).
+    pub fn with_value(&self, value: Value) -> Node {
+        Node {
+            pos: self.pos,
+            value,
+            span: None,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),
