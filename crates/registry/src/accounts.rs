@@ -21,7 +21,7 @@ impl super::Registry {
         email: &str,
         password_hash: &str,
     ) -> Result<User> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (name, email, password_hash, is_admin, created_at) \
              VALUES (?, ?, ?, 0, ?)",
@@ -76,7 +76,7 @@ impl super::Registry {
     /// Replaces a user's password hash and ends all their sessions (a stolen cookie dies with the
     /// old password).
     pub async fn set_password(&self, name: &str, password_hash: &str, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let res = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
             .bind(password_hash)
             .bind(name)
@@ -113,7 +113,7 @@ impl super::Registry {
                 ("UPDATE users SET disabled = 0 WHERE name = ?", "enable")
             }
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let res = sqlx::query(sql).bind(name).execute(&mut *tx).await?;
         if res.rows_affected() == 0 {
             return Err(RegistryError::NotFound(format!("user {name:?}")));

@@ -23,7 +23,7 @@ pub struct DeployedImage {
 impl Registry {
     /// Records (or refreshes) the images a deploy of `project` used, as (reference, image id).
     pub async fn record_images(&self, project: &str, images: &[(String, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (image, id) in images {
             sqlx::query(
                 "INSERT INTO deployed_images (image, image_id, project, deployed_at) \
@@ -53,7 +53,7 @@ impl Registry {
     /// Forgets images that are gone from Docker or no longer clubhost's (`gc --images`), and
     /// audits what was removed.
     pub async fn forget_images(&self, images: &[String], actor: &str, removed: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for image in images {
             sqlx::query("DELETE FROM deployed_images WHERE image = ?")
                 .bind(image)

@@ -164,6 +164,14 @@ impl Registry {
         })
     }
 
+    /// A write transaction that holds SQLite's write lock from the start. A deferred one that
+    /// reads and then writes fails at once with "database is locked" (no busy wait) when another
+    /// writer committed in between, which concurrent deploys of different projects do all the
+    /// time; this one waits its turn (the busy timeout) instead.
+    async fn write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// This registry's identity, made once: every Docker object clubhost creates is labelled with
     /// it, so two registries on one engine never touch each other's objects.
     pub async fn instance_id(&self) -> Result<String> {
@@ -188,7 +196,7 @@ impl Registry {
     // ---- users ----
 
     pub async fn add_user(&self, name: &str, is_admin: bool, actor: &str) -> Result<User> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted =
             sqlx::query("INSERT INTO users (name, is_admin, created_at) VALUES (?, ?, ?)")
                 .bind(name)
@@ -234,7 +242,7 @@ impl Registry {
             format!("/{}", new.slug)
         };
         let t = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO projects (slug, name, description, owner_id, state, stack_source, route, \
              is_root, term_days, source_url, created_at, updated_at) \
@@ -321,7 +329,7 @@ impl Registry {
         reason: &str,
         notes: impl FnOnce(&Project) -> Vec<Note>,
     ) -> Result<Project> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         transition_in(&mut tx, slug, to, actor, reason).await?;
         let sql = format!("{PROJECT_SELECT} WHERE p.slug = ?");
         let moved = sqlx::query_as::<_, Project>(sqlx::AssertSqlSafe(sql))
@@ -337,7 +345,7 @@ impl Registry {
 
     /// Removes a project and its deployments; the audit log keeps its history.
     pub async fn delete_project(&self, slug: &str, actor: &str, reason: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let state: Option<(ProjectState,)> =
             sqlx::query_as("SELECT state FROM projects WHERE slug = ?")
                 .bind(slug)

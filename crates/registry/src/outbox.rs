@@ -133,7 +133,7 @@ impl Registry {
 
     /// Stores notes that belong to no other change.
     pub async fn insert_notes(&self, notes: &[Note]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         insert(&mut tx, notes).await?;
         tx.commit().await?;
         self.notes_committed(notes.len());

@@ -53,7 +53,7 @@ impl Registry {
         } else {
             format!("resubmitted; changed: {}", changed.join(", "))
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         transition_in(&mut tx, slug, ProjectState::Requested, actor, &reason).await?;
         sqlx::query(
             "UPDATE projects SET name = COALESCE(?, name), description = COALESCE(?, description), \

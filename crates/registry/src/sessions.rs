@@ -69,7 +69,7 @@ impl super::Registry {
     /// Ends a session (logout) and audits it as `actor`'s `user.logout`, with `detail` (where
     /// from) as the reason.
     pub async fn end_session(&self, token_hash: &str, actor: &str, detail: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
             .execute(&mut *tx)
@@ -90,7 +90,7 @@ impl super::Registry {
         actor: &str,
         detail: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("INSERT INTO login_attempts (account, address, at, ok) VALUES (?, ?, ?, ?)")
             .bind(account.to_lowercase())
             .bind(address)

@@ -91,7 +91,7 @@ impl Registry {
         what: &str,
         notes: &[Note],
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
             .bind(slug)
             .fetch_optional(&mut *tx)
@@ -140,7 +140,7 @@ impl Registry {
         reason: &str,
         notes: &[Note],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE projects SET term_end = ?, updated_at = ? WHERE slug = ?")
             .bind(end)
             .bind(now())
@@ -159,7 +159,7 @@ impl Registry {
 
     /// Marks a project permanent (never expires) or gives it back its term; audited.
     pub async fn set_permanent(&self, slug: &str, permanent: bool, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE projects SET permanent = ?, updated_at = ? WHERE slug = ?")
             .bind(permanent)
             .bind(now())
@@ -205,7 +205,7 @@ impl Registry {
         reason: &str,
         notes: impl FnOnce(&Renewal) -> Vec<Note>,
     ) -> Result<Renewal> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM projects WHERE slug = ?")
             .bind(slug)
             .fetch_optional(&mut *tx)
@@ -287,7 +287,7 @@ impl Registry {
         note: &str,
         notes: impl FnOnce(&Renewal) -> Vec<Note>,
     ) -> Result<Renewal> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let row: Option<(String, i64, String, i64)> = sqlx::query_as(
             "SELECT r.state, r.new_end, p.slug, p.id FROM renewals r \
              JOIN projects p ON p.id = r.project_id WHERE r.id = ?",
@@ -372,7 +372,7 @@ impl Registry {
 
     /// Sets a member's email address (audited).
     pub async fn set_user_email(&self, name: &str, email: &str, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE users SET email = ? WHERE name = ?")
             .bind(email)
             .bind(name)
@@ -394,7 +394,7 @@ impl Registry {
         action: &str,
         reason: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         audit(&mut tx, actor, project, action, None, None, reason).await?;
         tx.commit().await?;
         Ok(())

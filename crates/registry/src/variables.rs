@@ -21,7 +21,7 @@ impl Registry {
         actor: &str,
         notes: &[Note],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         set_variables_in(&mut tx, slug, vars, actor).await?;
         outbox::insert(&mut tx, notes).await?;
         tx.commit().await?;
