@@ -11,6 +11,7 @@ pub mod outbox;
 mod review;
 pub mod sessions;
 pub mod state;
+mod subnets;
 pub mod terms;
 mod variables;
 
@@ -26,6 +27,7 @@ pub use images::DeployedImage;
 pub use outbox::Note;
 pub use review::ProjectEdit;
 pub use state::ProjectState;
+pub use subnets::SubnetAllocation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
