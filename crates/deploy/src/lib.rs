@@ -15,6 +15,7 @@
 //! ([`progress`]) to the sink the caller passes, as plain data.
 
 pub mod progress;
+mod subnets;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use clubhost_docker::{
 };
 use clubhost_stack::{Condition, Stack};
 pub use progress::{Progress, ProgressSink, WaitFor};
+pub use subnets::{SubnetError, Subnets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -33,6 +35,11 @@ pub enum DeployError {
     Docker(#[from] DockerError),
     #[error("service {service}: {message}")]
     Service { service: String, message: String },
+    #[error("network {network}: {source}")]
+    Subnet {
+        network: String,
+        source: SubnetError,
+    },
 }
 
 /// Where a deploy puts things, derived from the slug alone.
@@ -143,6 +150,10 @@ pub struct DeployRequest<'a> {
     pub stack: &'a Stack,
     pub deployment: i64,
     pub gateway: &'a str,
+    /// The gateway's subnet, should it have to be created.
+    pub gateway_subnet: &'a str,
+    /// Gives each project network created its subnet.
+    pub subnets: &'a dyn Subnets,
     /// Budget for the whole deploy, from the first create to the exposed service answering.
     pub timeout: Duration,
     /// Told each step as it happens (networks, volumes, containers, waits), for live progress.
@@ -205,7 +216,9 @@ async fn deploy_inner(
         });
     }
     // The gateway is shared and long-lived, but someone may have removed it since start-up.
-    engine.ensure_gateway(req.gateway).await?;
+    engine
+        .ensure_gateway(req.gateway, req.gateway_subnet)
+        .await?;
     let networks = std::iter::once(network_name(slug)).chain(
         req.stack
             .networks
@@ -213,7 +226,7 @@ async fn deploy_inner(
             .map(|n| stack_network_name(slug, n)),
     );
     for name in networks {
-        let created = engine.ensure_project_network(&name, slug).await?;
+        let created = subnets::ensure_network(engine, req.subnets, slug, &name).await?;
         tell(Progress::Network { name, created });
     }
     for v in &req.stack.volumes {

@@ -25,7 +25,7 @@ mod stats;
 mod storage;
 
 pub use stats::ContainerUsage;
-pub use storage::ImageRemoval;
+pub use storage::{ImageRemoval, NetworkSubnets};
 
 pub const LABEL_MANAGED: &str = "clubhost.managed";
 pub const LABEL_PROJECT: &str = "clubhost.project";
@@ -51,6 +51,10 @@ pub enum DockerError {
         "Docker object {0:?} exists but was not created by this clubhost; refusing to touch it"
     )]
     NotOurs(String),
+    /// Docker refused the subnet: another network on the engine overlaps it (one made since the
+    /// subnet was chosen, by another clubhost on this engine or by hand).
+    #[error("Docker refused subnet {subnet} for network {network}: it overlaps another network")]
+    SubnetTaken { network: String, subnet: String },
 }
 
 type Result<T> = std::result::Result<T, DockerError>;
