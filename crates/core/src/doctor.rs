@@ -80,7 +80,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
                 let pool = &config.docker.subnet_pool;
                 let size = config.docker.subnet_size;
                 let line = format!(
-                    "subnet pool {pool} (/{size} blocks): {} used by clubhost, {} free of {}                      ({}% taken)",
+                    "subnet pool {pool} (/{size} blocks): {} used by clubhost, {} free of {} \
+                     ({}% taken)",
                     u.used,
                     u.free,
                     u.total,
@@ -88,7 +89,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
                 );
                 if u.percent_taken() >= POOL_WARN_PERCENT {
                     println!(
-                        "warn {line}; widen [docker] subnet_pool before it runs out                          (deploys then fail)"
+                        "warn {line}; widen [docker] subnet_pool before it runs out \
+                         (deploys then fail)"
                     );
                 } else {
                     report(true, line);

@@ -39,7 +39,8 @@ pub enum SubnetError {
     /// Two clubhost instances on one engine with different gateway networks need different
     /// gateway subnets.
     #[error(
-        "[docker] gateway_subnet {subnet} overlaps another Docker network; choose a free range          (each clubhost on this engine with its own gateway_network needs its own)"
+        "[docker] gateway_subnet {subnet} overlaps another Docker network; choose a free range \
+         (each clubhost on this engine with its own gateway_network needs its own)"
     )]
     GatewayTaken { subnet: String },
     #[error(transparent)]
