@@ -70,6 +70,22 @@ fn subnet_of(network: &str) -> String {
     ])
 }
 
+/// Drops every subnet record from the club's registry (the server is stopped).
+async fn forget_subnets(club: &Club) {
+    let registry = clubhost_registry::Registry::open(&club.dir.path().join("data/clubhost.db"))
+        .await
+        .unwrap();
+    let networks: Vec<String> = registry
+        .subnets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.network)
+        .collect();
+    assert!(networks.len() > PROJECTS, "{networks:?}");
+    registry.free_subnets(&networks).await.unwrap();
+}
+
 /// Every project answers with its own page through the proxy.
 async fn all_answer(club: &Club, slugs: &[String]) {
     let client = http();
@@ -149,6 +165,9 @@ async fn more_projects_than_dockers_default_pools_each_answer() {
     let first = format!("clubhost-{}", slugs[0]);
     let before = id_of(&first);
     club.stop();
+    // As if the networks predated subnet records (an upgrade) or a crash lost them: start-up
+    // must record them from Docker, not re-create them.
+    forget_subnets(&club).await;
     club.start();
     all_answer(&club, &slugs).await;
     assert_eq!(id_of(&first), before);
@@ -157,6 +176,11 @@ async fn more_projects_than_dockers_default_pools_each_answer() {
         .map(|s| subnet_of(&format!("clubhost-{s}")))
         .collect();
     assert_eq!(after, subnets);
+    let doctor = String::from_utf8_lossy(&club.cli(&["doctor"]).stdout).to_string();
+    assert!(
+        doctor.contains(&format!("{PROJECTS} used by clubhost")),
+        "{doctor}"
+    );
 
     // Deleting gives every block back.
     for (slug, out) in slugs
@@ -185,13 +209,27 @@ async fn an_exhausted_pool_names_the_key_and_a_freed_block_is_reused() {
     std::fs::write(&club.config, config).unwrap();
     club.start();
     let base = slug("tiny");
-    let slugs: Vec<String> = (0..3).map(|i| format!("{base}-{i}")).collect();
+    let slugs: Vec<String> = (0..4).map(|i| format!("{base}-{i}")).collect();
     club.deploy(&slugs[0], &page_stack(&slugs[0]));
-    club.deploy(&slugs[1], &page_stack(&slugs[1]));
     assert_eq!(
         subnet_of(&format!("clubhost-{}", slugs[0])),
         "10.213.252.0/27"
     );
+
+    // A deploy that fails after its network was made gives the block back with the network:
+    // otherwise the next project would find the pool exhausted.
+    club.slugs.push(slugs[3].clone());
+    let crash = page_stack(&slugs[3]).replace("exec httpd -f -p 8000 -h /www", "exit 3");
+    let path = club.write_stack("crash.yml", &crash);
+    club.submit(&slugs[3], &path);
+    assert!(
+        !club
+            .cli(&["project", "approve", &slugs[3]])
+            .status
+            .success()
+    );
+    assert!(networks_of(&slugs[3]).is_empty());
+    club.deploy(&slugs[1], &page_stack(&slugs[1]));
     assert_eq!(
         subnet_of(&format!("clubhost-{}", slugs[1])),
         "10.213.252.32/27"
@@ -209,7 +247,11 @@ async fn an_exhausted_pool_names_the_key_and_a_freed_block_is_reused() {
     );
     assert!(networks_of(&slugs[2]).is_empty());
     let doctor = String::from_utf8_lossy(&club.cli(&["doctor"]).stdout).to_string();
-    assert!(doctor.contains("warn subnet pool"), "{doctor}");
+    assert!(
+        doctor
+            .contains("warn subnet pool 10.213.252.0/26 (/27 blocks): 2 used by clubhost, 0 free"),
+        "{doctor}"
+    );
 
     // The first project's block goes back to the pool with it, and the third gets it.
     club.ok(&["project", "delete", &slugs[0]]);
