@@ -51,11 +51,12 @@ pub enum SubnetError {
 
 /// What a new subnet for `network` must not overlap: every other network's subnets on the engine
 /// and the host's routes, except the routes Docker made for those networks' own bridges (already
-/// counted) and for `network` itself (an existing network's block is its own).
+/// counted) and for `network` itself (an existing network's block is its own). Also returns the
+/// subnets `network` itself has, should it exist.
 pub(crate) async fn in_the_way(
     engine: &Engine,
     network: Option<&str>,
-) -> Result<Vec<Cidr>, DockerError> {
+) -> Result<(Vec<Cidr>, Vec<Cidr>), DockerError> {
     let mut own = Vec::new();
     let mut taken = Vec::new();
     for n in engine.network_subnets().await? {
@@ -71,7 +72,7 @@ pub(crate) async fn in_the_way(
         .filter(|r| !own.contains(r) && !taken.contains(r))
         .collect();
     taken.extend(routes);
-    Ok(taken)
+    Ok((taken, own))
 }
 
 /// The pool's use: clubhost's recorded blocks, and what is left once other networks and routes
@@ -85,7 +86,7 @@ pub(crate) async fn usage(
         .iter()
         .filter_map(|r| r.subnet.parse().ok())
         .collect();
-    let mut taken = in_the_way(engine, None).await?;
+    let (mut taken, _) = in_the_way(engine, None).await?;
     taken.extend(&ours);
     Ok(config.docker.pool().usage(&ours, &taken))
 }
@@ -145,12 +146,18 @@ impl Control {
         refused: &[String],
     ) -> Result<String, SubnetError> {
         let pool = self.config.docker.pool();
-        let mut taken = in_the_way(engine, Some(network)).await?;
+        let (mut taken, own) = in_the_way(engine, Some(network)).await?;
         taken.extend(refused.iter().filter_map(|s| s.parse::<Cidr>().ok()));
+        // The network exists already (the deploy will keep it): its subnet is the one to record,
+        // wherever it came from.
+        let existing = own.first().map(Cidr::to_string);
         let mut counts = (0, 0);
         let chosen = self
             .registry
             .allocate_subnet(network, Some(slug), |current, others| {
+                if existing.is_some() {
+                    return existing;
+                }
                 let current = current.and_then(|c| c.parse::<Cidr>().ok());
                 if let Some(c) = current
                     && pool.holds(&c)
