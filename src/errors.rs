@@ -17,7 +17,9 @@ pub fn status(e: &ControlError) -> StatusCode {
         ControlError::Registry(
             RegistryError::Conflict(_) | RegistryError::InvalidTransition { .. },
         ) => StatusCode::CONFLICT,
-        ControlError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
+        // A gateway subnet Docker or the host's routes refuse: shown, since the admin must fix
+        // the config.
+        ControlError::Docker(_) | ControlError::Subnet(_) => StatusCode::SERVICE_UNAVAILABLE,
         ControlError::Registry(_) | ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

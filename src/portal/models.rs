@@ -26,7 +26,11 @@ pub fn stack_verdict(
         return (Some(e.to_string()), None);
     }
     let vars = c.stack_vars(slug, &format!("/{slug}"), own);
-    let report = stack::check(source, &vars, &c.config().limits).redacted(&vars);
+    // The verdict submit will give: needing the project's files is a refusal until they can be
+    // uploaded, so "accepted" here is never followed by a refusal there.
+    let report = stack::check(source, &vars, &c.config().limits)
+        .requiring_files()
+        .redacted(&vars);
     let problems: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
     let normalized = report
         .stack

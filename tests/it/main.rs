@@ -17,6 +17,8 @@
 //! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
 //! - `notify`: https webhooks and SMTP over TLS with the club's CA, notes that survive a restart.
 //! - `images`: `gc --images` prunes only images clubhost deployed that no project needs.
+//! - `pools`: more projects than Docker's default address pools hold, each on its own subnet of
+//!   `[docker] subnet_pool`; an exhausted pool; blocks freed and reused.
 //! - `audit`: logins, logouts, password changes and user actions in the audit log.
 //! - `sinks`: the local webhook receiver, SMTP sink and test CA the notification tests start.
 //! - `architecture`: which crate may depend on what, and no module cycles in any crate.
@@ -32,6 +34,7 @@ mod faults;
 mod images;
 mod lifecycle;
 mod notify;
+mod pools;
 mod portal;
 mod portal_abuse;
 mod portal_access;

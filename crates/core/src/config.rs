@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod docker;
+pub use docker::DockerConfig;
+
 /// Name of the config file looked up in the working directory when none is given.
 pub(crate) const DEFAULT_FILE: &str = "clubhost.toml";
 
@@ -279,24 +282,6 @@ impl StaticRoute {
     }
 }
 
-/// `[docker]`: the Docker engine projects run on.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DockerConfig {
-    /// Docker endpoint (`unix:///var/run/docker.sock`, `tcp://host:2375`). `None` means the
-    /// `DOCKER_HOST` environment variable, else the local socket.
-    pub host: Option<String>,
-    /// The bridge network the proxy reaches exposed services on.
-    pub gateway_network: String,
-    /// How long one deploy may take to become healthy before it is rolled back, e.g. "120s".
-    #[serde(with = "humantime_serde_compat")]
-    pub deploy_timeout: Duration,
-    /// After a redeploy, how long the previous deployment keeps running so requests in flight
-    /// finish before its containers are removed.
-    #[serde(with = "humantime_serde_compat")]
-    pub drain_timeout: Duration,
-}
-
 /// `[projects]`: hosting terms, in days.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -405,17 +390,6 @@ impl Default for ProxyConfig {
     }
 }
 
-impl Default for DockerConfig {
-    fn default() -> Self {
-        DockerConfig {
-            host: None,
-            gateway_network: "clubhost-gateway".into(),
-            deploy_timeout: Duration::from_secs(120),
-            drain_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
 impl Default for ProjectsConfig {
     fn default() -> Self {
         ProjectsConfig {
@@ -504,9 +478,7 @@ impl Config {
         if self.proxy.max_header_size < 1024 {
             return Err("key `proxy.max_header_size`: must be at least 1KiB".into());
         }
-        if self.docker.gateway_network.is_empty() {
-            return Err("key `docker.gateway_network`: must not be empty".into());
-        }
+        self.docker.check(self.limits.max_services)?;
         if self.projects.default_days == 0 || self.projects.default_days > self.projects.max_days {
             return Err(format!(
                 "key `projects.default_days`: {} must be between 1 and projects.max_days ({})",

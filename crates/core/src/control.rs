@@ -18,6 +18,7 @@ mod reconcile;
 mod review;
 mod routes;
 pub mod scheduler;
+pub(crate) mod subnets;
 mod terms;
 
 pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
@@ -26,6 +27,7 @@ pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use review::Resubmission;
 use routes::Routing;
 pub use routes::{build_routes, portal_route_specs, static_route_specs};
+pub use subnets::SubnetError;
 pub use terms::RenewalRequest;
 
 use std::collections::HashMap;
@@ -56,6 +58,9 @@ pub enum ControlError {
     /// The Docker engine failed or is unreachable.
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// No subnet could be given to a network the operation creates.
+    #[error(transparent)]
+    Subnet(#[from] SubnetError),
     /// Bad input from the caller: the message says which field and why.
     #[error("{0}")]
     Invalid(String),
@@ -203,17 +208,24 @@ impl Control {
 
     /// The Docker engine, connected (and the gateway network ensured) on first use.
     pub(crate) async fn engine(&self) -> Result<&Engine> {
-        Ok(self
-            .engine
+        self.engine
             .get_or_try_init(|| async {
                 let engine =
                     Engine::connect(self.config.docker.host.as_deref(), &self.instance).await?;
+                subnets::check_gateway(&self.config, &engine).await?;
+                let docker = &self.config.docker;
                 engine
-                    .ensure_gateway(&self.config.docker.gateway_network)
-                    .await?;
-                Ok::<_, DockerError>(engine)
+                    .ensure_gateway(&docker.gateway_network, &docker.gateway_subnet)
+                    .await
+                    .map_err(|e| match e {
+                        DockerError::SubnetTaken { subnet, .. } => {
+                            ControlError::from(SubnetError::GatewayTaken { subnet })
+                        }
+                        e => e.into(),
+                    })?;
+                Ok::<_, ControlError>(engine)
             })
-            .await?)
+            .await
     }
 
     fn lock_for(&self, slug: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -507,6 +519,7 @@ impl Control {
         self.live.lock().expect("live map poisoned").remove(slug);
         self.publish_routes().await?;
         deploy::teardown(engine, slug, false).await?;
+        self.release_subnets(engine, slug).await;
         Ok(p)
     }
 
@@ -536,6 +549,7 @@ impl Control {
         // Only a project that may have had containers needs Docker.
         if let Some(engine) = engine {
             deploy::teardown(engine, slug, true).await?;
+            self.release_subnets(engine, slug).await;
         }
         Ok(())
     }

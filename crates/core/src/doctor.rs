@@ -75,10 +75,49 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         }
     }
 
+    // The address pool: how much of it is left, before a deploy finds out.
+    if config.database_path().exists() {
+        match pool_usage(config).await {
+            Ok(u) => {
+                let pool = &config.docker.subnet_pool;
+                let size = config.docker.subnet_size;
+                let line = format!(
+                    "subnet pool {pool} (/{size} blocks): {} used by clubhost, {} free of {} \
+                     ({}% taken)",
+                    u.used,
+                    u.free,
+                    u.total,
+                    u.percent_taken()
+                );
+                if u.percent_taken() >= POOL_WARN_PERCENT {
+                    println!(
+                        "warn {line}; widen [docker] subnet_pool before it runs out \
+                         (deploys then fail)"
+                    );
+                } else {
+                    report(true, line);
+                }
+            }
+            Err(e) => report(false, format!("cannot measure the subnet pool: {e:#}")),
+        }
+    }
+
     if problems > 0 {
         bail!("{problems} problem(s) found");
     }
     Ok(())
+}
+
+/// From this share of the subnet pool taken, `doctor` warns.
+const POOL_WARN_PERCENT: u64 = 80;
+
+/// The subnet pool's use, from the registry's records and what the engine and host hold.
+async fn pool_usage(config: &Config) -> anyhow::Result<crate::subnets::Usage> {
+    let registry = clubhost_registry::Registry::open(&config.database_path()).await?;
+    let instance = registry.instance_id().await?;
+    let engine = Engine::connect(config.docker.host.as_deref(), &instance).await?;
+    let recorded = registry.subnets().await?;
+    Ok(crate::control::subnets::usage(config, &engine, &recorded).await?)
 }
 
 /// Lists this instance's orphans without removing anything (read-only on the registry).

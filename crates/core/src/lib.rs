@@ -12,6 +12,7 @@
 //! - [`watch`]: follows Docker's events and marks projects down and up.
 //! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`doctor`]: `clubhost doctor`'s checks.
+//! - `subnets`: the address pool project networks' subnets come from, and the host's routes.
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod doctor;
 pub mod gc;
 pub mod lifecycle;
 pub mod notify;
+pub(crate) mod subnets;
 pub mod watch;
 
 /// The plain data the faces show, as the registry, the deployer and Docker describe it. Types only:

@@ -16,6 +16,7 @@
 
 mod plan;
 pub mod progress;
+mod subnets;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use clubhost_docker::{ContainerStatus, DockerError, Engine, ImageHealth};
 use clubhost_stack::{Condition, Stack};
 pub use plan::{container_name, network_name, plan, stack_network_name, volume_name};
 pub use progress::{Progress, ProgressSink, WaitFor};
+pub use subnets::{SubnetError, Subnets};
 
 /// Why a deploy failed; by the time it is returned, what the deploy created is removed again.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,14 @@ pub enum DeployError {
         /// What went wrong, with the container's last log lines when there are any.
         message: String,
     },
+    /// A network's subnet could not be had (the pool is full, or the allocator failed).
+    #[error("network {network}: {source}")]
+    Subnet {
+        /// The Docker network being created.
+        network: String,
+        /// Why no subnet was given.
+        source: SubnetError,
+    },
 }
 
 /// Everything one deploy needs to know.
@@ -55,6 +65,10 @@ pub struct DeployRequest<'a> {
     /// Name of the shared network the proxy reaches exposed services on; joined by the exposed
     /// service only.
     pub gateway: &'a str,
+    /// The gateway's subnet, should it have to be created.
+    pub gateway_subnet: &'a str,
+    /// Gives each project network created its subnet.
+    pub subnets: &'a dyn Subnets,
     /// Budget for the whole deploy, from the first create to the exposed service answering.
     pub timeout: Duration,
     /// Told each step as it happens (networks, volumes, containers, waits), for live progress.
@@ -118,7 +132,9 @@ async fn deploy_inner(
     }
     check_health_sources(engine, req.stack).await?;
     // The gateway is shared and long-lived, but someone may have removed it since start-up.
-    engine.ensure_gateway(req.gateway).await?;
+    engine
+        .ensure_gateway(req.gateway, req.gateway_subnet)
+        .await?;
     let networks = std::iter::once(network_name(slug)).chain(
         req.stack
             .networks
@@ -126,7 +142,7 @@ async fn deploy_inner(
             .map(|n| stack_network_name(slug, n)),
     );
     for name in networks {
-        let created = engine.ensure_project_network(&name, slug).await?;
+        let created = subnets::ensure_network(engine, req.subnets, slug, &name).await?;
         tell(Progress::Network { name, created });
     }
     for v in &req.stack.volumes {

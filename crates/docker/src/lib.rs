@@ -26,7 +26,7 @@ mod storage;
 pub use create::{ContainerPlan, PlannedMount};
 pub use images::ImageHealth;
 pub use stats::ContainerUsage;
-pub use storage::ImageRemoval;
+pub use storage::{ImageRemoval, NetworkSubnets};
 
 pub(crate) const LABEL_MANAGED: &str = "clubhost.managed";
 /// Label naming the project (slug) an object belongs to; lists of one project filter on it.
@@ -87,6 +87,15 @@ pub enum DockerError {
     /// The object exists but lacks our `clubhost.managed`/`clubhost.instance` labels; the string
     /// names it. Guards the architecture invariant above.
     NotOurs(String),
+    /// Docker refused the subnet: another network on the engine overlaps it (one made since the
+    /// subnet was chosen, by another clubhost on this engine or by hand).
+    #[error("Docker refused subnet {subnet} for network {network}: it overlaps another network")]
+    SubnetTaken {
+        /// The network being created.
+        network: String,
+        /// The CIDR it was to get.
+        subnet: String,
+    },
 }
 
 type Result<T> = std::result::Result<T, DockerError>;

@@ -6,14 +6,16 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
     RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures_util::StreamExt;
 
-use super::{DockerError, Engine, LABEL_MANAGED, Result, api, is_not_found, split_image};
+use super::{
+    DockerError, Engine, LABEL_MANAGED, LABEL_PROJECT, Result, api, is_not_found, split_image,
+};
 
 /// What became of an image reference `gc --images` asked to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +30,40 @@ pub enum ImageRemoval {
     InUse(String),
 }
 
+/// A network on the engine, anyone's, with the subnets its address config holds: what a new
+/// subnet must not overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSubnets {
+    /// The network's name (not unique on Docker; listed as found).
+    pub name: String,
+    /// CIDRs, IPv6 ones included; empty for `host` and `none`.
+    pub subnets: Vec<String>,
+    /// Carries this instance's labels.
+    pub ours: bool,
+    /// Its `clubhost.project` label, if any.
+    pub project: Option<String>,
+}
+
+/// The address config of a network created with `subnet` (Docker picks the gateway address, the
+/// first of the subnet).
+fn ipam(subnet: &str) -> Option<Ipam> {
+    Some(Ipam {
+        config: Some(vec![IpamConfig {
+            subnet: Some(subnet.to_string()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    })
+}
+
 impl Engine {
     // ---- networks ----
 
     /// Creates the gateway bridge if missing. Inter-container communication is off on it, so
     /// projects can't reach each other there, while the proxy on the host reaches them all.
     /// It is shared by every clubhost instance on this engine, so only its managed label counts.
-    pub async fn ensure_gateway(&self, name: &str) -> Result<()> {
+    /// `subnet` is used when it is created; an existing gateway keeps its own.
+    pub async fn ensure_gateway(&self, name: &str, subnet: &str) -> Result<()> {
         let labels = HashMap::from([
             (LABEL_MANAGED.to_string(), "true".to_string()),
             ("clubhost.role".to_string(), "gateway".to_string()),
@@ -47,6 +76,7 @@ impl Engine {
                 "com.docker.network.bridge.enable_icc".to_string(),
                 "false".to_string(),
             )])),
+            ipam: ipam(subnet),
             ..Default::default()
         };
         self.ensure_network(req, |l| l.get(LABEL_MANAGED).is_some_and(|v| v == "true"))
@@ -54,14 +84,20 @@ impl Engine {
             .map(|_| ())
     }
 
-    /// Creates a project's network (`internal` keeps it off the outside world) if missing;
-    /// returns whether it was created now.
-    pub async fn ensure_project_network(&self, name: &str, project: &str) -> Result<bool> {
+    /// Creates a project's network (`internal` keeps it off the outside world) with `subnet` if
+    /// missing; returns whether it was created now. An existing one keeps its subnet.
+    pub async fn ensure_project_network(
+        &self,
+        name: &str,
+        project: &str,
+        subnet: &str,
+    ) -> Result<bool> {
         let req = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".into()),
             internal: Some(true),
             labels: Some(self.labels(Some(project))),
+            ipam: ipam(subnet),
             ..Default::default()
         };
         self.ensure_network(req, |l| self.is_ours(Some(l))).await
@@ -70,7 +106,8 @@ impl Engine {
     /// Docker does not keep network names unique: two creators racing for one name (two clubhost
     /// processes starting at once) can make two networks. So: list by exact name, create if none,
     /// and if there are several of ours keep the oldest and remove the rest, which every racer
-    /// agrees on.
+    /// agrees on. With an explicit subnet the loser of that race is refused instead (its subnet
+    /// overlaps the winner's), which also means the network exists.
     async fn ensure_network(
         &self,
         req: NetworkCreateRequest,
@@ -87,10 +124,32 @@ impl Engine {
         if !existing.is_empty() {
             return Ok(false);
         }
-        self.docker
-            .create_network(req)
-            .await
-            .map_err(api(format!("create network {name}")))?;
+        let subnet = req
+            .ipam
+            .as_ref()
+            .and_then(|i| i.config.as_ref()?.first()?.subnet.clone());
+        match self.docker.create_network(req).await {
+            Ok(_) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 403,
+                message,
+            }) if message.contains("overlaps") => {
+                // Docker reserves the winner's subnet before its network is listed: look for a
+                // while before calling it someone else's.
+                for _ in 0..20 {
+                    let now = self.networks_named(&name).await?;
+                    if !now.is_empty() && now.iter().all(|n| ours(&n.2)) {
+                        return Ok(false);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                return Err(DockerError::SubnetTaken {
+                    network: name,
+                    subnet: subnet.unwrap_or_default(),
+                });
+            }
+            Err(e) => return Err(api(format!("create network {name}"))(e)),
+        }
         let mut now = self.networks_named(&name).await?;
         now.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
         for (id, _, labels) in now.iter().skip(1) {
@@ -159,6 +218,33 @@ impl Engine {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    /// Every network on the engine (anyone's) with its subnets, so a new subnet overlaps none.
+    pub async fn network_subnets(&self) -> Result<Vec<NetworkSubnets>> {
+        let list = self
+            .docker
+            .list_networks(None)
+            .await
+            .map_err(api("list networks"))?;
+        Ok(list
+            .into_iter()
+            .map(|n| NetworkSubnets {
+                ours: self.is_ours(n.labels.as_ref()),
+                project: n
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_PROJECT).cloned()),
+                name: n.name.unwrap_or_default(),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
+            })
+            .collect())
     }
 
     // ---- volumes ----

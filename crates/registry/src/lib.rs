@@ -13,6 +13,7 @@ pub mod outbox;
 mod review;
 pub mod sessions;
 pub mod state;
+mod subnets;
 pub mod terms;
 mod variables;
 
@@ -28,6 +29,7 @@ pub use images::DeployedImage;
 pub use outbox::Note;
 pub use review::ProjectEdit;
 pub use state::ProjectState;
+pub use subnets::SubnetAllocation;
 
 /// Everything a registry call can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -151,7 +151,7 @@ impl Report {
 
     /// The report as submit and deploy must see it: needing the project's files is a refusal
     /// (with those reasons) until projects can bring their files.
-    pub(crate) fn requiring_files(mut self) -> Report {
+    pub fn requiring_files(mut self) -> Report {
         if !self.needs_files.is_empty() {
             self.violations.extend(self.needs_files.iter().cloned());
             self.violations.sort_by_key(|v| (v.line, v.column));

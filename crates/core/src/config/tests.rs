@@ -191,3 +191,71 @@ fn proxy_defaults_agree_with_the_config_defaults() {
         clubhost_proxy::Settings::default()
     );
 }
+
+#[test]
+fn subnet_pool_keys_default_parse_and_refuse_bad_input_by_name() {
+    let d = Config::default().docker;
+    assert_eq!(
+        (
+            d.subnet_pool.as_str(),
+            d.subnet_size,
+            d.gateway_subnet.as_str()
+        ),
+        ("10.213.0.0/16", 27, "10.213.0.0/22")
+    );
+    // The default gateway subnet is the pool's first /22, reserved from project blocks.
+    assert_eq!(
+        d.pool().first_free(&[]).unwrap().to_string(),
+        "10.213.4.0/27"
+    );
+    let c = Config::parse(
+        "[docker]\nsubnet_pool = \"172.30.0.0/20\"\nsubnet_size = 26\n\
+         gateway_subnet = \"192.168.240.0/22\"\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        c.docker.pool().first_free(&[]).unwrap().to_string(),
+        "172.30.0.0/26"
+    );
+    let refused = [
+        ("subnet_pool = \"10.213.0.0\"", "docker.subnet_pool"),
+        ("subnet_pool = \"lots\"", "docker.subnet_pool"),
+        ("subnet_pool = \"10.213.7.0/16\"", "docker.subnet_pool"),
+        (
+            "subnet_pool = \"10.213.0.0/24\"\nsubnet_size = 20",
+            "docker.subnet_size",
+        ),
+        ("subnet_size = 30", "docker.subnet_size"),
+        // 13 addresses cannot hold two deployments of an 8-service stack.
+        ("subnet_size = 28", "docker.subnet_size"),
+        (
+            "gateway_subnet = \"10.213.0.0/33\"",
+            "docker.gateway_subnet",
+        ),
+        (
+            "gateway_subnet = \"10.212.0.0/15\"",
+            "docker.gateway_subnet",
+        ),
+        (
+            "gateway_subnet = \"10.213.0.0/16\"",
+            "docker.gateway_subnet",
+        ),
+    ];
+    for (line, key) in refused {
+        let text = format!("[docker]\n{line}\n");
+        let err = Config::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{line}: {err}");
+    }
+    // A smaller stack cap lets a /28 do.
+    let text = "[docker]\nsubnet_size = 28\n[limits]\nmax_services = 6\n";
+    assert_eq!(
+        Config::parse(text, Path::new("t.toml"))
+            .unwrap()
+            .docker
+            .subnet_size,
+        28
+    );
+}

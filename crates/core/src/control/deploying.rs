@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use super::subnets::Allocator;
 use super::{Control, ControlError, Live, Result};
 use crate::notify::Note;
 use clubhost_deploy::{self as deploy, DeployRequest, Progress};
@@ -142,11 +143,18 @@ impl Control {
             .await
             .map_err(|e| e.to_string())?;
         let engine = self.engine().await.map_err(|e| e.to_string())?;
+        let subnets = Allocator {
+            control: self,
+            engine,
+            slug: &project.slug,
+        };
         let req = DeployRequest {
             slug: &project.slug,
             stack: &stack,
             deployment,
             gateway: &self.config.docker.gateway_network,
+            gateway_subnet: &self.config.docker.gateway_subnet,
+            subnets: &subnets,
             timeout: self.config.docker.deploy_timeout,
             progress: &|step| self.progress.tell(&project.slug, step),
         };
@@ -160,6 +168,10 @@ impl Control {
         let outcome = deploy::deploy(engine, &req)
             .await
             .map_err(|e| secrets.redact(&e.to_string()));
+        if outcome.is_err() {
+            // The failed deploy removed the networks it made (unless older deployments use them).
+            self.release_subnets(engine, &project.slug).await;
+        }
         // Even a failed deploy may have pulled its images: `gc --images` must know them.
         self.record_images(engine, &project.slug, &stack).await;
         outcome

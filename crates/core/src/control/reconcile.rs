@@ -23,12 +23,17 @@ impl Control {
             }
         }
         for network in engine.networks(None).await? {
+            // `clubhost-<slug>` or a declared network's `clubhost-<slug>_<name>` (no `_` in slugs).
             let slug = network.strip_prefix("clubhost-").unwrap_or_default();
+            let slug = slug.split('_').next().unwrap_or_default();
             if !known.contains(&slug) {
                 tracing::info!(%network, "removing orphan network");
                 engine.remove_network(&network).await?;
             }
         }
+        // Only now, with orphans gone: rows of networks that are gone are freed, networks that
+        // stay are recorded with the subnets Docker gave them.
+        self.sync_subnets(&engine).await?;
         for p in &projects {
             let slug = p.slug.as_str();
             match p.state() {
@@ -76,6 +81,7 @@ impl Control {
                 _ => {
                     if !engine.containers(Some(slug)).await?.is_empty() {
                         deploy::teardown(&engine, slug, false).await?;
+                        self.release_subnets(&engine, slug).await;
                     }
                 }
             }

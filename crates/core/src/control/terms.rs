@@ -204,6 +204,7 @@ impl Control {
         }
         let engine = self.engine().await?;
         deploy::teardown(engine, slug, true).await?;
+        self.release_subnets(engine, slug).await;
         let p = self
             .registry
             .transition_noting(slug, ProjectState::Purged, actor, reason, |p| {
