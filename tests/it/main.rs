@@ -20,6 +20,8 @@
 //! - `audit`: logins, logouts, password changes and user actions in the audit log.
 //! - `sinks`: the local webhook receiver, SMTP sink and test CA the notification tests start.
 //! - `stack_corpus`: the checker on real-world-shaped compose files; random input never panics.
+//! - `harden`: owner-only files, secrets sealed at rest through restart and key rotation,
+//!   `--version`.
 //! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`.
 
 mod audit;
@@ -27,6 +29,7 @@ mod browser;
 mod cli;
 mod common;
 mod faults;
+mod harden;
 mod images;
 mod lifecycle;
 mod notify;

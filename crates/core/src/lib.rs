@@ -12,14 +12,18 @@
 //! - [`watch`]: follows Docker's events and marks projects down and up.
 //! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`doctor`]: `clubhost doctor`'s checks.
+//! - [`files`]: owner-only files and directories, the process's umask.
+//! - [`secrets`]: the key secrets are sealed with, and its rotation.
 
 pub mod accounts;
 pub mod config;
 pub mod control;
 pub mod doctor;
+pub mod files;
 pub mod gc;
 pub mod lifecycle;
 pub mod notify;
+pub mod secrets;
 pub mod watch;
 
 /// The plain data the faces show, as the registry, the deployer and Docker describe it. Types only:
