@@ -33,7 +33,17 @@ pub async fn run(config: &Config, config_path: Option<&Path>) -> anyhow::Result<
     }
 
     let dir = &config.data_dir;
-    let writable = std::fs::create_dir_all(dir).and_then(|()| {
+    // A missing data dir is made as serve would (0700); an existing one is only checked.
+    let made = if dir.exists() {
+        Ok(())
+    } else {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    };
+    let writable = made.and_then(|()| {
         let probe = dir.join(".doctor-probe");
         std::fs::write(&probe, b"ok")?;
         std::fs::remove_file(probe)
@@ -106,7 +116,8 @@ fn mode_checks(config: &Config) -> Vec<(bool, String)> {
             format!("data dir {} is owner-only ({mode:04o})", dir.display())
         } else {
             format!(
-                "data dir {} is {mode:04o}: other users can reach the registry;                  `chmod 700 {}` (serve does it at start)",
+                "data dir {} is {mode:04o}: other users can reach the registry; \
+                 `chmod 700 {}` (serve does it at start)",
                 dir.display(),
                 dir.display()
             )
@@ -166,7 +177,8 @@ fn config_file_warning(config: &Config, path: &Path) -> Option<String> {
     }
     (mode & 0o044 != 0 && !held.is_empty()).then(|| {
         format!(
-            "config file {} is {mode:04o} and holds {}: other local users can read them;              `chmod 600 {}` (or 640 with clubhost's group)",
+            "config file {} is {mode:04o} and holds {}: other local users can read them; \
+             `chmod 600 {}` (or 640 with clubhost's group)",
             path.display(),
             held.join(", "),
             path.display()
