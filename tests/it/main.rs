@@ -22,6 +22,8 @@
 //! - `stack_corpus`: the checker on real-world-shaped compose files; random input never panics.
 //! - `harden`: owner-only files, secrets sealed at rest through restart and key rotation,
 //!   `--version`.
+//! - `packaging`: the hardened systemd unit (`systemd-analyze security` exposure) and the `cargo
+//!   deb` metadata.
 //! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`.
 
 mod audit;
@@ -33,6 +35,7 @@ mod harden;
 mod images;
 mod lifecycle;
 mod notify;
+mod packaging;
 mod portal;
 mod portal_abuse;
 mod portal_access;
