@@ -96,3 +96,22 @@ fn the_deb_metadata_names_files_that_exist() {
         assert!(text.contains("#DEBHELPER#"), "{script} lacks #DEBHELPER#");
     }
 }
+
+#[test]
+fn the_packaged_config_is_the_example_with_an_absolute_data_dir() {
+    let example = std::fs::read_to_string(Path::new(ROOT).join("clubhost.example.toml")).unwrap();
+    let packaged =
+        std::fs::read_to_string(Path::new(ROOT).join("packaging/clubhost.toml")).unwrap();
+    let want = example.replace("data_dir = \"./data\"", "data_dir = \"/var/lib/clubhost\"");
+    assert_ne!(
+        want, example,
+        "the example's data_dir line changed: update this test"
+    );
+    assert!(
+        packaged == want,
+        "packaging/clubhost.toml differs from clubhost.example.toml beyond data_dir: copy it again"
+    );
+    let config =
+        clubhost_core::config::Config::parse(&packaged, Path::new("clubhost.toml")).unwrap();
+    assert_eq!(config.data_dir, Path::new("/var/lib/clubhost"));
+}

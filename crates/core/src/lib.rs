@@ -13,7 +13,7 @@
 //! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`doctor`]: `clubhost doctor`'s checks.
 //! - [`files`]: owner-only files and directories, the process's umask.
-//! - [`secrets`]: the key secrets are sealed with, and its rotation.
+//! - `secrets` (private): the key secrets are sealed with, and its rotation.
 
 pub mod accounts;
 pub mod config;
@@ -23,7 +23,7 @@ pub mod files;
 pub mod gc;
 pub mod lifecycle;
 pub mod notify;
-pub mod secrets;
+mod secrets;
 pub mod watch;
 
 /// The plain data the faces show, as the registry, the deployer and Docker describe it. Types only:
