@@ -22,7 +22,7 @@ use stack::StackCommand;
 #[derive(Parser)]
 #[command(
     name = "clubhost",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CLUBHOST_GIT_COMMIT"), ")"),
     about = "Runs a student club's server: projects, proxy, portal"
 )]
 pub struct Cli {
@@ -68,6 +68,9 @@ pub enum Command {
     /// Check stack files and list the club's templates (no server needed).
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Manage the key that encrypts secret project variables in the registry.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print the audit log.
     Audit {
         #[arg(long)]
@@ -75,6 +78,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every secret with a new key, in one transaction, and replace the key file.
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -244,7 +253,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => crate::server::serve_with_reload(config, cli.config.clone()).await,
-        Command::Doctor => clubhost_core::doctor::run(&config).await,
+        Command::Doctor => clubhost_core::doctor::run(&config, cli.config.as_deref()).await,
+        Command::Secrets(SecretsCommand::RotateKey) => {
+            let api = Api::connect(config).await?;
+            let v = api
+                .call(Method::POST, "/api/secrets/rotate-key", None)
+                .await?;
+            println!(
+                "secret key rotated: {} secret(s) re-encrypted",
+                text(&v["reencrypted"])
+            );
+            Ok(())
+        }
         Command::User(UserCommand::Passwd { name }) => {
             let mut password = String::new();
             std::io::stdin()

@@ -24,6 +24,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// Like [`serve`]; SIGHUP re-reads `config_path` (or `clubhost.toml` in the working directory when
 /// `None`, as at start) and swaps in its `[[proxy.routes]]` without a restart.
 pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    // Everything this process creates from here on (registry, WAL, key, socket) is owner-only.
+    clubhost_core::files::private_umask();
     let config = Arc::new(config);
     let routes = RouteHandle::default();
     let control = Arc::new(Control::open(config.clone(), routes.clone()).await?);

@@ -43,6 +43,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/api/renewals/{id}/{verdict}", post(decide_renewal))
         .route("/api/gc", post(gc))
         .route("/api/clock", post(advance_clock))
+        .route("/api/secrets/rotate-key", post(rotate_key))
         .with_state(control)
 }
 
@@ -261,4 +262,10 @@ async fn advance_clock(
 ) -> ApiResult<serde_json::Value> {
     let now = c.advance_clock(b.advance_secs, SOCKET_ACTOR).await?;
     Ok(Json(json!({ "now": now })))
+}
+
+/// `clubhost secrets rotate-key`: every secret re-encrypted with a new key, in one transaction.
+async fn rotate_key(State(c): State<Arc<Control>>) -> ApiResult<serde_json::Value> {
+    let count = c.rotate_secret_key(SOCKET_ACTOR).await?;
+    Ok(Json(json!({ "reencrypted": count })))
 }

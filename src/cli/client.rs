@@ -27,6 +27,8 @@ impl Api {
         if tokio::net::UnixStream::connect(&path).await.is_ok() {
             return Ok(Api::Socket(path));
         }
+        // This process writes the registry itself: what it creates is owner-only, as in `serve`.
+        clubhost_core::files::private_umask();
         let control = Arc::new(Control::open(Arc::new(config), RouteHandle::default()).await?);
         Ok(Api::InProcess(crate::api::router(control.clone()), control))
     }

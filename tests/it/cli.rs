@@ -78,6 +78,7 @@ fn doctor_reports_docker_and_data_dir() {
         out.contains("is writable") && out.contains("is free"),
         "{out}"
     );
+    assert!(out.contains("is owner-only (0700)"), "{out}");
 }
 
 #[test]

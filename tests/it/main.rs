@@ -24,6 +24,10 @@
 //! - `architecture`: which crate may depend on what, and no module cycles in any crate.
 //! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`, the
 //!   small service keys on the containers; `stack_images`: image healthchecks and `platform:`.
+//! - `harden`: owner-only files, secrets sealed at rest through restart and key rotation,
+//!   `--version`.
+//! - `packaging`: the hardened systemd unit (`systemd-analyze security` exposure) and the `cargo
+//!   deb` metadata.
 
 mod architecture;
 mod audit;
@@ -31,9 +35,11 @@ mod browser;
 mod cli;
 mod common;
 mod faults;
+mod harden;
 mod images;
 mod lifecycle;
 mod notify;
+mod packaging;
 mod pools;
 mod portal;
 mod portal_abuse;

@@ -72,7 +72,10 @@ fn subnet_of(network: &str) -> String {
 
 /// Drops every subnet record from the club's registry (the server is stopped).
 async fn forget_subnets(club: &Club) {
-    let registry = clubhost_registry::Registry::open(&club.dir.path().join("data/clubhost.db"))
+    let data = club.dir.path().join("data");
+    let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let key = clubhost_registry::SecretKey::from_hex(&key).unwrap();
+    let registry = clubhost_registry::Registry::open(&data.join("clubhost.db"), key)
         .await
         .unwrap();
     let networks: Vec<String> = registry

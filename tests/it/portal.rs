@@ -15,7 +15,7 @@ use tower::ServiceExt;
 use clubhost_core::config::Config;
 use clubhost_core::control::Control;
 use clubhost_proxy::routes::RouteHandle;
-use clubhost_registry::Registry;
+use clubhost_registry::{Registry, SecretKey};
 
 use crate::common;
 
@@ -71,6 +71,7 @@ impl Portal {
         config.docker.deploy_timeout = std::time::Duration::from_secs(60);
         configure(&mut config);
         let database = config.database_path();
+        let key_file = config.secret_key_path();
         let control = Arc::new(
             Control::open(Arc::new(config), RouteHandle::default())
                 .await
@@ -79,7 +80,13 @@ impl Portal {
         Portal {
             router: clubhost::portal::router(control.clone()),
             control,
-            registry: Registry::open(&database).await.unwrap(),
+            // The test opens the registry beside the server, with the key the server made.
+            registry: Registry::open(
+                &database,
+                SecretKey::from_hex(&std::fs::read_to_string(key_file).unwrap()).unwrap(),
+            )
+            .await
+            .unwrap(),
             _dir: dir,
             slugs: Vec::new(),
         }

@@ -70,6 +70,17 @@ pub struct Config {
     /// `[limits]`: per-service memory/CPU/pids defaults and caps, services per stack, allowed
     /// image registries. Defined in `stack` so the checker stays pure.
     pub limits: clubhost_stack::Limits,
+    /// `[secrets]`: where the key that seals secret variables in the registry is kept.
+    pub secrets: SecretsConfig,
+}
+
+/// `[secrets]`: where the key that seals secret project variables in the registry is kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The key file (64 hex digits, made 0600 at first start if missing); default
+    /// `<data_dir>/secret.key`. A systemd credential named `clubhost-secret-key` takes precedence.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[proxy]`: the reverse proxy in front of every project.
@@ -365,6 +376,7 @@ impl Default for Config {
             lifecycle: Default::default(),
             notify: Default::default(),
             limits: clubhost_stack::Limits::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -416,7 +428,7 @@ impl Config {
     }
 
     /// Parses config text; `path` is only used in messages.
-    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -494,6 +506,14 @@ impl Config {
     /// The registry's SQLite file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("clubhost.db")
+    }
+
+    /// The secret key file (when no systemd credential gives the key).
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.secrets
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     /// The admin API's unix socket; the CLI finds a running server through it.

@@ -146,20 +146,30 @@ pub struct Control {
     pub(crate) terms_changed: Arc<Notify>,
     /// Each project's latest deploy steps, live, for the portal's progress view.
     progress: progress::Feeds,
+    /// Where the key sealing the registry's secrets comes from.
+    key_source: crate::secrets::KeySource,
 }
 
 impl Control {
     /// Creates `data_dir` if needed, opens the registry in it and starts the notifier. Docker is
     /// not touched: the engine is connected on first use.
     pub async fn open(config: Arc<Config>, routes: RouteHandle) -> Result<Control> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            ControlError::Internal(format!(
-                "cannot create data_dir {}: {e}",
-                config.data_dir.display()
-            ))
-        })?;
+        let internal = |e: &dyn std::fmt::Display| ControlError::Internal(e.to_string());
+        crate::files::private_dir(&config.data_dir).map_err(|e| internal(&e))?;
         terms::restore_test_clock(&config);
-        let registry = Registry::open(&config.database_path()).await?;
+        let key_source = crate::secrets::KeySource::of(&config);
+        let db = config.database_path();
+        let registry = crate::secrets::open_registry(&db, &key_source)
+            .await
+            .map_err(|e| match e {
+                crate::secrets::SecretsError::Registry(e) => ControlError::Registry(e),
+                e => internal(&e),
+            })?;
+        // Files an older release (or a hand) left readable by others.
+        for file in crate::files::database_files(&db) {
+            crate::files::tighten(&file, 0o600).map_err(|e| internal(&e))?;
+        }
+        crate::files::tighten(&terms::clock_file(&config), 0o600).map_err(|e| internal(&e))?;
         let instance = registry.instance_id().await?;
         let routing = Mutex::new(Routing::from_config(&config.proxy));
         let notifier = Notifier::start(config.notify.clone(), registry.clone())
@@ -169,6 +179,7 @@ impl Control {
             notifier,
             terms_changed: Arc::new(Notify::new()),
             progress: progress::Feeds::default(),
+            key_source,
             config,
             registry,
             routes,
@@ -191,6 +202,20 @@ impl Control {
     /// in-process mode flushes its own before exiting.
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    /// Re-encrypts every secret in the registry with a new key (`clubhost secrets rotate-key`);
+    /// returns how many there were.
+    pub async fn rotate_secret_key(&self, actor: &str) -> Result<u64> {
+        crate::secrets::rotate(&self.registry, &self.key_source, actor)
+            .await
+            .map_err(|e| match e {
+                crate::secrets::SecretsError::Registry(e) => ControlError::Registry(e),
+                e @ crate::secrets::SecretsError::NotRotatable(_) => {
+                    ControlError::Invalid(e.to_string())
+                }
+                e => ControlError::Internal(e.to_string()),
+            })
     }
 
     /// Each project's deploy progress, live, for the portal's progress view.

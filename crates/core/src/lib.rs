@@ -12,6 +12,8 @@
 //! - [`watch`]: follows Docker's events and marks projects down and up.
 //! - [`gc`]: finds and removes Docker objects the registry no longer knows.
 //! - [`doctor`]: `clubhost doctor`'s checks.
+//! - [`files`]: owner-only files and directories, the process's umask.
+//! - `secrets` (private): the key secrets are sealed with, and its rotation.
 //! - `subnets`: the address pool project networks' subnets come from, and the host's routes.
 
 #![warn(missing_docs)]
@@ -20,9 +22,11 @@ pub mod accounts;
 pub mod config;
 pub mod control;
 pub mod doctor;
+pub mod files;
 pub mod gc;
 pub mod lifecycle;
 pub mod notify;
+mod secrets;
 pub(crate) mod subnets;
 pub mod watch;
 

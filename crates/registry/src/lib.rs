@@ -11,10 +11,12 @@ pub mod clock;
 mod images;
 pub mod outbox;
 mod review;
+pub mod secrets;
 pub mod sessions;
 pub mod state;
 mod subnets;
 pub mod terms;
+mod upgrade;
 mod variables;
 
 use std::path::Path;
@@ -22,12 +24,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
 pub use images::DeployedImage;
 pub use outbox::Note;
 pub use review::ProjectEdit;
+pub use secrets::SecretKey;
 pub use state::ProjectState;
 pub use subnets::SubnetAllocation;
 
@@ -40,6 +42,34 @@ pub enum RegistryError {
     /// Applying the bundled migrations at [`Registry::open`] failed.
     #[error("registry migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A migration failed on an existing registry; the copy taken before it was put back.
+    #[error(
+        "upgrading the registry {path} failed: {source}; the database as it was before the \
+         upgrade has been restored"
+    )]
+    UpgradeFailed {
+        /// The registry's database file.
+        path: std::path::PathBuf,
+        /// Why the migration failed.
+        source: Box<RegistryError>,
+    },
+    /// Taking the copy before a migration, or putting it back, failed.
+    #[error("registry backup {path}: {message}")]
+    Backup {
+        /// The copy's file (`<db>.pre-upgrade`).
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The key given cannot open the secrets already sealed in this registry.
+    #[error(
+        "the secret key does not open this registry's secrets (it was sealed with another key; \
+         check [secrets] key_file or the systemd credential)"
+    )]
+    WrongKey,
+    /// A sealed value could not be opened or sealed; the string says which row.
+    #[error("secret {0}")]
+    Secret(String),
     /// No user or project by that name; the string says which (`user "ana"`).
     #[error("{0} not found")]
     NotFound(String),
@@ -192,26 +222,21 @@ pub struct Registry {
     pool: SqlitePool,
     /// Notified after a commit that stored notes, so the sender (`notify`) looks at the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// The key secrets are sealed with (see [`secrets`]); replaced by a rotation.
+    key: Arc<tokio::sync::RwLock<SecretKey>>,
 }
 
 impl Registry {
-    /// Opens (creating if needed) the database at `path` in WAL mode and applies migrations.
-    pub async fn open(path: &Path) -> Result<Registry> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("../../migrations").run(&pool).await?;
-        Ok(Registry {
-            pool,
-            outbox_wake: Arc::default(),
-        })
+    /// Opens (creating if needed) the database at `path` in WAL mode, applies migrations (an
+    /// existing database is copied first and put back should one fail; see [`upgrade`]) and
+    /// checks `key` against the secrets it holds, sealing any still in plain text.
+    pub async fn open(path: &Path, key: SecretKey) -> Result<Registry> {
+        upgrade::open(path, key, &sqlx::migrate!("../../migrations")).await
+    }
+
+    /// Closes every connection (checkpointing the WAL into the database file).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front (waiting out
@@ -565,7 +590,9 @@ mod tests {
 
     async fn fresh() -> (tempfile::TempDir, Registry) {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::open(&dir.path().join("t.db")).await.unwrap();
+        let reg = Registry::open(&dir.path().join("t.db"), SecretKey::generate())
+            .await
+            .unwrap();
         (dir, reg)
     }
 

@@ -274,7 +274,9 @@ mod tests {
     #[tokio::test]
     async fn notes_are_stored_only_with_their_event() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::open(&dir.path().join("t.db")).await.unwrap();
+        let reg = Registry::open(&dir.path().join("t.db"), crate::SecretKey::generate())
+            .await
+            .unwrap();
         let u = reg.add_user("ana", false, "cli").await.unwrap();
         let new = NewProject {
             slug: "blog",
@@ -320,7 +322,9 @@ mod tests {
     #[tokio::test]
     async fn notes_are_claimed_once_and_remember_their_destinations() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::open(&dir.path().join("t.db")).await.unwrap();
+        let reg = Registry::open(&dir.path().join("t.db"), crate::SecretKey::generate())
+            .await
+            .unwrap();
         assert_eq!(reg.outbox_newest().await.unwrap(), 0);
         reg.insert_notes(&[
             Note::admins("blog", "New".into(), "body".into()),

@@ -57,6 +57,7 @@ impl Registry {
         } else {
             format!("resubmitted; changed: {}", changed.join(", "))
         };
+        let key = self.key().await;
         let mut tx = self.write().await?;
         transition_in(&mut tx, slug, ProjectState::Requested, actor, &reason).await?;
         sqlx::query(
@@ -74,10 +75,11 @@ impl Registry {
         .execute(&mut *tx)
         .await?;
         if let Some(vars) = edit.vars {
-            set_variables_in(&mut tx, slug, vars, actor).await?;
+            set_variables_in(&mut tx, &key, slug, vars, actor).await?;
         }
         outbox::insert(&mut tx, notes).await?;
         tx.commit().await?;
+        drop(key);
         self.notes_committed(notes.len());
         self.project(slug).await
     }
@@ -91,7 +93,9 @@ mod tests {
     #[tokio::test]
     async fn a_sent_back_request_comes_back_edited_in_one_step() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::open(&dir.path().join("r.db")).await.unwrap();
+        let reg = Registry::open(&dir.path().join("r.db"), crate::SecretKey::generate())
+            .await
+            .unwrap();
         let owner = reg.add_user("ann", false, "t").await.unwrap();
         reg.insert_project(
             NewProject {

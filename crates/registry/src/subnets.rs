@@ -125,7 +125,9 @@ mod tests {
 
     async fn registry() -> (tempfile::TempDir, Registry) {
         let dir = tempfile::tempdir().unwrap();
-        let r = Registry::open(&dir.path().join("r.db")).await.unwrap();
+        let r = Registry::open(&dir.path().join("r.db"), crate::SecretKey::generate())
+            .await
+            .unwrap();
         (dir, r)
     }
 

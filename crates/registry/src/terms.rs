@@ -430,7 +430,9 @@ mod tests {
 
     async fn fresh() -> (tempfile::TempDir, Registry) {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::open(&dir.path().join("t.db")).await.unwrap();
+        let reg = Registry::open(&dir.path().join("t.db"), crate::SecretKey::generate())
+            .await
+            .unwrap();
         let u = reg.add_user("ana", false, "cli").await.unwrap();
         reg.insert_project(
             NewProject {

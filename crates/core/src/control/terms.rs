@@ -36,7 +36,7 @@ pub struct RenewalRequest {
     pub reason: String,
 }
 
-fn clock_file(config: &crate::config::Config) -> std::path::PathBuf {
+pub(super) fn clock_file(config: &crate::config::Config) -> std::path::PathBuf {
     config.data_dir.join("test-clock-offset")
 }
 
