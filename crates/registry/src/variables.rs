@@ -2,7 +2,7 @@
 //! Secret values are returned to the server, which needs them to deploy; callers that show
 //! variables use [`clubhost_stack::Vars::masked`].
 //!
-//! Secret values are stored sealed (`sealed`, migration 0007; `value` left empty) with the
+//! Secret values are stored sealed (`sealed`, migration 0008; `value` left empty) with the
 //! registry's key ([`crate::secrets`]): the database file never holds one in plain text. Sealing
 //! and opening happen here, so no other code sees ciphertext.
 
