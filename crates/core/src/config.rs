@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod docker;
-pub use docker::DockerConfig;
+pub(crate) use docker::DockerConfig;
 
 /// Name of the config file looked up in the working directory when none is given.
 pub(crate) const DEFAULT_FILE: &str = "clubhost.toml";
@@ -80,7 +80,7 @@ pub struct Config {
 pub struct SecretsConfig {
     /// The key file (64 hex digits, made 0600 at first start if missing); default
     /// `<data_dir>/secret.key`. A systemd credential named `clubhost-secret-key` takes precedence.
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
 }
 
 /// `[proxy]`: the reverse proxy in front of every project.

@@ -114,7 +114,7 @@ pub struct Live {
     pub(crate) deployment: i64,
     pub(crate) addr: SocketAddr,
     /// False while its exposed container is down (died, restarting); the route answers 503.
-    pub up: bool,
+    pub(crate) up: bool,
 }
 
 /// The control plane: one per process, shared by the admin API, the CLI and the portal.

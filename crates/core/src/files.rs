@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 /// What went wrong with a file or directory clubhost keeps, and where.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {what}: {source}")]
-pub struct FileError {
+pub(crate) struct FileError {
     /// The file or directory.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// What was being done to it (`creating`, `tightening the mode of`).
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// The operating system's error.
-    pub source: std::io::Error,
+    pub(crate) source: std::io::Error,
 }
 
 fn err(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> FileError {
@@ -38,7 +38,7 @@ pub fn private_umask() {
 
 /// Creates `dir` (and its parents) as 0700 if missing; an existing one that others can reach is
 /// tightened to 0700, with a log line.
-pub fn private_dir(dir: &Path) -> Result<(), FileError> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), FileError> {
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -50,7 +50,7 @@ pub fn private_dir(dir: &Path) -> Result<(), FileError> {
 }
 
 /// If `path` exists with any permission for group or others, sets it to `mode` and logs it.
-pub fn tighten(path: &Path, mode: u32) -> Result<(), FileError> {
+pub(crate) fn tighten(path: &Path, mode: u32) -> Result<(), FileError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -71,7 +71,7 @@ pub fn tighten(path: &Path, mode: u32) -> Result<(), FileError> {
 }
 
 /// The registry's files: the database and SQLite's write-ahead log and shared memory beside it.
-pub fn database_files(db: &Path) -> Vec<PathBuf> {
+pub(crate) fn database_files(db: &Path) -> Vec<PathBuf> {
     ["", "-wal", "-shm"]
         .iter()
         .map(|suffix| {
@@ -84,7 +84,7 @@ pub fn database_files(db: &Path) -> Vec<PathBuf> {
 
 /// Writes `bytes` to a new file at `path` with mode 0600 (whatever the umask), replacing
 /// nothing: an existing file is an error.
-pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+pub(crate) fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -98,7 +98,7 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 }
 
 /// A file's permission bits, if it exists.
-pub fn mode_of(path: &Path) -> Option<u32> {
+pub(crate) fn mode_of(path: &Path) -> Option<u32> {
     std::fs::metadata(path)
         .ok()
         .map(|m| m.permissions().mode() & 0o777)

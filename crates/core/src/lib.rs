@@ -27,7 +27,7 @@ pub mod gc;
 pub mod lifecycle;
 pub mod notify;
 mod secrets;
-pub(crate) mod subnets;
+pub mod subnets;
 pub mod watch;
 
 /// The plain data the faces show, as the registry, the deployer and Docker describe it. Types only:

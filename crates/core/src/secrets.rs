@@ -19,10 +19,10 @@ use clubhost_registry::{Registry, RegistryError, SecretKey};
 use crate::files::{self, FileError};
 
 /// The systemd credential's name.
-pub const CREDENTIAL_NAME: &str = "clubhost-secret-key";
+pub(crate) const CREDENTIAL_NAME: &str = "clubhost-secret-key";
 
 #[derive(Debug, thiserror::Error)]
-pub enum SecretsError {
+pub(crate) enum SecretsError {
     #[error(transparent)]
     File(#[from] FileError),
     #[error("secret key {path}: {message}")]
@@ -43,7 +43,7 @@ pub enum SecretsError {
 
 /// Where this server's key is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// A key file clubhost owns (and may create and rotate).
     File(PathBuf),
     /// A systemd credential: read-only, managed by the unit.
@@ -52,7 +52,7 @@ pub enum KeySource {
 
 impl KeySource {
     /// The systemd credential if the service has one, else `[secrets] key_file` (or its default).
-    pub fn of(config: &crate::config::Config) -> KeySource {
+    pub(crate) fn of(config: &crate::config::Config) -> KeySource {
         if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
             let path = Path::new(&dir).join(CREDENTIAL_NAME);
             if path.exists() {
@@ -62,7 +62,7 @@ impl KeySource {
         KeySource::File(config.secret_key_path())
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             KeySource::File(p) | KeySource::Credential(p) => p,
         }
@@ -97,7 +97,7 @@ fn read_key(path: &Path) -> Result<SecretKey, SecretsError> {
 }
 
 /// Reads the key; a missing key file is made (0600) when `create`. Returns whether it was made.
-pub fn load(source: &KeySource, create: bool) -> Result<(SecretKey, bool), SecretsError> {
+pub(crate) fn load(source: &KeySource, create: bool) -> Result<(SecretKey, bool), SecretsError> {
     let path = source.path();
     if let KeySource::File(path) = source {
         if !path.exists() {
@@ -117,7 +117,7 @@ pub fn load(source: &KeySource, create: bool) -> Result<(SecretKey, bool), Secre
 /// Opens the registry at `db` with the server's key (made at first start), finishing a key
 /// rotation a crash interrupted. A key file made here for a registry it does not open is removed
 /// again, so a later start with the right key file restored is not confused by it.
-pub async fn open_registry(db: &Path, source: &KeySource) -> Result<Registry, SecretsError> {
+pub(crate) async fn open_registry(db: &Path, source: &KeySource) -> Result<Registry, SecretsError> {
     let (key, created) = load(source, true)?;
     let opened = Registry::open(db, key).await;
     let KeySource::File(path) = source else {
@@ -151,7 +151,7 @@ pub async fn open_registry(db: &Path, source: &KeySource) -> Result<Registry, Se
 
 /// `clubhost secrets rotate-key`: a new key for every secret, in one transaction; see the module
 /// docs for why it cannot lose them.
-pub async fn rotate(
+pub(crate) async fn rotate(
     registry: &Registry,
     source: &KeySource,
     actor: &str,

@@ -19,7 +19,7 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    pub fn new(addr: Ipv4Addr, prefix: u8) -> Option<Cidr> {
+    pub(crate) fn new(addr: Ipv4Addr, prefix: u8) -> Option<Cidr> {
         if prefix > 32 {
             return None;
         }
@@ -29,12 +29,12 @@ impl Cidr {
         })
     }
 
-    pub fn prefix(&self) -> u8 {
+    pub(crate) fn prefix(&self) -> u8 {
         self.prefix
     }
 
     /// How many addresses it spans.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         1u64 << (32 - self.prefix)
     }
 
@@ -42,11 +42,11 @@ impl Cidr {
         self.base | !mask(self.prefix)
     }
 
-    pub fn overlaps(&self, other: &Cidr) -> bool {
+    pub(crate) fn overlaps(&self, other: &Cidr) -> bool {
         self.base <= other.last() && other.base <= self.last()
     }
 
-    pub fn contains(&self, other: &Cidr) -> bool {
+    pub(crate) fn contains(&self, other: &Cidr) -> bool {
         self.base <= other.base && other.last() <= self.last()
     }
 }
@@ -87,34 +87,34 @@ impl fmt::Display for Cidr {
 
 /// The addresses a network of this prefix gives containers: Docker takes the network address,
 /// the broadcast address and the gateway (the bridge's own address).
-pub fn usable_hosts(prefix: u8) -> u64 {
+pub(crate) fn usable_hosts(prefix: u8) -> u64 {
     (1u64 << (32 - u32::from(prefix))).saturating_sub(3)
 }
 
 /// Where project networks' blocks come from: `pool` cut into blocks of `/size`, minus
 /// `reserved` (the gateway's subnet when it lies inside the pool).
 #[derive(Debug, Clone)]
-pub struct Pool {
-    pub pool: Cidr,
-    pub size: u8,
-    pub reserved: Vec<Cidr>,
+pub(crate) struct Pool {
+    pub(crate) pool: Cidr,
+    pub(crate) size: u8,
+    pub(crate) reserved: Vec<Cidr>,
 }
 
 /// How much of a pool is taken, for `clubhost doctor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Blocks in the pool.
-    pub total: u64,
+    pub(crate) total: u64,
     /// Blocks holding one of clubhost's recorded networks.
-    pub used: u64,
+    pub(crate) used: u64,
     /// Blocks nobody uses and nothing overlaps: what later deploys can have.
-    pub free: u64,
+    pub(crate) free: u64,
 }
 
 impl Usage {
     /// The share of the pool no later deploy can have (clubhost's blocks and blocked ones), in
     /// percent.
-    pub fn percent_taken(&self) -> u64 {
+    pub(crate) fn percent_taken(&self) -> u64 {
         (self.total - self.free) * 100 / self.total.max(1)
     }
 }
@@ -136,7 +136,7 @@ impl Pool {
 
     /// Whether `subnet` is one of this pool's blocks (a recorded subnet from an older pool or a
     /// network made before clubhost chose subnets is not).
-    pub fn holds(&self, subnet: &Cidr) -> bool {
+    pub(crate) fn holds(&self, subnet: &Cidr) -> bool {
         subnet.prefix == self.size
             && self.pool.contains(subnet)
             && !self.reserved.iter().any(|r| r.overlaps(subnet))
@@ -145,7 +145,7 @@ impl Pool {
     /// The lowest block that overlaps none of `taken` (allocations, other networks, routes).
     /// Lowest first, so a freed block is reused before fresh ones and the pool fills from the
     /// bottom, which keeps the used part of the range easy to see in `ip route`.
-    pub fn first_free(&self, taken: &[Cidr]) -> Option<Cidr> {
+    pub(crate) fn first_free(&self, taken: &[Cidr]) -> Option<Cidr> {
         // Sorted so most candidates are rejected without scanning everything taken.
         let mut taken: Vec<Cidr> = taken
             .iter()
@@ -158,7 +158,7 @@ impl Pool {
 
     /// Counts `ours` (clubhost's recorded subnets) and the blocks `taken` (every subnet or route
     /// in the way, ours included) leaves free.
-    pub fn usage(&self, ours: &[Cidr], taken: &[Cidr]) -> Usage {
+    pub(crate) fn usage(&self, ours: &[Cidr], taken: &[Cidr]) -> Usage {
         let taken: Vec<Cidr> = taken
             .iter()
             .filter(|t| t.overlaps(&self.pool))
@@ -187,7 +187,7 @@ impl Pool {
 /// The host's IPv4 routes from `/proc/net/route`, default routes left out (they cover every
 /// address, and a subnet of ours is more specific than them by design). Empty where the file does
 /// not exist (not Linux): Docker's own overlap checks still apply.
-pub fn host_routes() -> Vec<Cidr> {
+pub(crate) fn host_routes() -> Vec<Cidr> {
     std::fs::read_to_string("/proc/net/route")
         .map(|text| parse_routes(&text))
         .unwrap_or_default()
@@ -196,7 +196,7 @@ pub fn host_routes() -> Vec<Cidr> {
 /// Reads `/proc/net/route`: a header line, then one route a line with the destination and mask
 /// as hexadecimal: the kernel prints the address's bytes (network order) as a native integer, so
 /// its native bytes are the address.
-pub fn parse_routes(text: &str) -> Vec<Cidr> {
+pub(crate) fn parse_routes(text: &str) -> Vec<Cidr> {
     let hex = |s: &str| {
         u32::from_str_radix(s, 16)
             .ok()

@@ -15,7 +15,7 @@
 //! ([`progress`]) to the sink the caller passes, as plain data.
 
 mod plan;
-pub mod progress;
+pub(crate) mod progress;
 mod subnets;
 
 use std::collections::HashMap;

@@ -339,7 +339,7 @@ impl Engine {
     }
 
     /// Makes sure `image` is present, pulling only when it is not.
-    pub async fn ensure_image(&self, image: &str) -> Result<()> {
+    pub(crate) async fn ensure_image(&self, image: &str) -> Result<()> {
         match self.docker.inspect_image(image).await {
             Ok(_) => return Ok(()),
             Err(e) if is_not_found(&e) => {}

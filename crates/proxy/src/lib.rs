@@ -16,7 +16,7 @@
 
 #![warn(missing_docs)]
 
-pub mod access;
+pub(crate) mod access;
 pub mod body;
 pub mod forwarded;
 pub(crate) mod framing;

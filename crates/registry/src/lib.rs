@@ -27,7 +27,7 @@ use serde::Serialize;
 use sqlx::{FromRow, SqlitePool};
 
 pub use images::DeployedImage;
-pub use outbox::Note;
+pub(crate) use outbox::Note;
 pub use review::ProjectEdit;
 pub use secrets::SecretKey;
 pub use state::ProjectState;

@@ -15,9 +15,9 @@ pub(crate) struct Checker<'a> {
     pub(crate) violations: Vec<Violation>,
     pub(crate) warnings: Vec<Violation>,
     /// References into the project's files (`super::files`).
-    pub needs_files: Vec<Violation>,
+    pub(crate) needs_files: Vec<Violation>,
     /// The paths those references name, for a caller that can look at the project's folder.
-    pub project_files: Vec<ProjectFile>,
+    pub(crate) project_files: Vec<ProjectFile>,
     /// Secret values interpolated so far: messages mask these, and only these, so the file's own
     /// text is never starred out.
     secrets: Vec<String>,
@@ -117,7 +117,7 @@ impl Checker<'_> {
     }
 
     /// A path into the project's folder that a [`Checker::needs`] entry at `path` refers to.
-    pub fn project_file(&mut self, node: &Node, path: &str, usage: FileUse, file: &str) {
+    pub(crate) fn project_file(&mut self, node: &Node, path: &str, usage: FileUse, file: &str) {
         self.project_files.push(ProjectFile {
             line: node.pos.line,
             column: node.pos.column,

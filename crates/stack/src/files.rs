@@ -60,7 +60,7 @@ pub(crate) fn relative_bind(c: &mut Checker, at: &Node, ip: &str, source: &str, 
 }
 
 /// `build: ./dir` or `build: { context, dockerfile, ... }`.
-pub fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &ServiceSpec) {
+pub(crate) fn build(c: &mut Checker, knode: &Node, v: &Node, p: &str, spec: &ServiceSpec) {
     let field = |name: &str| match &v.value {
         Value::Map(m) => m
             .iter()

@@ -382,7 +382,7 @@ pub struct ContainerPort {
     /// `tcp`, `udp` or `sctp`.
     pub protocol: String,
     /// Whether the file publishes the same port for UDP too.
-    pub also_udp: bool,
+    pub(crate) also_udp: bool,
 }
 
 /// One `depends_on:` entry: a service of this stack, and what it must reach first.

@@ -26,14 +26,14 @@ pub struct DockerConfig {
     pub drain_timeout: Duration,
     /// The IPv4 range every project network's subnet is cut from, instead of Docker's default
     /// pools (which run out after about 30 networks).
-    pub subnet_pool: String,
+    pub(crate) subnet_pool: String,
     /// The prefix length of each project network's subnet: a /27 holds 29 containers, enough for
     /// a stack at `limits.max_services` twice over (a redeploy runs beside the old deployment).
-    pub subnet_size: u8,
+    pub(crate) subnet_size: u8,
     /// The gateway network's subnet, used when clubhost creates it (an existing gateway keeps
     /// its own). Larger than a project's, since every exposed container joins it. Inside the
     /// pool it is reserved (the default takes the pool's first /22), so one range covers both.
-    pub gateway_subnet: String,
+    pub(crate) gateway_subnet: String,
 }
 
 impl Default for DockerConfig {

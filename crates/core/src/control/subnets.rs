@@ -132,9 +132,9 @@ pub(crate) async fn check_gateway(config: &Config, engine: &Engine) -> Result<()
 
 /// The allocator one deploy of one project uses.
 pub(super) struct Allocator<'a> {
-    pub control: &'a Control,
-    pub engine: &'a Engine,
-    pub slug: &'a str,
+    pub(crate) control: &'a Control,
+    pub(crate) engine: &'a Engine,
+    pub(crate) slug: &'a str,
 }
 
 impl Subnets for Allocator<'_> {
