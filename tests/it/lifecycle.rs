@@ -234,6 +234,53 @@ async fn term_runs_out_reminds_renews_expires_restores_and_purges() {
     assert!(has("admin-socket", "term.set"));
 }
 
+/// Approvals at the same time cannot pass a member's quota together: each checks the quota and
+/// becomes approved under the member's lock (before, six approvals at once all ran with
+/// `max_running_per_member = 3`).
+#[test]
+fn approvals_at_once_keep_the_quota() {
+    let mut club = Club::new();
+    configure(&club, "\n[lifecycle]\nmax_running_per_member = 1\n");
+    club.start();
+    club.ok(&["user", "add", "ana"]);
+    let stack = club.write_stack("q.yml", &two_service_stack());
+    let slugs: Vec<String> = (0..3)
+        .map(|i| slug(&format!("quota-at-once-{i}")))
+        .collect();
+    club.slugs.extend(slugs.iter().cloned());
+    for s in &slugs {
+        assert!(club.try_submit(s, &stack).status.success());
+    }
+    let outs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = slugs
+            .iter()
+            .map(|s| scope.spawn(|| club.cli(&["project", "approve", s])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let approved = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        approved,
+        1,
+        "{:#?}",
+        outs.iter().map(stderr).collect::<Vec<_>>()
+    );
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert!(stderr(o).contains("at most 1"), "{}", stderr(o));
+    }
+    let states: Vec<String> = slugs.iter().map(|s| state_of(&club, s)).collect();
+    assert_eq!(
+        states.iter().filter(|s| *s == "running").count(),
+        1,
+        "{states:?}"
+    );
+    assert_eq!(
+        states.iter().filter(|s| *s == "requested").count(),
+        2,
+        "{states:?}"
+    );
+}
+
 #[tokio::test]
 async fn quotas_are_checked_at_submit_and_approval_and_gc_finds_orphans() {
     let mut club = Club::new();

@@ -421,6 +421,11 @@ impl Control {
         let project = self.registry.project(slug).await?;
         let owner = self.registry.user(&project.owner).await?;
         let stack = self.project_stack(&project).await?;
+        // The quota counts the member's other approved projects, so checking it and becoming
+        // approved happen under one lock per member: two approvals at once would otherwise both
+        // see the quota free and both pass. (Member names cannot be slugs: a slug has no `:`.)
+        let member_lock = self.lock_for(&format!("member:{}", owner.name));
+        let member_held = member_lock.lock().await;
         self.check_quota(&owner, slug, &stack).await?;
         self.registry
             .transition_noting(slug, ProjectState::Approved, actor, "approved", |p| {
@@ -435,6 +440,7 @@ impl Control {
                 )])
             })
             .await?;
+        drop(member_held);
         self.terms_changed.notify_one();
         self.deploy_locked(slug, actor, "approved").await
     }
