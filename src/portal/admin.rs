@@ -50,7 +50,8 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
     let mut out = Vec::new();
     for p in all.iter().filter(|p| p.state() == ProjectState::Requested) {
         let own = c.variables(&p.slug).await?;
-        let (stack_problem, normalized) = stack_verdict(c, &p.slug, &own, &p.stack_source);
+        let verdict = stack_verdict(c, &p.slug, &own, &p.stack_source);
+        let (stack_problem, normalized) = (verdict.problem, verdict.normalized);
         let (quota, quota_problem) = quota_line(c, p).await?;
         out.push(QueueItem {
             quota,

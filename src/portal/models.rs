@@ -10,36 +10,51 @@ use clubhost_core::lifecycle::terms::DAY;
 use clubhost_core::model::{Project, ProjectState, Renewal, now};
 use clubhost_stack as stack;
 
-/// The stack checker's verdict on a stack for project `slug`, exactly as approval will see it (the
-/// club's limits, the project's variables and clubhost's own `CLUBHOST_*` ones), secrets masked:
-/// (every problem, one per line; the normalized stack as JSON).
-pub fn stack_verdict(
-    c: &Control,
-    slug: &str,
-    own: &stack::Vars,
-    source: &str,
-) -> (Option<String>, Option<String>) {
+/// The checker's verdict on a stack as the portal shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StackVerdict {
+    /// Every problem, one per line; `None` when submit would accept the stack.
+    pub problem: Option<String>,
+    /// What the checker changed or guessed and the member may want to know (a `ports:` host side
+    /// ignored, the exposed service inferred, a key honoured differently), one per entry.
+    pub warnings: Vec<String>,
+    /// The normalized stack as JSON (what would be deployed), secrets masked.
+    pub normalized: Option<String>,
+}
+
+impl StackVerdict {
+    /// The verdict when no stack could be checked (none given, too big, an unknown template, a
+    /// required variable left empty).
+    pub fn refused(problem: String) -> StackVerdict {
+        StackVerdict {
+            problem: Some(problem),
+            ..StackVerdict::default()
+        }
+    }
+}
+
+/// The checker's verdict on `source` with the project's variables (and the ones clubhost sets),
+/// exactly as submit and approval will judge it: needing the project's files is a refusal until
+/// they can be uploaded, so "accepted" here is never followed by a refusal there.
+pub fn stack_verdict(c: &Control, slug: &str, own: &stack::Vars, source: &str) -> StackVerdict {
     if source.trim().is_empty() {
-        return (Some("stack: paste or upload a compose file".into()), None);
+        return StackVerdict::refused("stack: paste or upload a compose file".into());
     }
     if let Err(e) = check_stack_size(source) {
-        return (Some(e.to_string()), None);
+        return StackVerdict::refused(e.to_string());
     }
     let vars = c.stack_vars(slug, &format!("/{slug}"), own);
-    // The verdict submit will give: needing the project's files is a refusal until they can be
-    // uploaded, so "accepted" here is never followed by a refusal there.
     let report = stack::check(source, &vars, &c.config().limits)
         .requiring_files()
         .redacted(&vars);
     let problems: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
-    let normalized = report
-        .stack
-        .as_ref()
-        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default());
-    if problems.is_empty() {
-        (None, normalized)
-    } else {
-        (Some(problems.join("\n")), normalized)
+    StackVerdict {
+        problem: (!problems.is_empty()).then(|| problems.join("\n")),
+        warnings: report.warnings.iter().map(|w| w.to_string()).collect(),
+        normalized: report
+            .stack
+            .as_ref()
+            .map(|s| serde_json::to_string_pretty(s).unwrap_or_default()),
     }
 }
 
@@ -105,7 +120,8 @@ pub async fn view(c: &Control, p: &Project) -> Result<ProjectView, Denied> {
     );
     let (stack_problem, normalized) = if waiting {
         let own = c.variables(&p.slug).await?;
-        stack_verdict(c, &p.slug, &own, &p.stack_source)
+        let v = stack_verdict(c, &p.slug, &own, &p.stack_source);
+        (v.problem, v.normalized)
     } else {
         (None, None)
     };

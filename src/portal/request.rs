@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::auth;
-use super::models::stack_verdict;
+use super::models::{StackVerdict, stack_verdict};
 use super::refusal::Denied;
 use super::session::Viewer;
 use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
@@ -73,6 +73,8 @@ pub struct Verdict {
     /// `None` when the stack parses and passes the policy; else the checker's error (or why no
     /// stack could be made: an unknown template, a required variable left empty).
     pub stack_problem: Option<String>,
+    /// What the checker changed or guessed (ports not published, the exposed service inferred…).
+    pub warnings: Vec<String>,
     /// The normalized stack (what would be deployed), when it is valid; secrets masked.
     pub normalized: Option<String>,
 }
@@ -186,19 +188,20 @@ pub async fn slug_problem(c: &Control, slug: &str) -> Result<Option<String>, Den
 /// The checker's verdict on a new request, exactly as approval will see it.
 pub async fn verdict(c: &Control, input: &RequestInput) -> Result<Verdict, Denied> {
     let slug = input.slug.trim();
-    let (stack_problem, normalized) = match choose_stack(
+    let stack = match choose_stack(
         &input.template,
         &input.variables,
         &input.stack,
         &Vars::new(),
     ) {
         Ok(choice) => stack_verdict(c, slug, &choice.vars, &choice.source),
-        Err(e) => (Some(e), None),
+        Err(e) => StackVerdict::refused(e),
     };
     Ok(Verdict {
         slug_problem: slug_problem(c, slug).await?,
-        stack_problem,
-        normalized,
+        stack_problem: stack.problem,
+        warnings: stack.warnings,
+        normalized: stack.normalized,
     })
 }
 
@@ -209,14 +212,15 @@ pub async fn edit_verdict(
     input: &ResubmitInput,
 ) -> Result<Verdict, Denied> {
     let current = c.variables(&p.slug).await?;
-    let (stack_problem, normalized) = match edited_stack(p, input, &current) {
+    let stack = match edited_stack(p, input, &current) {
         Ok(choice) => stack_verdict(c, &p.slug, &choice.vars, &choice.source),
-        Err(e) => (Some(e), None),
+        Err(e) => StackVerdict::refused(e),
     };
     Ok(Verdict {
         slug_problem: None,
-        stack_problem,
-        normalized,
+        stack_problem: stack.problem,
+        warnings: stack.warnings,
+        normalized: stack.normalized,
     })
 }
 

@@ -77,6 +77,43 @@ async fn member_requests_and_owner_rules() {
         "{}",
         r.body
     );
+    // A file as a README gives it: `ports:` is fine and said to be ignored; `build:` needs the
+    // project's files, so the verdict refuses it as submit would.
+    let readme = "services:\n  web:\n    image: nginx\n    ports: [\"8080:80\"]\n";
+    let r = p
+        .api(
+            "POST",
+            "/portal/api/check",
+            Some(&ana),
+            json!({"slug": slug, "stack": readme}),
+        )
+        .await;
+    assert!(r.json()["stack_problem"].is_null(), "{}", r.body);
+    assert!(
+        r.json()["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("host side is ignored"),
+        "{}",
+        r.body
+    );
+    let source = "services:\n  web:\n    build: .\n";
+    let r = p
+        .api(
+            "POST",
+            "/portal/api/check",
+            Some(&ana),
+            json!({"slug": slug, "stack": source}),
+        )
+        .await;
+    assert!(
+        r.json()["stack_problem"]
+            .as_str()
+            .unwrap()
+            .contains("project"),
+        "{}",
+        r.body
+    );
 
     let r = p.submit(&ana, slug, &web_stack()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);

@@ -91,6 +91,7 @@
       if (v.error) { line("error", v.error); return; }
       if (slug) line(v.slug_problem ? "error" : "ok", v.slug_problem || "Slug: available.");
       line(v.stack_problem ? "error" : "ok", v.stack_problem || "Stack: accepted.");
+      (v.warnings || []).forEach(function (w) { line("warning", w); });
       if (v.normalized) {
         var d = document.createElement("details");
         var s = document.createElement("summary");
