@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the Debian package and inspects it: what it installs, its conffile, its unit and
 # maintainer scripts, and lintian (no errors allowed). Needs cargo-deb (`cargo install cargo-deb`)
-# and lintian (`apt-get install lintian`); not part of CI, since both and a release build are slow.
+# and lintian (`apt-get install lintian`); `.ci/run` installs both and runs it after the tests.
 # Usage: packaging/check-deb.sh [path/to/clubhost.deb]   (without a path it runs `cargo deb`)
 set -eu
 cd "$(dirname "$0")/.."
