@@ -10,6 +10,8 @@
 # proxy's system calls per request with `strace -c -f` (kernel work callgrind cannot see).
 #
 # Usage: bench/callgrind.sh [seconds] [connections]     (defaults: 20 10)
+#        ROUTES=300 bench/callgrind.sh ...   clubhost with 299 more static routes beside /app (the
+#                                            route table of a club hosting 300 projects)
 # Needs: valgrind, nginx, wrk, strace, target/release/clubhost. Listens on 127.0.0.1 only.
 set -euo pipefail
 DURATION=${1:-20}
@@ -20,7 +22,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${CLUBHOST_BIN:-$ROOT/target/release/clubhost}
 WORK=$(mktemp -d /tmp/clubhost-cg.XXXXXX); chmod 755 "$WORK"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3
+  # clubhost serve made its gateway network at start; leave the engine as it was.
+  docker network rm clubhost-bench-gateway >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
 trap cleanup EXIT
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 wait_port() { for _ in $(seq 1 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
@@ -59,6 +66,9 @@ upstream = "http://127.0.0.1:$BACKEND"
 [docker]
 gateway_network = "clubhost-bench-gateway"
 CONF
+for i in $(seq 2 "${ROUTES:-1}"); do
+  printf '[[proxy.routes]]\npath = "/r%d"\nupstream = "http://127.0.0.1:%d"\n' "$i" "$BACKEND" >> "$WORK/clubhost.toml"
+done
 wait_port $BACKEND
 
 start_proxy() { # $1 name, $2 wrapper...
