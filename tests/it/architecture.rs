@@ -63,6 +63,11 @@ fn each_crate_depends_only_on_what_its_rules_allow() {
     // The deployer returns results; control records them and publishes routes.
     let deploy = crate_deps("deploy");
     assert!(!deploy.contains("clubhost-registry") && !deploy.contains("clubhost-proxy"));
+    // The control plane serves no HTTP itself: the faces do.
+    assert!(
+        !crate_deps("core").contains("axum"),
+        "clubhost-core depends on axum"
+    );
     // The registry knows nothing of Docker, the deployer, routes or the control plane.
     let registry = crate_deps("registry");
     assert_eq!(
