@@ -289,7 +289,7 @@ async fn world() -> (Portal, [Browser; 5]) {
             .await
             .unwrap();
     }
-    reg.add_user("boss", true, "test").await.unwrap();
+    reg.add_user("boss", true, None, "test").await.unwrap();
     reg.set_password("boss", &HASH, "test").await.unwrap();
     for slug in ["ana-req", "ana-live"] {
         let s = Submission {

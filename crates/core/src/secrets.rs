@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(files::mode_of(source.path()), Some(0o600));
         let first = std::fs::read_to_string(source.path()).unwrap();
         assert_eq!(first.trim().len(), 64);
-        reg.add_user("ana", false, "t").await.unwrap();
+        reg.add_user("ana", false, None, "t").await.unwrap();
         reg.close().await;
 
         // A rotation that committed but died before the rename: the next open finishes it.

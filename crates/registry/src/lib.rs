@@ -270,22 +270,34 @@ impl Registry {
 
     // ---- users ----
 
-    /// Creates an account without a password (the CLI's and admin socket's way), audited as
-    /// `user.add` or `user.add_admin`; a taken name is a [`RegistryError::Conflict`].
-    pub async fn add_user(&self, name: &str, is_admin: bool, actor: &str) -> Result<User> {
+    /// Creates an account without a password (the CLI's and admin socket's way), with its
+    /// notification address if given, audited as `user.add` or `user.add_admin`; a taken name or
+    /// e-mail (in any case) is a [`RegistryError::Conflict`] and nothing is written.
+    pub async fn add_user(
+        &self,
+        name: &str,
+        is_admin: bool,
+        email: Option<&str>,
+        actor: &str,
+    ) -> Result<User> {
         let mut tx = self.write().await?;
-        let inserted =
-            sqlx::query("INSERT INTO users (name, is_admin, created_at) VALUES (?, ?, ?)")
-                .bind(name)
-                .bind(is_admin)
-                .bind(now())
-                .execute(&mut *tx)
-                .await;
+        let inserted = sqlx::query(
+            "INSERT INTO users (name, email, is_admin, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(email)
+        .bind(is_admin)
+        .bind(now())
+        .execute(&mut *tx)
+        .await;
         if let Err(e) = inserted {
             if is_unique_violation(&e) {
-                return Err(RegistryError::Conflict(format!(
-                    "user {name:?} already exists"
-                )));
+                let what = if e.to_string().contains("email") {
+                    format!("email {:?} belongs to another account", email.unwrap_or(""))
+                } else {
+                    format!("user {name:?} already exists")
+                };
+                return Err(RegistryError::Conflict(what));
             }
             return Err(e.into());
         }

@@ -277,7 +277,7 @@ mod tests {
         let reg = Registry::open(&dir.path().join("t.db"), crate::SecretKey::generate())
             .await
             .unwrap();
-        let u = reg.add_user("ana", false, "cli").await.unwrap();
+        let u = reg.add_user("ana", false, None, "cli").await.unwrap();
         let new = NewProject {
             slug: "blog",
             name: "Blog",

@@ -96,7 +96,7 @@ mod tests {
         let reg = Registry::open(&dir.path().join("r.db"), crate::SecretKey::generate())
             .await
             .unwrap();
-        let owner = reg.add_user("ann", false, "t").await.unwrap();
+        let owner = reg.add_user("ann", false, None, "t").await.unwrap();
         reg.insert_project(
             NewProject {
                 slug: "blog",

@@ -382,22 +382,6 @@ impl Registry {
         Ok(rows.into_iter().map(|(e,)| e).collect())
     }
 
-    /// Sets a member's email address (audited).
-    pub async fn set_user_email(&self, name: &str, email: &str, actor: &str) -> Result<()> {
-        let mut tx = self.write().await?;
-        let done = sqlx::query("UPDATE users SET email = ? WHERE name = ?")
-            .bind(email)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(RegistryError::NotFound(format!("user {name:?}")));
-        }
-        audit(&mut tx, actor, None, "user.email", None, None, name).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Records an admin action that changes no row (gc, clock moves) in the audit log.
     pub async fn audit_action(
         &self,
@@ -433,7 +417,7 @@ mod tests {
         let reg = Registry::open(&dir.path().join("t.db"), crate::SecretKey::generate())
             .await
             .unwrap();
-        let u = reg.add_user("ana", false, "cli").await.unwrap();
+        let u = reg.add_user("ana", false, None, "cli").await.unwrap();
         reg.insert_project(
             NewProject {
                 slug: "blog",

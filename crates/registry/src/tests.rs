@@ -26,7 +26,7 @@ fn new_project(slug: &str, owner_id: i64) -> NewProject<'_> {
 #[tokio::test]
 async fn transitions_are_checked_and_audited() {
     let (_d, reg) = fresh().await;
-    let u = reg.add_user("ana", false, "cli").await.unwrap();
+    let u = reg.add_user("ana", false, None, "cli").await.unwrap();
     reg.insert_project(new_project("blog", u.id), "ana")
         .await
         .unwrap();
@@ -59,7 +59,7 @@ async fn transitions_are_checked_and_audited() {
 #[tokio::test]
 async fn duplicate_slug_and_second_root_are_conflicts() {
     let (_d, reg) = fresh().await;
-    let u = reg.add_user("ana", false, "cli").await.unwrap();
+    let u = reg.add_user("ana", false, None, "cli").await.unwrap();
     reg.insert_project(new_project("blog", u.id), "ana")
         .await
         .unwrap();
@@ -85,4 +85,28 @@ async fn database_is_in_wal_mode() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn a_taken_email_refuses_the_new_account_whole() {
+    let (_dir, reg) = fresh().await;
+    reg.add_user("ana", false, Some("ana@club.example"), "cli")
+        .await
+        .unwrap();
+    let err = reg
+        .add_user("bo", false, Some("ANA@club.example"), "cli")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Conflict(m) if m.contains("email")),
+        "{err}"
+    );
+    assert!(matches!(
+        reg.user("bo").await,
+        Err(RegistryError::NotFound(_))
+    ));
+    assert_eq!(
+        reg.user("ana").await.unwrap().email.as_deref(),
+        Some("ana@club.example")
+    );
 }

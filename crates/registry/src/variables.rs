@@ -127,7 +127,7 @@ mod tests {
         let path = dir.path().join("r.db");
         let key = SecretKey::generate();
         let reg = Registry::open(&path, key.clone()).await.unwrap();
-        let owner = reg.add_user("ann", false, "t").await.unwrap();
+        let owner = reg.add_user("ann", false, None, "t").await.unwrap();
         reg.insert_project(
             NewProject {
                 slug: "blog",

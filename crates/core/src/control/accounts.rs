@@ -33,12 +33,8 @@ impl Control {
         if let Some(email) = email {
             check_email(email).map_err(ControlError::Invalid)?;
         }
-        let user = self.registry.add_user(name, admin, actor).await?;
-        if let Some(email) = email {
-            self.registry.set_user_email(name, email, actor).await?;
-            return Ok(self.registry.user(name).await?);
-        }
-        Ok(user)
+        // One insert: a taken name or e-mail is refused with nothing written.
+        Ok(self.registry.add_user(name, admin, email, actor).await?)
     }
 
     /// The portal's sign-up: a member account with a password.
