@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod build;
+mod club;
 mod docker;
+pub use build::BuildConfig;
+pub use club::ClubConfig;
 pub(crate) use docker::DockerConfig;
 
 /// Name of the config file looked up in the working directory when none is given.
@@ -72,6 +76,10 @@ pub struct Config {
     pub limits: clubhost_stack::Limits,
     /// `[secrets]`: where the key that seals secret variables in the registry is kept.
     pub secrets: SecretsConfig,
+    /// `[club]`: the club's name, front page and language, and how members join its chat.
+    pub club: ClubConfig,
+    /// `[build]`: caps on a project's files and limits on building its images.
+    pub build: BuildConfig,
 }
 
 /// `[secrets]`: where the key that seals secret project variables in the registry is kept.
@@ -377,6 +385,8 @@ impl Default for Config {
             notify: Default::default(),
             limits: clubhost_stack::Limits::default(),
             secrets: SecretsConfig::default(),
+            club: ClubConfig::default(),
+            build: BuildConfig::default(),
         }
     }
 }
@@ -491,6 +501,8 @@ impl Config {
             return Err("key `proxy.max_header_size`: must be at least 1KiB".into());
         }
         self.docker.check(self.limits.max_services)?;
+        self.club.check()?;
+        self.build.check()?;
         if self.projects.default_days == 0 || self.projects.default_days > self.projects.max_days {
             return Err(format!(
                 "key `projects.default_days`: {} must be between 1 and projects.max_days ({})",
@@ -522,66 +534,8 @@ impl Config {
     }
 }
 
-/// Sizes as a number of bytes or a string like "100MiB", "512KiB", "1GB".
-mod byte_size {
-    use serde::{Deserialize, Deserializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(u64),
-        Text(String),
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<u64> {
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num.parse().ok()?;
-        let mult: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "KB" | "kB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            _ => return None,
-        };
-        n.checked_mul(mult)
-    }
-
-    pub(crate) fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        deserialize(d).map(Some)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        match Raw::deserialize(d)? {
-            Raw::Number(n) => Ok(n),
-            Raw::Text(t) => parse(&t).ok_or_else(|| {
-                serde::de::Error::custom(format!("{t:?} is not a size like \"100MiB\""))
-            }),
-        }
-    }
-}
-
-/// Durations written the way people write them ("90s", "2m") in TOML strings.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        deserialize(d).map(Some)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!("{text:?} is not a duration like \"90s\": {e}"))
-        })
-    }
-}
+mod units;
+use units::{byte_size, humantime_serde_compat};
 
 #[cfg(test)]
 mod tests;

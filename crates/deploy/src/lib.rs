@@ -73,6 +73,10 @@ pub struct DeployRequest<'a> {
     pub timeout: Duration,
     /// Told each step as it happens (networks, volumes, containers, waits), for live progress.
     pub progress: ProgressSink<'a>,
+    /// The project's files at the revision being deployed (a folder under the data dir), where
+    /// build contexts, relative binds, env files and file secrets are read from, and nowhere
+    /// else. `None` for a project submitted as a compose file alone.
+    pub files: Option<&'a std::path::Path>,
 }
 
 /// Deploys a stack. On success returns the exposed service's address on the gateway. On failure

@@ -157,6 +157,7 @@ impl Control {
             subnets: &subnets,
             timeout: self.config.docker.deploy_timeout,
             progress: &|step| self.progress.tell(&project.slug, step),
+            files: None,
         };
         // The reason is stored, logged and shown: secret values (say, in a container's last
         // log lines) are masked first.
