@@ -63,7 +63,7 @@ impl BuildConfig {
         if self.concurrency == 0 {
             return Err("key `build.concurrency`: must be at least 1".into());
         }
-        if !(self.cpus > 0.0) {
+        if self.cpus.is_nan() || self.cpus <= 0.0 {
             return Err("key `build.cpus`: must be more than 0".into());
         }
         if self.memory < 6 << 20 {
