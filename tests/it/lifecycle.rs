@@ -48,6 +48,16 @@ fn wait_state(club: &Club, slug: &str, state: &str) {
     );
 }
 
+/// The club's registry opened beside the CLI, as an outside actor would (no server runs).
+async fn outside_registry(club: &Club) -> clubhost_registry::Registry {
+    let data = club.dir.path().join("data");
+    let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let key = clubhost_registry::SecretKey::from_hex(&key).unwrap();
+    clubhost_registry::Registry::open(&data.join("clubhost.db"), key)
+        .await
+        .unwrap()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
@@ -281,6 +291,46 @@ fn approvals_at_once_keep_the_quota() {
     );
 }
 
+/// Stopped projects do not count against the quota, so bringing two back at once must fit like
+/// approving two: the check and the move to deploying happen under the member's lock (before,
+/// both redeploys passed the check).
+#[test]
+fn redeploys_at_once_keep_the_quota() {
+    let mut club = Club::new();
+    configure(&club, "\n[lifecycle]\nmax_running_per_member = 1\n");
+    club.start();
+    club.ok(&["user", "add", "ana"]);
+    let stack = club.write_stack("q.yml", &two_service_stack());
+    let slugs: Vec<String> = (0..2).map(|i| slug(&format!("quota-back-{i}"))).collect();
+    club.slugs.extend(slugs.iter().cloned());
+    for s in &slugs {
+        assert!(club.try_submit(s, &stack).status.success());
+        assert!(club.ok(&["project", "approve", s]).contains("running"));
+        club.ok(&["project", "stop", s]);
+        assert_eq!(state_of(&club, s), "stopped");
+    }
+    let outs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = slugs
+            .iter()
+            .map(|s| scope.spawn(|| club.cli(&["project", "redeploy", s])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let back = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        back,
+        1,
+        "{:#?}",
+        outs.iter().map(stderr).collect::<Vec<_>>()
+    );
+    let states: Vec<String> = slugs.iter().map(|s| state_of(&club, s)).collect();
+    assert_eq!(
+        states.iter().filter(|s| *s == "running").count(),
+        1,
+        "{states:?}"
+    );
+}
+
 #[tokio::test]
 async fn quotas_are_checked_at_submit_and_approval_and_gc_finds_orphans() {
     let mut club = Club::new();
@@ -338,6 +388,35 @@ async fn quotas_are_checked_at_submit_and_approval_and_gc_finds_orphans() {
     args.extend(labels.iter().map(String::as_str));
     args.push(&net);
     assert!(docker(&args).status.success());
+    // Its subnet is recorded, as a deploy would have: gc must give it back to the pool.
+    let ghost_subnet = docker_text(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+        &net,
+    ]);
+    let registry = outside_registry(&club).await;
+    registry
+        .record_subnets(&[clubhost_registry::SubnetAllocation {
+            network: net.clone(),
+            subnet: ghost_subnet,
+            project: Some(ghost.clone()),
+        }])
+        .await
+        .unwrap();
+    let recorded = |registry: &clubhost_registry::Registry| {
+        let registry = registry.clone();
+        async move {
+            registry
+                .subnets()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.network)
+        }
+    };
+    assert!(recorded(&registry).await.any(|n| n == net));
 
     let out = club.cli(&["doctor"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -359,6 +438,10 @@ async fn quotas_are_checked_at_submit_and_approval_and_gc_finds_orphans() {
     );
     assert!(volumes_of(&ghost).is_empty());
     assert!(networks_of(&ghost).is_empty());
+    assert!(
+        !recorded(&registry).await.any(|n| n == net),
+        "gc --apply removed {net} but left its subnet recorded"
+    );
     assert_eq!(volumes_of(&a), [format!("clubhost-{a}-data")]);
     assert_eq!(club.ok(&["gc"]).trim(), "no orphans");
     let log = club.ok(&["audit"]);

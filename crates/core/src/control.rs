@@ -421,12 +421,8 @@ impl Control {
         let project = self.registry.project(slug).await?;
         let owner = self.registry.user(&project.owner).await?;
         let stack = self.project_stack(&project).await?;
-        // The quota counts the member's other approved projects, so checking it and becoming
-        // approved happen under one lock per member: two approvals at once would otherwise both
-        // see the quota free and both pass. (Member names cannot be slugs: a slug has no `:`.)
-        let member_lock = self.lock_for(&format!("member:{}", owner.name));
-        let member_held = member_lock.lock().await;
-        self.check_quota(&owner, slug, &stack).await?;
+        // Held until the project is approved and counts against the quota.
+        let member_held = self.check_quota_held(&owner, slug, &stack).await?;
         self.registry
             .transition_noting(slug, ProjectState::Approved, actor, "approved", |p| {
                 self.notifier.keep(vec![Note::owner(
@@ -456,12 +452,13 @@ impl Control {
         // A failed or stopped project does not count against its member's quota; coming back,
         // it must fit like a new one.
         let p = self.registry.project(slug).await?;
+        let mut member = None;
         if matches!(p.state(), ProjectState::Failed | ProjectState::Stopped) {
             let owner = self.registry.user(&p.owner).await?;
             let stack = self.project_stack(&p).await?;
-            self.check_quota(&owner, slug, &stack).await?;
+            member = Some(self.check_quota_held(&owner, slug, &stack).await?);
         }
-        self.deploy_locked(slug, actor, "redeploy").await
+        self.deploy_holding(slug, actor, "redeploy", member).await
     }
 
     /// Refuses a request (an admin's decision): the member is told `reason`.

@@ -21,11 +21,26 @@ impl Control {
         actor: &str,
         why: &str,
     ) -> Result<Project> {
+        self.deploy_holding(slug, actor, why, None).await
+    }
+
+    /// [`Self::deploy_locked`] for a project that does not count against its member's quota
+    /// yet (failed, stopped, expired): `member` is the member's lock, held since the quota was
+    /// checked ([`Self::check_quota_held`]) and released once the project is deploying and
+    /// counts, so two of one member's projects coming back at once cannot both fit.
+    pub(super) async fn deploy_holding(
+        &self,
+        slug: &str,
+        actor: &str,
+        why: &str,
+        member: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> Result<Project> {
         self.engine_now().await?;
         let project = self
             .registry
             .transition(slug, ProjectState::Deploying, actor, why)
             .await?;
+        drop(member);
         self.publish_routes().await?;
         let deployment = self.registry.start_deployment(project.id).await?;
         self.progress.tell(

@@ -89,6 +89,24 @@ impl Control {
             .map_err(ControlError::Invalid)
     }
 
+    /// [`Self::check_quota`] under `owner`'s lock, returned held: the caller keeps it until `slug`
+    /// counts against the quota (approved or deploying), since two of one member's projects
+    /// checked at once would otherwise both see the quota free. (Member names cannot be slugs: a
+    /// slug has no `:`, so the lock is the member's alone.)
+    pub(super) async fn check_quota_held(
+        &self,
+        owner: &User,
+        slug: &str,
+        stack: &Stack,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        let held = self
+            .lock_for(&format!("member:{}", owner.name))
+            .lock_owned()
+            .await;
+        self.check_quota(owner, slug, stack).await?;
+        Ok(held)
+    }
+
     /// Project `slug` with `stack` against `owner`'s quota: their other active projects and what
     /// those use (what approval checks, and what the review queue shows).
     pub async fn quota_view(
@@ -247,7 +265,7 @@ impl Control {
         self.engine_now().await?;
         let owner = self.registry.user(&p.owner).await?;
         let stack = self.project_stack(&p).await?;
-        self.check_quota(&owner, slug, &stack).await?;
+        let member = self.check_quota_held(&owner, slug, &stack).await?;
         let end = now() + i64::from(days) * DAY;
         let notes = self.notifier.keep(vec![Note::owner(
             &p.owner,
@@ -271,7 +289,8 @@ impl Control {
             )
             .await?;
         self.terms_changed.notify_one();
-        self.deploy_locked(slug, actor, "restore").await
+        self.deploy_holding(slug, actor, "restore", Some(member))
+            .await
     }
 
     /// A hosting term a member may ask for: 1 to `projects.max_days` days.
@@ -503,6 +522,12 @@ impl Control {
         let known: Vec<String> = projects.iter().map(|p| p.slug.clone()).collect();
         let engine = self.engine().await?;
         let mut orphans = crate::gc::collect(engine, &known, apply).await?;
+        if apply && !orphans.networks.is_empty() {
+            // The removed networks' subnets go back to the pool now, not at the next start-up.
+            if let Err(e) = self.sync_subnets(engine).await {
+                tracing::warn!(error = %e, "gc: cannot free subnets; start-up will");
+            }
+        }
         if apply && !orphans.is_empty() {
             let what = [&orphans.containers, &orphans.networks, &orphans.volumes]
                 .iter()
