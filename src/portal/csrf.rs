@@ -84,6 +84,8 @@ mod tests {
             fetch_site: None,
             secure: false,
             base: "/portal".into(),
+            lang: crate::portal::i18n::Lang::En,
+            here: "/portal/".into(),
         }
     }
 

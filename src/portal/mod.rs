@@ -17,6 +17,8 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod csrf;
+pub mod i18n;
+pub mod language;
 pub mod member;
 pub mod models;
 pub mod mount;
@@ -54,6 +56,7 @@ pub fn router(control: Arc<Control>) -> Router {
         )
         .route(&at("/static/{*file}"), get(pages::asset))
         .route(&at("/join"), get(pages::join))
+        .route(&at("/lang/{code}"), get(language::switch))
         .route(
             &at("/signup"),
             get(account::signup_page).post(account::signup_form),

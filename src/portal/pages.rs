@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
 use super::auth;
+use super::i18n::Lang;
 use super::models::href;
 use super::refusal::PageResult;
 use super::session::Viewer;
@@ -32,6 +33,10 @@ pub struct Nav {
     /// `/portal` (`[portal] path`), or empty on `portal.<domain>`; every link and form starts
     /// with it.
     pub base: String,
+    /// The language the page speaks; templates ask it for every string (`nav.t("key")`).
+    pub lang: Lang,
+    /// This page's path and query, where the language switch comes back to.
+    pub here: String,
 }
 
 impl Nav {
@@ -41,6 +46,8 @@ impl Nav {
             admin: v.session.as_ref().is_some_and(|s| s.user.is_admin),
             csrf: v.form_token(),
             base: v.base.clone(),
+            lang: v.lang,
+            here: v.here.clone(),
         }
     }
 
@@ -51,7 +58,27 @@ impl Nav {
             admin: false,
             csrf: String::new(),
             base: base.to_string(),
+            lang: Lang::default(),
+            here: format!("{base}/"),
         }
+    }
+
+    /// The string for `key` in the page's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// The string for `key` with one variable filled in (`{ $name }` in the catalogue).
+    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        self.lang.t_with(key, &[(name, value)])
+    }
+
+    /// The switch's entries: each language's code, its own name, and whether the page speaks it.
+    pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
+        Lang::ALL
+            .iter()
+            .map(|l| (l.code(), l.name(), *l == self.lang))
+            .collect()
     }
 }
 

@@ -15,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
+use super::i18n::{LANG_COOKIE, Lang};
 use super::mount::Mount;
 use super::refusal::Denied;
 use clubhost_core::control::Control;
@@ -107,6 +108,11 @@ pub struct Viewer {
     /// What the portal's links start with for this request: `/portal` (`[portal] path`), or empty
     /// when it came in on `portal.<domain>`.
     pub base: String,
+    /// The language its pages speak (the switch's cookie, `Accept-Language`, the club's).
+    pub lang: Lang,
+    /// The page asked for, as the visitor's links write it (under `base`), with its query: where
+    /// the language switch returns to.
+    pub here: String,
 }
 
 impl Viewer {
@@ -148,6 +154,19 @@ impl FromRequestParts<Arc<Control>> for Viewer {
                 .and_then(|v: &HeaderValue| v.to_str().ok())
                 .map(str::to_string)
         };
+        let base = Mount::of_parts(&parts.extensions, c).base;
+        // On `portal.<domain>` the front door moved the path under `[portal] path`; the visitor's
+        // own links start at `/`.
+        let routed = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let here = if base.is_empty() {
+            let configured = c.config().portal.base();
+            routed
+                .strip_prefix(configured.as_str())
+                .unwrap_or(routed)
+                .to_string()
+        } else {
+            routed.to_string()
+        };
         Ok(Viewer {
             session,
             pre_csrf,
@@ -159,7 +178,13 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             host: header(HOST),
             fetch_site: header(axum::http::HeaderName::from_static("sec-fetch-site")),
             secure: c.config().proxy.scheme == "https",
-            base: Mount::of_parts(&parts.extensions, c).base,
+            base,
+            here,
+            lang: Lang::negotiate(
+                cookie_value(&parts.headers, LANG_COOKIE).as_deref(),
+                header(axum::http::header::ACCEPT_LANGUAGE).as_deref(),
+                &c.config().club.language,
+            ),
         })
     }
 }

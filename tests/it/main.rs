@@ -5,6 +5,7 @@
 //!   endpoint, CSRF, validation, the project flows, requests from templates and the send-back /
 //!   resubmit round trip; `portal_path`: the portal at a configured path and on `portal.<domain>`;
 //!   `portal_terms`: renewals and term actions; `portal_progress`: live deploy progress and CPU use.
+//! - `portal_lang`: Korean and English: Accept-Language, the switch and its cookie, the default.
 //! - `portal_access`: the table of every portal route × every kind of caller, with and without the
 //!   CSRF token; `portal_abuse`: session fixation, login throttling, oversized and malformed
 //!   input, tricky slugs.
@@ -44,6 +45,7 @@ mod pools;
 mod portal;
 mod portal_abuse;
 mod portal_access;
+mod portal_lang;
 mod portal_path;
 mod portal_progress;
 mod portal_projects;

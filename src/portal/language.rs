@@ -1,0 +1,55 @@
+//! The language switch: `GET <portal>/lang/<code>?back=<path>` remembers the visitor's choice in a
+//! cookie for a year and returns them to the page they were on. A GET, since it changes nothing
+//! on the server (only which catalogue the visitor's pages use), so it works as a plain link.
+
+use axum::extract::{Path, Query};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::i18n::{LANG_COOKIE, Lang};
+use super::session::{Viewer, cookie};
+
+/// Where to go back to after switching.
+#[derive(Deserialize)]
+pub struct Back {
+    back: Option<String>,
+}
+
+/// A year: a choice of language is not a session.
+const REMEMBER_SECS: i64 = 365 * 86_400;
+
+pub async fn switch(viewer: Viewer, Path(code): Path<String>, Query(q): Query<Back>) -> Response {
+    let Some(lang) = Lang::from_tag(&code).filter(|l| l.code() == code) else {
+        return (
+            StatusCode::NOT_FOUND,
+            viewer.lang.t_with("lang-unknown", &[("code", &code)]),
+        )
+            .into_response();
+    };
+    let home = format!("{}/", viewer.base);
+    // Only a path of the portal: never another site (an open redirect) or a scheme-relative URL.
+    let back = q
+        .back
+        .filter(|b| b.starts_with(&home) && !b.starts_with("//") && !b.contains('\\'))
+        .and_then(|b| HeaderValue::from_str(&b).ok())
+        .unwrap_or_else(|| HeaderValue::from_str(&home).expect("the portal path is checked"));
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                SET_COOKIE,
+                cookie(
+                    LANG_COOKIE,
+                    lang.code(),
+                    REMEMBER_SECS,
+                    viewer.secure,
+                    &viewer.base,
+                ),
+            ),
+            (LOCATION, back),
+        ],
+    )
+        .into_response()
+}
