@@ -89,6 +89,23 @@ impl Lang {
         self.format(key, None)
     }
 
+    /// A project state's name (`running`, `changes_requested`) in this language; a state the
+    /// catalogue lacks shows as it is stored.
+    pub fn state(self, state: &str) -> String {
+        self.named("state", state)
+    }
+
+    /// A stored word (a state, a role) in this language: the catalogue's `<prefix>-<word>`, or
+    /// the word as stored when the catalogue lacks it.
+    pub fn named(self, prefix: &str, word: &str) -> String {
+        let key = format!("{prefix}-{}", word.replace('_', "-"));
+        if CATALOGUES[self as usize].has_message(&key) {
+            self.t(&key)
+        } else {
+            word.to_string()
+        }
+    }
+
     /// The string for `key` with its variables (`{ $name }` in the catalogue).
     pub fn t_with(self, key: &str, args: &[(&str, &str)]) -> String {
         let mut fa = FluentArgs::new();
@@ -188,7 +205,7 @@ mod tests {
             for entry in std::fs::read_dir(root.join(dir)).unwrap() {
                 let path = entry.unwrap().path();
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
-                for marker in [".t(\"", ".t1(\"", ".t_with(\""] {
+                for marker in [".t(\"", ".t1(\"", ".t2(\"", ".t_with(\""] {
                     for piece in text.split(marker).skip(1) {
                         let key = piece.split('"').next().unwrap_or_default();
                         // "key" is the placeholder the doc comments use.
@@ -221,6 +238,17 @@ mod tests {
         assert_eq!(Lang::negotiate(None, Some("fr, de"), "ko"), Lang::Ko);
         assert_eq!(Lang::negotiate(None, Some("ko;q=0"), "en"), Lang::En);
         assert_eq!(Lang::negotiate(Some("xx"), None, "en"), Lang::En);
+    }
+
+    /// Every state a project can be in has a name in the catalogues.
+    #[test]
+    fn every_project_state_has_a_name() {
+        use clubhost_core::model::ProjectState;
+        let en = keys(SOURCES[0].1);
+        for state in ProjectState::ALL {
+            let key = format!("state-{}", state.to_string().replace('_', "-"));
+            assert!(en.contains(&key), "web/i18n/en.ftl lacks {key}");
+        }
     }
 
     #[test]

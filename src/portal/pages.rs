@@ -73,6 +73,21 @@ impl Nav {
         self.lang.t_with(key, &[(name, value)])
     }
 
+    /// The string for `key` with two variables filled in.
+    pub fn t2(&self, key: &str, a: &str, a_value: &str, b: &str, b_value: &str) -> String {
+        self.lang.t_with(key, &[(a, a_value), (b, b_value)])
+    }
+
+    /// A project state's name (`running`) in the page's language.
+    pub fn state(&self, state: &str) -> String {
+        self.lang.state(state)
+    }
+
+    /// A stored word under `prefix` in the page's language (see [`Lang::named`]).
+    pub fn named(&self, prefix: &str, word: &str) -> String {
+        self.lang.named(prefix, word)
+    }
+
     /// The switch's entries: each language's code, its own name, and whether the page speaks it.
     pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
         Lang::ALL

@@ -20,3 +20,93 @@ nav-login = Log in
 nav-signup = Sign up
 lang-switch = Language
 lang-unknown = The portal does not speak "{ $code }"; it speaks English (en) and Korean (ko).
+
+## Shared form fields and project words
+field-password = Password
+field-email = Email
+project-state = State:
+project-permanent = permanent
+project-term-ends = term ends { $date }
+project-last-failed = Last deploy failed: { $reason }
+project-history = History
+project-history-entry = { $action } by { $actor }
+
+## Project states
+state-requested = requested
+state-changes-requested = changes requested
+state-approved = approved
+state-deploying = deploying
+state-running = running
+state-failed = failed
+state-stopped = stopped
+state-expired = expired
+state-rejected = rejected
+state-withdrawn = withdrawn
+state-purged = purged
+
+## Log in, sign up, account
+login-title = Log in
+login-name-or-email = Name or email
+login-no-account = No account yet?
+signup-title = Sign up
+signup-name = Name (shown as the owner of your projects)
+signup-password = Password (at least 10 characters)
+signup-invite = Club invite code
+signup-submit = Create account
+account-title = Your account
+account-email = Email: { $email }
+account-change-password = Change password
+account-current-password = Current password
+account-new-password = New password (at least 10 characters)
+
+## My projects
+mine-submitted = Request submitted. An admin will review it.
+mine-resubmitted = Request resubmitted. It is back in the review queue.
+mine-sent-back = An admin sent this request back:
+mine-edit-resubmit = Edit and resubmit
+mine-template = Stack: the { $template } template.
+mine-checker-problem = Checker: { $problem }
+mine-checker-ok = Checker: stack accepted.
+mine-what-deployed = What would be deployed
+mine-withdraw = Withdraw request
+mine-redeploy = Redeploy
+mine-logs-download = Download the last log lines
+mine-logs-live = Show live logs
+mine-none = No projects yet.
+mine-request-slot = Request a hosting slot
+
+## A project's page
+project-latest-deploy = Latest deploy
+project-no-deploy = No deploy since the server last started.
+project-actions = Actions
+
+## Renewals
+renewal-to = Renewal to { $date }:
+renewal-request = Request a renewal
+renewal-new-end = New end date (until { $date } at most)
+renewal-why = Why it should stay
+renewal-state-pending = pending
+renewal-state-approved = approved
+renewal-state-rejected = rejected
+
+## Members (admin)
+users-name = Name
+users-role = Role
+users-admin = admin
+users-member = member
+users-disabled = (disabled)
+users-demote = Demote
+users-promote = Promote
+users-enable = Enable
+users-disable = Disable
+users-cli-note = Accounts made with `clubhost user add` get a password with `clubhost user passwd NAME` (reads it from stdin).
+
+## Audit log (admin)
+audit-project = Project (slug)
+audit-user = User
+audit-filter = Filter
+audit-when = When
+audit-who = Who
+audit-project-col = Project
+audit-action = Action
+audit-reason = Reason

@@ -20,3 +20,93 @@ nav-login = 로그인
 nav-signup = 가입하기
 lang-switch = 언어
 lang-unknown = 포털은 "{ $code }" 언어를 지원하지 않습니다. 영어(en)와 한국어(ko)를 지원합니다.
+
+## 공통 입력 칸과 프로젝트 용어
+field-password = 비밀번호
+field-email = 이메일
+project-state = 상태:
+project-permanent = 상시 운영
+project-term-ends = { $date }에 기간 종료
+project-last-failed = 마지막 배포 실패: { $reason }
+project-history = 기록
+project-history-entry = { $actor }: { $action }
+
+## 프로젝트 상태
+state-requested = 신청됨
+state-changes-requested = 수정 요청됨
+state-approved = 승인됨
+state-deploying = 배포 중
+state-running = 운영 중
+state-failed = 실패
+state-stopped = 중지됨
+state-expired = 기간 만료
+state-rejected = 거절됨
+state-withdrawn = 신청 취소됨
+state-purged = 삭제됨
+
+## 로그인, 가입, 계정
+login-title = 로그인
+login-name-or-email = 이름 또는 이메일
+login-no-account = 아직 계정이 없나요?
+signup-title = 가입하기
+signup-name = 이름 (프로젝트 소유자로 표시됩니다)
+signup-password = 비밀번호 (10자 이상)
+signup-invite = 동아리 초대 코드
+signup-submit = 계정 만들기
+account-title = 내 계정
+account-email = 이메일: { $email }
+account-change-password = 비밀번호 변경
+account-current-password = 현재 비밀번호
+account-new-password = 새 비밀번호 (10자 이상)
+
+## 내 프로젝트
+mine-submitted = 신청이 접수되었습니다. 관리자가 검토할 예정입니다.
+mine-resubmitted = 다시 신청했습니다. 심사 대기열로 돌아갔습니다.
+mine-sent-back = 관리자가 이 신청을 돌려보냈습니다:
+mine-edit-resubmit = 수정해서 다시 신청하기
+mine-template = 스택: { $template } 템플릿.
+mine-checker-problem = 검사 결과: { $problem }
+mine-checker-ok = 검사 결과: 스택이 통과했습니다.
+mine-what-deployed = 배포될 내용
+mine-withdraw = 신청 취소
+mine-redeploy = 다시 배포
+mine-logs-download = 최근 로그 내려받기
+mine-logs-live = 실시간 로그 보기
+mine-none = 아직 프로젝트가 없습니다.
+mine-request-slot = 호스팅 신청하기
+
+## 프로젝트 페이지
+project-latest-deploy = 최근 배포
+project-no-deploy = 서버가 마지막으로 시작된 뒤 배포한 적이 없습니다.
+project-actions = 작업
+
+## 기간 연장
+renewal-to = { $date }까지 연장:
+renewal-request = 기간 연장 신청
+renewal-new-end = 새 종료일 (최대 { $date }까지)
+renewal-why = 계속 운영해야 하는 이유
+renewal-state-pending = 검토 중
+renewal-state-approved = 승인됨
+renewal-state-rejected = 거절됨
+
+## 회원 (관리자)
+users-name = 이름
+users-role = 역할
+users-admin = 관리자
+users-member = 회원
+users-disabled = (비활성)
+users-demote = 관리자 해제
+users-promote = 관리자로 지정
+users-enable = 활성화
+users-disable = 비활성화
+users-cli-note = `clubhost user add`로 만든 계정은 `clubhost user passwd NAME`으로 비밀번호를 정합니다 (표준 입력에서 읽습니다).
+
+## 감사 기록 (관리자)
+audit-project = 프로젝트 (슬러그)
+audit-user = 사용자
+audit-filter = 거르기
+audit-when = 시각
+audit-who = 누가
+audit-project-col = 프로젝트
+audit-action = 작업
+audit-reason = 사유

@@ -70,7 +70,8 @@ const TRANSITIONS: &[(ProjectState, ProjectState)] = &[
 ];
 
 impl ProjectState {
-    pub(crate) const ALL: [ProjectState; 11] = [
+    /// Every state, for tables and catalogues that must name each one.
+    pub const ALL: [ProjectState; 11] = [
         Requested,
         ChangesRequested,
         Approved,
