@@ -110,3 +110,43 @@ audit-who = Who
 audit-project-col = Project
 audit-action = Action
 audit-reason = Reason
+
+## All projects (admin)
+all-containers = Containers
+all-service = Service
+all-status = Status
+all-memory = Memory
+all-cpu = CPU
+all-none = No projects.
+
+## Renewal requests (admin)
+renewals-title = Renewal requests
+renewals-by = #{ $id } by { $name }
+renewals-term-end = Term end:
+renewals-note = Note (optional)
+renewals-approve = Approve renewal
+renewals-deny-reason = Reason for denying
+renewals-deny = Deny renewal
+renewals-none = No renewal requests are waiting.
+
+## Routes (admin)
+routes-intro = What the proxy serves right now.
+routes-path = Path
+routes-target = Goes to
+routes-answering = Answering
+routes-nothing = nothing ({ $why })
+routes-yes = yes
+routes-no = no
+
+## An admin's actions on a project
+admin-expire-now = Expire now
+admin-term-move = Move the term end (extend or shorten)
+admin-term-move-until = Move the term end (extend or shorten; until { $date } at most)
+admin-term-set = Set the term end
+admin-restore-days = Restore with its data, for a new term of (days; empty: its original term)
+admin-restore = Restore
+admin-temporary = Give it back its term
+admin-permanent = Mark permanent
+# Rendered as HTML: the slug is checked to be [a-z0-9-].
+admin-delete-confirm = Type <code>{ $slug }</code> to delete it with its volumes
+admin-delete = Delete

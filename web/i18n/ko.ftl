@@ -110,3 +110,43 @@ audit-who = 누가
 audit-project-col = 프로젝트
 audit-action = 작업
 audit-reason = 사유
+
+## 전체 프로젝트 (관리자)
+all-containers = 컨테이너
+all-service = 서비스
+all-status = 상태
+all-memory = 메모리
+all-cpu = CPU
+all-none = 프로젝트가 없습니다.
+
+## 기간 연장 신청 (관리자)
+renewals-title = 기간 연장 신청
+renewals-by = #{ $id } · 신청자 { $name }
+renewals-term-end = 종료일:
+renewals-note = 메모 (선택)
+renewals-approve = 연장 승인
+renewals-deny-reason = 거절 사유
+renewals-deny = 연장 거절
+renewals-none = 기다리는 연장 신청이 없습니다.
+
+## 라우트 (관리자)
+routes-intro = 프록시가 지금 제공하는 경로입니다.
+routes-path = 경로
+routes-target = 연결 대상
+routes-answering = 응답
+routes-nothing = 없음 ({ $why })
+routes-yes = 예
+routes-no = 아니오
+
+## 프로젝트에 대한 관리자 작업
+admin-expire-now = 지금 만료
+admin-term-move = 종료일 변경 (연장 또는 단축)
+admin-term-move-until = 종료일 변경 (연장 또는 단축, 최대 { $date }까지)
+admin-term-set = 종료일 저장
+admin-restore-days = 데이터와 함께 복원, 새 기간 (일; 비우면 원래 기간)
+admin-restore = 복원
+admin-temporary = 다시 기간제로 되돌리기
+admin-permanent = 상시 운영으로 지정
+# HTML로 표시됩니다: 슬러그는 [a-z0-9-]만 허용됩니다.
+admin-delete-confirm = 볼륨까지 삭제하려면 <code>{ $slug }</code>를 입력하세요
+admin-delete = 삭제
