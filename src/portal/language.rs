@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::i18n::{LANG_COOKIE, Lang};
+use super::i18n::{self, LANG_COOKIE, Lang};
 use super::session::{Viewer, cookie};
 
 /// Where to go back to after switching.
@@ -24,7 +24,7 @@ pub async fn switch(viewer: Viewer, Path(code): Path<String>, Query(q): Query<Ba
     let Some(lang) = Lang::from_tag(&code).filter(|l| l.code() == code) else {
         return (
             StatusCode::NOT_FOUND,
-            viewer.lang.t_with("lang-unknown", &[("code", &code)]),
+            i18n::t_with(viewer.lang, "lang-unknown", &[("code", &code)]),
         )
             .into_response();
     };

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
 use super::auth;
-use super::i18n::Lang;
+use super::i18n::{self, Lang};
 use super::models::href;
 use super::refusal::PageResult;
 use super::session::Viewer;
@@ -65,27 +65,27 @@ impl Nav {
 
     /// The string for `key` in the page's language.
     pub fn t(&self, key: &str) -> String {
-        self.lang.t(key)
+        i18n::t(self.lang, key)
     }
 
     /// The string for `key` with one variable filled in (`{ $name }` in the catalogue).
     pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
-        self.lang.t_with(key, &[(name, value)])
+        i18n::t_with(self.lang, key, &[(name, value)])
     }
 
     /// The string for `key` with two variables filled in.
     pub fn t2(&self, key: &str, a: &str, a_value: &str, b: &str, b_value: &str) -> String {
-        self.lang.t_with(key, &[(a, a_value), (b, b_value)])
+        i18n::t_with(self.lang, key, &[(a, a_value), (b, b_value)])
     }
 
     /// A project state's name (`running`) in the page's language.
     pub fn state(&self, state: &str) -> String {
-        self.lang.state(state)
+        i18n::named(self.lang, "state", state)
     }
 
-    /// A stored word under `prefix` in the page's language (see [`Lang::named`]).
+    /// A stored word under `prefix` in the page's language (see [`i18n::named`]).
     pub fn named(&self, prefix: &str, word: &str) -> String {
-        self.lang.named(prefix, word)
+        i18n::named(self.lang, prefix, word)
     }
 
     /// The switch's entries: each language's code, its own name, and whether the page speaks it.

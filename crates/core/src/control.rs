@@ -253,6 +253,13 @@ impl Control {
             .await
     }
 
+    /// A notification's text in the club's language (`[club] language`): members and admins hear
+    /// the club's language, whatever their browser shows them.
+    fn say(&self, key: &str, args: &[(&str, &str)]) -> String {
+        let lang = crate::i18n::Lang::from_tag(&self.config.club.language).unwrap_or_default();
+        crate::i18n::note(lang, key, args)
+    }
+
     fn lock_for(&self, slug: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().expect("lock map poisoned");
         locks.entry(slug.to_string()).or_default().clone()
@@ -337,10 +344,15 @@ impl Control {
         // The variables are the submission's last step; the admins' note is stored with them.
         let notes = self.notifier.keep(vec![Note::admins(
             &project.slug,
-            format!("New hosting request: {}", project.slug),
-            format!(
-                "{} asks to host {} ({}) for {days} days.",
-                project.owner, project.slug, project.name
+            self.say("note-request-subject", &[("slug", &project.slug)]),
+            self.say(
+                "note-request-body",
+                &[
+                    ("owner", &project.owner),
+                    ("slug", &project.slug),
+                    ("name", &project.name),
+                    ("days", &days.to_string()),
+                ],
             ),
         )]);
         let stored = self
@@ -428,10 +440,10 @@ impl Control {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    format!("{slug} is approved"),
-                    format!(
-                        "Your project {slug} is approved and deploying; its term ends {}.",
-                        terms::show_time(p.term_end)
+                    self.say("note-approved-subject", &[("slug", slug)]),
+                    self.say(
+                        "note-approved-body",
+                        &[("slug", slug), ("end", &terms::show_time(p.term_end))],
                     ),
                 )])
             })
@@ -470,8 +482,8 @@ impl Control {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    format!("{slug} was not approved"),
-                    format!("Your request for {slug} was rejected: {reason}"),
+                    self.say("note-rejected-subject", &[("slug", slug)]),
+                    self.say("note-rejected-body", &[("slug", slug), ("reason", reason)]),
                 )])
             })
             .await?;
@@ -492,8 +504,11 @@ impl Control {
                 |p| {
                     self.notifier.keep(vec![Note::admins(
                         slug,
-                        format!("Request withdrawn: {slug}"),
-                        format!("{} withdrew the request for {slug} ({}).", p.owner, p.name),
+                        self.say("note-withdrawn-subject", &[("slug", slug)]),
+                        self.say(
+                            "note-withdrawn-body",
+                            &[("owner", &p.owner), ("slug", slug), ("name", &p.name)],
+                        ),
                     )])
                 },
             )
@@ -510,10 +525,10 @@ impl Control {
             self.notifier.keep(vec![Note::owner(
                 &p.owner,
                 slug,
-                format!("{slug} has expired"),
-                format!(
-                    "Your project {slug} has expired ({reason}). Its data is kept for {grace} in \
-                     case an admin restores it; after that it is removed for good."
+                self.say("note-expired-subject", &[("slug", slug)]),
+                self.say(
+                    "note-expired-body",
+                    &[("slug", slug), ("reason", reason), ("grace", &grace)],
                 ),
             )])
         };

@@ -24,6 +24,7 @@ pub mod control;
 pub mod doctor;
 pub mod files;
 pub mod gc;
+pub mod i18n;
 pub mod lifecycle;
 pub mod notify;
 mod secrets;

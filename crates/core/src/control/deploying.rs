@@ -123,8 +123,8 @@ impl Control {
                 } else {
                     (ProjectState::Failed, reason.clone())
                 };
-                let subject = format!("{slug} failed to deploy");
-                let body = format!("The deploy of {slug} failed: {reason}");
+                let subject = self.say("note-failed-subject", &[("slug", slug)]);
+                let body = self.say("note-failed-body", &[("slug", slug), ("reason", &reason)]);
                 let p = self
                     .registry
                     .transition_noting(slug, to, actor, &why, |p| {

@@ -61,11 +61,8 @@ impl Control {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    format!("{slug}: changes requested"),
-                    format!(
-                        "An admin sent your request for {slug} back: {note}\nEdit it on \
-                         \"My projects\" in the portal and submit it again (or withdraw it)."
-                    ),
+                    self.say("note-sent-back-subject", &[("slug", slug)]),
+                    self.say("note-sent-back-body", &[("slug", slug), ("note", note)]),
                 )])
             })
             .await?;
@@ -120,11 +117,14 @@ impl Control {
         };
         let notes = self.notifier.keep(vec![Note::admins(
             slug,
-            format!("Request resubmitted: {slug}"),
-            format!(
-                "{} changed {slug} ({}) after it was sent back and submitted it again.",
-                project.owner,
-                r.name.as_deref().unwrap_or(&project.name)
+            self.say("note-resubmitted-subject", &[("slug", slug)]),
+            self.say(
+                "note-resubmitted-body",
+                &[
+                    ("owner", &project.owner),
+                    ("slug", slug),
+                    ("name", r.name.as_deref().unwrap_or(&project.name)),
+                ],
             ),
         )]);
         let p = self.registry.resubmit(slug, &edit, actor, &notes).await?;

@@ -179,11 +179,13 @@ impl Control {
                 let notes = self.notifier.keep(vec![Note::owner(
                     owner,
                     slug,
-                    format!("{slug} expires in {ahead}"),
-                    format!(
-                        "The hosting term of {slug} ends {}. Ask for a renewal \
-                         (clubhost project renew {slug} --days N --reason ...) to keep it.",
-                        show_time(Some(*term_end))
+                    self.say(
+                        "note-reminder-subject",
+                        &[("slug", slug), ("ahead", &ahead)],
+                    ),
+                    self.say(
+                        "note-reminder-body",
+                        &[("slug", slug), ("end", &show_time(Some(*term_end)))],
                     ),
                 )]);
                 // Recorded and queued in one transaction: never sent twice, never lost.
@@ -229,8 +231,8 @@ impl Control {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    format!("{slug} was removed"),
-                    format!("The grace period of {slug} has ended; its data has been removed."),
+                    self.say("note-purged-subject", &[("slug", slug)]),
+                    self.say("note-purged-body", &[("slug", slug)]),
                 )])
             })
             .await?;
@@ -270,10 +272,10 @@ impl Control {
         let notes = self.notifier.keep(vec![Note::owner(
             &p.owner,
             slug,
-            format!("{slug} is restored"),
-            format!(
-                "An admin restored {slug} with its data; its new term ends {}.",
-                show_time(Some(end))
+            self.say("note-restored-subject", &[("slug", slug)]),
+            self.say(
+                "note-restored-body",
+                &[("slug", slug), ("end", &show_time(Some(end)))],
             ),
         )]);
         self.registry
@@ -357,13 +359,19 @@ impl Control {
             .insert_renewal(slug, &by.name, new_end, req.reason.trim(), |r| {
                 self.notifier.keep(vec![Note::admins(
                     slug,
-                    format!("Renewal request #{} for {slug}", r.id),
-                    format!(
-                        "{} asks to move the term end of {slug} from {} to {}: {}",
-                        by.name,
-                        show_time(p.term_end),
-                        show_time(Some(new_end)),
-                        r.reason
+                    self.say(
+                        "note-renewal-subject",
+                        &[("id", &r.id.to_string()), ("slug", slug)],
+                    ),
+                    self.say(
+                        "note-renewal-body",
+                        &[
+                            ("name", &by.name),
+                            ("slug", slug),
+                            ("from", &show_time(p.term_end)),
+                            ("to", &show_time(Some(new_end))),
+                            ("reason", &r.reason),
+                        ],
                     ),
                 )])
             })
@@ -399,17 +407,19 @@ impl Control {
             .decide_renewal(id, approve, actor, note, |r| {
                 let (subject, body) = if approve {
                     (
-                        format!("{} renewed", r.project),
-                        format!(
-                            "Your renewal of {} is approved: the term now ends {}.",
-                            r.project,
-                            show_time(Some(r.new_end))
+                        self.say("note-renewed-subject", &[("slug", &r.project)]),
+                        self.say(
+                            "note-renewed-body",
+                            &[("slug", &r.project), ("end", &show_time(Some(r.new_end)))],
                         ),
                     )
                 } else {
                     (
-                        format!("{} renewal declined", r.project),
-                        format!("Your renewal of {} was declined: {note}", r.project),
+                        self.say("note-declined-subject", &[("slug", &r.project)]),
+                        self.say(
+                            "note-declined-body",
+                            &[("slug", &r.project), ("note", note)],
+                        ),
                     )
                 };
                 self.notifier
@@ -478,8 +488,11 @@ impl Control {
         let notes = self.notifier.keep(vec![Note::owner(
             &p.owner,
             slug,
-            format!("{slug}: term end moved"),
-            format!("An admin moved the end of the hosting term of {slug} from {was} to {to}."),
+            self.say("note-term-moved-subject", &[("slug", slug)]),
+            self.say(
+                "note-term-moved-body",
+                &[("slug", slug), ("from", &was), ("to", &to)],
+            ),
         )]);
         self.registry
             .set_term_end(
