@@ -8,7 +8,10 @@
 //! - `portal_access`: the table of every portal route × every kind of caller, with and without the
 //!   CSRF token; `portal_abuse`: session fixation, login throttling, oversized and malformed
 //!   input, tricky slugs.
-//! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
+//! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium;
+//!   `browser_portal`: the portal's rough edges as a real browser shows them (refusal pages, the
+//!   review card after approval, where admins land, the menu at phone width); `browser_driver`:
+//!   the WebDriver client they share.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
@@ -32,6 +35,8 @@
 mod architecture;
 mod audit;
 mod browser;
+mod browser_driver;
+mod browser_portal;
 mod cli;
 mod common;
 mod faults;
