@@ -26,6 +26,7 @@ pub mod refusal;
 pub mod request;
 pub mod request_form;
 pub mod session;
+mod stack_text;
 pub mod terms;
 
 use std::sync::Arc;

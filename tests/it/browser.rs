@@ -27,7 +27,8 @@ async fn scenario(b: &mut Browser, club: &Club, slug: &str) -> Result<(), String
         .await?;
     // The live slug check and checker's verdict appear a moment after typing stops and push the
     // form down: wait for both, or a click below can land on whatever moved under it.
-    b.expect(&format!("/{slug}/ is available")).await?;
+    b.expect(&format!("The address /{slug}/ is available."))
+        .await?;
     b.expect("choose a template, or paste or upload a compose file")
         .await?;
     // From a template: the static site, whose page title is one of its variables (its default

@@ -97,7 +97,7 @@
             outcome = res.ok ? { state: json.state } : { error: json.error || res.statusText };
           });
         }).catch(function () {
-          outcome = { error: "the request failed; reload the page to see the project's state" };
+          outcome = { error: "The request failed; reload the page to see the project's state." };
         }).then(function () {
           // Refused before any deploy started: no steps will come.
           if (outcome.error) stop();
