@@ -11,7 +11,8 @@
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium;
 //!   `browser_portal`: the portal's rough edges as a real browser shows them (refusal pages, the
 //!   review card after approval, where admins land, the menu at phone width); `browser_driver`:
-//!   the WebDriver client they share; `browser_request`: the request form and review card at a
+//!   the WebDriver client they share; `browser_login`: login throttling that slows a stranger
+//!   but never locks the owner out; `browser_request`: the request form and review card at a
 //!   phone's width.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
@@ -37,6 +38,7 @@ mod architecture;
 mod audit;
 mod browser;
 mod browser_driver;
+mod browser_login;
 mod browser_portal;
 mod browser_request;
 mod cli;

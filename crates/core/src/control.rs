@@ -21,7 +21,10 @@ pub mod scheduler;
 pub(crate) mod subnets;
 mod terms;
 
-pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
+pub use accounts::{
+    FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, FREE_FAILURES_PER_ADDRESS, MAX_LOGIN_DELAY_SECS,
+    THROTTLE_WINDOW_SECS,
+};
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use review::Resubmission;
