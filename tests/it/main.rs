@@ -21,6 +21,7 @@
 //!   `proxy_visitor`: our server and hyper's on one connection, HTTP/1.0, graceful shutdown.
 //! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
 //! - `notify`: https webhooks and SMTP over TLS with the club's CA, notes that survive a restart.
+//! - `image_tags`: no test adds, moves or removes a public image tag (checked at exit).
 //! - `images`: `gc --images` prunes only images clubhost deployed that no project needs.
 //! - `pools`: more projects than Docker's default address pools hold, each on its own subnet of
 //!   `[docker] subnet_pool`; an exhausted pool; blocks freed and reused.
@@ -45,6 +46,7 @@ mod cli;
 mod common;
 mod faults;
 mod harden;
+mod image_tags;
 mod images;
 mod lifecycle;
 mod notify;
