@@ -16,6 +16,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod csrf;
 pub mod member;
 pub mod models;
@@ -55,7 +56,7 @@ pub fn router(control: Arc<Control>) -> Router {
             }),
         )
         .route(&at("/static/{*file}"), get(pages::asset))
-        .route(&at("/join"), get(pages::join))
+        .route(&at("/join"), get(chat::join_page).post(chat::join_form))
         .route(
             &at("/signup"),
             get(account::signup_page).post(account::signup_form),

@@ -147,6 +147,7 @@ pub(super) fn failed_action(method: &axum::http::Method, path: &str) -> String {
         ["projects", slug, "edit"] => format!("Your changes to “{slug}” could not be saved"),
         ["projects", slug, ..] => format!("That action on project “{slug}” failed"),
         ["request"] => "Your request could not be submitted".into(),
+        ["join"] => "Your chat invite could not be made".into(),
         ["account"] => "Your password could not be changed".into(),
         ["logout"] => "You could not be logged out".into(),
         _ => "That action failed".into(),

@@ -11,7 +11,8 @@
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium;
 //!   `browser_portal`: the portal's rough edges as a real browser shows them (refusal pages, the
 //!   review card after approval, where admins land, the menu at phone width); `browser_driver`:
-//!   the WebDriver client they share; `browser_login`: login throttling that slows a stranger
+//!   the WebDriver client they share; `browser_chat`: a Discord invite made per member (against
+//!   a local stand-in of Discord's endpoint); `browser_login`: login throttling that slows a stranger
 //!   but never locks the owner out; `browser_request`: the request form and review card at a
 //!   phone's width.
 //! - `cli`: configuration and command-line errors that need no Docker.
@@ -38,6 +39,7 @@
 mod architecture;
 mod audit;
 mod browser;
+mod browser_chat;
 mod browser_driver;
 mod browser_login;
 mod browser_portal;

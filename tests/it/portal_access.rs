@@ -123,6 +123,7 @@ const ROUTES: &[Row] = &[
     get("/portal/static/style.css",                                     [OK,        OK,         OK,         OK]),
     get("/portal/static/..%2f..%2fCargo.toml",                          [NOT_FOUND; 4]),
     get("/portal/join",                                                 [LOGIN,     OK,         OK,         OK]),
+    post("/portal/join", Form(""),                                      [LOGIN,     OK,         OK,         OK]),
     get("/portal/signup",                                               [OK,        OK,         OK,         OK]),
     post("/portal/signup", Form(SIGNUP_FORM),                           [see("/portal/projects"); 4]),
     get("/portal/login",                                                [OK,        OK,         OK,         OK]),

@@ -151,6 +151,8 @@ pub struct Control {
     progress: progress::Feeds,
     /// Where the key sealing the registry's secrets comes from.
     key_source: crate::secrets::KeySource,
+    /// Chat invites made per member through the club's Discord bot (`crate::chat`).
+    pub(crate) chat: crate::chat::Invites,
 }
 
 impl Control {
@@ -183,6 +185,7 @@ impl Control {
             terms_changed: Arc::new(Notify::new()),
             progress: progress::Feeds::default(),
             key_source,
+            chat: Default::default(),
             config,
             registry,
             routes,
