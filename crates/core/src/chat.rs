@@ -3,7 +3,8 @@
 //! (`POST {discord_api}/channels/{id}/invites`: one use, a short life, unique), so the club's
 //! standing link cannot leak; a member asking again within [`REUSE_WINDOW`] gets the same invite
 //! back instead of a new one (one API call per member per window). Without a bot, the club's
-//! configured link (`[portal] chat_invite_url`), as before.
+//! configured link (`[portal] chat_invite_url`), as before. `Control::chat_invite` (in
+//! `control/accounts.rs`) chooses; this module holds the invites made and the Discord call.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,9 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::control::{Control, ControlError};
 use crate::notify::tls::{Roots, error_chain, http_client};
-use clubhost_registry::User;
 
 /// How long a made invite works (Discord's `max_age`, seconds).
 pub const INVITE_MAX_AGE_SECS: u64 = 10 * 60;
@@ -32,7 +31,7 @@ pub struct ChatInvite {
 
 /// The invites made per member (by account id) in this process, and the client that makes them.
 #[derive(Default)]
-pub struct Invites {
+pub(crate) struct Invites {
     /// Held while an invite is made, so one member's double click makes one invite.
     made: Mutex<HashMap<i64, (Instant, ChatInvite)>>,
     client: tokio::sync::OnceCell<reqwest::Client>,
@@ -44,49 +43,27 @@ struct Created {
     code: String,
 }
 
-impl Control {
-    /// Whether members get invites made for them (a Discord bot is configured).
-    pub fn chat_invites_are_personal(&self) -> bool {
-        let club = &self.config().club;
-        club.discord_bot_token.is_some() && club.discord_channel_id.is_some()
-    }
-
-    /// The chat invite for `member`: made for them through the club's Discord bot (or the one
-    /// made within the last [`REUSE_WINDOW`]), else the configured link; `None` when the club has
-    /// neither. A Discord refusal or an unreachable Discord is `ControlError::Internal` (the
-    /// token never appears in it).
-    pub async fn chat_invite(&self, member: &User) -> Result<Option<ChatInvite>, ControlError> {
-        let club = &self.config().club;
-        let (Some(token), Some(channel)) = (&club.discord_bot_token, &club.discord_channel_id)
-        else {
-            return Ok(self
-                .config()
-                .portal
-                .chat_invite_url
-                .clone()
-                .map(|url| ChatInvite {
-                    url,
-                    personal: false,
-                }));
-        };
-        let mut made = self.chat.made.lock().await;
+impl Invites {
+    /// The invite for member `member_id`: the one made within the last [`REUSE_WINDOW`], else a
+    /// new one from Discord (`api` is `[club] discord_api`). The error says why Discord made
+    /// none; the token never appears in it.
+    pub(crate) async fn discord(
+        &self,
+        member_id: i64,
+        api: &str,
+        token: &str,
+        channel: &str,
+    ) -> Result<ChatInvite, String> {
+        let mut made = self.made.lock().await;
         made.retain(|_, (at, _)| at.elapsed() < REUSE_WINDOW);
-        if let Some((_, invite)) = made.get(&member.id) {
-            return Ok(Some(invite.clone()));
+        if let Some((_, invite)) = made.get(&member_id) {
+            return Ok(invite.clone());
         }
         let client = self
-            .chat
             .client
             .get_or_try_init(|| async { http_client(&Roots::default()) })
-            .await
-            .map_err(ControlError::Internal)?;
-        let url = format!(
-            "{}/channels/{channel}/invites",
-            club.discord_api.trim_end_matches('/')
-        );
-        let fail = |why: String| {
-            ControlError::Internal(format!("Discord did not make a chat invite: {why}"))
-        };
+            .await?;
+        let url = format!("{}/channels/{channel}/invites", api.trim_end_matches('/'));
         let res = client
             .post(&url)
             .header("Authorization", format!("Bot {token}"))
@@ -98,27 +75,27 @@ impl Control {
             }))
             .send()
             .await
-            .map_err(|e| fail(error_chain(&e.without_url())))?;
+            .map_err(|e| error_chain(&e.without_url()))?;
         if !res.status().is_success() {
-            return Err(fail(format!("it answered {}", res.status())));
+            return Err(format!("it answered {}", res.status()));
         }
         let created: Created = res
             .json()
             .await
-            .map_err(|e| fail(error_chain(&e.without_url())))?;
-        if created.code.is_empty()
-            || !created
+            .map_err(|e| error_chain(&e.without_url()))?;
+        let usable = !created.code.is_empty()
+            && created
                 .code
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(fail("its answer held no usable invite code".into()));
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !usable {
+            return Err("its answer held no usable invite code".into());
         }
         let invite = ChatInvite {
             url: format!("https://discord.gg/{}", created.code),
             personal: true,
         };
-        made.insert(member.id, (Instant::now(), invite.clone()));
-        Ok(Some(invite))
+        made.insert(member_id, (Instant::now(), invite.clone()));
+        Ok(invite)
     }
 }

@@ -1,5 +1,5 @@
 //! Accounts and sessions through `Control`: creating accounts (sign-up, `user add`), passwords,
-//! logins with throttling, sessions, and promoting or disabling users. The rules themselves live in
+//! logins with throttling, sessions, promoting or disabling users, and a member's chat invite. The rules themselves live in
 //! [`crate::accounts`]; every check runs before anything is written, so a refused request leaves
 //! nothing behind.
 
@@ -11,6 +11,7 @@ use super::{Control, ControlError, Result};
 use crate::accounts::{
     DUMMY_HASH, check_email, check_name, check_password_rules, hash_password, verify_password,
 };
+use crate::chat::ChatInvite;
 
 /// Failed logins for one account from one address before each further try must wait; the
 /// notice "2 more tries before a short wait" comes before the first wait.
@@ -248,6 +249,32 @@ impl Control {
     /// One account by name.
     pub async fn user(&self, name: &str) -> Result<User> {
         Ok(self.registry.user(name).await?)
+    }
+
+    /// Whether members get chat invites made for them (a Discord bot is configured).
+    pub fn chat_invites_are_personal(&self) -> bool {
+        let club = &self.config().club;
+        club.discord_bot_token.is_some() && club.discord_channel_id.is_some()
+    }
+
+    /// The chat invite for `member` (`crate::chat`): made for them through the club's Discord bot
+    /// (or the one made within the last minute), else the configured link; `None` when the club
+    /// has neither. Discord refusing or unreachable is `ControlError::Internal`.
+    pub async fn chat_invite(&self, member: &User) -> Result<Option<ChatInvite>> {
+        let club = &self.config().club;
+        let (Some(token), Some(channel)) = (&club.discord_bot_token, &club.discord_channel_id)
+        else {
+            let link = self.config().portal.chat_invite_url.clone();
+            return Ok(link.map(|url| ChatInvite {
+                url,
+                personal: false,
+            }));
+        };
+        self.chat
+            .discord(member.id, &club.discord_api, token, channel)
+            .await
+            .map(Some)
+            .map_err(|why| ControlError::Internal(format!("Discord made no chat invite: {why}")))
     }
 }
 
