@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use clubhost_core::control::ControlError;
-use clubhost_core::model::RegistryError;
+use clubhost_core::model::{ProjectState, RegistryError};
 
 /// The status a control error answers with: the caller's fault is 4xx, Docker being away is 503,
 /// and a fault of the server is 500.
@@ -33,4 +33,53 @@ pub fn public_message(e: &ControlError) -> String {
     } else {
         e.to_string()
     }
+}
+
+/// What a portal page says about a refusal, in the member's words rather than the lifecycle's:
+/// a move the lifecycle forbids says what the project is now and what can no longer happen to it
+/// ("“blog” is already running, so it can no longer be rejected.") instead of "cannot go from
+/// running to rejected". Everything else is [`public_message`]. Each message is one whole
+/// sentence with placeholders, so it can move into a language catalogue as it is.
+pub fn page_message(e: &ControlError) -> String {
+    let ControlError::Registry(RegistryError::InvalidTransition { slug, from, to }) = e else {
+        return public_message(e);
+    };
+    let now = state_words(*from);
+    match wanted_words(*to) {
+        Some(wanted) => format!("“{slug}” is {now}, so it can no longer be {wanted}."),
+        None => format!("“{slug}” is {now}, so this cannot be done to it now."),
+    }
+}
+
+/// A project's state as a member would say it, after "is".
+fn state_words(s: ProjectState) -> &'static str {
+    match s {
+        ProjectState::Requested => "waiting for review",
+        ProjectState::ChangesRequested => "sent back to its member for changes",
+        ProjectState::Approved => "approved and about to deploy",
+        ProjectState::Deploying => "being deployed",
+        ProjectState::Running => "already running",
+        ProjectState::Failed => "failed (its last deploy did not succeed)",
+        ProjectState::Stopped => "stopped",
+        ProjectState::Expired => "expired",
+        ProjectState::Rejected => "already rejected",
+        ProjectState::Withdrawn => "withdrawn by its member",
+        ProjectState::Purged => "expired and its data deleted",
+    }
+}
+
+/// What was asked, after "can no longer be"; None where no short phrase fits.
+fn wanted_words(s: ProjectState) -> Option<&'static str> {
+    Some(match s {
+        ProjectState::Approved => "approved",
+        ProjectState::Rejected => "rejected",
+        ProjectState::ChangesRequested => "sent back",
+        ProjectState::Requested => "submitted again",
+        ProjectState::Withdrawn => "withdrawn",
+        ProjectState::Deploying => "deployed",
+        ProjectState::Stopped => "stopped",
+        ProjectState::Expired => "expired",
+        ProjectState::Purged => "purged",
+        ProjectState::Running | ProjectState::Failed => return None,
+    })
 }

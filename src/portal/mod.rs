@@ -16,6 +16,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod csrf;
 pub mod i18n;
 pub mod language;
@@ -28,12 +29,14 @@ pub mod refusal;
 pub mod request;
 pub mod request_form;
 pub mod session;
+mod stack_text;
 pub mod terms;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Extension, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -55,7 +58,7 @@ pub fn router(control: Arc<Control>) -> Router {
             }),
         )
         .route(&at("/static/{*file}"), get(pages::asset))
-        .route(&at("/join"), get(pages::join))
+        .route(&at("/join"), get(chat::join_page).post(chat::join_form))
         .route(&at("/lang/{code}"), get(language::switch))
         .route(
             &at("/signup"),
@@ -115,9 +118,25 @@ pub fn router(control: Arc<Control>) -> Router {
     Router::new().fallback_service(inner.map_request(move |req| entrance.admit(req)))
 }
 
-/// Renders a page's refusal: a redirect to the login form, or a message page.
+/// Renders a page's refusal: a redirect to the login form, or a message page that keeps the
+/// viewer's menu (the session is looked up again, only when a refusal is rendered), says which
+/// action failed and why, and links back to the page the action came from.
 async fn render_refusals(State(c): State<Arc<Control>>, req: Request, next: Next) -> Response {
     let base = Mount::of(&req, &c).base;
+    let method = req.method().clone();
+    let below_base = req
+        .uri()
+        .path()
+        .strip_prefix(base.as_str())
+        .unwrap_or(req.uri().path())
+        .to_string();
+    let session_cookie = session::cookie_value(req.headers(), session::SESSION_COOKIE);
+    let lang = session::lang_of(req.headers(), &c);
+    let referer = req
+        .headers()
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut res = next.run(req).await;
     let Some(refusal) = res.extensions_mut().remove::<Refusal>() else {
         return res;
@@ -125,11 +144,33 @@ async fn render_refusals(State(c): State<Arc<Control>>, req: Request, next: Next
     if refusal.login {
         return Redirect::to(&format!("{base}/login")).into_response();
     }
+    let session = match session_cookie {
+        Some(token) => c.session(&session::hash_token(&token)).await.ok().flatten(),
+        None => None,
+    };
+    let nav = match &session {
+        Some(s) => pages::Nav::signed_in(s, &base, lang),
+        None => pages::Nav::anonymous(&base, lang),
+    };
+    let back = back_link(referer.as_deref(), &base, &below_base, &method);
     let status = res.status();
     let page = pages::MessagePage {
-        nav: pages::Nav::anonymous(&base),
-        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        nav,
+        title: refusal::failed_action(&method, &below_base),
         message: refusal.message,
+        back: Some(back),
     };
     (status, page).into_response()
+}
+
+/// Where a refusal page sends the viewer back: the portal page the action was posted from (the
+/// `Referer`'s path, kept only when it is a portal page and not the refused page itself), else
+/// the portal's front page.
+fn back_link(referer: Option<&str>, base: &str, below_base: &str, method: &Method) -> String {
+    let from = referer
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .map(|u| u.path().to_string())
+        .filter(|p| p.starts_with(&format!("{base}/")) && !p.contains(".."))
+        .filter(|p| !(method == Method::GET && p.strip_prefix(base) == Some(below_base)));
+    from.unwrap_or_else(|| format!("{base}/"))
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::refusal::Denied;
+use super::refusal::{Denied, capitalized};
 use clubhost_core::control::{Control, check_stack_size};
 use clubhost_core::lifecycle::terms::DAY;
 use clubhost_core::model::{Project, ProjectState, Renewal, now};
@@ -18,7 +18,8 @@ pub struct StackVerdict {
     /// What the checker changed or guessed and the member may want to know (a `ports:` host side
     /// ignored, the exposed service inferred, a key honoured differently), one per entry.
     pub warnings: Vec<String>,
-    /// The normalized stack as JSON (what would be deployed), secrets masked.
+    /// The normalized stack as a person reads it (what would be deployed: `stack_text`), secrets
+    /// masked.
     pub normalized: Option<String>,
 }
 
@@ -27,7 +28,7 @@ impl StackVerdict {
     /// required variable left empty).
     pub fn refused(problem: String) -> StackVerdict {
         StackVerdict {
-            problem: Some(problem),
+            problem: Some(capitalized(&problem)),
             ..StackVerdict::default()
         }
     }
@@ -38,7 +39,7 @@ impl StackVerdict {
 /// they can be uploaded, so "accepted" here is never followed by a refusal there.
 pub fn stack_verdict(c: &Control, slug: &str, own: &stack::Vars, source: &str) -> StackVerdict {
     if source.trim().is_empty() {
-        return StackVerdict::refused("stack: paste or upload a compose file".into());
+        return StackVerdict::refused("Stack: paste or upload a compose file".into());
     }
     if let Err(e) = check_stack_size(source) {
         return StackVerdict::refused(e.to_string());
@@ -47,14 +48,23 @@ pub fn stack_verdict(c: &Control, slug: &str, own: &stack::Vars, source: &str) -
     let report = stack::check(source, &vars, &c.config().limits)
         .requiring_files()
         .redacted(&vars);
-    let problems: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
+    // "Line 3, column 5: services.web…" starts with a capital; a line that starts with the key's
+    // dotted path keeps it as the file spells it.
+    let problems: Vec<String> = report.violations.iter().map(violation_text).collect();
     StackVerdict {
         problem: (!problems.is_empty()).then(|| problems.join("\n")),
-        warnings: report.warnings.iter().map(|w| w.to_string()).collect(),
-        normalized: report
-            .stack
-            .as_ref()
-            .map(|s| serde_json::to_string_pretty(s).unwrap_or_default()),
+        warnings: report.warnings.iter().map(violation_text).collect(),
+        normalized: report.stack.as_ref().map(super::stack_text::readable),
+    }
+}
+
+/// A checker finding as a line of the verdict: "Line 3, column 5: …" with a capital; without a
+/// place it starts with the key's dotted path, kept as the file spells it.
+fn violation_text(v: &stack::Violation) -> String {
+    if v.line > 0 {
+        capitalized(&v.to_string())
+    } else {
+        v.to_string()
     }
 }
 

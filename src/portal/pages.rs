@@ -51,14 +51,26 @@ impl Nav {
         }
     }
 
+    /// The navigation of a page rendered outside a handler (a refusal) for a signed-in viewer.
+    pub fn signed_in(s: &clubhost_core::model::Session, base: &str, lang: Lang) -> Nav {
+        Nav {
+            user: Some(s.user.name.clone()),
+            admin: s.user.is_admin,
+            csrf: s.csrf.clone(),
+            base: base.to_string(),
+            lang,
+            here: format!("{base}/"),
+        }
+    }
+
     /// The navigation of a page shown without knowing who asks (a refusal).
-    pub fn anonymous(base: &str) -> Nav {
+    pub fn anonymous(base: &str, lang: Lang) -> Nav {
         Nav {
             user: None,
             admin: false,
             csrf: String::new(),
             base: base.to_string(),
-            lang: Lang::default(),
+            lang,
             here: format!("{base}/"),
         }
     }
@@ -103,6 +115,8 @@ pub struct MessagePage {
     pub nav: Nav,
     pub title: String,
     pub message: String,
+    /// Where "Back" goes (a refusal: the page the action came from); None: the portal's front.
+    pub back: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]

@@ -58,6 +58,25 @@ impl Denied {
             Denied::Control(e) => crate::errors::public_message(e),
         }
     }
+
+    /// The message a page shows: like [`Denied::message`], with lifecycle refusals in plain words
+    /// (`crate::errors::page_message`), and starting with a capital.
+    pub fn page_message(&self) -> String {
+        let m = match self {
+            Denied::Control(e) => crate::errors::page_message(e),
+            other => other.message(),
+        };
+        capitalized(&m)
+    }
+}
+
+/// `m` with its first letter upper-case ("please log in" → "Please log in").
+pub fn capitalized(m: &str) -> String {
+    let mut chars = m.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// A refusal rendered as an HTML page (or a redirect to the login form).
@@ -69,7 +88,8 @@ impl<E: Into<Denied>> From<E> for PageError {
     }
 }
 
-/// A refusal waiting to be rendered by [`render_refusals`], which knows where the portal is.
+/// A refusal waiting to be rendered by `render_refusals` (in `portal/mod.rs`), which knows where
+/// the portal is, who asked and what they tried.
 #[derive(Clone)]
 pub(super) struct Refusal {
     pub(super) login: bool,
@@ -82,10 +102,54 @@ impl IntoResponse for PageError {
         let mut res = status.into_response();
         res.extensions_mut().insert(Refusal {
             login: matches!(self.0, Denied::NotSignedIn),
-            message: self.0.message(),
+            message: self.0.page_message(),
         });
         res
     }
 }
 
 pub type PageResult = Result<Response, PageError>;
+
+/// The title of a refused page: which action failed, in plain words, from the method and the
+/// path below the portal's base (`POST /admin/projects/blog/reject`). One whole sentence per
+/// action, so each can move into a language catalogue.
+pub(super) fn failed_action(method: &axum::http::Method, path: &str) -> String {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        return match parts.as_slice() {
+            ["admin", ..] => "This admin page is not open to you".into(),
+            ["projects", slug, ..] => format!("Project “{slug}” could not be shown"),
+            _ => "This page could not be shown".into(),
+        };
+    }
+    match parts.as_slice() {
+        ["admin", "projects", slug, action] => match *action {
+            "approve" => format!("The request for “{slug}” could not be approved"),
+            "reject" => format!("The request for “{slug}” could not be rejected"),
+            "send-back" => format!("The request for “{slug}” could not be sent back"),
+            "stop" => format!("Project “{slug}” could not be stopped"),
+            "expire" => format!("Project “{slug}” could not be expired"),
+            "redeploy" => format!("Project “{slug}” could not be deployed again"),
+            "restore" => format!("Project “{slug}” could not be restored"),
+            "delete" => format!("Project “{slug}” could not be deleted"),
+            "term" | "permanent" | "temporary" => {
+                format!("The term of project “{slug}” could not be changed")
+            }
+            _ => format!("That action on project “{slug}” failed"),
+        },
+        ["admin", "users", name, _] => format!("The change to member “{name}” failed"),
+        ["projects", slug, "withdraw"] => {
+            format!("Your request for “{slug}” could not be withdrawn")
+        }
+        ["admin", "renewals", _, _] => "The renewal could not be decided".into(),
+        ["projects", slug, "renew"] => format!("The renewal of “{slug}” could not be asked for"),
+        ["projects", slug, "redeploy"] => format!("Project “{slug}” could not be deployed again"),
+        ["projects", slug, "edit"] => format!("Your changes to “{slug}” could not be saved"),
+        ["projects", slug, ..] => format!("That action on project “{slug}” failed"),
+        ["request"] => "Your request could not be submitted".into(),
+        ["join"] => "Your chat invite could not be made".into(),
+        ["account"] => "Your password could not be changed".into(),
+        ["logout"] => "You could not be logged out".into(),
+        _ => "That action failed".into(),
+    }
+}

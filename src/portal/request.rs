@@ -176,10 +176,12 @@ pub fn choose_stack(
 /// Format, reserved names (the portal's path too) and availability of a slug.
 pub async fn slug_problem(c: &Control, slug: &str) -> Result<Option<String>, Denied> {
     if let Err(e) = c.check_slug(slug) {
-        return Ok(Some(e.to_string()));
+        return Ok(Some(super::refusal::capitalized(&e.to_string())));
     }
     match c.project(slug).await {
-        Ok(_) => Ok(Some(format!("slug {slug:?} is already taken"))),
+        Ok(_) => Ok(Some(format!(
+            "The address /{slug}/ is already taken: choose another slug"
+        ))),
         Err(ControlError::Registry(RegistryError::NotFound(_))) => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -134,6 +134,18 @@ impl Viewer {
     }
 }
 
+/// The language a request's pages speak: the switch's cookie, `Accept-Language`, the club's.
+pub fn lang_of(headers: &HeaderMap, c: &Control) -> Lang {
+    let accept = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::negotiate(
+        cookie_value(headers, LANG_COOKIE).as_deref(),
+        accept,
+        &c.config().club.language,
+    )
+}
+
 impl FromRequestParts<Arc<Control>> for Viewer {
     type Rejection = super::refusal::PageError;
 
@@ -180,11 +192,7 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             secure: c.config().proxy.scheme == "https",
             base,
             here,
-            lang: Lang::negotiate(
-                cookie_value(&parts.headers, LANG_COOKIE).as_deref(),
-                header(axum::http::header::ACCEPT_LANGUAGE).as_deref(),
-                &c.config().club.language,
-            ),
+            lang: lang_of(&parts.headers, c),
         })
     }
 }

@@ -20,6 +20,8 @@ const APPLETS: [&str; 14] = [
 ];
 
 pub fn ensure_image() {
+    // Before any test touches the engine: the public image tags, checked again at exit.
+    crate::image_tags::record_before();
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         // The applet list is stamped on the image, so an image built by an older test with fewer

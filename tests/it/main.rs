@@ -9,7 +9,13 @@
 //! - `portal_access`: the table of every portal route × every kind of caller, with and without the
 //!   CSRF token; `portal_abuse`: session fixation, login throttling, oversized and malformed
 //!   input, tricky slugs.
-//! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
+//! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium;
+//!   `browser_portal`: the portal's rough edges as a real browser shows them (refusal pages, the
+//!   review card after approval, where admins land, the menu at phone width); `browser_driver`:
+//!   the WebDriver client they share; `browser_chat`: a Discord invite made per member (against
+//!   a local stand-in of Discord's endpoint); `browser_login`: login throttling that slows a stranger
+//!   but never locks the owner out; `browser_request`: the request form and review card at a
+//!   phone's width.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
@@ -17,6 +23,7 @@
 //!   `proxy_visitor`: our server and hyper's on one connection, HTTP/1.0, graceful shutdown.
 //! - `lifecycle`: terms, reminders, renewals, expiry, restore, purge, quotas, gc, notifications.
 //! - `notify`: https webhooks and SMTP over TLS with the club's CA, notes that survive a restart.
+//! - `image_tags`: no test adds, moves or removes a public image tag (checked at exit).
 //! - `images`: `gc --images` prunes only images clubhost deployed that no project needs.
 //! - `pools`: more projects than Docker's default address pools hold, each on its own subnet of
 //!   `[docker] subnet_pool`; an exhausted pool; blocks freed and reused.
@@ -33,10 +40,16 @@
 mod architecture;
 mod audit;
 mod browser;
+mod browser_chat;
+mod browser_driver;
+mod browser_login;
+mod browser_portal;
+mod browser_request;
 mod cli;
 mod common;
 mod faults;
 mod harden;
+mod image_tags;
 mod images;
 mod lifecycle;
 mod notify;

@@ -125,6 +125,7 @@ const ROUTES: &[Row] = &[
     get("/portal/join",                                                 [LOGIN,     OK,         OK,         OK]),
     get("/portal/lang/ko?back=/portal/join",                            [see("/portal/join"); 4]),
     get("/portal/lang/xx",                                              [NOT_FOUND; 4]),
+    post("/portal/join", Form(""),                                      [LOGIN,     OK,         OK,         OK]),
     get("/portal/signup",                                               [OK,        OK,         OK,         OK]),
     post("/portal/signup", Form(SIGNUP_FORM),                           [see("/portal/projects"); 4]),
     get("/portal/login",                                                [OK,        OK,         OK,         OK]),

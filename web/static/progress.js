@@ -73,6 +73,14 @@
           button.disabled = false;
           return;
         }
+        // The request is decided: the card's other decisions (reject, send back) no longer
+        // apply, and the approve button stays disabled.
+        var card = form.closest(".card");
+        if (card) {
+          card.querySelectorAll("form").forEach(function (other) {
+            if (other !== form) other.remove();
+          });
+        }
         var a = document.createElement("a");
         a.href = page;
         a.textContent = "The project is now " + outcome.state + ": open its page";
@@ -89,7 +97,7 @@
             outcome = res.ok ? { state: json.state } : { error: json.error || res.statusText };
           });
         }).catch(function () {
-          outcome = { error: "the request failed; reload the page to see the project's state" };
+          outcome = { error: "The request failed; reload the page to see the project's state." };
         }).then(function () {
           // Refused before any deploy started: no steps will come.
           if (outcome.error) stop();

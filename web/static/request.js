@@ -23,7 +23,8 @@
   });
   showChosen();
 
-  // The slug: format, reserved names, availability.
+  // The slug: format, reserved names, availability, judged next to the field and only once the
+  // member has typed in it (never before the field is touched).
   var slug = document.getElementById("slug");
   var slugOut = document.getElementById("slug-status");
   var slugTimer;
@@ -32,16 +33,21 @@
       clearTimeout(slugTimer);
       slugTimer = setTimeout(function () {
         var s = slug.value.trim();
-        if (!s) { slugOut.textContent = ""; return; }
+        function show(cls, text) { slugOut.className = "field-status " + cls; slugOut.textContent = text; }
+        if (!s) { show("error", "Slug: choose the address your project will have."); return; }
         fetch(base + "/api/slug?slug=" + encodeURIComponent(s), { credentials: "same-origin" })
           .then(function (r) { return r.json(); })
-          .then(function (j) { slugOut.textContent = j.problem ? j.problem : "/" + s + "/ is available"; })
-          .catch(function () { slugOut.textContent = ""; });
+          .then(function (j) {
+            if (j.problem) show("error", j.problem);
+            else show("ok", "The address /" + s + "/ is available.");
+          })
+          .catch(function () { show("", ""); });
       }, 300);
     });
   }
 
-  // The checker's verdict on the request as it stands (nothing is stored).
+  // The checker's verdict on the request's stack as it stands (nothing is stored), shown right
+  // below the stack; the slug has its own line next to its field.
   var card = document.getElementById("verdict-card");
   var out = document.getElementById("verdict-body");
   var checkUrl = form.getAttribute("data-check");
@@ -89,7 +95,6 @@
       out.textContent = "";
       card.hidden = false;
       if (v.error) { line("error", v.error); return; }
-      if (slug) line(v.slug_problem ? "error" : "ok", v.slug_problem || "Slug: available.");
       line(v.stack_problem ? "error" : "ok", v.stack_problem || "Stack: accepted.");
       (v.warnings || []).forEach(function (w) { line("warning", w); });
       if (v.normalized) {
@@ -97,6 +102,7 @@
         var s = document.createElement("summary");
         s.textContent = "What would be deployed";
         var pre = document.createElement("pre");
+        pre.className = "readable";
         pre.textContent = v.normalized;
         d.appendChild(s);
         d.appendChild(pre);

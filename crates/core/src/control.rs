@@ -21,7 +21,10 @@ pub mod scheduler;
 pub(crate) mod subnets;
 mod terms;
 
-pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
+pub use accounts::{
+    FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, FREE_FAILURES_PER_ADDRESS, MAX_LOGIN_DELAY_SECS,
+    THROTTLE_WINDOW_SECS,
+};
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use review::Resubmission;
@@ -148,6 +151,8 @@ pub struct Control {
     progress: progress::Feeds,
     /// Where the key sealing the registry's secrets comes from.
     key_source: crate::secrets::KeySource,
+    /// Chat invites made per member through the club's Discord bot (`crate::chat`).
+    pub(crate) chat: crate::chat::Invites,
 }
 
 impl Control {
@@ -180,6 +185,7 @@ impl Control {
             terms_changed: Arc::new(Notify::new()),
             progress: progress::Feeds::default(),
             key_source,
+            chat: Default::default(),
             config,
             registry,
             routes,

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod chat;
 pub mod config;
 pub mod control;
 pub mod doctor;

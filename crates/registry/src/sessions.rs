@@ -1,5 +1,7 @@
 //! The portal's session store and login-attempt log, both in SQLite so sessions survive a restart
-//! and throttling holds across them.
+//! and throttling holds across them. The log is counted per account *and* address (the pair's
+//! failures since its last success) and per address, so throttling can slow a guesser without
+//! slowing the account's owner at their own address.
 
 use super::{Result, User, audit, now};
 
@@ -113,28 +115,57 @@ impl super::Registry {
         Ok(())
     }
 
-    /// Failed logins in the last `window_secs`: (for this account, from this address).
-    pub async fn recent_failures(
+    /// Failed logins in the last `window_secs` that throttling weighs: for this account from this
+    /// address since the pair's last successful login, and from this address for any account
+    /// (empty `address`: none), each with the time of the latest one.
+    pub async fn login_failures(
         &self,
         account: &str,
         address: &str,
         window_secs: i64,
-    ) -> Result<(i64, i64)> {
+    ) -> Result<LoginFailures> {
         let since = now() - window_secs;
-        let (by_account,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM login_attempts WHERE account = ? AND at > ? AND ok = 0",
+        let account = account.to_lowercase();
+        let (pair, pair_last): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(at) FROM login_attempts \
+             WHERE account = ?1 AND address = ?2 AND ok = 0 AND at > MAX(?3, COALESCE( \
+               (SELECT MAX(at) FROM login_attempts WHERE account = ?1 AND address = ?2 AND ok = 1), \
+               0))",
         )
-        .bind(account.to_lowercase())
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?;
-        let (by_address,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM login_attempts WHERE address = ? AND at > ? AND ok = 0",
-        )
+        .bind(&account)
         .bind(address)
         .bind(since)
         .fetch_one(&self.pool)
         .await?;
-        Ok((by_account, by_address))
+        let (by_address, address_last): (i64, Option<i64>) = if address.is_empty() {
+            (0, None)
+        } else {
+            sqlx::query_as(
+                "SELECT COUNT(*), MAX(at) FROM login_attempts WHERE address = ? AND at > ? AND ok = 0",
+            )
+            .bind(address)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?
+        };
+        Ok(LoginFailures {
+            pair,
+            pair_last,
+            by_address,
+            address_last,
+        })
     }
+}
+
+/// What [`super::Registry::login_failures`] counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Failures for the account from the address since that pair's last success.
+    pub pair: i64,
+    /// When the latest of them was (seconds since the epoch).
+    pub pair_last: Option<i64>,
+    /// Failures from the address, any account.
+    pub by_address: i64,
+    /// When the latest of them was.
+    pub address_last: Option<i64>,
 }

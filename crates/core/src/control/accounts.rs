@@ -1,5 +1,5 @@
 //! Accounts and sessions through `Control`: creating accounts (sign-up, `user add`), passwords,
-//! logins with throttling, sessions, and promoting or disabling users. The rules themselves live in
+//! logins with throttling, sessions, promoting or disabling users, and a member's chat invite. The rules themselves live in
 //! [`crate::accounts`]; every check runs before anything is written, so a refused request leaves
 //! nothing behind.
 
@@ -11,13 +11,65 @@ use super::{Control, ControlError, Result};
 use crate::accounts::{
     DUMMY_HASH, check_email, check_name, check_password_rules, hash_password, verify_password,
 };
+use crate::chat::ChatInvite;
 
-/// Failed logins allowed per account, and per address, within [`THROTTLE_WINDOW_SECS`].
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// Per address: a shared address (a club room's NAT) gets more than one account's share.
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
-/// How far back failed logins count.
-pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
+/// Failed logins for one account from one address before each further try must wait; the
+/// notice "2 more tries before a short wait" comes before the first wait.
+pub const FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS: i64 = 5;
+/// Failed logins from one address, any accounts, before each further try must wait: a shared
+/// address (a club room's NAT) gets several accounts' share.
+pub const FREE_FAILURES_PER_ADDRESS: i64 = 20;
+/// The longest wait: delays grow 1 s, 2 s, 4 s … up to this, so there is never a lock, least of
+/// all one a stranger can put on an owner's account from elsewhere.
+pub const MAX_LOGIN_DELAY_SECS: i64 = 60;
+/// How far back failed logins count (a success from the same address clears that account's).
+pub const THROTTLE_WINDOW_SECS: i64 = 60 * 60;
+
+/// The wait after `failures` failures when `free` are allowed without one: 0, then 1, 2, 4 … s
+/// up to [`MAX_LOGIN_DELAY_SECS`].
+fn login_delay(failures: i64, free: i64) -> i64 {
+    if failures < free {
+        return 0;
+    }
+    let doublings = (failures - free).min(16) as u32;
+    (1i64 << doublings).min(MAX_LOGIN_DELAY_SECS)
+}
+
+/// Seconds still to wait before the next try, given the failures counted and when the last was.
+/// Times are whole seconds: the last failure counts from the end of its second, so a wait is
+/// never shorter than it says.
+fn wait_left(failures: i64, last: Option<i64>, free: i64, now: i64) -> i64 {
+    let delay = login_delay(failures, free);
+    match last {
+        Some(at) if delay > 0 => (at + 1 + delay - now).max(0),
+        _ => 0,
+    }
+}
+
+/// The refusal of a login that came before its wait was over.
+fn throttled(wait: i64) -> ControlError {
+    ControlError::Throttled(if wait == 1 {
+        "Please wait a second before trying again: there were too many failed logins from your address.".into()
+    } else {
+        format!(
+            "Please wait {wait} seconds before trying again: there were too many failed logins from your address."
+        )
+    })
+}
+
+/// The refusal of a wrong login, saying how many tries are left before waits begin, or how long
+/// the next wait is. Whole sentences, one per case, so each can move into a language catalogue.
+fn wrong_login(failures: i64) -> ControlError {
+    let left = FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS - failures;
+    let delay = login_delay(failures, FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS);
+    ControlError::Forbidden(match (left, delay) {
+        (2, _) => "Wrong name/email or password (or the account is disabled). 2 more tries before a short wait.".into(),
+        (1, _) => "Wrong name/email or password (or the account is disabled). 1 more try before a short wait.".into(),
+        (_, 0) => "Wrong name/email or password (or the account is disabled).".into(),
+        (_, 1) => "Wrong name/email or password (or the account is disabled). Wait a second before the next try.".into(),
+        (_, d) => format!("Wrong name/email or password (or the account is disabled). Wait {d} seconds before the next try."),
+    })
+}
 
 impl Control {
     /// `clubhost user add`: an account without a password (it cannot log in until one is set),
@@ -62,8 +114,10 @@ impl Control {
             .is_some_and(|h| verify_password(password, &h)))
     }
 
-    /// Checks a login (by name or e-mail), throttled per account and per address (`address` may be
-    /// empty when unknown: then only the per-account limit applies). Every attempt is audited
+    /// Checks a login (by name or e-mail), throttled per account *and* address and per address
+    /// with growing, capped delays (`address` may be empty when unknown: then all unknown
+    /// addresses count as one). Failures from one address never slow the same account at another,
+    /// so nobody can lock an owner out. Every attempt is audited
     /// (`user.login` or `user.login_failed`, with `from` and why it failed).
     pub async fn log_in(
         &self,
@@ -76,13 +130,24 @@ impl Control {
         // Failures count against the account whichever of its names was typed (name, or email in
         // any case), so aliases give a guesser no extra tries.
         let key = creds.as_ref().map_or(login, |cr| cr.user.name.as_str());
-        let (by_account, by_address) = self
+        let failures = self
             .registry
-            .recent_failures(key, address, THROTTLE_WINDOW_SECS)
+            .login_failures(key, address, THROTTLE_WINDOW_SECS)
             .await?;
-        if by_account >= MAX_FAILURES_PER_ACCOUNT
-            || (!address.is_empty() && by_address >= MAX_FAILURES_PER_ADDRESS)
-        {
+        let now = clubhost_registry::now();
+        let wait = wait_left(
+            failures.pair,
+            failures.pair_last,
+            FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+            now,
+        )
+        .max(wait_left(
+            failures.by_address,
+            failures.address_last,
+            FREE_FAILURES_PER_ADDRESS,
+            now,
+        ));
+        if wait > 0 {
             self.registry
                 .audit_action(
                     &typed_name(login),
@@ -91,9 +156,7 @@ impl Control {
                     &format!("{from}: throttled after too many failed logins"),
                 )
                 .await?;
-            return Err(ControlError::Throttled(
-                "too many failed logins; wait 15 minutes and try again".into(),
-            ));
+            return Err(throttled(wait));
         }
         let verdict = match &creds {
             Some(cr) => match &cr.password_hash {
@@ -123,9 +186,7 @@ impl Control {
             .await?;
         match creds {
             Some(cr) if verdict.is_ok() => Ok(cr.user),
-            _ => Err(ControlError::Forbidden(
-                "wrong name/email or password (or the account is disabled)".into(),
-            )),
+            _ => Err(wrong_login(failures.pair + 1)),
         }
     }
 
@@ -189,6 +250,32 @@ impl Control {
     pub async fn user(&self, name: &str) -> Result<User> {
         Ok(self.registry.user(name).await?)
     }
+
+    /// Whether members get chat invites made for them (a Discord bot is configured).
+    pub fn chat_invites_are_personal(&self) -> bool {
+        let club = &self.config().club;
+        club.discord_bot_token.is_some() && club.discord_channel_id.is_some()
+    }
+
+    /// The chat invite for `member` (`crate::chat`): made for them through the club's Discord bot
+    /// (or the one made within the last minute), else the configured link; `None` when the club
+    /// has neither. Discord refusing or unreachable is `ControlError::Internal`.
+    pub async fn chat_invite(&self, member: &User) -> Result<Option<ChatInvite>> {
+        let club = &self.config().club;
+        let (Some(token), Some(channel)) = (&club.discord_bot_token, &club.discord_channel_id)
+        else {
+            let link = self.config().portal.chat_invite_url.clone();
+            return Ok(link.map(|url| ChatInvite {
+                url,
+                personal: false,
+            }));
+        };
+        self.chat
+            .discord(member.id, &club.discord_api, token, channel)
+            .await
+            .map(Some)
+            .map_err(|why| ControlError::Internal(format!("Discord made no chat invite: {why}")))
+    }
 }
 
 /// A login name as typed, made safe to print as an audit actor: no control characters, at most 64
@@ -203,5 +290,45 @@ fn typed_name(login: &str) -> String {
         "(empty login)".into()
     } else {
         clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_begin_after_the_free_tries_then_double_up_to_the_cap() {
+        let free = FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS;
+        let delays: Vec<i64> = (0..free + 9).map(|n| login_delay(n, free)).collect();
+        assert_eq!(&delays[..free as usize], &vec![0; free as usize][..]);
+        assert_eq!(&delays[free as usize..], &[1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(login_delay(10_000, free), MAX_LOGIN_DELAY_SECS);
+    }
+
+    #[test]
+    fn a_wait_is_counted_from_the_end_of_the_last_failures_second() {
+        let free = FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS;
+        assert_eq!(wait_left(free - 1, Some(100), free, 100), 0);
+        assert_eq!(wait_left(free, Some(100), free, 100), 2);
+        assert_eq!(wait_left(free, Some(100), free, 101), 1);
+        assert_eq!(wait_left(free, Some(100), free, 102), 0);
+        assert_eq!(wait_left(free + 2, Some(100), free, 103), 2);
+        assert_eq!(wait_left(free, None, free, 100), 0);
+    }
+
+    #[test]
+    fn wrong_logins_warn_before_the_first_wait() {
+        let text = |n| match wrong_login(n) {
+            ControlError::Forbidden(m) => m,
+            other => panic!("{other}"),
+        };
+        let free = FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS;
+        assert!(!text(free - 3).contains("before"), "{}", text(free - 3));
+        assert!(text(free - 2).ends_with("2 more tries before a short wait."));
+        assert!(text(free - 1).ends_with("1 more try before a short wait."));
+        assert!(text(free).ends_with("Wait a second before the next try."));
+        assert!(text(free + 1).ends_with("Wait 2 seconds before the next try."));
+        assert!(text(1).starts_with("Wrong name/email or password"));
     }
 }
