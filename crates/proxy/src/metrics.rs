@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use super::caps::Slots;
 
 /// Counters of one project (by its display name).
 #[derive(Debug, Default)]
@@ -19,20 +21,10 @@ pub struct ProjectStats {
     by_class: [AtomicU64; 5],
     /// Requests whose upstream could not be reached or did not answer in time.
     upstream_errors: AtomicU64,
-    /// Upstream connections leased to requests right now (see [`Lease`]): kept here, by project
-    /// name, so the cap holds across route table swaps like the counters do.
-    in_flight: AtomicUsize,
-}
-
-/// One upstream connection leased to a request of a project, counted against its cap until the
-/// response body (or the upgraded tunnel) holding it is dropped.
-#[derive(Debug)]
-pub(crate) struct Lease(Arc<ProjectStats>);
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Relaxed);
-    }
+    /// Upstream connections leased to requests right now and requests waiting for one
+    /// ([`caps`](super::caps)): kept here, by project name, so the caps hold across route table
+    /// swaps like the counters do.
+    pub(crate) slots: Arc<Slots>,
 }
 
 impl ProjectStats {
@@ -53,13 +45,6 @@ impl ProjectStats {
     /// Requests so far whose upstream could not be reached or did not answer in time.
     pub fn upstream_errors(&self) -> u64 {
         self.upstream_errors.load(Relaxed)
-    }
-
-    /// A lease on one more upstream connection, unless `cap` are leased already (0: no cap).
-    pub(crate) fn lease(self: &Arc<Self>, cap: usize) -> Option<Lease> {
-        let prior = self.in_flight.fetch_add(1, Relaxed);
-        let lease = Lease(self.clone());
-        (cap == 0 || prior < cap).then_some(lease)
     }
 }
 
