@@ -26,7 +26,7 @@ mod httpdate;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
-pub(crate) mod rules;
+pub mod rules; // pub for the fuzz target (fuzz/fuzz_targets/proxy_rules.rs)
 pub(crate) mod settings;
 pub(crate) mod upstream;
 mod visitor;
