@@ -128,14 +128,12 @@ impl Slots {
     }
 
     /// Leases held now.
-    #[cfg(test)]
-    fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(SeqCst)
     }
 
     /// Requests waiting now.
-    #[cfg(test)]
-    fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(SeqCst)
     }
 }

@@ -159,6 +159,28 @@ pub fn render() -> String {
             );
         }
     }
+    out.push_str("# HELP clubhost_proxy_upstream_in_flight Upstream connections a project holds now (max_conns_per_route bounds them).\n");
+    out.push_str("# TYPE clubhost_proxy_upstream_in_flight gauge\n");
+    for (name, stats) in &all {
+        let n = stats.slots.in_flight();
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "clubhost_proxy_upstream_in_flight{{project=\"{name}\"}} {n}"
+            );
+        }
+    }
+    out.push_str("# HELP clubhost_proxy_upstream_waiting Requests waiting for an upstream connection now (max_waiting_per_route bounds them).\n");
+    out.push_str("# TYPE clubhost_proxy_upstream_waiting gauge\n");
+    for (name, stats) in &all {
+        let n = stats.slots.waiting();
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "clubhost_proxy_upstream_waiting{{project=\"{name}\"}} {n}"
+            );
+        }
+    }
     out.push_str(
         "# HELP clubhost_proxy_request_duration_seconds Time from request to response headers.\n",
     );
@@ -202,6 +224,7 @@ mod tests {
         s.record(204);
         s.record(503);
         s.upstream_error();
+        let _held = s.slots.try_lease(1).unwrap();
         observe_latency(Duration::from_millis(3));
         let text = render();
         assert!(
@@ -211,6 +234,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("class=\"5xx\"} 1"), "{text}");
+        assert!(
+            text.contains(
+                "clubhost_proxy_upstream_in_flight{project=\"metrics-test \\\"quoted\\\"\"} 1"
+            ),
+            "{text}"
+        );
         assert!(text.contains("clubhost_proxy_request_duration_seconds_bucket{le=\"+Inf\"}"));
         // Same name, same counters: a table swap keeps them.
         assert_eq!(project("metrics-test \"quoted\"").count(2), 1);
