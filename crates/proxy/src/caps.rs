@@ -54,6 +54,20 @@ pub(crate) enum Refused {
     TimedOut,
 }
 
+impl Refused {
+    /// What the visitor's 503 page says.
+    pub(crate) fn detail(self) -> &'static str {
+        match self {
+            Refused::QueueFull => {
+                "The project has as many requests in progress and waiting as it may. Try again in a moment."
+            }
+            Refused::TimedOut => {
+                "The project had as many requests in progress as it may for as long as this one could wait. Try again in a moment."
+            }
+        }
+    }
+}
+
 /// Takes `waiting` back when a waiter leaves, however it leaves (lease, timeout, the visitor
 /// going away and the request future being dropped).
 struct Waiter<'a>(&'a Slots);

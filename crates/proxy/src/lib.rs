@@ -482,19 +482,8 @@ impl Proxy {
                 match route.stats.slots.wait(cap, max_waiting, timeout).await {
                     Ok(lease) => lease,
                     Err(refused) => {
-                        tracing::debug!(project = %route.name, ?refused, "no upstream connection for the request");
-                        return fail(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            format!("{} is busy", route.name),
-                            match refused {
-                                caps::Refused::QueueFull => {
-                                    "The project has as many requests in progress and waiting as it may. Try again in a moment."
-                                }
-                                caps::Refused::TimedOut => {
-                                    "The project had as many requests in progress as it may for as long as this one could wait. Try again in a moment."
-                                }
-                            },
-                        );
+                        let title = format!("{} is busy", route.name);
+                        return fail(StatusCode::SERVICE_UNAVAILABLE, title, refused.detail());
                     }
                 }
             }
