@@ -188,7 +188,7 @@ fn summary(received: &str) -> String {
         })
         .map(|(_, l)| l)
         .collect::<Vec<_>>()
-        .join(" | ")
+        .join(" · ")
 }
 
 /// Prints the table's rows with what `peer` did beside clubhost's expected answer.
