@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
-# Edge load figures for docs/reliability.md: memory with 10,000 idle connections, and 1,000
-# concurrent keep-alive clients for 60 s through the proxy. Traffic goes only to loopback and to
-# the benchmark project's own container.
+# Edge load figures for docs/reliability.md. Traffic goes only to loopback and to the benchmark
+# project's own container.
 #
 #   bench/edge.sh [-d SECONDS] [-c CLIENTS] [-i IDLE] [-u nginx|container]
+#   bench/edge.sh -m neighbours [-d SECONDS] [-c CLIENTS] [-b BAD_CLIENTS]
 #
-# -u picks what sits behind the proxy: `nginx` (default) is a static route to a loopback nginx
-# with keep-alive, so the figures are the proxy's; `container` is a project deployed from a
-# busybox httpd image, which forks per request and, on 2 cores, is itself the bottleneck.
+# Default mode (`-m load`): memory with 10,000 idle connections, and 1,000 concurrent keep-alive
+# clients for 60 s through the proxy. -u picks what sits behind the proxy: `nginx` (default) is a
+# static route to a loopback nginx with keep-alive, so the figures are the proxy's; `container`
+# is a project deployed from a busybox httpd image, which forks per request and, on 2 cores, is
+# itself the bottleneck.
+#
+# `-m neighbours` (issue 21): the p99 latency of a healthy project (the loopback nginx, CLIENTS
+# keep-alive wrk clients, default 32) alone, then while other projects misbehave: one that never
+# answers, one that sends a head and then one byte a second, one whose chunked body never ends
+# (1 KiB every 100 ms), each alone and then all three at once. Each misbehaving project has
+# BAD_CLIENTS wrk clients of its own (default 300: more than `max_conns_per_route`, 256, so each
+# holds its whole cap and fills part of its queue of `max_waiting_per_route`, 64). The bad
+# upstreams are one Python asyncio process on loopback. Every run lasts SECONDS (default 20).
+#
+# CLUBHOST_BIN picks the binary (default: target/release/clubhost under CARGO_TARGET_DIR or
+# ./target); SKIP_BUILD=1 skips `cargo build --release`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=60 CLIENTS=1000 IDLE=10000 UPSTREAM=nginx
-while getopts "d:c:i:u:" o; do
-    case $o in d) DURATION=$OPTARG ;; c) CLIENTS=$OPTARG ;; i) IDLE=$OPTARG ;; u) UPSTREAM=$OPTARG ;; *) exit 2 ;; esac
+DURATION=60 CLIENTS=1000 IDLE=10000 UPSTREAM=nginx MODE=load BAD=300
+ARGS=" $* "
+while getopts "d:c:i:u:m:b:" o; do
+    case $o in d) DURATION=$OPTARG ;; c) CLIENTS=$OPTARG ;; i) IDLE=$OPTARG ;; u) UPSTREAM=$OPTARG ;;
+        m) MODE=$OPTARG ;; b) BAD=$OPTARG ;; *) exit 2 ;; esac
 done
+if [ "$MODE" = neighbours ]; then
+    # Defaults of their own unless given.
+    [[ $ARGS == *" -d "* ]] || DURATION=20
+    [[ $ARGS == *" -c "* ]] || CLIENTS=32
+    UPSTREAM=nginx
+fi
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 ulimit -n "$(ulimit -Hn)"  # 10,000 idle sockets need more than the usual 1,024
 
@@ -47,6 +68,9 @@ path = "/endless"
 upstream = "http://127.0.0.1:${BAD_PORTS[2]}"
 [docker]
 gateway_network = "$GATEWAY"
+# A range of its own: the engine may hold the tests' gateway on the default 10.213.0.0/22.
+subnet_pool = "10.238.0.0/16"
+gateway_subnet = "10.238.0.0/22"
 TOML
 cleanup() {
     "$BIN" --config "$WORK/clubhost.toml" project delete "$SLUG" >/dev/null 2>&1 || true
