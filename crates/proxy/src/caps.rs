@@ -100,7 +100,13 @@ impl Slots {
         let ahead = self.waiting.fetch_add(1, SeqCst);
         let _waiter = Waiter(self);
         if ahead >= max_waiting {
-            return Err(Refused::QueueFull);
+            // A full queue, or none (`max_waiting` 0) while others' refusals are counted for an
+            // instant: a slot that is free right now still goes to this request.
+            return if self.take(cap) {
+                Ok(Lease(self.clone()))
+            } else {
+                Err(Refused::QueueFull)
+            };
         }
         let queued = async {
             loop {
