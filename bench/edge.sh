@@ -74,9 +74,10 @@ gateway_subnet = "10.238.0.0/22"
 TOML
 cleanup() {
     "$BIN" --config "$WORK/clubhost.toml" project delete "$SLUG" >/dev/null 2>&1 || true
-    [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-    [ -n "${NGINX:-}" ] && kill "$NGINX" 2>/dev/null && wait "$NGINX" 2>/dev/null
-    [ -n "${BADS:-}" ] && kill "$BADS" 2>/dev/null && wait "$BADS" 2>/dev/null
+    # `wait` on a killed process is non-zero: each line must not end the cleanup early.
+    for p in "${SERVER:-}" "${NGINX:-}" "${BADS:-}"; do
+        [ -n "$p" ] && { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; } || true
+    done
     docker network rm "$GATEWAY" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
