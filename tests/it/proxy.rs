@@ -582,6 +582,7 @@ async fn per_route_limits_override_the_proxy_wide_ones() {
         max_body_size: Some(4096),
         response_header_timeout: Some(Duration::from_millis(300)),
         max_conns: None,
+        max_waiting: None,
     };
     let p = TestProxy::start(
         vec![upstream_route("app", "App", up), media],

@@ -130,6 +130,12 @@ pub struct ProxyConfig {
     /// naming the project, so a project that never answers cannot take the proxy's capacity from
     /// the others.
     pub(crate) max_conns_per_route: usize,
+    /// Requests to one project that may wait for a connection once it is at
+    /// `max_conns_per_route` (0: none, 503 at the cap); past it, 503 naming the project.
+    pub(crate) max_waiting_per_route: usize,
+    /// The longest such a request waits (never past `response_header_timeout`) before 503.
+    #[serde(with = "humantime_serde_compat")]
+    pub(crate) queue_timeout: Duration,
     /// One access log line per request.
     pub(crate) access_log: bool,
     /// `[proxy.overrides.<key>]`: limits for one route that differ from the ones above. The key
@@ -154,6 +160,8 @@ pub struct RouteOverrides {
     pub(crate) rewrite: Option<bool>,
     /// Replaces `proxy.max_conns_per_route` for this route.
     pub(crate) max_conns_per_route: Option<usize>,
+    /// Replaces `proxy.max_waiting_per_route` for this route.
+    pub(crate) max_waiting_per_route: Option<usize>,
 }
 
 /// A `[[proxy.routes]]` entry: a path prefix or a host, sent to a fixed upstream.
@@ -217,6 +225,8 @@ impl Config {
             idle_timeout: p.idle_timeout,
             header_read_timeout: p.header_read_timeout,
             max_conns_per_route: p.max_conns_per_route,
+            max_waiting_per_route: p.max_waiting_per_route,
+            queue_timeout: p.queue_timeout,
             access_log: p.access_log.then_some(self.log.format),
             shutdown_deadline: std::time::Duration::from_secs(10),
             portal_path: match &portal_host {
@@ -406,6 +416,8 @@ impl Default for ProxyConfig {
             idle_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
             max_conns_per_route: 256,
+            max_waiting_per_route: 64,
+            queue_timeout: Duration::from_secs(5),
             access_log: true,
             overrides: Default::default(),
         }

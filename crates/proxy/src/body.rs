@@ -180,7 +180,7 @@ pub(crate) enum ProxyBody {
     Upstream(
         super::h1::ResponseBody,
         #[allow(dead_code)] // Held, never read: dropping it frees the project's slot.
-        super::metrics::Lease,
+        super::caps::Lease,
     ),
     Other(UnsyncBoxBody<Bytes, BoxError>),
 }

@@ -18,6 +18,7 @@
 
 pub(crate) mod access;
 pub mod body;
+pub(crate) mod caps;
 pub mod forwarded;
 pub(crate) mod framing;
 pub mod h1;
@@ -25,7 +26,7 @@ mod httpdate;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
-pub(crate) mod rules;
+pub mod rules; // pub for the fuzz target (fuzz/fuzz_targets/proxy_rules.rs)
 pub(crate) mod settings;
 pub(crate) mod upstream;
 mod visitor;
@@ -460,23 +461,34 @@ impl Proxy {
                 UpstreamBody::limited(incoming, max_body_size, f.clone(), client.framing.clone())
             }
         };
-        // The project's cap on upstream connections (`Settings::max_conns_per_route`).
+        // The project's cap on upstream connections (`Settings::max_conns_per_route`), and past
+        // it a bounded wait for one (`caps`).
         let cap = route
             .limits
             .max_conns
             .unwrap_or(self.settings.max_conns_per_route);
-        let Some(lease) = route.stats.lease(cap) else {
-            return fail(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{} is busy", route.name),
-                "The project has as many requests in progress as it may. Try again in a moment.",
-            );
-        };
-        let sent = Instant::now();
         let wait = route
             .limits
             .response_header_timeout
             .unwrap_or(self.settings.response_header_timeout);
+        let lease = match route.stats.slots.try_lease(cap) {
+            Some(lease) => lease,
+            None => {
+                let max_waiting = route
+                    .limits
+                    .max_waiting
+                    .unwrap_or(self.settings.max_waiting_per_route);
+                let timeout = self.settings.queue_timeout.min(wait);
+                match route.stats.slots.wait(cap, max_waiting, timeout).await {
+                    Ok(lease) => lease,
+                    Err(refused) => {
+                        let title = format!("{} is busy", route.name);
+                        return fail(StatusCode::SERVICE_UNAVAILABLE, title, refused.detail());
+                    }
+                }
+            }
+        };
+        let sent = Instant::now();
         let outgoing = upstream::Outgoing {
             strip: route.prefix.len(),
             forwarded: &forwarded,
@@ -566,7 +578,7 @@ impl Proxy {
 /// Carries an upgraded (WebSocket) connection both ways until either side closes. The upstream
 /// connection belongs to this tunnel, never to the pool again, and counts against its project's
 /// cap (`lease`) until the tunnel ends.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn, _lease: metrics::Lease) {
+async fn tunnel(client: hyper::upgrade::OnUpgrade, mut upstream: h1::Conn, _lease: caps::Lease) {
     let Ok(client) = client.await else { return };
     let mut client = TokioIo::new(client);
     // Bytes the upstream sent right after its 101 head belong to the client.

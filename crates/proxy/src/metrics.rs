@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use super::caps::Slots;
 
 /// Counters of one project (by its display name).
 #[derive(Debug, Default)]
@@ -19,20 +21,10 @@ pub struct ProjectStats {
     by_class: [AtomicU64; 5],
     /// Requests whose upstream could not be reached or did not answer in time.
     upstream_errors: AtomicU64,
-    /// Upstream connections leased to requests right now (see [`Lease`]): kept here, by project
-    /// name, so the cap holds across route table swaps like the counters do.
-    in_flight: AtomicUsize,
-}
-
-/// One upstream connection leased to a request of a project, counted against its cap until the
-/// response body (or the upgraded tunnel) holding it is dropped.
-#[derive(Debug)]
-pub(crate) struct Lease(Arc<ProjectStats>);
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Relaxed);
-    }
+    /// Upstream connections leased to requests right now and requests waiting for one
+    /// ([`caps`](super::caps)): kept here, by project name, so the caps hold across route table
+    /// swaps like the counters do.
+    pub(crate) slots: Arc<Slots>,
 }
 
 impl ProjectStats {
@@ -53,13 +45,6 @@ impl ProjectStats {
     /// Requests so far whose upstream could not be reached or did not answer in time.
     pub fn upstream_errors(&self) -> u64 {
         self.upstream_errors.load(Relaxed)
-    }
-
-    /// A lease on one more upstream connection, unless `cap` are leased already (0: no cap).
-    pub(crate) fn lease(self: &Arc<Self>, cap: usize) -> Option<Lease> {
-        let prior = self.in_flight.fetch_add(1, Relaxed);
-        let lease = Lease(self.clone());
-        (cap == 0 || prior < cap).then_some(lease)
     }
 }
 
@@ -174,6 +159,28 @@ pub fn render() -> String {
             );
         }
     }
+    out.push_str("# HELP clubhost_proxy_upstream_in_flight Upstream connections a project holds now (max_conns_per_route bounds them).\n");
+    out.push_str("# TYPE clubhost_proxy_upstream_in_flight gauge\n");
+    for (name, stats) in &all {
+        let n = stats.slots.in_flight();
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "clubhost_proxy_upstream_in_flight{{project=\"{name}\"}} {n}"
+            );
+        }
+    }
+    out.push_str("# HELP clubhost_proxy_upstream_waiting Requests waiting for an upstream connection now (max_waiting_per_route bounds them).\n");
+    out.push_str("# TYPE clubhost_proxy_upstream_waiting gauge\n");
+    for (name, stats) in &all {
+        let n = stats.slots.waiting();
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "clubhost_proxy_upstream_waiting{{project=\"{name}\"}} {n}"
+            );
+        }
+    }
     out.push_str(
         "# HELP clubhost_proxy_request_duration_seconds Time from request to response headers.\n",
     );
@@ -217,6 +224,7 @@ mod tests {
         s.record(204);
         s.record(503);
         s.upstream_error();
+        let _held = s.slots.try_lease(1).unwrap();
         observe_latency(Duration::from_millis(3));
         let text = render();
         assert!(
@@ -226,6 +234,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("class=\"5xx\"} 1"), "{text}");
+        assert!(
+            text.contains(
+                "clubhost_proxy_upstream_in_flight{project=\"metrics-test \\\"quoted\\\"\"} 1"
+            ),
+            "{text}"
+        );
         assert!(text.contains("clubhost_proxy_request_duration_seconds_bucket{le=\"+Inf\"}"));
         // Same name, same counters: a table swap keeps them.
         assert_eq!(project("metrics-test \"quoted\"").count(2), 1);

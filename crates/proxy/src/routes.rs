@@ -57,6 +57,8 @@ pub struct RouteLimits {
     pub response_header_timeout: Option<std::time::Duration>,
     /// Upstream connections this route's project may hold at once (`max_conns_per_route`).
     pub max_conns: Option<usize>,
+    /// Requests of this route that may wait for a connection at the cap (`max_waiting_per_route`).
+    pub max_waiting: Option<usize>,
 }
 
 impl RouteSpec {

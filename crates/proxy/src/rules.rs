@@ -18,8 +18,9 @@ pub(crate) const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-set
 
 /// Why a request is answered by the proxy itself instead of being forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Refusal {
-    pub(crate) status: StatusCode,
+pub struct Refusal {
+    /// The status the visitor gets (400, or 501 for CONNECT and TRACE).
+    pub status: StatusCode,
     /// Shown on the error page.
     pub(crate) detail: &'static str,
 }
@@ -38,7 +39,7 @@ pub(crate) const BAD_HOST: Refusal = bad("The request's Host header is not a hos
 /// A Host field value RFC 9110 §7.2 allows: `uri-host [ ":" port ]`, or empty (a target without
 /// an authority). Only the characters of a reg-name, an IP literal and a port; `@` (userinfo),
 /// `/`, spaces and controls never. A byte scan, cheap enough for every request.
-pub(crate) fn host_value_ok(value: &[u8]) -> bool {
+pub fn host_value_ok(value: &[u8]) -> bool {
     value
         .iter()
         .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%[]".contains(&b))
@@ -46,7 +47,7 @@ pub(crate) fn host_value_ok(value: &[u8]) -> bool {
 
 /// The Host rules of RFC 9112 §3.2 on a parsed head: exactly one Host line with a valid value
 /// (none is allowed only before HTTP/1.1).
-pub(crate) fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Refusal> {
+pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Refusal> {
     let mut hosts = headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => Err(TWO_HOSTS),
@@ -57,7 +58,7 @@ pub(crate) fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Re
 }
 
 /// The rules on the method and the request-target (RFC 9112 §3.2.1-4, RFC 9110 §9.3.6, §9.3.8).
-pub(crate) fn check_target<B>(req: &Request<B>) -> Result<(), Refusal> {
+pub fn check_target<B>(req: &Request<B>) -> Result<(), Refusal> {
     let uri = req.uri();
     let method = req.method();
     if method == Method::CONNECT {
@@ -98,7 +99,7 @@ pub(crate) fn check_target<B>(req: &Request<B>) -> Result<(), Refusal> {
 
 /// For an absolute-form target (`GET http://club.example/x`): the authority to use as Host. RFC
 /// 9112 §3.2.2: the target's authority wins over the Host header, which is replaced by it.
-pub(crate) fn absolute_host<B>(req: &Request<B>) -> Option<HeaderValue> {
+pub fn absolute_host<B>(req: &Request<B>) -> Option<HeaderValue> {
     let authority = req.uri().authority()?;
     HeaderValue::from_str(authority.as_str()).ok()
 }
@@ -129,7 +130,7 @@ pub(crate) const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /// §7.8: an Upgrade in an HTTP/1.0 request is ignored), `upgrade` among the Connection options,
 /// and `websocket` among the protocols. Every other Upgrade (h2c above all) is dropped with the
 /// hop-by-hop headers and the request goes on as a plain one.
-pub(crate) fn websocket_upgrade(version: Version, headers: &HeaderMap) -> bool {
+pub fn websocket_upgrade(version: Version, headers: &HeaderMap) -> bool {
     if version != Version::HTTP_11 {
         return false;
     }

@@ -23,6 +23,16 @@ pub struct Settings {
     /// request head sent to the end of the response body); more get 503 naming the project, so a
     /// project that hangs or dribbles cannot take every connection. 0: no cap.
     pub max_conns_per_route: usize,
+    /// Requests one project may have waiting for a connection once it is at
+    /// `max_conns_per_route`; more get 503 naming the project at once. 0: no queue (503 at the
+    /// cap). The default, 64, is a quarter of the default cap: a burst a quarter over the cap is
+    /// smoothed out, a project that stays stuck costs at most 64 parked requests more.
+    pub max_waiting_per_route: usize,
+    /// The longest a request waits in that queue (never longer than the route's
+    /// `response_header_timeout`); then it gets 503 naming the project. Short by default (5 s,
+    /// like `connect_timeout`): a slot is part of getting a connection, and a project that frees
+    /// none in 5 s is stuck, not busy.
+    pub queue_timeout: Duration,
     /// How long connecting to an upstream may take; after it the visitor gets 502.
     pub connect_timeout: Duration,
     /// Upstream's time to response headers; after it the visitor gets 504.
@@ -54,6 +64,8 @@ impl Default for Settings {
             max_body_size: 100 << 20,
             max_header_size: 64 << 10,
             max_conns_per_route: 256,
+            max_waiting_per_route: 64,
+            queue_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             response_header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),

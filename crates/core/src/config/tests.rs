@@ -52,7 +52,8 @@ fn proxy_keys_parse_and_check() {
 
     let c = Config::parse(
         "[proxy.overrides.wordpress]\nmax_body_size = \"1GiB\"\n\
-         response_header_timeout = \"2m\"\nrewrite = false\n",
+         response_header_timeout = \"2m\"\nrewrite = false\nmax_waiting_per_route = 0\n\
+         [proxy]\nmax_waiting_per_route = 8\nqueue_timeout = \"1500ms\"\n",
         Path::new("t.toml"),
     )
     .unwrap();
@@ -63,8 +64,12 @@ fn proxy_keys_parse_and_check() {
             response_header_timeout: Some(Duration::from_secs(120)),
             rewrite: Some(false),
             max_conns_per_route: None,
+            max_waiting_per_route: Some(0),
         }
     );
+    let settings = c.proxy_settings();
+    assert_eq!(settings.max_waiting_per_route, 8);
+    assert_eq!(settings.queue_timeout, Duration::from_millis(1500));
 
     for (bad, needle) in [
         (

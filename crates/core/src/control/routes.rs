@@ -53,6 +53,7 @@ fn apply_overrides(mut spec: RouteSpec, key: &str, overrides: &Overrides) -> Rou
             max_body_size: o.max_body_size,
             response_header_timeout: o.response_header_timeout,
             max_conns: o.max_conns_per_route,
+            max_waiting: o.max_waiting_per_route,
         };
         if let Some(rewrite) = o.rewrite {
             spec.rewrite = rewrite;

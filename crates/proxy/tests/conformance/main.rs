@@ -12,7 +12,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod nginx;
+mod peers;
 mod requests;
 mod responses;
 
