@@ -205,12 +205,12 @@ mod tests {
         params.not_before = rcgen::date_time_ymd(2026, 3, 1);
         params.not_after = rcgen::date_time_ymd(2051, 5, 30);
         let cert = params.signed_by(&key, &issuer).unwrap();
-        let leaf = leaf(&first_pem_der(&cert.pem()).unwrap()).unwrap();
-        assert_eq!(leaf.not_before, 1_772_323_200, "2026-03-01T00:00:00Z");
+        let got = leaf(&first_pem_der(&cert.pem()).unwrap()).unwrap();
+        assert_eq!(got.not_before, 1_772_323_200, "2026-03-01T00:00:00Z");
         // 2051 is past UTCTime's range: rcgen writes GeneralizedTime.
-        assert_eq!(leaf.not_after, 2_569_017_600, "2051-05-30T00:00:00Z");
-        assert_eq!(leaf.issuer, "Club Test CA");
-        assert_eq!(leaf.dns_names, ["club.example", "portal.club.example"]);
+        assert_eq!(got.not_after, 2_569_017_600, "2051-05-30T00:00:00Z");
+        assert_eq!(got.issuer, "Club Test CA");
+        assert_eq!(got.dns_names, ["club.example", "portal.club.example"]);
         assert!(leaf(ca_cert.der()).unwrap().dns_names.is_empty());
     }
 
