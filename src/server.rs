@@ -83,10 +83,11 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     tracing::info!(listen = %config.proxy.listen, domain = %config.domain, "clubhost serving");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let plain_proxy = proxy.clone();
     let proxy_task = tokio::spawn({
         let mut rx = stop_rx.clone();
         async move {
-            proxy
+            plain_proxy
                 .serve(listener, async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })

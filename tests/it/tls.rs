@@ -73,7 +73,8 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
     std::fs::write(dir.join("pebble-cert.pem"), leaf.pem()).unwrap();
     std::fs::write(dir.join("pebble-key.pem"), key.serialize_pem()).unwrap();
 
-    let (acme, management, dns) = (free_port(), free_port(), free_port());
+    let (acme, management, dns, dns_management) =
+        (free_port(), free_port(), free_port(), free_port());
     let config = serde_json::json!({ "pebble": {
         "listenAddress": format!("127.0.0.1:{acme}"),
         "managementListenAddress": format!("127.0.0.1:{management}"),
@@ -88,10 +89,10 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
     let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
     let dns_server = Killed(
         Command::new("pebble-challtestsrv")
-            .args(["-management", &format!("127.0.0.1:{}", free_port())])
+            .args(["-management", &format!("127.0.0.1:{dns_management}")])
             .args(["-dns01", &format!("127.0.0.1:{dns}")])
             .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
             .stdout(log("challtestsrv.log"))
             .stderr(Stdio::null())
             .spawn()
@@ -110,10 +111,17 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
             .spawn()
             .unwrap(),
     );
+    // Both up before the club orders anything (a failed order waits an hour).
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", acme)).is_err() {
-        assert!(Instant::now() < deadline, "pebble did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    for port in [acme, dns_management] {
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "pebble or its DNS did not start; see {}",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     Pebble {
         _pebble: pebble,

@@ -30,6 +30,8 @@ const RETRIES: RetryPolicy = RetryPolicy::new()
 /// The ACME account for `tls.acme_directory`: the stored one, or a new one (stored at once, so a
 /// restart never registers again).
 pub(crate) async fn account(registry: &Registry, tls: &TlsConfig) -> Result<Account, AcmeError> {
+    // instant-acme's client builds its rustls config with the process's provider: ring.
+    crate::notify::tls::install_provider();
     let builder = || match &tls.acme_ca_file {
         Some(ca) => Account::builder_with_root(ca).map_err(|e| {
             AcmeError::Setup(format!("tls.acme_ca_file {}: {e}", ca.display()))
