@@ -179,7 +179,10 @@ fn wait_issued(club: &Club, names: &[&str]) -> serde_json::Value {
         let out = club.ok(&["tls", "list", "--json"]);
         let list: serde_json::Value = serde_json::from_str(&out).unwrap();
         let issued = |n: &str| {
-            list.as_array().unwrap().iter().any(|c| c["name"] == n && !c["not_after"].is_null())
+            list.as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == n && !c["not_after"].is_null())
         };
         if names.iter().all(|n| issued(n)) {
             return list;
@@ -229,7 +232,10 @@ async fn https_by_acme_from_issuance_to_restart() {
     let project_host = format!("{project}.club.test");
     let list = wait_issued(&club, &["club.test", "portal.club.test", &project_host]);
     assert!(
-        list.as_array().unwrap().iter().all(|c| c["last_error"].is_null()),
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["last_error"].is_null()),
         "{list}"
     );
 
@@ -237,7 +243,12 @@ async fn https_by_acme_from_issuance_to_restart() {
     let https = SocketAddr::from(([127, 0, 0, 1], https_port));
     let client = https_client(
         &root,
-        &["club.test", "portal.club.test", &project_host, "nobody.club.test"],
+        &[
+            "club.test",
+            "portal.club.test",
+            &project_host,
+            "nobody.club.test",
+        ],
         https,
     );
 
@@ -308,7 +319,8 @@ async fn https_by_acme_from_issuance_to_restart() {
     // timeout (2 s here).
     let started = Instant::now();
     let mut idle = TcpStream::connect(https).unwrap();
-    idle.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
     let mut byte = [0u8; 1];
     let n = idle.read(&mut byte).unwrap_or(0);
     assert_eq!(n, 0, "the server closed the connection");

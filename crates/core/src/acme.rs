@@ -173,8 +173,13 @@ impl Manager {
             let not_after = info.not_after.unwrap_or(0);
             match Certificate::from_pem(&stored.chain_pem, &stored.key_pem, system_time(not_after))
             {
-                Ok(cert) => self.site.certs.insert(std::slice::from_ref(&info.name), cert),
-                Err(e) => tracing::warn!(name = %info.name, error = %e, "stored certificate unusable; ordering a new one"),
+                Ok(cert) => self
+                    .site
+                    .certs
+                    .insert(std::slice::from_ref(&info.name), cert),
+                Err(e) => {
+                    tracing::warn!(name = %info.name, error = %e, "stored certificate unusable; ordering a new one")
+                }
             }
             self.states.insert(
                 info.name.clone(),
@@ -344,14 +349,20 @@ pub(crate) async fn doctor_lines(config: &Config) -> anyhow::Result<Vec<(bool, S
             (Some(end), error) => {
                 let days = (end - now) / 86_400;
                 let ok = end > now + 14 * 86_400 || error.is_none() && end > now;
-                let mut what = format!("certificate {}: issued by {}, expires in {days} day(s)", c.name, c.issuer);
+                let mut what = format!(
+                    "certificate {}: issued by {}, expires in {days} day(s)",
+                    c.name, c.issuer
+                );
                 if let Some(e) = error {
                     what.push_str(&format!("; last renewal failed: {e}"));
                 }
                 (ok, what)
             }
             (None, Some(e)) => (false, format!("certificate {}: not issued: {e}", c.name)),
-            (None, None) => (true, format!("certificate {}: ordered, not issued yet", c.name)),
+            (None, None) => (
+                true,
+                format!("certificate {}: ordered, not issued yet", c.name),
+            ),
         };
         lines.push(line);
     }

@@ -15,9 +15,9 @@ mod club;
 mod docker;
 mod tls;
 pub use build::BuildConfig;
-pub use tls::TlsConfig;
 pub use club::ClubConfig;
 pub(crate) use docker::DockerConfig;
+pub use tls::TlsConfig;
 
 /// Name of the config file looked up in the working directory when none is given.
 pub(crate) const DEFAULT_FILE: &str = "clubhost.toml";

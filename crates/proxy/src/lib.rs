@@ -240,7 +240,10 @@ impl Proxy {
         if !client.https
             && let Some(site) = &self.tls
         {
-            let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
             if let Some(res) = site.plain_http(&req, host) {
                 return Ok(self.unrouted(&req, start, res));
             }

@@ -226,7 +226,11 @@ impl TlsSite {
     /// before any route or redirect, so a route with a prefix or a redirect never breaks
     /// issuance), else a 308 to HTTPS when the host has a valid certificate, else `None` (served
     /// as usual).
-    pub(crate) fn plain_http<B>(&self, req: &Request<B>, host: Option<&str>) -> Option<Response<ProxyBody>> {
+    pub(crate) fn plain_http<B>(
+        &self,
+        req: &Request<B>,
+        host: Option<&str>,
+    ) -> Option<Response<ProxyBody>> {
         let path = req.uri().path();
         if let Some(token) = path.strip_prefix(CHALLENGE_PREFIX) {
             let (status, body) = match self.challenges.get(token) {
@@ -248,10 +252,7 @@ impl TlsSite {
             return None;
         }
         let name = host_name(host);
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str());
+        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
         let location = match self.https_port {
             443 => format!("https://{name}{target}"),
             port => format!("https://{name}:{port}{target}"),
@@ -299,11 +300,17 @@ mod tests {
         store.insert(&["*.club.example".into()], cert(&["*.club.example"], later));
         assert!(store.valid("club.example:443"));
         assert!(store.valid("Blog.Club.Example"));
-        assert!(!store.valid("a.b.club.example"), "a wildcard covers one label");
+        assert!(
+            !store.valid("a.b.club.example"),
+            "a wildcard covers one label"
+        );
         assert!(!store.valid("other.example"));
         let past = SystemTime::now() - Duration::from_secs(1);
         store.insert(&["old.example".into()], cert(&["old.example"], past));
-        assert!(!store.valid("old.example"), "an expired certificate is not served");
+        assert!(
+            !store.valid("old.example"),
+            "an expired certificate is not served"
+        );
         store.remove("club.example");
         assert!(!store.valid("club.example"));
     }

@@ -131,7 +131,11 @@ async fn sni_h2_forwarded_proto_and_hsts() {
     )
     .await;
     let port = s.https.port();
-    let c = client(&ca, &["a.club.test", "b.club.test", "nocert.club.test"], s.https);
+    let c = client(
+        &ca,
+        &["a.club.test", "b.club.test", "nocert.club.test"],
+        s.https,
+    );
 
     // Each name verifies against its own certificate (the client checks the name), over h2.
     for (name, body) in [("a.club.test", "from a"), ("b.club.test", "from b")] {
@@ -259,5 +263,9 @@ async fn a_handshake_that_never_finishes_is_cut_off() {
         .expect("closed within the header read timeout")
         .unwrap_or(0);
     assert_eq!(n, 0);
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -244,10 +244,15 @@ mod tests {
         r.save_acme_account("https://acme.test/dir", "{\"id\":\"acct\"}")
             .await
             .unwrap();
-        r.record_cert_failure("club.example", "refused").await.unwrap();
+        r.record_cert_failure("club.example", "refused")
+            .await
+            .unwrap();
         let infos = r.cert_infos().await.unwrap();
         assert_eq!(infos[0].last_error.as_deref(), Some("refused"));
-        assert!(r.stored_certs().await.unwrap().is_empty(), "nothing issued yet");
+        assert!(
+            r.stored_certs().await.unwrap().is_empty(),
+            "nothing issued yet"
+        );
         r.save_cert(&NewCert {
             name: "club.example",
             chain_pem: "CHAIN",
@@ -262,7 +267,10 @@ mod tests {
         let stored = r.stored_certs().await.unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].key_pem, "PRIVATE-KEY-PEM");
-        assert_eq!(stored[0].info.last_error, None, "a success clears the error");
+        assert_eq!(
+            stored[0].info.last_error, None,
+            "a success clears the error"
+        );
         assert!(!format!("{stored:?}").contains("PRIVATE-KEY-PEM"));
         // Neither the key nor the account's credentials are in the file in plain text.
         let bytes = std::fs::read(dir.path().join("r.db")).unwrap();
@@ -274,9 +282,15 @@ mod tests {
         r.rotate_key(crate::SecretKey::generate(), "test")
             .await
             .unwrap();
-        assert_eq!(r.stored_certs().await.unwrap()[0].key_pem, "PRIVATE-KEY-PEM");
         assert_eq!(
-            r.acme_account("https://acme.test/dir").await.unwrap().as_deref(),
+            r.stored_certs().await.unwrap()[0].key_pem,
+            "PRIVATE-KEY-PEM"
+        );
+        assert_eq!(
+            r.acme_account("https://acme.test/dir")
+                .await
+                .unwrap()
+                .as_deref(),
             Some("{\"id\":\"acct\"}")
         );
         assert!(

@@ -34,7 +34,9 @@ fn take<'a>(input: &mut &'a [u8]) -> Option<Tlv<'a>> {
         }
         let (bytes, after) = rest.split_at(n);
         rest = after;
-        bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+        bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
     };
     if rest.len() < len {
         return None;
@@ -156,7 +158,8 @@ fn time(tlv: Tlv<'_>) -> Option<i64> {
         _ => return None,
     };
     let field = |i: usize| rest.get(i..i + 2)?.parse::<i64>().ok();
-    let (month, day, hour, minute, second) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
+    let (month, day, hour, minute, second) =
+        (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
         return None;
     }
@@ -199,9 +202,11 @@ mod tests {
         let issuer = rcgen::Issuer::new(ca, ca_key);
 
         let key = rcgen::KeyPair::generate().unwrap();
-        let mut params =
-            rcgen::CertificateParams::new(vec!["Club.Example".into(), "portal.club.example".into()])
-                .unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![
+            "Club.Example".into(),
+            "portal.club.example".into(),
+        ])
+        .unwrap();
         params.not_before = rcgen::date_time_ymd(2026, 3, 1);
         params.not_after = rcgen::date_time_ymd(2051, 5, 30);
         let cert = params.signed_by(&key, &issuer).unwrap();

@@ -33,9 +33,8 @@ pub(crate) async fn account(registry: &Registry, tls: &TlsConfig) -> Result<Acco
     // instant-acme's client builds its rustls config with the process's provider: ring.
     crate::notify::tls::install_provider();
     let builder = || match &tls.acme_ca_file {
-        Some(ca) => Account::builder_with_root(ca).map_err(|e| {
-            AcmeError::Setup(format!("tls.acme_ca_file {}: {e}", ca.display()))
-        }),
+        Some(ca) => Account::builder_with_root(ca)
+            .map_err(|e| AcmeError::Setup(format!("tls.acme_ca_file {}: {e}", ca.display()))),
         None => Account::builder().map_err(|e| AcmeError::Setup(e.to_string())),
     };
     let directory = &tls.acme_directory;
@@ -103,7 +102,9 @@ pub(crate) async fn order(
             }
         }
         let mut challenge = authz.challenge(ChallengeType::Http01).ok_or_else(|| {
-            AcmeError::Refused(format!("the ACME server offers no HTTP-01 challenge for {name}"))
+            AcmeError::Refused(format!(
+                "the ACME server offers no HTTP-01 challenge for {name}"
+            ))
         })?;
         challenges.set(&challenge.token, challenge.key_authorization().as_str());
         tokens.tokens.push(challenge.token.clone());

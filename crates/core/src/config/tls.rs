@@ -89,7 +89,9 @@ impl TlsConfig {
 }
 
 fn is_local(domain: &str) -> bool {
-    domain == "localhost" || domain.ends_with(".localhost") || domain.parse::<std::net::IpAddr>().is_ok()
+    domain == "localhost"
+        || domain.ends_with(".localhost")
+        || domain.parse::<std::net::IpAddr>().is_ok()
 }
 
 #[cfg(test)]
@@ -128,12 +130,18 @@ mod tests {
     fn errors_name_the_key() {
         let cases = [
             ("[tls]\nacme_email = \"nobody\"\n", "tls.acme_email"),
-            ("[tls]\nacme_directory = \"http://acme.test/\"\n", "tls.acme_directory"),
+            (
+                "[tls]\nacme_directory = \"http://acme.test/\"\n",
+                "tls.acme_directory",
+            ),
             ("[tls]\ncert_file = \"/c.pem\"\n", "tls.key_file"),
             ("[tls]\nkey_file = \"/k.pem\"\n", "tls.cert_file"),
             ("[tls]\nhsts = 1\n", "hsts"),
             ("[tls]\nhsts_max_age = \"forever\"\n", "hsts_max_age"),
-            ("[proxy]\nhttps_listen = \"0.0.0.0:443\"\n", "proxy.https_listen"),
+            (
+                "[proxy]\nhttps_listen = \"0.0.0.0:443\"\n",
+                "proxy.https_listen",
+            ),
             (
                 "domain = \"club.example\"\n[proxy]\nlisten = \"0.0.0.0:80\"\nhttps_listen = \"0.0.0.0:80\"\n",
                 "proxy.https_listen",
