@@ -272,6 +272,15 @@ async fn https_by_acme_from_issuance_to_restart() {
         .await
         .unwrap();
     assert!(portal.status().is_success(), "{}", portal.status());
+    // Over HTTPS the portal's cookies are Secure (the config says scheme = "http").
+    let cookies: Vec<_> = portal
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(!cookies.is_empty());
+    assert!(cookies.iter().all(|c| c.contains("; Secure")), "{cookies:?}");
     let home = client
         .get(format!("https://club.test:{https_port}/{project}/"))
         .send()
