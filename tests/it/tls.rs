@@ -280,7 +280,10 @@ async fn https_by_acme_from_issuance_to_restart() {
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
     assert!(!cookies.is_empty());
-    assert!(cookies.iter().all(|c| c.contains("; Secure")), "{cookies:?}");
+    assert!(
+        cookies.iter().all(|c| c.contains("; Secure")),
+        "{cookies:?}"
+    );
     let home = client
         .get(format!("https://club.test:{https_port}/{project}/"))
         .send()

@@ -96,6 +96,22 @@ fn covered(brought: &HashSet<String>, name: &str) -> bool {
             .is_some_and(|(_, parent)| brought.contains(&format!("*.{parent}")))
 }
 
+/// Whether `name` should be ordered now: not when the club's own certificate covers it, not
+/// within an hour of a failed order, else when it has none or its renewal time has come.
+fn due(brought: &HashSet<String>, state: Option<&NameState>, name: &str, now: i64) -> bool {
+    if covered(brought, name) {
+        return false;
+    }
+    let state = state.cloned().unwrap_or_default();
+    if state
+        .last_failure_at
+        .is_some_and(|at| now - at < FAILURE_BACKOFF)
+    {
+        return false;
+    }
+    state.renew_at.is_none_or(|at| now >= at)
+}
+
 /// The names HTTPS serves: the domain, and each host route that reaches something running.
 pub(crate) fn wanted_names(domain: &str, table: &RouteTable) -> Vec<String> {
     let mut names: Vec<String> = vec![domain.to_ascii_lowercase()];
@@ -198,21 +214,6 @@ impl Manager {
         Ok(())
     }
 
-    /// Whether `name` should be ordered now.
-    fn due(&self, name: &str, now: i64) -> bool {
-        if covered(&self.brought, name) {
-            return false;
-        }
-        let state = self.states.get(name).cloned().unwrap_or_default();
-        if state
-            .last_failure_at
-            .is_some_and(|at| now - at < FAILURE_BACKOFF)
-        {
-            return false;
-        }
-        state.renew_at.is_none_or(|at| now >= at)
-    }
-
     /// Orders and renews until `stop` turns true.
     pub async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let https_on = self.config.proxy.https_listen.is_some();
@@ -228,7 +229,7 @@ impl Manager {
                 if *stop.borrow() {
                     return;
                 }
-                if self.due(&name, now) {
+                if due(&self.brought, self.states.get(&name), &name, now) {
                     self.obtain(&name).await;
                 }
             }
@@ -381,6 +382,33 @@ mod tests {
             assert!(at <= end - 30 * 86_400, "{at}");
             assert!(at > end - 30 * 86_400 - 90 * 86_400 / 20 - 1, "{at}");
         }
+    }
+
+    #[test]
+    fn ordered_when_missing_or_due_never_within_an_hour_of_a_failure() {
+        let none = HashSet::new();
+        let now = 10_000_000;
+        assert!(due(&none, None, "club.example", now), "never ordered");
+        let issued = NameState {
+            renew_at: Some(now + 60),
+            last_failure_at: None,
+        };
+        assert!(!due(&none, Some(&issued), "club.example", now), "not yet");
+        assert!(
+            due(&none, Some(&issued), "club.example", now + 60),
+            "renewal time"
+        );
+        let failed = NameState {
+            renew_at: None,
+            last_failure_at: Some(now),
+        };
+        assert!(!due(&none, Some(&failed), "club.example", now + 3599));
+        assert!(due(&none, Some(&failed), "club.example", now + 3600));
+        let brought: HashSet<String> = ["*.club.example".to_string()].into();
+        assert!(
+            !due(&brought, None, "blog.club.example", now),
+            "the club's own"
+        );
     }
 
     #[test]
