@@ -7,7 +7,8 @@
 //! by a client that trusts only pebble's root; SNI for several names; HTTP/2; HSTS; the 308 to
 //! HTTPS (path and query kept) and the challenge path left alone; no certificate (and no
 //! handshake) for an unknown name; a handshake that never finishes cut off by the header read
-//! timeout; and a restart that serves the stored certificates and orders nothing.
+//! timeout; a restart that serves the stored certificates and orders nothing; and a renewal once
+//! the server's clock passes the renewal time, with no second one after it.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -216,6 +217,8 @@ async fn https_by_acme_from_issuance_to_restart() {
             "[proxy]\nhttps_listen = \"127.0.0.1:{https_port}\"\nsubdomains = true\nheader_read_timeout = \"2s\"\n"
         ),
     );
+    // The server's clock may be moved (`clubhost clock`), to reach a renewal.
+    config.push_str("\n[lifecycle]\nsettable_clock = true\n");
     config.push_str(&format!(
         "\n[tls]\nacme_email = \"admin@club.test\"\nacme_directory = \"{}\"\nacme_ca_file = \"{}\"\n",
         pebble.directory,
@@ -361,4 +364,59 @@ async fn https_by_acme_from_issuance_to_restart() {
     let listing = club.ok(&["tls", "list"]);
     assert!(listing.contains(&project_host), "{listing}");
     assert!(listing.contains("issuer Pebble"), "{listing}");
+
+    // Renewal: past the renewal time (a third of the lifetime left) the name is ordered again,
+    // and the new certificate replaces the old one.
+    let cert_of = |list: &serde_json::Value, name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let list: serde_json::Value =
+        serde_json::from_str(&club.ok(&["tls", "list", "--json"])).unwrap();
+    let old = cert_of(&list, "club.test");
+    let (renew_at, issued_at) = (
+        old["renew_at"].as_i64().unwrap(),
+        old["issued_at"].as_i64().unwrap(),
+    );
+    let not_after = old["not_after"].as_i64().unwrap();
+    let not_before = old["not_before"].as_i64().unwrap();
+    assert!(
+        renew_at <= not_after - (not_after - not_before) / 3 + 60,
+        "renewal with a third of the lifetime left: {old}"
+    );
+    let advance = format!("{}s", renew_at - issued_at + 60);
+    club.ok(&["clock", "--advance", &advance]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&club.ok(&["tls", "list", "--json"])).unwrap();
+        let now = cert_of(&list, "club.test");
+        if now["issued_at"].as_i64() > Some(issued_at) {
+            assert!(now["renew_at"].as_i64() > Some(renew_at), "{now}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not renewed: {now}\n{}",
+            club.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Renewed once: the new renewal time is ahead, so nothing is ordered again (the portal's
+    // name, due at the same time, may still be finishing; then the count holds).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let settled = issuances(&club);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(issuances(&club), settled, "no renewal loop\n{}", club.log());
+    // The renewed certificate is served.
+    let res = client
+        .get(format!("https://club.test:{https_port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("strict-transport-security"));
 }

@@ -77,15 +77,17 @@ fn system_time(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
-/// When to renew a certificate valid from `not_before` to `not_after`: a third of its lifetime
-/// before the end, and up to a twentieth earlier at random.
-fn renew_at(not_before: i64, not_after: i64) -> i64 {
+/// When to renew a certificate valid from `not_before` to `not_after`, issued at `now` (the
+/// registry's clock): once two thirds of its lifetime have passed, up to a twentieth earlier at
+/// random. Counted from `now` rather than `not_before` so the schedule follows the one clock the
+/// rest of clubhost runs on (a test server's can be moved).
+fn renew_at(now: i64, not_before: i64, not_after: i64) -> i64 {
     use std::hash::BuildHasher;
     let lifetime = (not_after - not_before).max(0);
     let spread = (lifetime / 20).max(1);
     let random = std::collections::hash_map::RandomState::new().hash_one((not_before, not_after));
     let jitter = i64::try_from(random % u64::try_from(spread).unwrap_or(1)).unwrap_or(0);
-    not_after - lifetime / 3 - jitter
+    now + (lifetime - lifetime / 3) - jitter
 }
 
 /// Whether `name` is covered by one of `brought` (exact, or a wildcard one label up).
@@ -287,7 +289,7 @@ impl Manager {
             system_time(leaf.not_after),
         )
         .map_err(|e| AcmeError::Refused(e.to_string()))?;
-        let renew = renew_at(leaf.not_before, leaf.not_after);
+        let renew = renew_at(clubhost_registry::now(), leaf.not_before, leaf.not_after);
         self.registry
             .save_cert(&NewCert {
                 name,
@@ -378,7 +380,7 @@ mod tests {
     fn renewal_is_at_a_third_left_with_a_little_jitter() {
         let (start, end) = (1_000_000, 1_000_000 + 90 * 86_400);
         for _ in 0..20 {
-            let at = renew_at(start, end);
+            let at = renew_at(start, start, end);
             assert!(at <= end - 30 * 86_400, "{at}");
             assert!(at > end - 30 * 86_400 - 90 * 86_400 / 20 - 1, "{at}");
         }
