@@ -27,7 +27,7 @@
 //! - `harden`: owner-only files, secrets sealed at rest through restart and key rotation,
 //!   `--version`.
 //! - `tls`: HTTPS by ACME against pebble: issuance, SNI, HTTP/2, HSTS, the redirect, a cut-off
-//!   handshake, a restart that orders nothing.
+//!   handshake, a restart that orders nothing, a renewal, a refused order's one-hour backoff.
 //! - `packaging`: the hardened systemd unit (`systemd-analyze security` exposure) and the `cargo
 //!   deb` metadata.
 

@@ -8,7 +8,8 @@
 //! HTTPS (path and query kept) and the challenge path left alone; no certificate (and no
 //! handshake) for an unknown name; a handshake that never finishes cut off by the header read
 //! timeout; a restart that serves the stored certificates and orders nothing; and a renewal once
-//! the server's clock passes the renewal time, with no second one after it.
+//! the server's clock passes the renewal time, with no second one after it. A second test has
+//! pebble refuse the names: the failure is recorded and the name not ordered again within the hour.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -55,7 +56,8 @@ struct Pebble {
     management: u16,
 }
 
-fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
+/// pebble refuses to issue for names under each of `blocked`.
+fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, blocked: &[&str]) -> Pebble {
     // pebble ships no certificate for its own HTTPS: make a CA and a localhost certificate.
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -85,6 +87,7 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
         "tlsPort": tls_port,
         "ocspResponderURL": "",
         "externalAccountBindingRequired": false,
+        "domainBlocklist": blocked,
     }});
     std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
     let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
@@ -201,15 +204,9 @@ fn issuances(club: &Club) -> usize {
     club.ok(&["audit"]).matches("tls.issue").count()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn https_by_acme_from_issuance_to_restart() {
-    if !pebble_installed() {
-        return;
-    }
-    clubhost_core::notify::tls::install_provider();
-    let mut club = Club::new();
-    let https_port = free_port();
-    let pebble = start_pebble(club.dir.path(), club.port, https_port);
+/// The club on `club.test` with HTTPS on `https_port`, subdomains on, a 2 s header read timeout,
+/// a settable clock, and pebble as its ACME server.
+fn configure(club: &Club, https_port: u16, pebble: &Pebble) {
     let mut config = std::fs::read_to_string(&club.config).unwrap();
     config = config.replace("club.example", "club.test").replace(
         "[proxy]\n",
@@ -225,6 +222,18 @@ async fn https_by_acme_from_issuance_to_restart() {
         pebble.ca_file.display()
     ));
     std::fs::write(&club.config, config).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_by_acme_from_issuance_to_restart() {
+    if !pebble_installed() {
+        return;
+    }
+    clubhost_core::notify::tls::install_provider();
+    let mut club = Club::new();
+    let https_port = free_port();
+    let pebble = start_pebble(club.dir.path(), club.port, https_port, &[]);
+    configure(&club, https_port, &pebble);
     club.start();
 
     // The domain and the portal's host are ordered at start.
@@ -419,4 +428,59 @@ async fn https_by_acme_from_issuance_to_restart() {
         .await
         .unwrap();
     assert!(res.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_order_is_recorded_and_not_repeated_within_the_hour() {
+    if !pebble_installed() {
+        return;
+    }
+    clubhost_core::notify::tls::install_provider();
+    let mut club = Club::new();
+    let https_port = free_port();
+    // pebble's policy refuses every name under club.test.
+    let pebble = start_pebble(club.dir.path(), club.port, https_port, &["club.test"]);
+    configure(&club, https_port, &pebble);
+    club.start();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&club.ok(&["tls", "list", "--json"])).unwrap();
+        if let Some(c) = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "club.test")
+            && !c["last_error"].is_null()
+        {
+            break c.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failure recorded: {list}\n{}",
+            club.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(failed["not_after"].is_null(), "{failed}");
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("forbidden"),
+        "{failed}"
+    );
+    // Several ticks later the name has still been ordered only once.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let log = club.log();
+    let orders = log
+        .lines()
+        .filter(|l| l.contains("ordering a certificate") && l.contains("\"club.test\""))
+        .count();
+    assert_eq!(orders, 1, "{}", club.log());
+    // No certificate: plain HTTP is served, not redirected.
+    let plain = crate::common::http()
+        .get(club.url("/"))
+        .header("host", "club.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 404);
 }
