@@ -369,6 +369,27 @@ async fn https_by_acme_from_issuance_to_restart() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(issuances(&club), before, "{}", club.log());
 
+    // Prometheus: each certificate's expiry, from the admin socket.
+    let metrics = {
+        use std::io::Write;
+        let mut s =
+            std::os::unix::net::UnixStream::connect(club.dir.path().join("data/clubhost.sock"))
+                .unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(
+        metrics.contains(&format!(
+            "clubhost_tls_cert_expiry_seconds{{name=\"{project_host}\"}} "
+        )),
+        "{metrics}"
+    );
     // The plain listing names each certificate with its issuer.
     let listing = club.ok(&["tls", "list"]);
     assert!(listing.contains(&project_host), "{listing}");
