@@ -390,6 +390,12 @@ async fn https_by_acme_from_issuance_to_restart() {
         )),
         "{metrics}"
     );
+    // `doctor` reports each certificate.
+    let doctor = String::from_utf8_lossy(&club.cli(&["doctor"]).stdout).into_owned();
+    assert!(
+        doctor.contains("ok   certificate club.test: issued by Pebble"),
+        "{doctor}"
+    );
     // The plain listing names each certificate with its issuer.
     let listing = club.ok(&["tls", "list"]);
     assert!(listing.contains(&project_host), "{listing}");
