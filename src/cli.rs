@@ -13,6 +13,7 @@ mod client;
 mod project;
 mod stack;
 mod stack_files;
+mod tls;
 
 use crate::api::requests::{ClockRequest, GcRequest, NewPassword, NewUser};
 use client::Api;
@@ -71,10 +72,22 @@ pub enum Command {
     /// Manage the key that encrypts secret project variables in the registry.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// HTTPS certificates.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Print the audit log.
     Audit {
         #[arg(long)]
         project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TlsCommand {
+    /// Each name's certificate: issuer, expiry, last renewal, last error.
+    List {
         #[arg(long)]
         json: bool,
     },
@@ -254,6 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => crate::server::serve_with_reload(config, cli.config.clone()).await,
         Command::Doctor => clubhost_core::doctor::run(&config, cli.config.as_deref()).await,
+        Command::Tls(TlsCommand::List { json }) => tls::list(config, json).await,
         Command::Secrets(SecretsCommand::RotateKey) => {
             let api = Api::connect(config).await?;
             let v = api

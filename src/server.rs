@@ -34,6 +34,14 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     let listener = TcpListener::bind(config.proxy.listen)
         .await
         .with_context(|| format!("cannot listen on {} (proxy.listen)", config.proxy.listen))?;
+    let https_listener = match config.proxy.https_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (proxy.https_listen)"))?,
+        ),
+        None => None,
+    };
     let socket = bind_admin_socket(&config).await?;
     // This is now the only server on this data dir: it takes over every undelivered notification.
     control
@@ -54,21 +62,51 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     let portal =
         crate::portal::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     let settings = config.proxy_settings();
-    let proxy = Arc::new(Proxy::with_settings(routes, portal, settings));
+    let mut proxy = Proxy::with_settings(routes.clone(), portal, settings);
+    // HTTPS: the stored (and the club's own) certificates are loaded before the first handshake.
+    let mut certificates = None;
+    if let Some(addr) = config.proxy.https_listen {
+        let site = clubhost_proxy::tls::TlsSite {
+            certs: Default::default(),
+            challenges: Default::default(),
+            https_port: addr.port(),
+            hsts_max_age: Some(config.tls.hsts_max_age),
+        };
+        let manager = clubhost_core::acme::Manager::start(&control, site.clone(), routes)
+            .await
+            .context("loading HTTPS certificates")?;
+        certificates = Some(manager);
+        proxy = proxy.with_tls(site);
+    }
+    let proxy = Arc::new(proxy);
     let api = crate::api::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     tracing::info!(listen = %config.proxy.listen, domain = %config.domain, "clubhost serving");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let plain_proxy = proxy.clone();
     let proxy_task = tokio::spawn({
         let mut rx = stop_rx.clone();
         async move {
-            proxy
+            plain_proxy
                 .serve(listener, async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })
                 .await
         }
     });
+    let https_task = https_listener.map(|listener| {
+        let proxy = proxy.clone();
+        let mut rx = stop_rx.clone();
+        tracing::info!(listen = ?config.proxy.https_listen, "serving HTTPS");
+        tokio::spawn(async move {
+            proxy
+                .serve_tls(listener, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    });
+    let acme_task = certificates.map(|m| tokio::spawn(m.run(stop_rx.clone())));
     // Terms: sleeps until the next reminder, expiry or purge and acts on it.
     let scheduler_task = tokio::spawn(clubhost_core::control::scheduler::run(
         control.clone(),
@@ -91,6 +129,13 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
     let _ = proxy_task.await;
+    if let Some(task) = https_task {
+        let _ = task.await;
+    }
+    // An order in progress is dropped: its name is ordered again at the next start.
+    if let Some(task) = acme_task {
+        task.abort();
+    }
     let _ = api_task.await;
     let _ = scheduler_task.await;
     let _ = std::fs::remove_file(config.socket_path());

@@ -38,6 +38,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/api/projects/{slug}/variables", put(set_variables))
         .route("/api/audit", get(audit))
         .route("/metrics", get(metrics))
+        .route("/api/tls", get(certificates))
         .route("/api/projects/{slug}/renewals", post(request_renewal))
         .route("/api/renewals", get(list_renewals))
         .route("/api/renewals/{id}/{verdict}", post(decide_renewal))
@@ -178,15 +179,27 @@ async fn delete_project(
     Ok(Json(json!({ "deleted": slug })))
 }
 
-/// The proxy's Prometheus metrics in the text exposition format.
-async fn metrics() -> impl IntoResponse {
+/// The proxy's Prometheus metrics in the text exposition format, and each certificate's expiry.
+async fn metrics(State(c): State<Arc<Control>>) -> impl IntoResponse {
+    let mut text = clubhost_proxy::metrics::render();
+    match c.certificates().await {
+        Ok(certs) => text.push_str(&clubhost_core::acme::metrics_text(&certs)),
+        Err(e) => tracing::warn!(error = %e, "certificates left out of /metrics"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        clubhost_proxy::metrics::render(),
+        text,
     )
+}
+
+/// `clubhost tls list`: each name's certificate state.
+async fn certificates(
+    State(c): State<Arc<Control>>,
+) -> ApiResult<Vec<clubhost_core::model::CertInfo>> {
+    Ok(Json(c.certificates().await?))
 }
 
 #[derive(Deserialize)]

@@ -81,7 +81,8 @@ pub async fn pre_session_token(
     if let Some(t) = &fresh {
         req.extensions_mut().insert(FreshPreToken(t.clone()));
     }
-    let secure = c.config().proxy.scheme == "https";
+    let secure = c.config().proxy.scheme == "https"
+        || req.extensions().get::<clubhost_proxy::Https>().is_some();
     let base = Mount::of(&req, &c).base;
     let mut res = next.run(req).await;
     if let Some(t) = fresh {
@@ -103,7 +104,8 @@ pub struct Viewer {
     pub origin: Option<String>,
     pub host: Option<String>,
     pub fetch_site: Option<String>,
-    /// Whether cookies get the Secure flag (`proxy.scheme = "https"`).
+    /// Whether cookies get the Secure flag (`proxy.scheme = "https"`, or the request came over
+    /// HTTPS).
     pub secure: bool,
     /// What the portal's links start with for this request: `/portal` (`[portal] path`), or empty
     /// when it came in on `portal.<domain>`.
@@ -189,7 +191,9 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             origin: header(ORIGIN),
             host: header(HOST),
             fetch_site: header(axum::http::HeaderName::from_static("sec-fetch-site")),
-            secure: c.config().proxy.scheme == "https",
+            // Behind a TLS terminator, or over clubhost's own HTTPS listener.
+            secure: c.config().proxy.scheme == "https"
+                || parts.extensions.get::<clubhost_proxy::Https>().is_some(),
             base,
             here,
             lang: lang_of(&parts.headers, c),

@@ -34,6 +34,8 @@
 //!   small service keys on the containers; `stack_images`: image healthchecks and `platform:`.
 //! - `harden`: owner-only files, secrets sealed at rest through restart and key rotation,
 //!   `--version`.
+//! - `tls`: HTTPS by ACME against pebble: issuance, SNI, HTTP/2, HSTS, the redirect, a cut-off
+//!   handshake, a restart that orders nothing, a renewal, a refused order's one-hour backoff.
 //! - `packaging`: the hardened systemd unit (`systemd-analyze security` exposure) and the `cargo
 //!   deb` metadata.
 
@@ -74,3 +76,4 @@ mod sinks;
 mod skeleton;
 mod stack_deploy;
 mod stack_images;
+mod tls;

@@ -13,9 +13,11 @@ use serde::Deserialize;
 mod build;
 mod club;
 mod docker;
+mod tls;
 pub use build::BuildConfig;
 pub use club::ClubConfig;
 pub(crate) use docker::DockerConfig;
+pub use tls::TlsConfig;
 
 /// Name of the config file looked up in the working directory when none is given.
 pub(crate) const DEFAULT_FILE: &str = "clubhost.toml";
@@ -80,6 +82,8 @@ pub struct Config {
     pub club: ClubConfig,
     /// `[build]`: caps on a project's files and limits on building its images.
     pub build: BuildConfig,
+    /// `[tls]`: where HTTPS certificates come from (ACME or the club's files) and HSTS.
+    pub tls: TlsConfig,
 }
 
 /// `[secrets]`: where the key that seals secret project variables in the registry is kept.
@@ -97,6 +101,9 @@ pub struct SecretsConfig {
 pub struct ProxyConfig {
     /// Where visitors connect. Loopback by default so a first run exposes nothing.
     pub listen: SocketAddr,
+    /// Where visitors connect over HTTPS (HTTP/2 and HTTP/1.1); unset: no HTTPS. Certificates
+    /// come from `[tls]`.
+    pub https_listen: Option<SocketAddr>,
     /// Scheme announced in X-Forwarded-Proto (`https` when a TLS terminator sits in front).
     pub scheme: String,
     /// Services clubhost does not deploy, routed like projects; reloaded on SIGHUP.
@@ -397,6 +404,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             club: ClubConfig::default(),
             build: BuildConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -405,6 +413,7 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            https_listen: None,
             scheme: "http".into(),
             routes: Vec::new(),
             subdomains: false,
@@ -515,6 +524,14 @@ impl Config {
         self.docker.check(self.limits.max_services)?;
         self.club.check()?;
         self.build.check()?;
+        if self.proxy.https_listen == Some(self.proxy.listen) {
+            return Err(format!(
+                "key `proxy.https_listen`: {} is `proxy.listen` too; give HTTPS its own port",
+                self.proxy.listen
+            ));
+        }
+        self.tls
+            .check(self.proxy.https_listen.is_some(), &self.domain)?;
         if self.projects.default_days == 0 || self.projects.default_days > self.projects.max_days {
             return Err(format!(
                 "key `projects.default_days`: {} must be between 1 and projects.max_days ({})",

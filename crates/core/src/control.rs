@@ -204,6 +204,11 @@ impl Control {
         &self.config
     }
 
+    /// The same configuration, shared (for tasks that outlive a borrow, like `acme::Manager`).
+    pub(crate) fn config_arc(&self) -> Arc<Config> {
+        self.config.clone()
+    }
+
     /// The notification sender: the server resumes undelivered notes at start, the CLI's
     /// in-process mode flushes its own before exiting.
     pub fn notifier(&self) -> &Notifier {

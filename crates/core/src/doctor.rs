@@ -130,6 +130,14 @@ pub async fn run(config: &Config, config_path: Option<&Path>) -> anyhow::Result<
         }
     }
 
+    // HTTPS: each name's certificate, its expiry and its last failed renewal.
+    if config.database_path().exists() {
+        match crate::acme::doctor_lines(config).await {
+            Ok(lines) => lines.into_iter().for_each(|(ok, what)| report(ok, what)),
+            Err(e) => report(false, format!("cannot read certificates: {e:#}")),
+        }
+    }
+
     if problems > 0 {
         bail!("{problems} problem(s) found");
     }

@@ -6,6 +6,7 @@
 //!
 //! - [`accounts`]: the rules for names, e-mail addresses and passwords, and password hashing.
 //! - [`config`]: `clubhost.toml` and its defaults.
+//! - [`acme`]: HTTPS certificates: ordered (ACME HTTP-01), renewed, kept in the registry.
 //! - [`control`]: every operation; joins registry, deployer and routes; the term scheduler.
 //! - [`lifecycle`]: the term rules (reminders, expiry, purge) and quotas, as pure functions.
 //! - [`notify`]: webhook and email notifications, delivered in the background.
@@ -19,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod acme;
 pub mod chat;
 pub mod config;
 pub mod control;
@@ -38,6 +40,7 @@ pub mod model {
     pub use clubhost_deploy::Progress;
     pub use clubhost_docker::{ContainerUsage, ManagedContainer};
     pub use clubhost_registry::accounts::UserFlag;
+    pub use clubhost_registry::certs::CertInfo;
     pub use clubhost_registry::sessions::Session;
     pub use clubhost_registry::terms::Renewal;
     pub use clubhost_registry::{

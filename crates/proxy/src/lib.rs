@@ -12,7 +12,9 @@
 //! keep-alive connections to upstreams), [`h1`] (the HTTP/1.1 client codec for upstreams),
 //! `visitor` (the client side of a connection: our own server for bodyless requests, hyper's for
 //! the rest), `httpdate` (the Date header), [`rules`] (the RFC 9110/9112 request rules both
-//! visitor parsers share: Host, target forms, refused methods, which upgrades pass).
+//! visitor parsers share: Host, target forms, refused methods, which upgrades pass), [`tls`]
+//! (HTTPS: certificates by SNI, the TLS listener with HTTP/2, ACME HTTP-01 answers and the
+//! redirect to HTTPS).
 
 #![warn(missing_docs)]
 
@@ -28,6 +30,7 @@ pub mod pages;
 pub mod routes;
 pub mod rules; // pub for the fuzz target (fuzz/fuzz_targets/proxy_rules.rs)
 pub(crate) mod settings;
+pub mod tls;
 pub(crate) mod upstream;
 mod visitor;
 
@@ -59,6 +62,10 @@ pub(crate) use body::ProxyBody;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
 
+/// Put in the extensions of portal requests that came over HTTPS (its cookies get `Secure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Https;
+
 /// The portal, boxed once at start-up so `Proxy` is not generic.
 type Portal = BoxCloneSyncService<Request<RequestBody>, Response<ProxyBody>, Infallible>;
 
@@ -70,6 +77,8 @@ struct ClientConn {
     peer_ip: HeaderValue,
     /// What the socket wrapper saw of the current request's head.
     framing: Arc<framing::FramingFlags>,
+    /// Came in on the TLS listener.
+    https: bool,
 }
 
 /// What the proxy needs to serve; shared by every connection.
@@ -82,6 +91,10 @@ pub struct Proxy {
     settings: Settings,
     /// `settings.scheme` as a header value, announced in X-Forwarded-Proto.
     scheme: HeaderValue,
+    /// `https`, announced in X-Forwarded-Proto for requests from the TLS listener.
+    https_scheme: HeaderValue,
+    /// Certificates, ACME challenges and the HTTPS redirect; `None` without HTTPS.
+    tls: Option<tls::TlsSite>,
 }
 
 impl Proxy {
@@ -105,7 +118,16 @@ impl Proxy {
             scheme: HeaderValue::from_str(&settings.scheme)
                 .unwrap_or(HeaderValue::from_static("http")),
             settings,
+            https_scheme: HeaderValue::from_static("https"),
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS with `site`'s certificates ([`Proxy::serve_tls`]) and, on plain HTTP, its
+    /// ACME challenges and the redirect to HTTPS for names with a valid certificate.
+    pub fn with_tls(mut self, site: tls::TlsSite) -> Proxy {
+        self.tls = Some(site);
+        self
     }
 
     /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish (up to
@@ -141,6 +163,7 @@ impl Proxy {
                 // The peer's address as a header value, formatted once per connection.
                 peer_ip: forwarded::ip_header(peer.ip()),
                 framing: Arc::new(framing::FramingFlags::default()),
+                https: false,
             });
             connections.spawn(async move {
                 let _open = metrics::ConnectionGuard::open();
@@ -213,6 +236,19 @@ impl Proxy {
         if let Some(host) = rules::absolute_host(&req) {
             req.headers_mut().insert(header::HOST, host);
         }
+        // Plain HTTP with HTTPS on: ACME's challenge answers, before any routing or redirect,
+        // then the redirect to HTTPS for a name with a valid certificate.
+        if !client.https
+            && let Some(site) = &self.tls
+        {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            if let Some(res) = site.plain_http(&req, host) {
+                return Ok(self.unrouted(&req, start, res));
+            }
+        }
         if req.method() == Method::OPTIONS && rules::max_forwards(req.headers_mut()) {
             // Max-Forwards: 0 makes the proxy the final recipient (RFC 9110 §7.6.2).
             let mut res = Response::new(ProxyBody::other(http_body_util::Empty::new()));
@@ -262,6 +298,9 @@ impl Proxy {
                 let mut req = req;
                 // The portal throttles logins per address; it reads the peer from this.
                 req.extensions_mut().insert(Peer(client.peer));
+                if client.https {
+                    req.extensions_mut().insert(Https);
+                }
                 // The access log line wants the request as the visitor sent it; the portal
                 // consumes it. Portal requests are few next to project traffic.
                 let method = req.method().clone();
@@ -439,13 +478,18 @@ impl Proxy {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
+        // What the visitor used, announced in X-Forwarded-Proto.
+        let scheme = match client.https {
+            true => &self.https_scheme,
+            false => &self.scheme,
+        };
         let forwarded = forwarded::forwarded(
             headers,
             &forwarded::Hop {
                 peer: client.peer,
                 peer_ip: &client.peer_ip,
                 trusted: self.settings.trusts(client.peer.ip()),
-                scheme: &self.scheme,
+                scheme,
                 prefix: route.prefix_header.as_ref(),
             },
         );

@@ -237,6 +237,12 @@ impl RouteTable {
             .chain(self.by_host.values())
     }
 
+    /// The host names the table routes by (lowercase, no port), with their routes: static host
+    /// routes, `portal.<domain>` and `<slug>.<domain>` copies. HTTPS orders certificates for them.
+    pub fn hosts(&self) -> impl Iterator<Item = (&str, &Route)> {
+        self.by_host.iter().map(|(h, r)| (h.as_str(), r))
+    }
+
     /// Finds the route for a request: a host route for `host` (the Host header, port allowed)
     /// first, then the path. Allocates nothing.
     pub fn lookup_host<'t, 'p>(&'t self, host: Option<&str>, path: &'p str) -> Match<'t, 'p> {

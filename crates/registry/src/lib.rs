@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod certs;
 pub mod clock;
 mod images;
 pub mod outbox;

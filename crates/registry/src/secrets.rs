@@ -212,11 +212,16 @@ async fn rotate_in(
             .execute(&mut *tx)
             .await?;
     }
+    // Certificates' keys and the ACME account are sealed with the same key.
+    let tls = crate::certs::rotate_in(&mut tx, old, new).await?;
     sqlx::query("UPDATE meta SET value = ? WHERE key = 'secret_key_check'")
         .bind(new.seal(CHECK_PLAIN, CHECK_AAD))
         .execute(&mut *tx)
         .await?;
-    let what = format!("{} secret(s) re-encrypted with a new key", rows.len());
+    let what = format!(
+        "{} secret(s) and {tls} TLS key(s) re-encrypted with a new key",
+        rows.len()
+    );
     audit(
         &mut tx,
         actor,
