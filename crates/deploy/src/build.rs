@@ -17,6 +17,11 @@ use super::{DeployError, DeployRequest, Progress};
 /// How many lines of a failed build's log its deploy's reason keeps.
 pub const KEPT_LOG_LINES: usize = 30;
 
+/// Lines of one build's log told as progress (each at most [`MAX_LINE`] bytes): the feed keeps
+/// a deploy's steps in memory, so a build that prints without end must not grow it without end.
+const MAX_TOLD_LINES: usize = 2_000;
+const MAX_LINE: usize = 1_000;
+
 /// The build slots of a server: `concurrency` builds run at once, across projects; the others
 /// wait their turn. The caller owns it and passes it to every deploy.
 #[derive(Debug)]
@@ -94,7 +99,10 @@ pub(crate) fn with_built_images(stack: &Stack, slug: &str, deployment: i64) -> S
 }
 
 /// Builds every service with `build:`, in stack order.
-pub(crate) async fn build_services(engine: &Engine, req: &DeployRequest<'_>) -> Result<(), DeployError> {
+pub(crate) async fn build_services(
+    engine: &Engine,
+    req: &DeployRequest<'_>,
+) -> Result<(), DeployError> {
     let tell = req.progress;
     let mut built = false;
     for svc in &req.stack.services {
@@ -144,17 +152,36 @@ pub(crate) async fn build_services(engine: &Engine, req: &DeployRequest<'_>) -> 
             timeout: req.build.timeout,
         };
         let mut last: VecDeque<String> = VecDeque::with_capacity(KEPT_LOG_LINES);
+        let mut lines = 0;
         let mut log = |line: &str| {
+            let mut line = line.to_string();
+            if line.len() > MAX_LINE {
+                let mut end = MAX_LINE;
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                line.truncate(end);
+                line.push_str(" …");
+            }
             if last.len() == KEPT_LOG_LINES {
                 last.pop_front();
             }
-            last.push_back(line.to_string());
-            tell(Progress::BuildLog {
-                service: svc.name.clone(),
-                line: line.to_string(),
-            });
+            last.push_back(line.clone());
+            lines += 1;
+            if lines <= MAX_TOLD_LINES {
+                tell(Progress::BuildLog {
+                    service: svc.name.clone(),
+                    line,
+                });
+            }
         };
         let result = engine.build_image(&job, context, &mut log).await;
+        if lines > MAX_TOLD_LINES {
+            tell(Progress::BuildLog {
+                service: svc.name.clone(),
+                line: format!("… {} more lines not shown", lines - MAX_TOLD_LINES),
+            });
+        }
         built = true;
         if let Err(e) = result {
             let log = last.into_iter().collect::<Vec<_>>().join("\n");

@@ -29,7 +29,10 @@ impl FolderFiles {
 /// What is at `rel` under `root`, looking at every component without following symlinks.
 fn kind_at(root: &Path, rel: &str) -> Option<FileKind> {
     let mut at = root.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     if parts.contains(&"..") {
         return Some(FileKind::Other);
     }
@@ -84,7 +87,11 @@ pub(crate) fn context_tar(root: &Path, context: &str, dockerfile: &str) -> Resul
     match kind_at(root, context) {
         Some(FileKind::Folder) => {}
         Some(_) => return Err(refuse(context, "not a folder")),
-        None => return Err(format!("the build context {context:?} is not in the project's files")),
+        None => {
+            return Err(format!(
+                "the build context {context:?} is not in the project's files"
+            ));
+        }
     }
     let dir = root.join(context);
     let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
@@ -92,7 +99,8 @@ pub(crate) fn context_tar(root: &Path, context: &str, dockerfile: &str) -> Resul
         .unwrap_or_default();
     let mut tar = tar::Builder::new(Vec::new());
     let keep = |rel: &str| rel == dockerfile || rel == ".dockerignore" || !ignore.excludes(rel);
-    add_folder(&mut tar, &dir, "", "", &keep, None).map_err(|e| format!("build context {context:?}: {e}"))?;
+    add_folder(&mut tar, &dir, "", "", &keep, None)
+        .map_err(|e| format!("build context {context:?}: {e}"))?;
     tar.into_inner().map_err(|e| e.to_string())
 }
 
@@ -113,19 +121,31 @@ fn add_folder(
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let rel = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         if !keep(&rel) {
             continue;
         }
         let meta = std::fs::symlink_metadata(e.path()).map_err(|e| e.to_string())?;
         let to = join(prefix, &rel);
         match kind_of(&meta) {
-            FileKind::File => append(tar, &to, &std::fs::read(e.path()).map_err(|e| e.to_string())?, mode(&meta, read_only), None)?,
+            FileKind::File => append(
+                tar,
+                &to,
+                &std::fs::read(e.path()).map_err(|e| e.to_string())?,
+                mode(&meta, read_only),
+                None,
+            )?,
             FileKind::Folder => {
                 dir_entry(tar, &to, mode(&meta, read_only))?;
                 add_folder(tar, &e.path(), &rel, prefix, keep, read_only)?;
             }
-            FileKind::Other if meta.file_type().is_symlink() => return Err(refuse(&rel, "a symlink")),
+            FileKind::Other if meta.file_type().is_symlink() => {
+                return Err(refuse(&rel, "a symlink"));
+            }
             FileKind::Other => return Err(refuse(&rel, "a special file")),
         }
     }
@@ -142,7 +162,11 @@ fn join(prefix: &str, rel: &str) -> String {
 
 fn mode(meta: &std::fs::Metadata, read_only: Option<bool>) -> u32 {
     let m = meta.mode() & 0o7777;
-    if read_only == Some(true) { m & !0o222 } else { m }
+    if read_only == Some(true) {
+        m & !0o222
+    } else {
+        m
+    }
 }
 
 fn append(
@@ -160,7 +184,8 @@ fn append(
     h.set_uid(uid.into());
     h.set_gid(gid.into());
     h.set_mtime(0);
-    tar.append_data(&mut h, path, content).map_err(|e| e.to_string())
+    tar.append_data(&mut h, path, content)
+        .map_err(|e| e.to_string())
 }
 
 fn dir_entry(tar: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32) -> Result<(), String> {
@@ -188,7 +213,10 @@ pub(crate) fn container_tar(
             continue;
         }
         let root = root.ok_or_else(|| {
-            format!("{:?} comes from the project's files, and this project has none", m.source)
+            format!(
+                "{:?} comes from the project's files, and this project has none",
+                m.source
+            )
         })?;
         let to = m.target.trim_start_matches('/');
         match kind_at(root, &m.source) {
@@ -198,9 +226,14 @@ pub(crate) fn container_tar(
                 let content = std::fs::read(&path).map_err(|e| e.to_string())?;
                 append(&mut tar, to, &content, mode(&meta, Some(m.read_only)), None)?;
             }
-            Some(FileKind::Folder) => {
-                add_folder(&mut tar, &root.join(&m.source), "", to, &|_| true, Some(m.read_only))?
-            }
+            Some(FileKind::Folder) => add_folder(
+                &mut tar,
+                &root.join(&m.source),
+                "",
+                to,
+                &|_| true,
+                Some(m.read_only),
+            )?,
             Some(FileKind::Other) => return Err(refuse(&m.source, "a symlink or a special file")),
             None => return Err(format!("{:?} is not in the project's files", m.source)),
         }
@@ -208,7 +241,13 @@ pub(crate) fn container_tar(
     }
     for s in &svc.secrets {
         let owner = Some((s.uid.unwrap_or(0), s.gid.unwrap_or(0)));
-        append(&mut tar, s.target.trim_start_matches('/'), &s.content, s.mode, owner)?;
+        append(
+            &mut tar,
+            s.target.trim_start_matches('/'),
+            &s.content,
+            s.mode,
+            owner,
+        )?;
         any = true;
     }
     if !any {
@@ -291,7 +330,10 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.path().unwrap().to_string_lossy().into_owned(), e.header().mode().unwrap())
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.header().mode().unwrap(),
+                )
             })
             .collect()
     }
@@ -306,7 +348,11 @@ mod tests {
         std::fs::write(root.join("app/src/main.c"), "x").unwrap();
         std::fs::write(root.join("app/src/notes.log"), "x").unwrap();
         std::fs::write(root.join("app/node_modules/x/a.js"), "x").unwrap();
-        std::fs::write(root.join("app/.dockerignore"), "node_modules\n**/*.log\nDockerfile\n").unwrap();
+        std::fs::write(
+            root.join("app/.dockerignore"),
+            "node_modules\n**/*.log\nDockerfile\n",
+        )
+        .unwrap();
         std::fs::write(root.join("outside.txt"), "x").unwrap();
         let tar = context_tar(root, "app", "Dockerfile").unwrap();
         let got: Vec<String> = names(&tar).into_iter().map(|(n, _)| n).collect();
@@ -316,7 +362,11 @@ mod tests {
         let e = context_tar(root, "app", "Dockerfile").unwrap_err();
         assert!(e.contains("\"src/link\" is a symlink"), "{e}");
         std::os::unix::fs::symlink("app", root.join("alias")).unwrap();
-        assert!(context_tar(root, "alias", "Dockerfile").unwrap_err().contains("not a folder"));
+        assert!(
+            context_tar(root, "alias", "Dockerfile")
+                .unwrap_err()
+                .contains("not a folder")
+        );
         let files = FolderFiles::new(root);
         assert_eq!(files.kind("alias/Dockerfile"), Some(FileKind::Other));
         assert_eq!(files.kind("app/Dockerfile"), Some(FileKind::File));

@@ -24,9 +24,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+pub use build::{BuildLimits, BuildQueue, KEPT_LOG_LINES, built_image, service_image};
 use clubhost_docker::{ContainerStatus, DockerError, Engine, ImageHealth};
 use clubhost_stack::{Condition, Stack};
-pub use build::{BuildLimits, BuildQueue, KEPT_LOG_LINES, built_image, service_image};
 pub use files::FolderFiles;
 pub use plan::{container_name, network_name, plan, stack_network_name, volume_name};
 pub use progress::{Progress, ProgressSink, WaitFor};
@@ -162,12 +162,8 @@ async fn deploy_inner(
     engine
         .ensure_gateway(req.gateway, req.gateway_subnet)
         .await?;
-    let networks = std::iter::once(network_name(slug)).chain(
-        stack
-            .networks
-            .iter()
-            .map(|n| stack_network_name(slug, n)),
-    );
+    let networks = std::iter::once(network_name(slug))
+        .chain(stack.networks.iter().map(|n| stack_network_name(slug, n)));
     for name in networks {
         let created = subnets::ensure_network(engine, req.subnets, slug, &name).await?;
         tell(Progress::Network { name, created });

@@ -112,10 +112,7 @@ impl Engine {
                 if let Some(aux) = info.aux.as_ref().and_then(|a| a.id.clone()) {
                     id = Some(aux);
                 }
-                let error = info
-                    .error_detail
-                    .as_ref()
-                    .and_then(|d| d.message.clone());
+                let error = info.error_detail.as_ref().and_then(|d| d.message.clone());
                 if let Some(e) = error {
                     return Err(DockerError::Build {
                         message: build_failure(&e, job.memory),
@@ -168,7 +165,9 @@ impl Engine {
         let label = format!("{LABEL_INSTANCE}={}", self.instance);
         let filters: HashMap<&str, Vec<&str>> =
             [("dangling", vec!["true"]), ("label", vec![label.as_str()])].into();
-        let opts = ListImagesOptionsBuilder::default().filters(&filters).build();
+        let opts = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
         let mut images = self
             .docker
             .list_images(Some(opts))
@@ -185,7 +184,12 @@ impl Engine {
                 break;
             }
             let opts = RemoveImageOptionsBuilder::default().force(false).build();
-            if self.docker.remove_image(&i.id, Some(opts), None).await.is_ok() {
+            if self
+                .docker
+                .remove_image(&i.id, Some(opts), None)
+                .await
+                .is_ok()
+            {
                 let size = i.size.max(0) as u64;
                 total -= size;
                 freed += size;

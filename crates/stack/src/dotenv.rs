@@ -186,6 +186,11 @@ mod tests {
         assert_eq!(parse("A=1\nB='open\n", &vars).unwrap_err().0, 2);
         assert_eq!(parse("A=1\n\n1BAD=x\n", &vars).unwrap_err().0, 3);
         assert_eq!(parse("A=\"x\" y\n", &vars).unwrap_err().0, 1);
-        assert!(parse("A=${B\n", &vars).unwrap_err().1.contains("never closed"));
+        assert!(
+            parse("A=${B\n", &vars)
+                .unwrap_err()
+                .1
+                .contains("never closed")
+        );
     }
 }

@@ -58,7 +58,11 @@ pub(crate) fn relative_bind(
     spec: &mut ServiceSpec,
 ) {
     if !target.starts_with('/') {
-        c.invalid(at, ip, format!("{target:?}: the container path must be absolute"));
+        c.invalid(
+            at,
+            ip,
+            format!("{target:?}: the container path must be absolute"),
+        );
         return;
     }
     c.project_file(at, ip, FileUse::Bind, source);
@@ -415,7 +419,11 @@ pub(crate) fn uses(
             (None, SecretKind::Config) => format!("/{name}"),
         };
         if target.split('/').any(|part| part == "..") {
-            c.invalid(item, &ip, format!("target {target:?} must not contain `..`"));
+            c.invalid(
+                item,
+                &ip,
+                format!("target {target:?} must not contain `..`"),
+            );
             continue;
         }
         let content = match &source {

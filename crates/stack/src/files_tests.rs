@@ -32,7 +32,12 @@ impl ProjectFiles for Mem {
             Some(FileKind::Other)
         } else if self.files.contains_key(path) {
             Some(FileKind::File)
-        } else if path == "." || self.files.keys().any(|k| k.starts_with(&format!("{path}/"))) {
+        } else if path == "."
+            || self
+                .files
+                .keys()
+                .any(|k| k.starts_with(&format!("{path}/")))
+        {
             Some(FileKind::Folder)
         } else {
             None
@@ -81,7 +86,10 @@ fn project() -> Mem {
         ("conf/site.conf", "listen 8080;"),
         ("public/index.html", "<h1>hi</h1>"),
         ("secrets/db.txt", "s3cret-db-pass"),
-        (".env", "# env\nexport MODE=from-env-file\nGREETING='hello ${NOPE}'\nURL=http://${HOST:-x}\n"),
+        (
+            ".env",
+            "# env\nexport MODE=from-env-file\nGREETING='hello ${NOPE}'\nURL=http://${HOST:-x}\n",
+        ),
     ])
 }
 
@@ -108,7 +116,11 @@ fn a_stack_with_its_files_loads_everything_the_deployer_needs() {
     // The env file first, the file's own `environment:` over it.
     assert_eq!(
         app.environment,
-        ["GREETING=hello ${NOPE}", "URL=http://x", "MODE=from-compose"]
+        [
+            "GREETING=hello ${NOPE}",
+            "URL=http://x",
+            "MODE=from-compose"
+        ]
     );
     assert_eq!(
         app.files,
@@ -131,24 +143,41 @@ fn a_stack_with_its_files_loads_everything_the_deployer_needs() {
     );
     // The writable folder is a project volume, mounted like any other.
     assert!(stack.volumes.contains(&"files-public".to_string()));
-    assert!(app.mounts.iter().any(|m| m.volume == "files-public" && m.target == "/srv/public"));
+    assert!(
+        app.mounts
+            .iter()
+            .any(|m| m.volume == "files-public" && m.target == "/srv/public")
+    );
     let s = &app.secrets;
     assert_eq!(s.len(), 2);
     assert_eq!(
         (s[0].target.as_str(), s[0].mode, s[0].content.as_slice()),
-        ("/run/secrets/db_password", 0o400, b"s3cret-db-pass".as_slice())
+        (
+            "/run/secrets/db_password",
+            0o400,
+            b"s3cret-db-pass".as_slice()
+        )
     );
     assert_eq!(
-        (s[1].target.as_str(), s[1].mode, s[1].uid, s[1].content.as_slice()),
-        ("/run/secrets/api", 0o440, Some(1000), b"key-abcdef-123".as_slice())
+        (
+            s[1].target.as_str(),
+            s[1].mode,
+            s[1].uid,
+            s[1].content.as_slice()
+        ),
+        (
+            "/run/secrets/api",
+            0o440,
+            Some(1000),
+            b"key-abcdef-123".as_slice()
+        )
     );
     // Secret values never appear in the stack as shown (serialized or debug-printed).
-    let shown = format!(
-        "{}{:?}",
-        serde_json::to_string(&stack).unwrap(),
-        stack
+    let shown = format!("{}{:?}", serde_json::to_string(&stack).unwrap(), stack);
+    assert!(
+        !shown.contains("s3cret-db-pass") && !shown.contains("key-abcdef-123"),
+        "{shown}"
     );
-    assert!(!shown.contains("s3cret-db-pass") && !shown.contains("key-abcdef-123"), "{shown}");
 }
 
 #[test]
@@ -175,20 +204,35 @@ fn missing_and_special_files_are_refused_with_their_line() {
     let text = err.to_string();
     assert!(text.contains("no Dockerfile"), "{text}");
     assert!(text.contains("symlink"), "{text}");
-    assert!(text.contains("\".env\" is not in the project's files"), "{text}");
+    assert!(
+        text.contains("\".env\" is not in the project's files"),
+        "{text}"
+    );
 }
 
 #[test]
 fn paths_out_of_the_project_are_refused_with_line_and_key() {
     for (src, line, path) in [
-        ("services:\n  a:\n    build: ../other\n", 3, "services.a.build"),
+        (
+            "services:\n  a:\n    build: ../other\n",
+            3,
+            "services.a.build",
+        ),
         (
             "services:\n  a:\n    build:\n      context: .\n      dockerfile: ../../Dockerfile\n",
             5,
             "services.a.build.dockerfile",
         ),
-        ("services:\n  a:\n    build: /srv/app\n", 3, "services.a.build"),
-        ("services:\n  a:\n    build: https://example.org/x.git\n", 3, "services.a.build"),
+        (
+            "services:\n  a:\n    build: /srv/app\n",
+            3,
+            "services.a.build",
+        ),
+        (
+            "services:\n  a:\n    build: https://example.org/x.git\n",
+            3,
+            "services.a.build",
+        ),
         (
             "services:\n  a:\n    image: x\n    env_file: app/../../.env\n",
             4,
@@ -197,7 +241,11 @@ fn paths_out_of_the_project_are_refused_with_line_and_key() {
     ] {
         let err = load_with_files(src, &Vars::new(), &Limits::default(), &project()).unwrap_err();
         let v = &err.violations[0];
-        assert_eq!((v.line, v.path.as_str(), v.kind), (line, path, ViolationKind::Policy), "{src}: {err}");
+        assert_eq!(
+            (v.line, v.path.as_str(), v.kind),
+            (line, path, ViolationKind::Policy),
+            "{src}: {err}"
+        );
     }
 }
 

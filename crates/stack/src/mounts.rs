@@ -177,15 +177,9 @@ fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut
                 mount(c, ctx, at, ip, &source, &target, opts, None, spec);
             }
         }
-        "bind" if super::files::is_relative(&source) => super::files::relative_bind(
-            c,
-            at,
-            ip,
-            &source,
-            &target,
-            opts.read_only,
-            spec,
-        ),
+        "bind" if super::files::is_relative(&source) => {
+            super::files::relative_bind(c, at, ip, &source, &target, opts.read_only, spec)
+        }
         "bind" => c.fail(
             at,
             &join(ip, "type"),

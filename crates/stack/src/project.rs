@@ -96,7 +96,10 @@ pub fn load_with_files(
                 f.line,
                 f.column,
                 &f.path,
-                format!("{:?} is not in the project's files; it must be {what}", f.file),
+                format!(
+                    "{:?} is not in the project's files; it must be {what}",
+                    f.file
+                ),
             ),
             Some(FileKind::Other) => fail(
                 f.line,
@@ -164,7 +167,12 @@ pub fn load_with_files(
             let text = match files.read(&file).map(String::from_utf8) {
                 Ok(Ok(t)) => t,
                 Ok(Err(_)) => {
-                    fail(r.line, r.column, &r.path, format!("{:?} is not UTF-8 text", r.file));
+                    fail(
+                        r.line,
+                        r.column,
+                        &r.path,
+                        format!("{:?} is not UTF-8 text", r.file),
+                    );
                     continue;
                 }
                 Err(e) => {
@@ -203,9 +211,12 @@ pub fn load_with_files(
                 match files.read(file) {
                     Ok(content) => s.content = content,
                     // Missing files were reported above with their line.
-                    Err(e) if files.kind(file).is_some() => {
-                        fail(0, 0, &format!("{:?}.{}", s.kind, s.name), format!("{file:?}: {e}"))
-                    }
+                    Err(e) if files.kind(file).is_some() => fail(
+                        0,
+                        0,
+                        &format!("{:?}.{}", s.kind, s.name),
+                        format!("{file:?}: {e}"),
+                    ),
                     Err(_) => {}
                 }
             }

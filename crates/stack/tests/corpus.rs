@@ -168,7 +168,11 @@ fn verdict(name: &str, text: &str) -> Result<bool, String> {
                 // With the project's files it loads.
                 let files = Present::from(&report);
                 let loaded = stack::load_with_files(text, &e.vars, &Limits::default(), &files);
-                ensure!(loaded.is_ok(), "{name}: with its files: {}", loaded.unwrap_err());
+                ensure!(
+                    loaded.is_ok(),
+                    "{name}: with its files: {}",
+                    loaded.unwrap_err()
+                );
             }
         }
         return Ok(true);
