@@ -83,7 +83,8 @@ fn refuse(rel: &str, what: &str) -> String {
 
 /// The tar of the build context `context` (relative to `root`), without what its
 /// `.dockerignore` excludes (the Dockerfile and `.dockerignore` are always sent, as Docker does).
-pub(crate) fn context_tar(root: &Path, context: &str, dockerfile: &str) -> Result<Vec<u8>, String> {
+/// Refuses symlinks and special files anywhere in it.
+pub fn context_tar(root: &Path, context: &str, dockerfile: &str) -> Result<Vec<u8>, String> {
     match kind_at(root, context) {
         Some(FileKind::Folder) => {}
         Some(_) => return Err(refuse(context, "not a folder")),

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 pub use build::{BuildLimits, BuildQueue, KEPT_LOG_LINES, built_image, service_image};
 use clubhost_docker::{ContainerStatus, DockerError, Engine, ImageHealth};
 use clubhost_stack::{Condition, Stack};
-pub use files::FolderFiles;
+pub use files::{FolderFiles, context_tar};
 pub use plan::{container_name, network_name, plan, stack_network_name, volume_name};
 pub use progress::{Progress, ProgressSink, WaitFor};
 pub use subnets::{SubnetError, Subnets};
