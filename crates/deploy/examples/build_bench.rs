@@ -39,6 +39,8 @@ async fn main() {
             .await
             .expect("build");
         println!("{:.3}", started.elapsed().as_secs_f64());
-        let _ = std::process::Command::new("docker").args(["rmi", &tag]).output();
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", &tag])
+            .output();
     }
 }

@@ -193,7 +193,9 @@ pub(crate) async fn build_services(
         });
     }
     if built {
-        match engine.prune_builds(req.build.cache_max).await {
+        // No build runs longer than the timeout: younger dangling images may be a running one's.
+        let spare = req.build.timeout + Duration::from_secs(60);
+        match engine.prune_builds(req.build.cache_max, spare).await {
             Ok(0) => {}
             Ok(freed) => tracing::info!(slug = req.slug, freed, "build cache pruned"),
             Err(e) => tracing::warn!(slug = req.slug, error = %e, "cannot prune the build cache"),

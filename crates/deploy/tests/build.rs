@@ -77,13 +77,17 @@ fn project(root: &Path, files: &[(&str, &str)]) {
     std::fs::copy(busybox, root.join("app/busybox")).unwrap();
 }
 
-/// One test's engine connection and the cleanup of what it made.
+/// One test's engine connection and the cleanup of what it made. The tests of this file run one
+/// at a time: a build's intermediate images are dangling until it ends, and another test's
+/// cleanup of *its* new dangling images must not take them.
 struct Scene {
     engine: Engine,
     slug: String,
     gateway: String,
     before: Vec<String>,
 }
+
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Scene {
     async fn new(slug: &str) -> Scene {
@@ -178,7 +182,7 @@ const DOCKERFILE: &str = r#"FROM scratch
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 ARG GREETING_ARG
-RUN mkdir -p /www /tmp && echo "built-$GREETING_ARG" > /www/built.txt
+RUN mkdir -p /www /tmp && echo "built-$GREETING_ARG" > /www/built.txt && ls /sys/class/net > /www/net.txt
 CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
 "#;
 
@@ -213,6 +217,7 @@ secrets:
 
 #[tokio::test]
 async fn a_project_folder_builds_and_deploys_with_its_files_env_and_secret() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     project(
         dir.path(),
@@ -244,6 +249,8 @@ async fn a_project_folder_builds_and_deploys_with_its_files_env_and_secret() {
         let addr = result.clone()?;
         assert_eq!(get(addr, "/index.html"), "<h1>from the project</h1>");
         assert_eq!(get(addr, "/built.txt"), "built-hello");
+        // `[build] network = false`: the build's steps had only the loopback interface.
+        assert_eq!(get(addr, "/net.txt"), "lo");
         assert_eq!(get(addr, "/env.txt"), "hi file-value a file-value");
         assert_eq!(get(addr, "/secret.txt"), "t0ken-value");
         assert!(get(addr, "/secret-mode.txt").starts_with("-r--------"));
@@ -288,6 +295,7 @@ async fn a_project_folder_builds_and_deploys_with_its_files_env_and_secret() {
 
 #[tokio::test]
 async fn a_build_past_its_memory_is_stopped_saying_so() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     project(
         dir.path(),
@@ -317,6 +325,7 @@ async fn a_build_past_its_memory_is_stopped_saying_so() {
 
 #[tokio::test]
 async fn a_build_past_its_timeout_is_stopped_and_leaves_no_build_container() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let marker = format!("clubhost-bt-sleep-{}", std::process::id());
     project(
@@ -360,6 +369,7 @@ async fn a_build_past_its_timeout_is_stopped_and_leaves_no_build_container() {
 
 #[tokio::test]
 async fn a_context_with_a_symlink_is_refused_before_anything_is_built() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     project(
         dir.path(),
@@ -397,4 +407,106 @@ async fn a_context_with_a_symlink_is_refused_before_anything_is_built() {
         e.contains("line 3") && e.contains("outside the project's files"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn builds_beyond_the_concurrency_wait_in_one_queue_across_projects() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    project(
+        dir.path(),
+        &[(
+            "app/Dockerfile",
+            "FROM scratch\nCOPY busybox /bin/busybox\nARG NONCE\nRUN [\"/bin/busybox\", \"sleep\", \"2\"]\n",
+        )],
+    );
+    let queue = Arc::new(BuildQueue::new(1));
+    let limits = BuildLimits {
+        queue: queue.clone(),
+        ..BuildLimits::default()
+    };
+    let (a, b) = (Scene::new("bt-qa").await, Scene::new("bt-qb").await);
+    let (sa, sb) = (Mutex::new(Vec::new()), Mutex::new(Vec::new()));
+    // No container to start: the stacks are one-shot services that fail after the build; only
+    // the builds' order matters here.
+    let stack = "services:\n  web:\n    build:\n      context: ./app\n      args: { NONCE: \"${NONCE}\" }\n";
+    let stack_a = stack.replace("${NONCE}", "a");
+    let stack_b = stack.replace("${NONCE}", "b");
+    let (ra, rb) = tokio::join!(
+        a.deploy(&stack_a, dir.path(), 1, &limits, &sa),
+        b.deploy(&stack_b, dir.path(), 1, &limits, &sb)
+    );
+    a.clean().await;
+    b.clean().await;
+    let built = |s: &Mutex<Vec<Progress>>| {
+        s.lock()
+            .unwrap()
+            .iter()
+            .any(|p| matches!(p, Progress::Built { .. }))
+    };
+    assert!(built(&sa) && built(&sb), "{ra:?} {rb:?}");
+    let queued: Vec<Progress> = [sa, sb]
+        .into_iter()
+        .flat_map(|s| s.into_inner().unwrap())
+        .filter(|p| matches!(p, Progress::BuildQueued { .. }))
+        .collect();
+    assert_eq!(
+        queued,
+        [Progress::BuildQueued {
+            service: "web".into(),
+            position: 1
+        }]
+    );
+}
+
+#[tokio::test]
+async fn earlier_builds_of_a_tag_are_pruned_past_cache_max() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path(), &[]);
+    let scene = Scene::new("bt-prune").await;
+    let tag = "clubhost/bt-prune/web:1";
+    let mut ids = Vec::new();
+    for content in ["first", "second"] {
+        std::fs::write(
+            dir.path().join("app/Dockerfile"),
+            format!("FROM scratch\nCOPY busybox /bin/busybox\nLABEL content={content}\n"),
+        )
+        .unwrap();
+        let args = Default::default();
+        let job = clubhost_docker::BuildJob {
+            tag,
+            project: "bt-prune",
+            dockerfile: "Dockerfile",
+            args: &args,
+            target: None,
+            memory: 256 << 20,
+            cpus: 1.0,
+            network: false,
+            timeout: Duration::from_secs(60),
+        };
+        let context = deploy::context_tar(&dir.path().join("app"), ".", "Dockerfile").unwrap();
+        ids.push(
+            scene
+                .engine
+                .build_image(&job, context, &mut |_| {})
+                .await
+                .unwrap(),
+        );
+    }
+    // The first build's image lost its tag: a dangling image of this instance.
+    let exists = |id: &str| {
+        !docker(&["images", "-q", "--no-trunc", "-a"])
+            .lines()
+            .all(|l| l != id)
+    };
+    assert!(exists(&ids[0]), "{ids:?}");
+    // Under the cap nothing goes; past it, the dangling one does (the tagged one stays).
+    let spare = Duration::ZERO;
+    assert_eq!(scene.engine.prune_builds(u64::MAX, spare).await.unwrap(), 0);
+    assert!(exists(&ids[0]));
+    let freed = scene.engine.prune_builds(0, spare).await.unwrap();
+    let (first_gone, second_kept) = (!exists(&ids[0]), exists(&ids[1]));
+    scene.clean().await;
+    assert!(first_gone && second_kept && freed > 0, "freed {freed}");
 }

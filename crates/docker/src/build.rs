@@ -160,8 +160,10 @@ impl Engine {
 
     /// Keeps build leftovers under `max` bytes: this instance's dangling images (earlier builds
     /// of a tag) oldest first, then the engine's unused build cache (`POST /build/prune`, the
-    /// `docker builder prune` of BuildKit). Returns the bytes freed.
-    pub async fn prune_builds(&self, max: u64) -> Result<u64> {
+    /// `docker builder prune` of BuildKit). Images younger than `spare` are kept: a build still
+    /// running has dangling intermediate images (with our labels, after its `LABEL` steps) until
+    /// it tags its result. Returns the bytes freed.
+    pub async fn prune_builds(&self, max: u64, spare: Duration) -> Result<u64> {
         let label = format!("{LABEL_INSTANCE}={}", self.instance);
         let filters: HashMap<&str, Vec<&str>> =
             [("dangling", vec!["true"]), ("label", vec![label.as_str()])].into();
@@ -179,9 +181,16 @@ impl Engine {
             return Ok(0);
         }
         images.sort_by_key(|i| i.created);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let spare_from = now - spare.as_secs() as i64;
         for i in images {
             if total <= max {
                 break;
+            }
+            if i.created > spare_from {
+                continue;
             }
             let opts = RemoveImageOptionsBuilder::default().force(false).build();
             if self
