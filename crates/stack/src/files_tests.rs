@@ -270,3 +270,13 @@ fn normalize_keeps_paths_inside() {
     assert_eq!(normalize("./"), ".");
     assert_eq!(normalize("../../x"), "x");
 }
+
+#[test]
+fn secret_variables_in_build_args_are_masked_when_shown() {
+    let mut vars = vars();
+    vars.set("VERSION", "hunter2-secret", true);
+    let r = check(STACK, &vars, &Limits::default()).redacted(&vars);
+    let shown = serde_json::to_string(&r).unwrap();
+    assert!(!shown.contains("hunter2-secret"), "{shown}");
+    assert!(shown.contains(MASK), "{shown}");
+}

@@ -598,6 +598,11 @@ impl Stack {
             if let Some(h) = &mut s.healthcheck {
                 h.test = rl(&h.test);
             }
+            if let Some(b) = &mut s.build {
+                for v in b.args.values_mut() {
+                    *v = r(v);
+                }
+            }
         }
         out
     }
