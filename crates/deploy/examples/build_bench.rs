@@ -31,9 +31,12 @@ async fn main() {
             cpus: limits.cpus,
             network: limits.network,
             timeout: limits.timeout,
+            labelled: true,
         };
         let started = Instant::now();
-        let context = context_tar(std::path::Path::new(&dir), ".", "Dockerfile").expect("context");
+        let tail = engine.label_line("build-bench");
+        let context = context_tar(std::path::Path::new(&dir), ".", "Dockerfile", Some(&tail))
+            .expect("context");
         engine
             .build_image(&job, context, &mut |_| {})
             .await

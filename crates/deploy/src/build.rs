@@ -119,8 +119,13 @@ pub(crate) async fn build_services(
                 String::new(),
             ));
         };
-        let context = super::files::context_tar(root, &build.context, &build.dockerfile)
-            .map_err(|m| fail(m, String::new()))?;
+        // The labels as one line at the end of the Dockerfile: one build step instead of one per
+        // label. With a `target:` the last stage may not be the one built: the builder adds them.
+        let labelled = build.target.is_none();
+        let tail = labelled.then(|| engine.label_line(req.slug));
+        let context =
+            super::files::context_tar(root, &build.context, &build.dockerfile, tail.as_deref())
+                .map_err(|m| fail(m, String::new()))?;
         let image = built_image(req.slug, &svc.name, req.deployment);
         let queue = &req.build.queue;
         let _slot = match queue.slots.try_acquire() {
@@ -150,6 +155,7 @@ pub(crate) async fn build_services(
             cpus: req.build.cpus,
             network: req.build.network,
             timeout: req.build.timeout,
+            labelled,
         };
         let mut last: VecDeque<String> = VecDeque::with_capacity(KEPT_LOG_LINES);
         let mut lines = 0;

@@ -83,8 +83,15 @@ fn refuse(rel: &str, what: &str) -> String {
 
 /// The tar of the build context `context` (relative to `root`), without what its
 /// `.dockerignore` excludes (the Dockerfile and `.dockerignore` are always sent, as Docker does).
-/// Refuses symlinks and special files anywhere in it.
-pub fn context_tar(root: &Path, context: &str, dockerfile: &str) -> Result<Vec<u8>, String> {
+/// Refuses symlinks and special files anywhere in it. `tail` is appended to the Dockerfile (the
+/// deployer's one `LABEL` line: one build step where the builder's `labels` option makes one per
+/// label).
+pub fn context_tar(
+    root: &Path,
+    context: &str,
+    dockerfile: &str,
+    tail: Option<&str>,
+) -> Result<Vec<u8>, String> {
     match kind_at(root, context) {
         Some(FileKind::Folder) => {}
         Some(_) => return Err(refuse(context, "not a folder")),
@@ -99,9 +106,28 @@ pub fn context_tar(root: &Path, context: &str, dockerfile: &str) -> Result<Vec<u
         .map(|t| DockerIgnore::parse(&t))
         .unwrap_or_default();
     let mut tar = tar::Builder::new(Vec::new());
-    let keep = |rel: &str| rel == dockerfile || rel == ".dockerignore" || !ignore.excludes(rel);
+    let keep = |rel: &str| {
+        if rel == dockerfile {
+            tail.is_none()
+        } else {
+            rel == ".dockerignore" || !ignore.excludes(rel)
+        }
+    };
     add_folder(&mut tar, &dir, "", "", &keep, None)
         .map_err(|e| format!("build context {context:?}: {e}"))?;
+    if let Some(tail) = tail {
+        let path = format!("{context}/{dockerfile}");
+        if kind_at(root, &path) != Some(FileKind::File) {
+            return Err(format!(
+                "the build context {context:?} has no Dockerfile {dockerfile:?}"
+            ));
+        }
+        let file = dir.join(dockerfile);
+        let meta = std::fs::metadata(&file).map_err(|e| e.to_string())?;
+        let mut text = std::fs::read(&file).map_err(|e| e.to_string())?;
+        text.extend_from_slice(format!("\n{tail}\n").as_bytes());
+        append(&mut tar, dockerfile, &text, mode(&meta, None), None)?;
+    }
     tar.into_inner().map_err(|e| e.to_string())
 }
 
@@ -324,6 +350,7 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn names(tar: &[u8]) -> Vec<(String, u32)> {
         let mut a = tar::Archive::new(tar);
@@ -355,16 +382,27 @@ mod tests {
         )
         .unwrap();
         std::fs::write(root.join("outside.txt"), "x").unwrap();
-        let tar = context_tar(root, "app", "Dockerfile").unwrap();
+        let tar = context_tar(root, "app", "Dockerfile", None).unwrap();
         let got: Vec<String> = names(&tar).into_iter().map(|(n, _)| n).collect();
         assert_eq!(got, [".dockerignore", "Dockerfile", "src/", "src/main.c"]);
+        // With a tail, the Dockerfile is sent with it appended.
+        let tar = context_tar(root, "app", "Dockerfile", Some("LABEL a=b")).unwrap();
+        let mut a = tar::Archive::new(tar.as_slice());
+        let mut docker = String::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_str() == Some("Dockerfile") {
+                e.read_to_string(&mut docker).unwrap();
+            }
+        }
+        assert_eq!(docker, "FROM scratch\n\nLABEL a=b\n");
         // A symlink, even to a file inside, is refused; so is a context that is one.
         std::os::unix::fs::symlink("../outside.txt", root.join("app/src/link")).unwrap();
-        let e = context_tar(root, "app", "Dockerfile").unwrap_err();
+        let e = context_tar(root, "app", "Dockerfile", None).unwrap_err();
         assert!(e.contains("\"src/link\" is a symlink"), "{e}");
         std::os::unix::fs::symlink("app", root.join("alias")).unwrap();
         assert!(
-            context_tar(root, "alias", "Dockerfile")
+            context_tar(root, "alias", "Dockerfile", None)
                 .unwrap_err()
                 .contains("not a folder")
         );

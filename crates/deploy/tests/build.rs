@@ -484,8 +484,10 @@ async fn earlier_builds_of_a_tag_are_pruned_past_cache_max() {
             cpus: 1.0,
             network: false,
             timeout: Duration::from_secs(60),
+            labelled: false,
         };
-        let context = deploy::context_tar(&dir.path().join("app"), ".", "Dockerfile").unwrap();
+        let context =
+            deploy::context_tar(&dir.path().join("app"), ".", "Dockerfile", None).unwrap();
         ids.push(
             scene
                 .engine

@@ -42,6 +42,9 @@ pub struct BuildJob<'a> {
     pub network: bool,
     /// How long the whole build may take.
     pub timeout: Duration,
+    /// Whether the Dockerfile already ends with [`Engine::label_line`] (one build step);
+    /// otherwise the builder's `labels` option adds them (a step per label).
+    pub labelled: bool,
 }
 
 /// Why the classic builder says a step's command exited 137: the kernel killed it, which under a
@@ -49,6 +52,15 @@ pub struct BuildJob<'a> {
 const KILLED: &str = "non-zero code: 137";
 
 impl Engine {
+    /// The `LABEL` line that gives a built image this instance's labels for `project`, for the
+    /// end of its Dockerfile.
+    pub fn label_line(&self, project: &str) -> String {
+        format!(
+            "LABEL {LABEL_MANAGED}=\"true\" {LABEL_INSTANCE}={:?} {LABEL_PROJECT}={:?}",
+            self.instance, project
+        )
+    }
+
     /// Builds `job` from `context` (a tar of the build context), telling each line of the build's
     /// log to `log`. Returns the image id. A step that runs out of memory, a build past its
     /// timeout and a failed step are [`DockerError::Build`] errors that say which.
@@ -82,8 +94,10 @@ impl Engine {
             .memswap(memory)
             .cpuperiod(period)
             .cpuquota(quota)
-            .buildargs(&args)
-            .labels(&labels);
+            .buildargs(&args);
+        if !job.labelled {
+            opts = opts.labels(&labels);
+        }
         if let Some(t) = job.target {
             opts = opts.target(t);
         }
