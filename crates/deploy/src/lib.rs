@@ -228,7 +228,20 @@ async fn deploy_inner(
             }
         })?;
         if let Some(tar) = tar {
-            engine.upload_files(&id, tar).await?;
+            engine
+                .upload_files(&id, tar)
+                .await
+                .map_err(|e| match svc.read_only {
+                    // The engine refuses to write into a read-only root filesystem.
+                    true => DeployError::Service {
+                        service: svc.name.clone(),
+                        message: format!(
+                            "has `read_only: true`, so its root filesystem cannot receive the \
+                         project's files or secrets: drop `read_only` ({e})"
+                        ),
+                    },
+                    false => e.into(),
+                })?;
         }
         engine.start_container(&id).await?;
         tell(Progress::ContainerStarted {
