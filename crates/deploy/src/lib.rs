@@ -14,6 +14,8 @@
 //! table; it returns results and the caller records them. While it works it reports its steps
 //! ([`progress`]) to the sink the caller passes, as plain data.
 
+mod build;
+mod files;
 mod plan;
 pub(crate) mod progress;
 mod subnets;
@@ -22,8 +24,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+pub use build::{BuildLimits, BuildQueue, KEPT_LOG_LINES, built_image, service_image};
 use clubhost_docker::{ContainerStatus, DockerError, Engine, ImageHealth};
 use clubhost_stack::{Condition, Stack};
+pub use files::{FolderFiles, context_tar};
 pub use plan::{container_name, network_name, plan, stack_network_name, volume_name};
 pub use progress::{Progress, ProgressSink, WaitFor};
 pub use subnets::{SubnetError, Subnets};
@@ -42,6 +46,17 @@ pub enum DeployError {
         service: String,
         /// What went wrong, with the container's last log lines when there are any.
         message: String,
+    },
+    /// A service's image could not be built (a failed step, out of memory, past the timeout,
+    /// a context that is not plain files); `log` is the build log's last lines.
+    #[error("service {service}: {message}{}", if log.is_empty() { String::new() } else { format!("\nlast lines of the build log:\n{log}") })]
+    Build {
+        /// Name of the service in the stack file.
+        service: String,
+        /// What went wrong.
+        message: String,
+        /// The last lines ([`KEPT_LOG_LINES`]) of the build's log.
+        log: String,
     },
     /// A network's subnet could not be had (the pool is full, or the allocator failed).
     #[error("network {network}: {source}")]
@@ -75,8 +90,11 @@ pub struct DeployRequest<'a> {
     pub progress: ProgressSink<'a>,
     /// The project's files at the revision being deployed (a folder under the data dir), where
     /// build contexts, relative binds, env files and file secrets are read from, and nowhere
-    /// else. `None` for a project submitted as a compose file alone.
+    /// else. `None` for a project submitted as a compose file alone. Paths in the stack are
+    /// relative to it: it is the stack file's folder.
     pub files: Option<&'a std::path::Path>,
+    /// Limits and slots for the images of `build:` services.
+    pub build: &'a BuildLimits,
 }
 
 /// Deploys a stack. On success returns the exposed service's address on the gateway. On failure
@@ -117,39 +135,40 @@ async fn deploy_inner(
     req: &DeployRequest<'_>,
     created_volumes: &mut Vec<String>,
 ) -> Result<SocketAddr, DeployError> {
-    let deadline = Instant::now() + req.timeout;
     let slug = req.slug;
     let tell = req.progress;
-    // Images first: a missing image fails the deploy before anything is created.
-    for svc in &req.stack.services {
-        engine
-            .prepare_image(&svc.image, svc.pull_policy, svc.platform.as_deref())
-            .await
-            .map_err(|e| DeployError::Service {
-                service: svc.name.clone(),
-                message: e.to_string(),
-            })?;
+    // Builds first (the build time is not the deploy's: the deadline starts after them), then
+    // images: a missing image fails the deploy before anything is created.
+    build::build_services(engine, req).await?;
+    let deadline = Instant::now() + req.timeout;
+    let stack = &build::with_built_images(req.stack, slug, req.deployment);
+    for svc in &stack.services {
+        if svc.build.is_none() {
+            engine
+                .prepare_image(&svc.image, svc.pull_policy, svc.platform.as_deref())
+                .await
+                .map_err(|e| DeployError::Service {
+                    service: svc.name.clone(),
+                    message: e.to_string(),
+                })?;
+        }
         tell(Progress::ImageReady {
             service: svc.name.clone(),
             image: svc.image.clone(),
         });
     }
-    check_health_sources(engine, req.stack).await?;
+    check_health_sources(engine, stack).await?;
     // The gateway is shared and long-lived, but someone may have removed it since start-up.
     engine
         .ensure_gateway(req.gateway, req.gateway_subnet)
         .await?;
-    let networks = std::iter::once(network_name(slug)).chain(
-        req.stack
-            .networks
-            .iter()
-            .map(|n| stack_network_name(slug, n)),
-    );
+    let networks = std::iter::once(network_name(slug))
+        .chain(stack.networks.iter().map(|n| stack_network_name(slug, n)));
     for name in networks {
         let created = subnets::ensure_network(engine, req.subnets, slug, &name).await?;
         tell(Progress::Network { name, created });
     }
-    for v in &req.stack.volumes {
+    for v in &stack.volumes {
         let name = volume_name(slug, v);
         let created = engine.ensure_volume(&name, slug).await?;
         if created {
@@ -166,11 +185,10 @@ async fn deploy_inner(
     };
 
     let mut ids: HashMap<&str, String> = HashMap::new();
-    for (svc, plan) in
-        req.stack
-            .services
-            .iter()
-            .zip(plan(slug, req.stack, req.deployment, req.gateway))
+    for (svc, plan) in stack
+        .services
+        .iter()
+        .zip(plan(slug, stack, req.deployment, req.gateway))
     {
         // depends_on: the dependencies were started earlier (start order); wait for each to
         // reach its condition.
@@ -200,13 +218,38 @@ async fn deploy_inner(
             container,
         });
         ids.insert(svc.name.as_str(), id.clone());
+        // The project's files and secrets go into the created container before it starts; a
+        // project volume gets the files only when this deploy created it (seeded once).
+        let seed = |v: &str| created_volumes.contains(&volume_name(slug, v));
+        let tar = files::container_tar(req.files, svc, &seed).map_err(|message| {
+            DeployError::Service {
+                service: svc.name.clone(),
+                message,
+            }
+        })?;
+        if let Some(tar) = tar {
+            engine
+                .upload_files(&id, tar)
+                .await
+                .map_err(|e| match svc.read_only {
+                    // The engine refuses to write into a read-only root filesystem.
+                    true => DeployError::Service {
+                        service: svc.name.clone(),
+                        message: format!(
+                            "has `read_only: true`, so its root filesystem cannot receive the \
+                         project's files or secrets: drop `read_only` ({e})"
+                        ),
+                    },
+                    false => e.into(),
+                })?;
+        }
         engine.start_container(&id).await?;
         tell(Progress::ContainerStarted {
             service: svc.name.clone(),
         });
     }
 
-    let exposed = &req.stack.expose;
+    let exposed = &stack.expose;
     let id = &ids[exposed.service.as_str()];
     waiting(&exposed.service, WaitFor::Ready, None);
     wait_ready(engine, &exposed.service, id, deadline).await?;

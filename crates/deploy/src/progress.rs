@@ -39,6 +39,34 @@ pub enum Progress {
         /// Why it was deployed, as the audit log gets it.
         why: String,
     },
+    /// A service's build waits for a free build slot (`position` 1: next).
+    BuildQueued {
+        /// Stack service being built.
+        service: String,
+        /// Place in the server's build queue, from 1.
+        position: usize,
+    },
+    /// A service's image build started.
+    Building {
+        /// Stack service being built.
+        service: String,
+        /// The tag it gets.
+        image: String,
+    },
+    /// One line of a build's log.
+    BuildLog {
+        /// Stack service being built.
+        service: String,
+        /// The line, as the builder printed it.
+        line: String,
+    },
+    /// A service's image was built.
+    Built {
+        /// Stack service built.
+        service: String,
+        /// The tag it got.
+        image: String,
+    },
     /// A service's image is present locally.
     ImageReady {
         /// Stack service the image is for.
@@ -120,6 +148,13 @@ impl fmt::Display for Progress {
             Progress::Started { deployment, why } => {
                 write!(f, "deploy #{deployment} started ({why})")
             }
+            Progress::BuildQueued { service, position } => write!(
+                f,
+                "build of {service} waits for a build slot (position {position} in the queue)"
+            ),
+            Progress::Building { service, image } => write!(f, "building {image} for {service}"),
+            Progress::BuildLog { service, line } => write!(f, "{service} build | {line}"),
+            Progress::Built { service, image } => write!(f, "built {image} for {service}"),
             Progress::ImageReady { service, image } => {
                 write!(f, "image {image} ready for {service}")
             }

@@ -18,11 +18,13 @@ use bollard::models::HealthStatusEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures_util::StreamExt;
 
+mod build;
 mod create;
 mod images;
 mod stats;
 mod storage;
 
+pub use build::BuildJob;
 pub use create::{ContainerPlan, PlannedMount};
 pub use images::ImageHealth;
 pub use stats::ContainerUsage;
@@ -87,6 +89,12 @@ pub enum DockerError {
     /// The object exists but lacks our `clubhost.managed`/`clubhost.instance` labels; the string
     /// names it. Guards the architecture invariant above.
     NotOurs(String),
+    /// An image build failed, ran out of memory or time; the message says which.
+    #[error("{message}")]
+    Build {
+        /// What happened, for the member.
+        message: String,
+    },
     /// Docker refused the subnet: another network on the engine overlaps it (one made since the
     /// subnet was chosen, by another clubhost on this engine or by hand).
     #[error("Docker refused subnet {subnet} for network {network}: it overlaps another network")]

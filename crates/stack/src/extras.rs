@@ -271,7 +271,7 @@ fn pull_policy(c: &mut Checker, knode: &Node, v: &Node, p: &str) -> Option<PullP
                 knode,
                 p,
                 "needs the project's files: `pull_policy: build` builds the image from the \
-                 project's folder, which clubhost cannot receive yet",
+                 project's folder (with `build:`); submit the project with its files",
             );
             return None;
         }

@@ -14,6 +14,7 @@
 
 mod checker;
 mod context;
+mod dotenv;
 mod extras;
 mod files;
 mod interpolate;
@@ -22,6 +23,7 @@ mod limits;
 mod mounts;
 mod policy;
 mod ports;
+mod project;
 mod select;
 mod service;
 pub mod templates;
@@ -39,6 +41,7 @@ pub use interpolate::{
     Interpolated, MASK, MIN_MASKED, Var, Vars, interpolate, mask, valid_name as valid_var_name,
 };
 pub use limits::{Limits, ResourceLimits, parse_bytes};
+pub use project::{FileKind, ProjectFiles, load_with_files, normalize};
 pub use words::parse_duration;
 
 /// What is wrong with one place in a stack file.
@@ -149,8 +152,8 @@ impl Report {
         self.is_ok() && self.needs_files.is_empty()
     }
 
-    /// The report as submit and deploy must see it: needing the project's files is a refusal
-    /// (with those reasons) until projects can bring their files.
+    /// The report as submit and deploy must see it for a stack submitted without its files:
+    /// needing the project's files is a refusal (with those reasons).
     pub fn requiring_files(mut self) -> Report {
         if !self.needs_files.is_empty() {
             self.violations.extend(self.needs_files.iter().cloned());
@@ -328,6 +331,112 @@ pub struct ServiceSpec {
     pub(crate) profiles: Vec<String>,
     /// `init:`; `Some(false)` asks for no init process in the container.
     pub init: Option<bool>,
+    /// `build:`: the image is built from the project's files (and tagged by the deployer, never
+    /// with a name the member chose).
+    pub build: Option<Build>,
+    /// Relative binds: the project's files copied into the container (never a host path).
+    pub files: Vec<FileMount>,
+    /// `secrets:` and `configs:`: files only this service's container sees.
+    pub secrets: Vec<SecretFile>,
+    /// `env_file:` entries, read by [`load_with_files`] into `environment`.
+    #[serde(skip)]
+    pub(crate) env_files: Vec<EnvFileRef>,
+}
+
+/// How a service's image is built from the project's files (`build:`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Build {
+    /// The context folder, relative to the stack file's folder ([`normalize`]d: `.` is the
+    /// folder itself); a context never reaches outside the project's files.
+    pub context: String,
+    /// The Dockerfile, relative to the context (`Dockerfile` unless named), inside it.
+    pub dockerfile: String,
+    /// `args:` (build arguments), after interpolation.
+    pub args: BTreeMap<String, String>,
+    /// `target:`: the stage of a multi-stage Dockerfile to build.
+    pub target: Option<String>,
+}
+
+/// One of the project's files or folders delivered into a service's container (a relative bind
+/// such as `./conf/site.conf:/etc/site.conf:ro`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileMount {
+    /// Relative to the stack file's folder, [`normalize`]d.
+    pub source: String,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// `:ro` / `read_only: true`.
+    pub read_only: bool,
+    /// Whether the source is a folder (known once [`load_with_files`] looked at it).
+    pub folder: bool,
+    /// A writable folder becomes this stack volume (one of [`Stack::volumes`]), seeded with the
+    /// files when it is first created; `None`: copied into each new container.
+    pub volume: Option<String>,
+}
+
+/// A secret or config delivered as a file into one service's container.
+#[derive(Clone, Serialize, PartialEq, Eq)]
+pub struct SecretFile {
+    /// Its name under the top-level `secrets:`/`configs:`.
+    pub name: String,
+    /// Whether it is a secret (at `/run/secrets/<name>` by default) or a config.
+    pub kind: SecretKind,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// File mode (0o400 unless the file asks for another).
+    pub mode: u32,
+    /// Owner; root when `None`.
+    pub uid: Option<u32>,
+    /// Group; root when `None`.
+    pub gid: Option<u32>,
+    /// Where the value comes from.
+    pub source: SecretSource,
+    /// The value: filled from a project variable by the check, from a file by
+    /// [`load_with_files`]. Never serialized or printed.
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for SecretFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretFile")
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("source", &self.source)
+            .field("content", &format_args!("({} bytes)", self.content.len()))
+            .finish()
+    }
+}
+
+/// Top-level `secrets:` or `configs:`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKind {
+    /// `secrets:`.
+    Secret,
+    /// `configs:`.
+    Config,
+}
+
+/// Where a secret's or config's value comes from.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// `file:`, relative to the stack file's folder ([`normalize`]d).
+    File(String),
+    /// `environment:`: a project variable (secret or not) of that name.
+    Variable(String),
+}
+
+/// One `env_file:` entry, resolved by [`load_with_files`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EnvFileRef {
+    pub(crate) file: String,
+    pub(crate) required: bool,
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) path: String,
 }
 
 /// A service's logs, kept on this server.
@@ -489,6 +598,11 @@ impl Stack {
             if let Some(h) = &mut s.healthcheck {
                 h.test = rl(&h.test);
             }
+            if let Some(b) = &mut s.build {
+                for v in b.args.values_mut() {
+                    *v = r(v);
+                }
+            }
         }
         out
     }
@@ -510,8 +624,9 @@ pub fn check(source: &str, vars: &Vars, limits: &Limits) -> Report {
     checker::run(source, vars, limits, top::stack)
 }
 
-/// Checks and normalizes for submit and deploy; every violation becomes part of the error, and so
-/// does every need for the project's files (see [`Report::requiring_files`]).
+/// Checks and normalizes for submit and deploy of a stack that came without the project's files;
+/// every violation becomes part of the error, and so does every need for the project's files
+/// (see [`Report::requiring_files`]). With the files, [`load_with_files`].
 pub fn load(source: &str, vars: &Vars, limits: &Limits) -> Result<Stack, StackError> {
     let report = check(source, vars, limits).requiring_files();
     match report.stack {
@@ -529,6 +644,8 @@ pub fn parse(source: &str) -> Result<Stack, StackError> {
 
 #[cfg(test)]
 mod accept_tests;
+#[cfg(test)]
+mod files_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]

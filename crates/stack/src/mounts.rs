@@ -38,7 +38,8 @@ pub(crate) fn volumes(c: &mut Checker, ctx: &Context, v: &Node, p: &str, spec: &
             }
         };
         if super::files::is_relative(source) {
-            super::files::relative_bind(c, item, &ip, source, target);
+            let read_only = mode.is_some_and(|m| m.split(',').any(|m| m == "ro"));
+            super::files::relative_bind(c, item, &ip, source, target, read_only, spec);
             continue;
         }
         if policy::is_host_path(source) {
@@ -177,7 +178,7 @@ fn long_volume(c: &mut Checker, ctx: &Context, item: &Node, ip: &str, spec: &mut
             }
         }
         "bind" if super::files::is_relative(&source) => {
-            super::files::relative_bind(c, at, ip, &source, &target)
+            super::files::relative_bind(c, at, ip, &source, &target, opts.read_only, spec)
         }
         "bind" => c.fail(
             at,

@@ -104,9 +104,11 @@ pub(crate) fn host_path(source: &str, target: &str) -> String {
     }
     if looks_like_file(target) || looks_like_file(source) {
         return format!(
-            "{bind}. A named volume starts empty, so it cannot deliver the file {:?}: build an \
-             image that contains it (`FROM <image>` + `COPY`), or configure the app through \
-             `environment:` if it supports that",
+            "{bind}. A named volume starts empty, so it cannot deliver the file {:?}: put the \
+             file in the project's folder and mount it from there (`./{}:{target}:ro`, copied \
+             in when the project comes with its files), build an image that contains it \
+             (`FROM <image>` + `COPY`), or configure the app through `environment:`",
+            last_part(target),
             last_part(target)
         );
     }

@@ -9,7 +9,7 @@ use super::context::Context;
 use super::limits::{ResourceLimits, parse_bytes};
 use super::policy;
 use super::yaml::{Node, Value};
-use super::{RestartPolicy, ServiceSpec, ViolationKind};
+use super::{RestartPolicy, SecretKind, ServiceSpec, ViolationKind};
 
 const SUPPORTED: &[&str] = &[
     "image",
@@ -118,6 +118,10 @@ pub(crate) fn service(
         pull_policy: None,
         profiles: Vec::new(),
         init: None,
+        build: None,
+        files: Vec::new(),
+        secrets: Vec::new(),
+        env_files: Vec::new(),
     };
     let mut req = Requests::default();
     let mut image_seen = false;
@@ -227,9 +231,9 @@ pub(crate) fn service(
             "extends" => {}
             // After the loop: the message depends on whether `image:` is given too.
             "build" => build = Some((knode, v, p)),
-            "env_file" => super::files::env_file(c, knode, v, &p),
-            "secrets" => super::files::uses(c, "secrets", ctx.secrets, v, &p),
-            "configs" => super::files::uses(c, "configs", ctx.configs, v, &p),
+            "env_file" => spec.env_files = super::files::env_file(c, knode, v, &p),
+            "secrets" => super::files::uses(c, SecretKind::Secret, ctx.secrets, v, &p, &mut spec),
+            "configs" => super::files::uses(c, SecretKind::Config, ctx.configs, v, &p, &mut spec),
             "ports" => super::ports::ports(c, knode, v, &p, &mut spec),
             "cap_drop" => spec.cap_drop = c.list(v, &p).unwrap_or_default(),
             // Accepted only in their harmless forms; the dangerous ones never get here.
@@ -266,7 +270,7 @@ pub(crate) fn service(
             .any(|(k, _)| matches!(k.as_str(), Some("build" | "extends")))
     });
     if let Some((knode, v, p)) = build {
-        super::files::build(c, knode, v, &p, &spec);
+        spec.build = super::files::build(c, knode, v, &p, &spec);
     }
     if !image_seen && !has_build {
         c.invalid(key, &path, "`image` is required");

@@ -4,7 +4,7 @@
 //! Each corpus file starts with a header of comment lines:
 //! - `# expect: ok`: loads with no violation and needs none of the project's files;
 //! - `# expect: needs-files <words>`: passes the check, but needs the project's files (a
-//!   reason containing <words>), so submit refuses it until projects can bring files;
+//!   reason containing <words>): refused without them, loaded with them (`load_with_files`);
 //! - `# expect: policy <words>`: refused, with a policy violation containing <words>;
 //! - `# expect: refused <words>`: refused, with a violation of any kind containing <words>;
 //! - `# also: <words>`: another reason the file is refused (one line each);
@@ -78,6 +78,54 @@ fn header(name: &str, text: &str) -> Expect {
     e
 }
 
+/// The project's files a report names, all present: build contexts (with their Dockerfile) as
+/// folders, env files and secrets as empty files, binds as files when they look like one.
+struct Present {
+    folders: Vec<String>,
+    files: Vec<String>,
+}
+
+impl Present {
+    fn from(report: &Report) -> Present {
+        let mut p = Present {
+            folders: Vec::new(),
+            files: Vec::new(),
+        };
+        for f in &report.project_files {
+            let path = stack::normalize(&f.file);
+            match &f.usage {
+                stack::FileUse::BuildContext { dockerfile } => {
+                    let d = dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
+                    p.files.push(stack::normalize(&format!("{path}/{d}")));
+                    p.folders.push(path);
+                }
+                stack::FileUse::Bind
+                    if path == "." || !path.rsplit('/').next().unwrap().contains('.') =>
+                {
+                    p.folders.push(path)
+                }
+                _ => p.files.push(path),
+            }
+        }
+        p
+    }
+}
+
+impl stack::ProjectFiles for Present {
+    fn kind(&self, path: &str) -> Option<stack::FileKind> {
+        if self.files.iter().any(|f| f == path) {
+            Some(stack::FileKind::File)
+        } else if self.folders.iter().any(|f| f == path) {
+            Some(stack::FileKind::Folder)
+        } else {
+            None
+        }
+    }
+    fn read(&self, _: &str) -> Result<Vec<u8>, String> {
+        Ok(Vec::new())
+    }
+}
+
 /// Checks one file against its header; returns whether it was accepted, or what is wrong.
 fn verdict(name: &str, text: &str) -> Result<bool, String> {
     macro_rules! ensure {
@@ -107,15 +155,25 @@ fn verdict(name: &str, text: &str) -> Result<bool, String> {
                 "{name}: needs files: {:#?}",
                 report.needs_files
             ),
-            Some(w) => ensure!(
-                !report.deployable()
-                    && report
-                        .needs_files
-                        .iter()
-                        .any(|v| v.message.contains(w.as_str())),
-                "{name}: no need for files mentions {w:?}: {:#?}",
-                report.needs_files
-            ),
+            Some(w) => {
+                ensure!(
+                    !report.deployable()
+                        && report
+                            .needs_files
+                            .iter()
+                            .any(|v| v.message.contains(w.as_str())),
+                    "{name}: no need for files mentions {w:?}: {:#?}",
+                    report.needs_files
+                );
+                // With the project's files it loads.
+                let files = Present::from(&report);
+                let loaded = stack::load_with_files(text, &e.vars, &Limits::default(), &files);
+                ensure!(
+                    loaded.is_ok(),
+                    "{name}: with its files: {}",
+                    loaded.unwrap_err()
+                );
+            }
         }
         return Ok(true);
     }

@@ -13,6 +13,27 @@ use clubhost_docker::Engine;
 use clubhost_registry::{Project, ProjectState};
 use clubhost_stack as stack;
 
+/// The server's build slots: one queue for every deploy of this process, so `[build]
+/// concurrency` holds across projects. (A static because `Control` has no field for it yet; the
+/// first configuration seen sizes it.)
+static BUILD_QUEUE: std::sync::OnceLock<std::sync::Arc<deploy::BuildQueue>> =
+    std::sync::OnceLock::new();
+
+/// `[build]` as the deployer takes it.
+fn build_limits(config: &crate::config::BuildConfig) -> deploy::BuildLimits {
+    let queue = BUILD_QUEUE
+        .get_or_init(|| std::sync::Arc::new(deploy::BuildQueue::new(config.concurrency)))
+        .clone();
+    deploy::BuildLimits {
+        memory: config.memory,
+        cpus: config.cpus,
+        timeout: config.timeout,
+        network: config.network,
+        cache_max: config.cache_max,
+        queue,
+    }
+}
+
 impl Control {
     /// The deploy itself; the caller holds the project's lock.
     pub(super) async fn deploy_locked(
@@ -173,6 +194,7 @@ impl Control {
             timeout: self.config.docker.deploy_timeout,
             progress: &|step| self.progress.tell(&project.slug, step),
             files: None,
+            build: &build_limits(&self.config.build),
         };
         // The reason is stored, logged and shown: secret values (say, in a container's last
         // log lines) are masked first.
@@ -188,21 +210,29 @@ impl Control {
             // The failed deploy removed the networks it made (unless older deployments use them).
             self.release_subnets(engine, &project.slug).await;
         }
-        // Even a failed deploy may have pulled its images: `gc --images` must know them.
-        self.record_images(engine, &project.slug, &stack).await;
+        // Even a failed deploy may have pulled or built its images: `gc --images` must know them.
+        self.record_images(engine, &project.slug, deployment, &stack)
+            .await;
         outcome
     }
 
     /// Remembers the images a deploy used, with the image id each names now (what
     /// `gc --images` may later prune). A failure is logged; it never fails the deploy.
-    async fn record_images(&self, engine: &Engine, slug: &str, stack: &stack::Stack) {
+    async fn record_images(
+        &self,
+        engine: &Engine,
+        slug: &str,
+        deployment: i64,
+        stack: &stack::Stack,
+    ) {
         let mut images: Vec<(String, String)> = Vec::new();
         for svc in &stack.services {
-            if images.iter().any(|(i, _)| *i == svc.image) {
+            let image = deploy::service_image(slug, deployment, svc);
+            if images.iter().any(|(i, _)| *i == image) {
                 continue;
             }
-            match engine.image_id(&svc.image).await {
-                Ok(Some(id)) => images.push((svc.image.clone(), id)),
+            match engine.image_id(&image).await {
+                Ok(Some(id)) => images.push((image, id)),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(%slug, error = %e, "cannot read a deployed image's id"),
             }
