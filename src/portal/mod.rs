@@ -27,6 +27,7 @@ pub mod request;
 pub mod request_form;
 pub mod session;
 pub mod terms;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -92,6 +93,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .merge(api::router(&base))
         .merge(project::router(&base))
         .merge(terms::router(&base))
+        .merge(webhook::router(&base))
         .layer(axum::middleware::from_fn_with_state(
             control.clone(),
             session::pre_session_token,

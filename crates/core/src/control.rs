@@ -12,6 +12,7 @@
 mod accounts;
 mod checks;
 mod deploying;
+mod intake;
 pub mod progress;
 mod queries;
 mod reconcile;
@@ -24,6 +25,8 @@ mod terms;
 pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
+pub use clubhost_source::Upload;
+pub use intake::{FilesSubmission, GitRequest, ProjectFiles, SourceView, WebhookAuth};
 pub use review::Resubmission;
 use routes::Routing;
 pub use routes::{build_routes, portal_route_specs, static_route_specs};
@@ -301,8 +304,21 @@ impl Control {
     /// Records a request for a hosting slot. Checks everything first: nothing is stored for a bad
     /// submission and nothing is created in Docker.
     pub async fn submit(&self, s: &Submission, actor: &str) -> Result<Project> {
+        self.submit_with(s, None, actor).await
+    }
+
+    /// [`Control::submit`], with the project's files when it brings them (`intake`: taken in and
+    /// checked by [`Control::submit_files`]), kept once the project's row exists.
+    async fn submit_with(
+        &self,
+        s: &Submission,
+        intake: Option<intake::Intake>,
+        actor: &str,
+    ) -> Result<Project> {
         self.check_slug(&s.slug)?;
-        check_stack_size(&s.stack)?;
+        if intake.is_none() {
+            check_stack_size(&s.stack)?;
+        }
         let days = s.days.unwrap_or(self.config.projects.default_days);
         self.check_days(days)?;
         check_var_names(&s.vars)?;
@@ -311,11 +327,19 @@ impl Control {
         } else {
             format!("/{}", s.slug)
         };
-        let stack = stack::load(
-            &s.stack,
-            &self.stack_vars(&s.slug, &route, &s.vars),
-            &self.config.limits,
-        )?;
+        let (stack_source, stack) = match &intake {
+            Some(i) => {
+                let (text, stack) = Self::intake_stack(i);
+                (text, stack.clone())
+            }
+            None => {
+                let vars = self.stack_vars(&s.slug, &route, &s.vars);
+                (
+                    s.stack.as_str(),
+                    stack::load(&s.stack, &vars, &self.config.limits)?,
+                )
+            }
+        };
         let owner = self.registry.user(&s.owner).await?;
         self.check_quota(&owner, &s.slug, &stack).await?;
         let project = self
@@ -326,7 +350,7 @@ impl Control {
                     name: s.name.as_deref().unwrap_or(&s.slug),
                     description: &s.description,
                     owner_id: owner.id,
-                    stack_source: &s.stack,
+                    stack_source,
                     is_root: s.root,
                     term_days: days,
                     source_url: s.source_url.trim(),
@@ -334,6 +358,15 @@ impl Control {
                 actor,
             )
             .await?;
+        if let Some(files) = intake
+            && let Err(e) = self.keep_intake(&s.slug, files, actor).await
+        {
+            let _ = self
+                .registry
+                .delete_project(&s.slug, actor, "project files could not be stored")
+                .await;
+            return Err(e);
+        }
         // The variables are the submission's last step; the admins' note is stored with them.
         let notes = self.notifier.keep(vec![Note::admins(
             &project.slug,
@@ -353,6 +386,7 @@ impl Control {
                 .registry
                 .delete_project(&s.slug, actor, "variables could not be stored")
                 .await;
+            self.forget_files(&s.slug);
             return Err(e.into());
         }
         self.publish_routes().await?;
@@ -574,6 +608,7 @@ impl Control {
         // Registry first: a crash after this leaves only orphans, which start-up removes (and
         // `gc` for volumes), never a half-deleted project that reconcile would bring back.
         self.registry.delete_project(slug, actor, reason).await?;
+        self.forget_files(slug);
         self.live.lock().expect("live map poisoned").remove(slug);
         self.progress.forget(slug);
         self.publish_routes().await?;
