@@ -45,6 +45,7 @@ use refusal::Refusal;
 pub fn router(control: Arc<Control>) -> Router {
     let base = control.config().portal.base();
     let at = |path: &str| format!("{base}{path}");
+    let upload_limit = (control.config().build.max_compressed + (1 << 20)) as usize;
     let inner = Router::new()
         .route(&at("/"), get(pages::gallery))
         .route(
@@ -70,7 +71,10 @@ pub fn router(control: Arc<Control>) -> Router {
         )
         .route(
             &at("/request"),
-            get(request_form::request_page).post(request_form::request_form),
+            get(request_form::request_page)
+                .post(request_form::request_form)
+                // A request may carry the project's files, up to `[build] max_compressed`.
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route(&at("/projects"), get(member::mine_page))
         .route(

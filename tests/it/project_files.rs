@@ -188,7 +188,7 @@ async fn a_git_project_redeploys_on_a_signed_push() {
     assert_eq!(v["files"]["source"]["commit_id"], second.as_str());
     assert_eq!(v["project"]["state"], "running");
     // Both revisions are kept, nothing else.
-    assert_eq!(only_revisions(&club), [slug.clone()]);
+    assert_eq!(only_revisions(&club), [slug.as_str()]);
     let revisions = std::fs::read_dir(club.dir.path().join(format!("data/projects/{slug}")))
         .unwrap()
         .count();
@@ -321,4 +321,100 @@ async fn folders_get_their_stack_found_generated_or_refused() {
         "{out:?}"
     );
     assert_eq!(only_revisions(&club), ["app", "conf", "site"]);
+}
+
+/// The portal's request form with an archive part (as a browser sends a file input).
+fn archive_form(csrf: &str, slug: &str, archive: &[u8], git_url: &str) -> (String, Vec<u8>) {
+    let b = "XFILESBOUNDARYX";
+    let mut body = Vec::new();
+    for (k, v) in [
+        ("csrf", csrf),
+        ("intent", "submit"),
+        ("name", "Files site"),
+        ("slug", slug),
+        ("description", "uploaded"),
+        ("days", "10"),
+        ("git_url", git_url),
+    ] {
+        body.extend_from_slice(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"site.tar\"\r\n\
+             Content-Type: application/x-tar\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(archive);
+    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+#[tokio::test]
+async fn the_portal_takes_an_archive_and_https_git_only() {
+    use crate::portal::{HOST, Portal};
+    use axum::body::Body;
+    use hyper::{Request, StatusCode};
+    let p = Portal::new(|c| c.build.max_compressed = 64 << 10).await;
+    let ana = p.signup("ana").await;
+    let post = |content_type: String, body: Vec<u8>| {
+        Request::builder()
+            .method("POST")
+            .uri("/portal/request")
+            .header("host", HOST)
+            .header("cookie", &ana.cookie)
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<h1>uploaded</h1>").unwrap();
+    let caps = clubhost_source::Caps {
+        max_compressed: 1 << 20,
+        max_unpacked: 1 << 20,
+        max_files: 10,
+    };
+    let tar = clubhost_source::pack_dir(dir.path(), &caps).unwrap();
+    let (ct, body) = archive_form(&ana.csrf, "upsite", &tar, "");
+    let r = p.send(post(ct, body)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let source = p.control.source("upsite").await.unwrap().unwrap();
+    assert_eq!(source.source.kind, "files");
+    assert_eq!(
+        std::fs::read_to_string(source.folder.join("index.html")).unwrap(),
+        "<h1>uploaded</h1>"
+    );
+
+    // A local repository is never fetched for the portal, nor is a plain-http one.
+    for url in ["file:///etc", "/srv/repo", "http://example.org/r.git"] {
+        let (ct, body) = archive_form(&ana.csrf, "upgit", b"", url);
+        let r = p.send(post(ct, body)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            r.body
+        );
+        assert!(r.body.contains("https:// only"), "{}", r.body);
+        assert!(p.control.project("upgit").await.is_err());
+    }
+
+    // An upload over [build] max_compressed is refused while it is read; nothing is left.
+    let big = vec![b'x'; 100 << 10];
+    let (ct, body) = archive_form(&ana.csrf, "upbig", &big, "");
+    let r = p.send(post(ct, body)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("max_compressed"), "{}", r.body);
+    assert!(p.control.project("upbig").await.is_err());
+    let root = p.control.config().data_dir.join("projects");
+    let mut left: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["upsite"]);
 }
