@@ -174,3 +174,64 @@ async fn project_id(tx: &mut sqlx::SqliteConnection, slug: &str) -> Result<i64> 
     row.map(|(id,)| id)
         .ok_or_else(|| RegistryError::NotFound(format!("project {slug:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{NewProject, SecretKey};
+    use super::*;
+
+    #[tokio::test]
+    async fn revisions_advance_and_go_with_their_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("t.db"), SecretKey::generate())
+            .await
+            .unwrap();
+        let u = reg.add_user("ana", false, None, "cli").await.unwrap();
+        let new = NewProject {
+            slug: "app",
+            name: "app",
+            description: "",
+            owner_id: u.id,
+            stack_source: "services: {}",
+            is_root: false,
+            term_days: 30,
+            source_url: "",
+        };
+        reg.insert_project(new, "ana").await.unwrap();
+        assert!(reg.source("app").await.unwrap().is_none());
+        let git = NewSource {
+            kind: "git",
+            git_url: Some("https://example.org/r.git"),
+            git_ref: Some("main"),
+            stack_file: None,
+            commit_id: Some("aaa"),
+            webhook_secret: Some("s3cret"),
+        };
+        reg.insert_source("app", git, "ana").await.unwrap();
+        let s = reg.source("app").await.unwrap().unwrap();
+        assert_eq!((s.revision, s.commit_id.as_deref()), (1, Some("aaa")));
+        assert_eq!(s.webhook_secret.as_deref(), Some("s3cret"));
+        assert!(!serde_json::to_string(&s).unwrap().contains("s3cret"));
+        assert_eq!(reg.next_revision("app").await.unwrap(), 2);
+        reg.add_revision("app", 2, Some("bbb"), "services: {b: {}}", "webhook")
+            .await
+            .unwrap();
+        let s = reg.source("app").await.unwrap().unwrap();
+        assert_eq!((s.revision, s.commit_id.as_deref()), (2, Some("bbb")));
+        assert_eq!(
+            reg.project("app").await.unwrap().stack_source,
+            "services: {b: {}}"
+        );
+        // A revision number is never reused.
+        assert!(
+            reg.add_revision("app", 2, None, "x", "webhook")
+                .await
+                .is_err()
+        );
+        let audit = reg.audit_log(Some("app")).await.unwrap();
+        assert!(audit.iter().any(|a| a.action == "project.pull"));
+        reg.delete_project("app", "cli", "done").await.unwrap();
+        assert!(reg.source("app").await.unwrap().is_none());
+        assert_eq!(reg.next_revision("app").await.unwrap(), 1);
+    }
+}
