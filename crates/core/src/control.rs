@@ -327,19 +327,7 @@ impl Control {
         } else {
             format!("/{}", s.slug)
         };
-        let (stack_source, stack) = match &intake {
-            Some(i) => {
-                let (text, stack) = Self::intake_stack(i);
-                (text, stack.clone())
-            }
-            None => {
-                let vars = self.stack_vars(&s.slug, &route, &s.vars);
-                (
-                    s.stack.as_str(),
-                    stack::load(&s.stack, &vars, &self.config.limits)?,
-                )
-            }
-        };
+        let (stack_source, stack) = self.submission_stack(s, &route, intake.as_ref())?;
         let owner = self.registry.user(&s.owner).await?;
         self.check_quota(&owner, &s.slug, &stack).await?;
         let project = self
@@ -358,15 +346,7 @@ impl Control {
                 actor,
             )
             .await?;
-        if let Some(files) = intake
-            && let Err(e) = self.keep_intake(&s.slug, files, actor).await
-        {
-            let _ = self
-                .registry
-                .delete_project(&s.slug, actor, "project files could not be stored")
-                .await;
-            return Err(e);
-        }
+        self.keep_intake(&s.slug, intake, actor).await?;
         // The variables are the submission's last step; the admins' note is stored with them.
         let notes = self.notifier.keep(vec![Note::admins(
             &project.slug,

@@ -191,13 +191,45 @@ impl Control {
         Ok((found.text, checked))
     }
 
-    /// The stack text and normalized stack of an intake, for `submit_with`.
-    pub(super) fn intake_stack(intake: &Intake) -> (&str, &stack::Stack) {
-        (&intake.stack_text, &intake.stack)
+    /// A submission's stack text and normalized stack: its intake's (checked with the files), or
+    /// its compose file's.
+    pub(super) fn submission_stack<'a>(
+        &self,
+        s: &'a Submission,
+        route: &str,
+        intake: Option<&'a Intake>,
+    ) -> Result<(&'a str, stack::Stack)> {
+        match intake {
+            Some(i) => Ok((&i.stack_text, i.stack.clone())),
+            None => {
+                let vars = self.stack_vars(&s.slug, route, &s.vars);
+                Ok((&s.stack, stack::load(&s.stack, &vars, &self.config.limits)?))
+            }
+        }
     }
 
-    /// Keeps an intake's files as revision 1 of the project just inserted, and records them.
-    pub(super) async fn keep_intake(&self, slug: &str, intake: Intake, actor: &str) -> Result<()> {
+    /// Keeps a submission's files (if it brought any) as revision 1 of the project just inserted;
+    /// if they cannot be kept, the project's row goes too (nothing half-created).
+    pub(super) async fn keep_intake(
+        &self,
+        slug: &str,
+        intake: Option<Intake>,
+        actor: &str,
+    ) -> Result<()> {
+        let Some(intake) = intake else {
+            return Ok(());
+        };
+        let kept = self.keep_files(slug, intake, actor).await;
+        if kept.is_err() {
+            let _ = self
+                .registry
+                .delete_project(slug, actor, "project files could not be stored")
+                .await;
+        }
+        kept
+    }
+
+    async fn keep_files(&self, slug: &str, intake: Intake, actor: &str) -> Result<()> {
         let store = self.store();
         let owned_slug = slug.to_string();
         let commit = intake.staged.commit.clone();
