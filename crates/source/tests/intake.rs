@@ -415,3 +415,22 @@ fn stacks_are_found_or_generated_or_asked_for() {
     assert!(find_stack(d, Some("../x.yaml")).is_err());
     assert!(find_stack(d, Some("missing.yaml")).is_err());
 }
+
+#[test]
+fn a_clone_past_its_timeout_is_stopped_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    two_commit_repo(&repo);
+    let root = tmp.path().join("projects");
+    let source = GitSource {
+        url: format!("file://{}", repo.display()),
+        reference: None,
+        allow_local: true,
+    };
+    // No git process finishes in no time: it is killed at the deadline.
+    let e = Store::new(&root)
+        .stage_git(&source, &CAPS, std::time::Duration::ZERO)
+        .unwrap_err();
+    assert!(e.to_string().contains("git_timeout"), "{e}");
+    assert_empty(&root);
+}
