@@ -10,9 +10,9 @@ use hyper::Method;
 use serde_json::Value;
 
 mod client;
+mod files;
 mod project;
 mod stack;
-mod stack_files;
 mod tls;
 
 use crate::api::requests::{ClockRequest, GcRequest, NewPassword, NewUser};
@@ -116,14 +116,27 @@ pub enum UserCommand {
 
 #[derive(Subcommand)]
 pub enum ProjectCommand {
-    /// Request a hosting slot for a stack file.
+    /// Request a hosting slot: for a stack file (`--stack FILE`), or for the project's files
+    /// (`--dir DIR` or `--git URL`, with `--stack NAME` naming the stack file among them).
     Submit {
         #[arg(long)]
         owner: String,
         #[arg(long)]
         slug: String,
+        /// The stack file; with `--dir` or `--git`, its name at the top of the project's files
+        /// (found as compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml if not
+        /// given, or generated from a Dockerfile or an index.html).
+        #[arg(long, required_unless_present_any = ["dir", "git"])]
+        stack: Option<PathBuf>,
+        /// The project's folder, packed and uploaded (`.git` left out).
+        #[arg(long, conflicts_with = "git")]
+        dir: Option<PathBuf>,
+        /// A git repository: `https://…`, `file://…` or a local path.
         #[arg(long)]
-        stack: PathBuf,
+        git: Option<String>,
+        /// The branch or tag of `--git`; default branch if not given.
+        #[arg(long = "ref", requires = "git")]
+        reference: Option<String>,
         #[arg(long)]
         days: Option<u32>,
         /// Serve this project at `/`.
@@ -195,7 +208,13 @@ pub enum ProjectCommand {
         reason: String,
     },
     /// Deploy again (retry, restart or restore).
-    Redeploy { slug: String },
+    Redeploy {
+        slug: String,
+        /// For a project from git: fetch the repository again first and deploy the new
+        /// revision (the old one serves until the new one answers).
+        #[arg(long)]
+        pull: bool,
+    },
     /// Remove a project with its containers, network and volumes.
     Delete { slug: String },
     /// Bring an expired project back with its data (during the grace period).
@@ -305,7 +324,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Project(cmd) => project::project(Api::connect(config).await?, cmd).await,
+        Command::Project(cmd) => {
+            // A folder is packed within the same caps the server applies.
+            let b = &config.build;
+            let caps = clubhost_source::Caps {
+                max_compressed: b.max_compressed,
+                max_unpacked: b.max_unpacked,
+                max_files: b.max_files,
+            };
+            project::project(Api::connect(config).await?, cmd, caps).await
+        }
         Command::Gc {
             apply,
             images,

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
 
+mod files;
 pub mod requests;
 
 use requests::{ActionBody, ClockRequest, GcRequest, NewPassword, NewUser};
@@ -24,7 +25,14 @@ use requests::{ActionBody, ClockRequest, GcRequest, NewPassword, NewUser};
 const SOCKET_ACTOR: &str = "admin-socket";
 
 pub fn router(control: Arc<Control>) -> Router {
+    // An upload may be as large as `[build] max_compressed` (plus the form around it); every other
+    // route keeps axum's small default limit.
+    let upload_limit = (control.config().build.max_compressed + (1 << 20)) as usize;
     Router::new()
+        .route(
+            "/api/project-files",
+            post(files::submit_files).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/api/health", get(|| async { Json(json!({ "ok": true })) }))
         .route("/api/users", post(add_user))
         .route("/api/users/{name}/password", post(set_password))
@@ -105,8 +113,13 @@ async fn show_project(
     let deployments = c.deployments(p.id).await?;
     // Secret values never leave the server: shown masked.
     let variables = c.variables(&slug).await?.masked();
+    // The project's files, and for git its webhook secret (the socket is an admin).
+    let files = c.source(&slug).await?.map(|v| {
+        let secret = v.source.webhook_secret.clone();
+        json!({ "source": v, "webhook_secret": secret })
+    });
     Ok(Json(
-        json!({ "project": p, "deployments": deployments, "variables": variables }),
+        json!({ "project": p, "deployments": deployments, "variables": variables, "files": files }),
     ))
 }
 
@@ -137,6 +150,7 @@ async fn project_action(
         "expire" => c.expire(&slug, SOCKET_ACTOR, &reason).await?,
         "stop" => c.stop(&slug, SOCKET_ACTOR, &reason).await?,
         "redeploy" => c.redeploy(&slug, SOCKET_ACTOR).await?,
+        "pull" => c.pull(&slug, SOCKET_ACTOR).await?,
         "restore" => c.restore(&slug, SOCKET_ACTOR, days).await?,
         "purge" => c.purge(&slug, SOCKET_ACTOR, &reason).await?,
         "permanent" => c.set_permanent(&slug, true, SOCKET_ACTOR).await?,
@@ -144,7 +158,7 @@ async fn project_action(
         other => {
             return Err(ControlError::Invalid(format!(
                 "unknown action {other:?} (approve, reject, send-back, withdraw, expire, stop, \
-                 redeploy, restore, purge, permanent, temporary)"
+                 redeploy, pull, restore, purge, permanent, temporary)"
             ))
             .into());
         }

@@ -52,12 +52,24 @@ impl Api {
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.call_raw(method, path, "application/json", body.into_bytes())
+            .await
+    }
+
+    /// Sends `body` as it is, with its content type (a multipart upload).
+    pub(super) async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Value> {
         let req = Request::builder()
             .method(method)
             .uri(path)
             .header("host", "clubhost")
-            .header("content-type", "application/json")
-            .body(body)?;
+            .header("content-type", content_type)
+            .body(bytes::Bytes::from(body))?;
         let (status, bytes) = match self {
             Api::Socket(p) => send_over_socket(p, req).await?,
             Api::InProcess(router, control) => {
@@ -85,7 +97,7 @@ impl Api {
 
 async fn send_over_socket(
     path: &Path,
-    req: Request<String>,
+    req: Request<bytes::Bytes>,
 ) -> anyhow::Result<(StatusCode, bytes::Bytes)> {
     let stream = tokio::net::UnixStream::connect(path)
         .await
@@ -94,7 +106,7 @@ async fn send_over_socket(
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let res = sender
-        .send_request(req.map(|s| http_body_util::Full::new(bytes::Bytes::from(s))))
+        .send_request(req.map(http_body_util::Full::new))
         .await?;
     let status = res.status();
     Ok((status, res.into_body().collect().await?.to_bytes()))

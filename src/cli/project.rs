@@ -8,13 +8,20 @@ use super::{ProjectCommand, format_time, print_project, text};
 use crate::api::requests::ActionBody;
 use clubhost_core::control::{RenewalRequest, Resubmission, Submission};
 
-pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()> {
+pub(super) async fn project(
+    api: Api,
+    cmd: ProjectCommand,
+    caps: clubhost_source::Caps,
+) -> anyhow::Result<()> {
     let action = |slug: &str, action: &str| format!("/api/projects/{slug}/{action}");
     let p = match cmd {
         ProjectCommand::Submit {
             owner,
             slug,
             stack,
+            dir,
+            git,
+            reference,
             days,
             root,
             name,
@@ -22,21 +29,32 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
             vars,
             secrets,
         } => {
-            let text = std::fs::read_to_string(&stack)
-                .with_context(|| format!("cannot read stack file {}", stack.display()))?;
             let vars = super::stack::vars_from_args(&vars, &secrets)?;
-            let body = Submission {
+            let mut body = Submission {
                 owner,
                 slug,
                 name,
                 description,
-                stack: text,
+                stack: String::new(),
                 days,
                 root,
                 vars,
                 source_url: String::new(),
             };
-            api.send(Method::POST, "/api/projects", &body).await?
+            if dir.is_none() && git.is_none() {
+                let stack = stack.context("--stack FILE is needed without --dir or --git")?;
+                body.stack = std::fs::read_to_string(&stack)
+                    .with_context(|| format!("cannot read stack file {}", stack.display()))?;
+                api.send(Method::POST, "/api/projects", &body).await?
+            } else {
+                let files = super::files::Files {
+                    dir,
+                    git,
+                    reference,
+                    stack,
+                };
+                files.submit(&api, body, &caps).await?
+            }
         }
         ProjectCommand::Vars {
             slug,
@@ -60,9 +78,9 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
             api.call(Method::POST, &action(&slug, "approve"), None)
                 .await?
         }
-        ProjectCommand::Redeploy { slug } => {
-            api.call(Method::POST, &action(&slug, "redeploy"), None)
-                .await?
+        ProjectCommand::Redeploy { slug, pull } => {
+            let what = if pull { "pull" } else { "redeploy" };
+            api.call(Method::POST, &action(&slug, what), None).await?
         }
         ProjectCommand::SendBack { slug, note } => {
             let body = ActionBody {
@@ -265,6 +283,23 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
                 // Secret values arrive masked from the server.
                 for (k, val) in v["variables"].as_object().into_iter().flatten() {
                     println!("  var {k}={}", text(val));
+                }
+                let files = &v["files"]["source"];
+                if !files.is_null() {
+                    let commit = files["commit_id"].as_str().map(|c| format!(" commit {c}"));
+                    println!(
+                        "  files {} revision {}{}{}",
+                        text(&files["kind"]),
+                        files["revision"],
+                        files["git_url"]
+                            .as_str()
+                            .map(|u| format!(" from {u}"))
+                            .unwrap_or_default(),
+                        commit.unwrap_or_default()
+                    );
+                }
+                if let Some(secret) = v["files"]["webhook_secret"].as_str() {
+                    println!("  webhook <portal>/hooks/{slug} secret {secret}");
                 }
                 for d in v["deployments"].as_array().into_iter().flatten() {
                     println!(

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use clubhost_core::config::Config;
 use clubhost_stack::{self as stack, Report, Stack, Vars};
 
-use super::stack_files::{self, Finding, Verdict};
+use clubhost_source::lookup::{self as stack_files, Finding, Verdict};
 
 /// `clubhost stack …`: the checker on the command line, no server needed.
 #[derive(Subcommand)]

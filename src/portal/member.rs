@@ -61,7 +61,7 @@ pub async fn project_action(
     let actor = s.user.name.clone();
     match action {
         "withdraw" => Ok(c.withdraw(slug, &actor).await?),
-        "redeploy" => {
+        "redeploy" | "pull" => {
             if !s.user.is_admin
                 && !matches!(p.state(), ProjectState::Running | ProjectState::Failed)
             {
@@ -71,10 +71,14 @@ pub async fn project_action(
                     p.state()
                 )));
             }
+            // "pull": a project from git fetches its repository again first.
+            if action == "pull" {
+                return Ok(c.pull(slug, &actor).await?);
+            }
             Ok(c.redeploy(slug, &actor).await?)
         }
         other => Err(Denied::Invalid(format!(
-            "unknown action {other:?} (withdraw, redeploy)"
+            "unknown action {other:?} (withdraw, redeploy, pull)"
         ))),
     }
 }

@@ -31,6 +31,7 @@ pub mod request_form;
 pub mod session;
 mod stack_text;
 pub mod terms;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ use refusal::Refusal;
 pub fn router(control: Arc<Control>) -> Router {
     let base = control.config().portal.base();
     let at = |path: &str| format!("{base}{path}");
+    let upload_limit = (control.config().build.max_compressed + (1 << 20)) as usize;
     let inner = Router::new()
         .route(&at("/"), get(pages::gallery))
         .route(
@@ -75,7 +77,10 @@ pub fn router(control: Arc<Control>) -> Router {
         )
         .route(
             &at("/request"),
-            get(request_form::request_page).post(request_form::request_form),
+            get(request_form::request_page)
+                .post(request_form::request_form)
+                // A request may carry the project's files, up to `[build] max_compressed`.
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route(&at("/projects"), get(member::mine_page))
         .route(
@@ -98,6 +103,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .merge(api::router(&base))
         .merge(project::router(&base))
         .merge(terms::router(&base))
+        .merge(webhook::router(&base))
         .layer(axum::middleware::from_fn_with_state(
             control.clone(),
             session::pre_session_token,

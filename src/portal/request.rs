@@ -16,7 +16,9 @@ use super::auth;
 use super::models::{StackVerdict, stack_verdict};
 use super::refusal::Denied;
 use super::session::Viewer;
-use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
+use clubhost_core::control::{
+    Control, ControlError, FilesSubmission, GitRequest, ProjectFiles, Resubmission, Submission,
+};
 use clubhost_core::model::{Project, RegistryError};
 use clubhost_stack::{Vars, templates};
 
@@ -314,6 +316,85 @@ pub async fn submit(c: &Control, v: &Viewer, input: &RequestInput) -> Result<Pro
         source_url: input.source_url.trim().to_string(),
     };
     Ok(c.submit(&submission, &s.user.name).await?)
+}
+
+/// A request's project files from the form: an uploaded archive or a git repository.
+pub struct FilesInput {
+    pub archive: Option<clubhost_core::control::Upload>,
+    pub git_url: String,
+    pub git_ref: String,
+}
+
+/// Streams a form's archive part into a capped upload in the data dir (`[build]
+/// max_compressed`, refused as soon as it is passed); an empty file input is `None`.
+pub async fn read_archive(
+    c: &Control,
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> Result<Option<clubhost_core::control::Upload>, Denied> {
+    let mut upload = c.upload()?;
+    let mut any = false;
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| Denied::Invalid(format!("form field archive: {e}")))?
+    {
+        any |= !chunk.is_empty();
+        upload
+            .write(&chunk)
+            .map_err(|e| Denied::Invalid(e.to_string()))?;
+    }
+    Ok(any.then_some(upload))
+}
+
+/// Submits a request whose stack comes with its files. From the portal a git URL is https
+/// only: never a repository on the server.
+pub async fn submit_files(
+    c: &Control,
+    v: &Viewer,
+    input: &RequestInput,
+    files: FilesInput,
+) -> Result<Project, Denied> {
+    let s = auth::member(v)?;
+    check_fields(
+        c,
+        &input.name,
+        &input.description,
+        &input.source_url,
+        input.days,
+    )?;
+    let git = (!files.git_url.is_empty()).then(|| GitRequest {
+        url: files.git_url.clone(),
+        reference: (!files.git_ref.is_empty()).then(|| files.git_ref.clone()),
+    });
+    let project_files = match (files.archive, git.clone()) {
+        (Some(a), None) => ProjectFiles::Archive(a),
+        (None, Some(request)) => ProjectFiles::Git {
+            request,
+            local: false,
+        },
+        _ => {
+            return Err(Denied::Invalid(
+                "give either an archive or a git URL, not both".into(),
+            ));
+        }
+    };
+    let submission = FilesSubmission {
+        submission: Submission {
+            owner: s.user.name.clone(),
+            slug: input.slug.trim().to_string(),
+            name: Some(input.name.trim().to_string()),
+            description: input.description.trim().to_string(),
+            stack: String::new(),
+            days: input.days,
+            root: false,
+            vars: Vars::new(),
+            source_url: input.source_url.trim().to_string(),
+        },
+        stack_file: None,
+        git,
+    };
+    Ok(c.submit_files(&submission, project_files, &s.user.name)
+        .await?)
 }
 
 /// The project `slug` if the viewer may edit it: its owner, or an admin.

@@ -69,17 +69,26 @@ struct Fields {
     upload: String,
     /// `var-<template>-<NAME>` fields, every template's.
     vars: BTreeMap<String, String>,
+    /// The project's files as an archive (written to the data dir as it arrives, capped).
+    archive: Option<clubhost_core::control::Upload>,
+    /// …or as a git repository (https only from the portal).
+    git_url: String,
+    git_ref: String,
 }
 
 impl Fields {
-    async fn read(mut form: Multipart) -> Result<Fields, Denied> {
+    async fn read(c: &Control, mut form: Multipart) -> Result<Fields, Denied> {
         let mut f = Fields::default();
-        while let Some(field) = form
+        while let Some(mut field) = form
             .next_field()
             .await
             .map_err(|e| Denied::Invalid(format!("form: {e}")))?
         {
             let name = field.name().unwrap_or("").to_string();
+            if name == "archive" {
+                f.archive = super::request::read_archive(c, &mut field).await?;
+                continue;
+            }
             let text = field
                 .text()
                 .await
@@ -95,6 +104,8 @@ impl Fields {
                 "template" => &mut f.template,
                 "stack" => &mut f.stack,
                 "stack_file" => &mut f.upload,
+                "git_url" => &mut f.git_url,
+                "git_ref" => &mut f.git_ref,
                 n if n.starts_with("var-") => f.vars.entry(name.clone()).or_default(),
                 _ => continue,
             };
@@ -191,7 +202,7 @@ pub async fn request_page(
 /// "Check" shows the verdict and stores nothing; "Submit" stores the request.
 pub async fn request_form(v: Viewer, State(c): State<Arc<Control>>, form: Multipart) -> PageResult {
     auth::member(&v)?;
-    let f = Fields::read(form).await?;
+    let mut f = Fields::read(&c, form).await?;
     csrf::check(&v, &f.csrf)?;
     let days = f.days();
     let input = RequestInput {
@@ -211,6 +222,18 @@ pub async fn request_form(v: Viewer, State(c): State<Arc<Control>>, form: Multip
     }
     if f.intent == "check" {
         return Ok(shown(StatusCode::OK, page, verdict, String::new()));
+    }
+    // The project's files instead of a compose file: its stack comes from them.
+    if f.archive.is_some() || !f.git_url.trim().is_empty() {
+        let files = super::request::FilesInput {
+            archive: f.archive.take(),
+            git_url: f.git_url.trim().to_string(),
+            git_ref: f.git_ref.trim().to_string(),
+        };
+        return match super::request::submit_files(&c, &v, &input, files).await {
+            Ok(_) => Ok(Redirect::to(&v.link("/projects?submitted=1")).into_response()),
+            Err(e) => Ok(shown(e.status(), page, verdict, e.message())),
+        };
     }
     match submit(&c, &v, &input).await {
         Ok(_) => Ok(Redirect::to(&v.link("/projects?submitted=1")).into_response()),
@@ -287,7 +310,7 @@ pub async fn edit_form(
     form: Multipart,
 ) -> PageResult {
     auth::member(&v)?;
-    let f = Fields::read(form).await?;
+    let f = Fields::read(&c, form).await?;
     csrf::check(&v, &f.csrf)?;
     let p = sent_back(&c, &v, &slug).await?;
     let days = f.days();

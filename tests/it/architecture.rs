@@ -28,7 +28,9 @@ fn crate_deps(name: &str) -> BTreeSet<String> {
 
 #[test]
 fn each_crate_depends_only_on_what_its_rules_allow() {
-    let crates = ["stack", "proxy", "registry", "docker", "deploy", "core"];
+    let crates = [
+        "stack", "proxy", "registry", "docker", "deploy", "core", "source",
+    ];
     for name in crates {
         let d = crate_deps(name);
         // Only the registry writes SQL; only the docker crate speaks to the engine.
@@ -63,6 +65,21 @@ fn each_crate_depends_only_on_what_its_rules_allow() {
     // The deployer returns results; control records them and publishes routes.
     let deploy = crate_deps("deploy");
     assert!(!deploy.contains("clubhost-registry") && !deploy.contains("clubhost-proxy"));
+    // Project files are plain file work and the git child: no registry, no Docker, no runtime.
+    let source = crate_deps("source");
+    assert_eq!(
+        source
+            .iter()
+            .filter(|d| d.starts_with("clubhost"))
+            .collect::<Vec<_>>(),
+        ["clubhost-stack"]
+    );
+    for banned in ["tokio", "hyper", "axum", "reqwest"] {
+        assert!(
+            !source.contains(banned),
+            "clubhost-source depends on {banned}"
+        );
+    }
     // The control plane serves no HTTP itself: the faces do.
     assert!(
         !crate_deps("core").contains("axum"),

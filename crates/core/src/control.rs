@@ -12,6 +12,7 @@
 mod accounts;
 mod checks;
 mod deploying;
+mod intake;
 pub mod progress;
 mod queries;
 mod reconcile;
@@ -27,6 +28,8 @@ pub use accounts::{
 };
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
+pub use clubhost_source::Upload;
+pub use intake::{FilesSubmission, GitRequest, ProjectFiles, SourceView, WebhookAuth};
 pub use review::Resubmission;
 use routes::Routing;
 pub use routes::{build_routes, portal_route_specs, static_route_specs};
@@ -319,8 +322,21 @@ impl Control {
     /// Records a request for a hosting slot. Checks everything first: nothing is stored for a bad
     /// submission and nothing is created in Docker.
     pub async fn submit(&self, s: &Submission, actor: &str) -> Result<Project> {
+        self.submit_with(s, None, actor).await
+    }
+
+    /// [`Control::submit`], with the project's files when it brings them (`intake`: taken in and
+    /// checked by [`Control::submit_files`]), kept once the project's row exists.
+    async fn submit_with(
+        &self,
+        s: &Submission,
+        intake: Option<intake::Intake>,
+        actor: &str,
+    ) -> Result<Project> {
         self.check_slug(&s.slug)?;
-        check_stack_size(&s.stack)?;
+        if intake.is_none() {
+            check_stack_size(&s.stack)?;
+        }
         let days = s.days.unwrap_or(self.config.projects.default_days);
         self.check_days(days)?;
         check_var_names(&s.vars)?;
@@ -329,11 +345,7 @@ impl Control {
         } else {
             format!("/{}", s.slug)
         };
-        let stack = stack::load(
-            &s.stack,
-            &self.stack_vars(&s.slug, &route, &s.vars),
-            &self.config.limits,
-        )?;
+        let (stack_source, stack) = self.submission_stack(s, &route, intake.as_ref())?;
         let owner = self.registry.user(&s.owner).await?;
         self.check_quota(&owner, &s.slug, &stack).await?;
         let project = self
@@ -344,7 +356,7 @@ impl Control {
                     name: s.name.as_deref().unwrap_or(&s.slug),
                     description: &s.description,
                     owner_id: owner.id,
-                    stack_source: &s.stack,
+                    stack_source,
                     is_root: s.root,
                     term_days: days,
                     source_url: s.source_url.trim(),
@@ -352,6 +364,7 @@ impl Control {
                 actor,
             )
             .await?;
+        self.keep_intake(&s.slug, intake, actor).await?;
         // The variables are the submission's last step; the admins' note is stored with them.
         let notes = self.notifier.keep(vec![Note::admins(
             &project.slug,
@@ -376,6 +389,7 @@ impl Control {
                 .registry
                 .delete_project(&s.slug, actor, "variables could not be stored")
                 .await;
+            self.forget_files(&s.slug);
             return Err(e.into());
         }
         self.publish_routes().await?;
@@ -429,11 +443,18 @@ impl Control {
     pub async fn project_stack(&self, project: &Project) -> Result<stack::Stack> {
         let own = self.registry.variables(&project.slug).await?;
         let vars = self.stack_vars(&project.slug, &project.route, &own);
-        Ok(stack::load(
-            &project.stack_source,
-            &vars,
-            &self.config.limits,
-        )?)
+        // A project that brought its files has builds, binds, env files and secrets read from
+        // its current revision; a compose file alone may name none of them.
+        let stack = match self.files_of(&project.slug).await? {
+            Some(dir) => stack::load_with_files(
+                &project.stack_source,
+                &vars,
+                &self.config.limits,
+                &clubhost_deploy::FolderFiles::new(&dir),
+            ),
+            None => stack::load(&project.stack_source, &vars, &self.config.limits),
+        };
+        Ok(stack?)
     }
 
     /// Approves a request and deploys it; returns the project as it ends (running or failed).
@@ -597,6 +618,7 @@ impl Control {
         // Registry first: a crash after this leaves only orphans, which start-up removes (and
         // `gc` for volumes), never a half-deleted project that reconcile would bring back.
         self.registry.delete_project(slug, actor, reason).await?;
+        self.forget_files(slug);
         self.live.lock().expect("live map poisoned").remove(slug);
         self.progress.forget(slug);
         self.publish_routes().await?;

@@ -14,6 +14,7 @@ pub mod outbox;
 mod review;
 pub mod secrets;
 pub mod sessions;
+mod sources;
 pub mod state;
 mod subnets;
 pub mod terms;
@@ -31,6 +32,7 @@ pub use images::DeployedImage;
 pub(crate) use outbox::Note;
 pub use review::ProjectEdit;
 pub use secrets::SecretKey;
+pub use sources::{NewSource, ProjectSource};
 pub use state::ProjectState;
 pub use subnets::SubnetAllocation;
 

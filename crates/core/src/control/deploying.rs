@@ -179,6 +179,11 @@ impl Control {
             .await
             .map_err(|e| e.to_string())?;
         let engine = self.engine().await.map_err(|e| e.to_string())?;
+        // The project's files at its current revision, for a project that brought them.
+        let files = self
+            .files_of(&project.slug)
+            .await
+            .map_err(|e| e.to_string())?;
         let subnets = Allocator {
             control: self,
             engine,
@@ -193,7 +198,7 @@ impl Control {
             subnets: &subnets,
             timeout: self.config.docker.deploy_timeout,
             progress: &|step| self.progress.tell(&project.slug, step),
-            files: None,
+            files: files.as_deref(),
             build: &build_limits(&self.config.build),
         };
         // The reason is stored, logged and shown: secret values (say, in a container's last

@@ -225,6 +225,8 @@ impl Control {
         let engine = self.engine().await?;
         deploy::teardown(engine, slug, true).await?;
         self.release_subnets(engine, slug).await;
+        // The project's files are its data too.
+        self.forget_files(slug);
         let p = self
             .registry
             .transition_noting(slug, ProjectState::Purged, actor, reason, |p| {

@@ -1,4 +1,5 @@
-//! `stack check FILE` looks at the project's folder: the folder the stack file sits in. Each
+//! The project's folder looked at for what a stack file names: the folder the stack file sits in
+//! (`stack check FILE`) or a stored revision of the project's files (submit). Each
 //! file or folder the stack refers to ([`ProjectFile`]: build contexts, relative binds,
 //! `env_file`, secret and config files) is checked there when it exists, and otherwise left as
 //! the checker's "needs the project's files" warning, so a file can be judged alone.
@@ -15,15 +16,21 @@ use serde::Serialize;
 /// What the project's folder says about one referenced path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// Line of the value naming it in the stack file.
     pub line: u64,
+    /// Column of that value.
     pub column: u64,
+    /// Dotted path of the key naming it.
     pub path: String,
+    /// The file or folder, as written.
     pub file: String,
+    /// Present and fit, absent, or wrong.
     pub verdict: Verdict,
     /// What was found, or what is wrong and what to do.
     pub message: String,
 }
 
+/// One referenced path's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
