@@ -18,11 +18,13 @@ use bollard::models::HealthStatusEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures_util::StreamExt;
 
+mod archive;
 mod create;
 mod images;
 mod stats;
 mod storage;
 
+pub use archive::{ExecOutput, VOLUME_MOUNT};
 pub use create::{ContainerPlan, PlannedMount};
 pub use images::ImageHealth;
 pub use stats::ContainerUsage;
@@ -87,6 +89,9 @@ pub enum DockerError {
     /// The object exists but lacks our `clubhost.managed`/`clubhost.instance` labels; the string
     /// names it. Guards the architecture invariant above.
     NotOurs(String),
+    /// A local file an archive is read from or written to failed; the string says which and why.
+    #[error("archive: {0}")]
+    Archive(String),
     /// Docker refused the subnet: another network on the engine overlaps it (one made since the
     /// subnet was chosen, by another clubhost on this engine or by hand).
     #[error("Docker refused subnet {subnet} for network {network}: it overlaps another network")]

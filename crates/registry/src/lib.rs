@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod backups;
 pub mod clock;
 mod images;
 pub mod outbox;
@@ -26,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sqlx::{FromRow, SqlitePool};
 
+pub use backups::BackupRow;
 pub use images::DeployedImage;
 pub(crate) use outbox::Note;
 pub use review::ProjectEdit;
