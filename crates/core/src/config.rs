@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod backup;
 mod build;
 mod club;
 mod docker;
+pub use backup::BackupConfig;
 pub use build::BuildConfig;
 pub use club::ClubConfig;
 pub(crate) use docker::DockerConfig;
@@ -80,6 +82,8 @@ pub struct Config {
     pub club: ClubConfig,
     /// `[build]`: caps on a project's files and limits on building its images.
     pub build: BuildConfig,
+    /// `[backup]`: where project backups go, when they are taken and how many are kept.
+    pub backup: BackupConfig,
 }
 
 /// `[secrets]`: where the key that seals secret project variables in the registry is kept.
@@ -387,6 +391,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             club: ClubConfig::default(),
             build: BuildConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -503,6 +508,7 @@ impl Config {
         self.docker.check(self.limits.max_services)?;
         self.club.check()?;
         self.build.check()?;
+        self.backup.check()?;
         if self.projects.default_days == 0 || self.projects.default_days > self.projects.max_days {
             return Err(format!(
                 "key `projects.default_days`: {} must be between 1 and projects.max_days ({})",

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod backup;
 pub mod config;
 pub mod control;
 pub mod doctor;
