@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use hyper::Method;
 use serde_json::Value;
 
+mod backup;
 mod client;
 mod project;
 mod stack;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Manage the key that encrypts secret project variables in the registry.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Back projects up, check and restore backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Print the audit log.
     Audit {
         #[arg(long)]
@@ -345,6 +349,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stack(cmd) => stack::run(&config, cmd),
+        Command::Backup(cmd) => backup::run(Api::connect(config).await?, cmd).await,
         Command::Audit { project, json } => {
             let api = Api::connect(config).await?;
             let path = match &project {

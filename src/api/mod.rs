@@ -16,6 +16,7 @@ use serde_json::json;
 
 use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
 
+pub mod backup;
 pub mod requests;
 
 use requests::{ActionBody, ClockRequest, GcRequest, NewPassword, NewUser};
@@ -44,6 +45,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/api/gc", post(gc))
         .route("/api/clock", post(advance_clock))
         .route("/api/secrets/rotate-key", post(rotate_key))
+        .merge(backup::routes())
         .with_state(control)
 }
 

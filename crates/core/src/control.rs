@@ -10,6 +10,8 @@
 //! addresses of containers this process deployed or observed.
 
 mod accounts;
+mod backup;
+mod backup_restore;
 mod checks;
 mod deploying;
 pub mod progress;
@@ -22,6 +24,8 @@ pub(crate) mod subnets;
 mod terms;
 
 pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
+pub use backup::{BackupInfo, PruneReport, Verification};
+pub use backup_restore::RestoreReport;
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use review::Resubmission;

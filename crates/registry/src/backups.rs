@@ -6,7 +6,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::{Registry, RegistryError, Result, audit, now};
+use super::{Note, Registry, RegistryError, Result, audit, now, outbox};
 
 /// A `backups` row.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -89,8 +89,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Marks backup `id` failed with `error` (only a running one), audited as `backup.failed`.
-    pub async fn fail_backup(&self, id: i64, error: &str) -> Result<()> {
+    /// Marks backup `id` failed with `error` (only a running one), audited as `backup.failed`,
+    /// storing `notes` (the admins told) in the same transaction.
+    pub async fn fail_backup(&self, id: i64, error: &str, notes: &[Note]) -> Result<()> {
         let mut tx = self.write().await?;
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT project, actor FROM backups WHERE id = ? AND state = 'running'")
@@ -119,7 +120,9 @@ impl Registry {
             &reason,
         )
         .await?;
+        outbox::insert(&mut tx, notes).await?;
         tx.commit().await?;
+        self.notes_committed(notes.len());
         Ok(())
     }
 
@@ -229,7 +232,7 @@ mod tests {
         let c = reg.start_backup("wiki", "ana").await.unwrap();
         assert!(reg.backups(None, false).await.unwrap().is_empty());
         reg.complete_backup(a, "blog-1", 10).await.unwrap();
-        reg.fail_backup(b, "disk full").await.unwrap();
+        reg.fail_backup(b, "disk full", &[]).await.unwrap();
         let listed = reg.backups(Some("blog"), false).await.unwrap();
         assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [a]);
         assert_eq!(reg.backups(None, true).await.unwrap().len(), 3);
