@@ -31,6 +31,7 @@
 
 mod architecture;
 mod audit;
+mod backup;
 mod browser;
 mod cli;
 mod common;

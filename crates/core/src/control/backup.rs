@@ -415,11 +415,33 @@ impl Control {
                 continue;
             };
             let _ = std::fs::remove_dir_all(root.join(format::partial_name(&r.project, r.id)));
+            self.clean_helpers(&r.project, r.id).await;
             self.registry
                 .fail_backup(r.id, "interrupted (the process stopped mid-backup)", &[])
                 .await?;
         }
         Ok(())
+    }
+}
+
+impl Control {
+    /// After a crashed backup: removes its helper containers and lets the project's containers
+    /// it may have paused run again. Best effort: logged, never an error.
+    async fn clean_helpers(&self, slug: &str, id: i64) {
+        let Ok(engine) = self.engine_now().await else {
+            return;
+        };
+        let prefix = format!("clubhost-{slug}-backup-{id}-");
+        for c in engine.containers(Some(slug)).await.unwrap_or_default() {
+            if c.name.starts_with(&prefix) {
+                if let Err(e) = engine.remove_container(&c.id).await {
+                    tracing::warn!(container = %c.name, error = %e, "backup helper left behind");
+                }
+            } else {
+                // Unpausing a container that is not paused is refused by Docker: harmless.
+                let _ = engine.unpause(&c.id).await;
+            }
+        }
     }
 }
 
