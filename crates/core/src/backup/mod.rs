@@ -10,6 +10,7 @@
 //! holds each file's size and SHA-256. It is written under `.partial-<slug>-<id>` and renamed
 //! when complete, so a crash never leaves a directory that looks finished.
 
+pub mod dumps;
 pub mod retention;
 
 use std::collections::BTreeMap;
@@ -77,6 +78,20 @@ pub enum Consistency {
     Idle,
     /// The containers mounting it were paused while it was read.
     Paused,
+    /// A database writes to it and was not paused: its files were copied live, and a logical
+    /// dump of the database (in [`Manifest::dumps`]) is the consistent copy.
+    DumpedLive,
+}
+
+/// A database's logical dump, taken inside its running container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpEntry {
+    /// The stack service it was taken from.
+    pub service: String,
+    /// The database engine.
+    pub engine: dumps::Engine,
+    /// The dump file (`dumps/<service>.sql`).
+    pub dump: FileEntry,
 }
 
 /// One named volume in a backup.
@@ -117,6 +132,9 @@ pub struct Manifest {
     pub secrets: Option<FileEntry>,
     /// Every named volume that existed.
     pub volumes: Vec<VolumeEntry>,
+    /// Logical dumps of the project's databases.
+    #[serde(default)]
+    pub dumps: Vec<DumpEntry>,
     /// Volumes the stack names that did not exist on Docker (never deployed): nothing to keep.
     pub absent_volumes: Vec<String>,
 }
@@ -152,6 +170,7 @@ impl Manifest {
         let mut files = vec![&self.record];
         files.extend(self.secrets.as_ref());
         files.extend(self.volumes.iter().map(|v| &v.archive));
+        files.extend(self.dumps.iter().map(|d| &d.dump));
         files
     }
 
@@ -169,6 +188,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Writes `data` to `dir/name` (synced) and returns its entry.
 pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> Result<FileEntry, BackupError> {
     let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
     let mut f = std::fs::File::create(&path).map_err(io(&path))?;
     f.write_all(data).map_err(io(&path))?;
     f.sync_all().map_err(io(&path))?;
@@ -362,6 +384,7 @@ mod tests {
                 paused_ms: None,
                 paused: Vec::new(),
             }],
+            dumps: Vec::new(),
             absent_volumes: Vec::new(),
         }
     }

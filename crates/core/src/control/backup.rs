@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use super::{Control, ControlError, Result};
 use crate::backup::{
-    self as format, Consistency, HashingFile, Manifest, ProjectRecord, VolumeEntry,
+    self as format, Consistency, DumpEntry, HashingFile, Manifest, ProjectRecord, VolumeEntry,
+    dumps,
     retention::{self, Policy},
 };
 use crate::notify::Note;
@@ -201,6 +202,9 @@ impl Control {
         };
         let stack = self.project_stack(project).await?;
         let containers = engine.containers(Some(slug)).await?;
+        let (dumps, dumped) = self
+            .dump_databases(engine, &stack, &containers, partial)
+            .await?;
         let mut volumes = Vec::new();
         let mut absent_volumes = Vec::new();
         for volume in &stack.volumes {
@@ -215,7 +219,7 @@ impl Control {
                 .iter()
                 .filter(|s| s.mounts.iter().any(|m| &m.volume == volume))
                 .collect();
-            let writers: Vec<&clubhost_docker::ManagedContainer> = containers
+            let all_writers: Vec<&clubhost_docker::ManagedContainer> = containers
                 .iter()
                 .filter(|c| {
                     c.running
@@ -225,6 +229,10 @@ impl Control {
                         })
                 })
                 .collect();
+            // A database that was dumped keeps running: its dump is the consistent copy.
+            let (live, writers): (Vec<_>, Vec<_>) = all_writers
+                .into_iter()
+                .partition(|c| dumped.contains(&c.service));
             // The helper runs the image the project runs: a container's, else the stack's.
             let image = match containers
                 .iter()
@@ -254,10 +262,12 @@ impl Control {
                 name: volume.clone(),
                 docker_volume,
                 archive,
-                consistency: if paused.is_empty() {
-                    Consistency::Idle
-                } else {
+                consistency: if !paused.is_empty() {
                     Consistency::Paused
+                } else if !live.is_empty() {
+                    Consistency::DumpedLive
+                } else {
+                    Consistency::Idle
                 },
                 paused_ms: (!paused.is_empty()).then_some(paused_ms),
                 paused,
@@ -274,10 +284,51 @@ impl Control {
             record,
             secrets,
             volumes,
+            dumps,
             absent_volumes,
         };
         format::seal(partial, done, &manifest).map_err(internal)?;
         Ok(manifest.bytes())
+    }
+
+    /// Takes a logical dump of each running database service (recognised by its image) into
+    /// `dumps/<service>.sql`. Returns the entries and the services dumped. A dump that fails
+    /// fails the backup: a copy that claims a consistent database must have one.
+    async fn dump_databases(
+        &self,
+        engine: &Engine,
+        stack: &clubhost_stack::Stack,
+        containers: &[clubhost_docker::ManagedContainer],
+        partial: &Path,
+    ) -> Result<(Vec<DumpEntry>, Vec<String>)> {
+        let mut entries = Vec::new();
+        let mut services = Vec::new();
+        for s in &stack.services {
+            let Some(db) = dumps::recognise(&s.image) else {
+                continue;
+            };
+            let Some(c) = containers.iter().find(|c| c.running && c.service == s.name) else {
+                continue;
+            };
+            let out = engine.exec_output(&c.id, &dumps::command(db)).await?;
+            if out.exit_code != 0 {
+                return Err(ControlError::Internal(format!(
+                    "the database dump in service {} exited with {}: {}",
+                    s.name,
+                    out.exit_code,
+                    out.stderr.trim()
+                )));
+            }
+            let file = format!("dumps/{}.sql", s.name);
+            let dump = format::write_file(partial, &file, &out.stdout).map_err(internal)?;
+            entries.push(DumpEntry {
+                service: s.name.clone(),
+                engine: db,
+                dump,
+            });
+            services.push(s.name.clone());
+        }
+        Ok((entries, services))
     }
 
     /// Reads one volume's archive from `helper` into `volumes/<name>.tar`, with `writers` paused
