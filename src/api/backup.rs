@@ -71,13 +71,18 @@ async fn create(State(c): State<Arc<Control>>, Json(b): Json<CreateBackup>) -> A
         (Some(slug), false) => Ok(Json(json!([c.create_backup(&slug, SOCKET_ACTOR).await?]))),
         (None, true) => {
             let all = c.create_all_backups(SOCKET_ACTOR).await?;
-            let out: Vec<Value> = all
+            let mut out: Vec<Value> = all
                 .into_iter()
                 .map(|(project, r)| match r {
                     Ok(info) => json!(info),
                     Err(e) => json!({ "project": project, "error": crate::errors::public_message(&e) }),
                 })
                 .collect();
+            // The registry too, online, as the scheduled round does.
+            out.push(match c.backup_registry().await {
+                Ok(path) => json!({ "registry": path }),
+                Err(e) => json!({ "project": "(registry)", "error": crate::errors::public_message(&e) }),
+            });
             Ok(Json(Value::Array(out)))
         }
         _ => Err(ControlError::Invalid("name one project, or ask for all".into()).into()),

@@ -106,8 +106,10 @@ async fn show_project(
     let deployments = c.deployments(p.id).await?;
     // Secret values never leave the server: shown masked.
     let variables = c.variables(&slug).await?.masked();
+    let last_backup = c.backups(Some(&slug)).await?.into_iter().next();
     Ok(Json(
-        json!({ "project": p, "deployments": deployments, "variables": variables }),
+        json!({ "project": p, "deployments": deployments, "variables": variables,
+                "last_backup": last_backup }),
     ))
 }
 
@@ -181,13 +183,19 @@ async fn delete_project(
 }
 
 /// The proxy's Prometheus metrics in the text exposition format.
-async fn metrics() -> impl IntoResponse {
+async fn metrics(State(c): State<Arc<Control>>) -> impl IntoResponse {
+    let mut text = clubhost_proxy::metrics::render();
+    // Backup ages; a registry that cannot be read leaves them out rather than failing the scrape.
+    match c.backup_metrics().await {
+        Ok(backups) => text.push_str(&backups),
+        Err(e) => tracing::warn!(error = %e, "backup metrics"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        clubhost_proxy::metrics::render(),
+        text,
     )
 }
 

@@ -48,6 +48,10 @@ pub(super) async fn run(api: Api, cmd: BackupCommand) -> anyhow::Result<()> {
             let v = api.send(Method::POST, "/api/backups", &body).await?;
             let mut failed = 0;
             for b in v.as_array().into_iter().flatten() {
+                if let Some(path) = b["registry"].as_str() {
+                    println!("registry copied to {path}");
+                    continue;
+                }
                 match b["error"].as_str() {
                     Some(e) => {
                         failed += 1;

@@ -266,6 +266,14 @@ pub(super) async fn project(api: Api, cmd: ProjectCommand) -> anyhow::Result<()>
                 for (k, val) in v["variables"].as_object().into_iter().flatten() {
                     println!("  var {k}={}", text(val));
                 }
+                match v["last_backup"].as_object() {
+                    Some(b) => println!(
+                        "  last backup {} taken {}",
+                        text(&b["id"]),
+                        format_time(b["created_at"].as_i64())
+                    ),
+                    None => println!("  last backup: none"),
+                }
                 for d in v["deployments"].as_array().into_iter().flatten() {
                     println!(
                         "  deployment {} {} started {}{}",

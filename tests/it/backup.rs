@@ -391,3 +391,43 @@ x-clubhost:
     // ...and the dump is covered by verify like every other file.
     assert!(club.ok(&["backup", "verify", &id]).contains(": ok"));
 }
+
+fn admin_get(club: &Club, path: &str) -> String {
+    use std::io::{Read, Write};
+    let socket = club.dir.path().join("data/clubhost.sock");
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_server_reports_backup_age_and_backs_up_all_projects_and_the_registry() {
+    let mut club = Club::new();
+    club.start();
+    let slug = slug("bkall");
+    club.deploy(&slug, &writer_stack());
+    let before = admin_get(&club, "/metrics");
+    assert!(
+        before.contains(&format!("clubhost_backup_age_seconds{{project=\"{slug}\"}} +Inf")),
+        "{before}"
+    );
+    let out = club.ok(&["backup", "create", "--all"]);
+    assert!(out.contains(&format!("backup of {slug} complete")), "{out}");
+    let copy = out
+        .lines()
+        .find_map(|l| l.strip_prefix("registry copied to "))
+        .unwrap_or_else(|| panic!("{out}"));
+    // The copy is a SQLite database holding the backup rows.
+    let head = std::fs::read(copy).unwrap();
+    assert!(head.starts_with(b"SQLite format 3\0"));
+    let after = admin_get(&club, "/metrics");
+    assert!(
+        after.contains(&format!("clubhost_backup_last_success_timestamp_seconds{{project=\"{slug}\"}}")),
+        "{after}"
+    );
+    let shown = club.ok(&["project", "show", &slug]);
+    assert!(shown.contains("last backup "), "{shown}");
+    assert!(!shown.contains("last backup: none"), "{shown}");
+}

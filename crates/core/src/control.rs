@@ -12,6 +12,7 @@
 mod accounts;
 mod backup;
 mod backup_restore;
+mod backup_schedule;
 mod checks;
 mod deploying;
 pub mod progress;

@@ -203,6 +203,32 @@ impl Registry {
         Ok(rev)
     }
 
+    /// Copies the whole registry, online, to `target` (`VACUUM INTO` a temporary name, made
+    /// owner-only, then renamed): a consistent copy while the server keeps writing. Secrets stay
+    /// sealed in it; the key is not in it.
+    pub async fn copy_to(&self, target: &std::path::Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut partial = target.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let failed = |message: String| RegistryError::Backup {
+            path: target.to_path_buf(),
+            message,
+        };
+        let _ = std::fs::remove_file(&partial);
+        let name = partial
+            .to_str()
+            .ok_or_else(|| failed("the path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| failed(format!("cannot copy the registry: {e}")))?;
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::fs::rename(&partial, target))
+            .map_err(|e| failed(e.to_string()))
+    }
+
     /// Seals `plain` (a backup's secret variables) with the registry's key for backup `id` of
     /// `project`: only this registry's key opens it, and only as that backup's.
     pub async fn seal_for_backup(&self, id: i64, project: &str, plain: &[u8]) -> Vec<u8> {
@@ -248,6 +274,23 @@ mod tests {
         let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["backup.create", "backup.failed", "backup.remove"]);
         let _ = c;
+    }
+
+    #[tokio::test]
+    async fn an_online_copy_is_a_registry_that_opens_with_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate();
+        let reg = Registry::open(&dir.path().join("r.db"), key.clone())
+            .await
+            .unwrap();
+        reg.start_backup("blog", "ana").await.unwrap();
+        let copy = dir.path().join("copy.db");
+        reg.copy_to(&copy).await.unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let reopened = Registry::open(&copy, key).await.unwrap();
+        assert_eq!(reopened.backups(None, true).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

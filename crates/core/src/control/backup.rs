@@ -497,7 +497,7 @@ impl Control {
 }
 
 /// Whether a project may have volumes to back up: it was approved at some point.
-fn has_data(p: &Project) -> bool {
+pub(crate) fn has_data(p: &Project) -> bool {
     use clubhost_registry::ProjectState::*;
     matches!(
         p.state(),
