@@ -431,3 +431,47 @@ fn a_server_reports_backup_age_and_backs_up_all_projects_and_the_registry() {
     assert!(shown.contains("last backup "), "{shown}");
     assert!(!shown.contains("last backup: none"), "{shown}");
 }
+
+#[tokio::test]
+async fn the_owner_lists_and_downloads_their_backups_in_the_portal_and_no_one_else() {
+    use crate::portal::Portal;
+    use hyper::StatusCode;
+    crate::common::ensure_image();
+    let mut p = Portal::new(|_| {}).await;
+    let ana = p.signup("ana").await;
+    let bo = p.signup("bo").await;
+    let slug = slug("bkportal");
+    p.slugs.push(slug.clone());
+    let r = p.submit(&ana, &slug, &writer_stack()).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let deployed = p.control.approve(&slug, "test").await.unwrap();
+    assert_eq!(deployed.state.as_str(), "running");
+    let b = p.control.create_backup(&slug, "test").await.unwrap();
+
+    let mine = p.get("/portal/projects", Some(&ana)).await;
+    assert!(mine.body.contains(&format!("/portal/projects/{slug}/backups")), "{}", mine.body);
+    let page = p.get(&format!("/portal/projects/{slug}/backups"), Some(&ana)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("volumes/data.tar"), "{}", page.body);
+    assert!(!page.body.contains("secrets.sealed"), "{}", page.body);
+
+    let base = format!("/portal/projects/{slug}/backups/{}", b.id);
+    let record = p.get(&format!("{base}/project.json"), Some(&ana)).await;
+    assert_eq!(record.status, StatusCode::OK, "{}", record.body);
+    assert_eq!(record.json()["slug"], slug.as_str());
+    let tar = p.get(&format!("{base}/volumes/data.tar"), Some(&ana)).await;
+    assert_eq!(tar.status, StatusCode::OK);
+    assert!(tar.body.contains("clubhost-volume/"), "not a tar of the volume");
+
+    // Another member sees neither the list nor a file; no path outside the manifest is served.
+    let theirs = p.get(&format!("/portal/projects/{slug}/backups"), Some(&bo)).await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN);
+    let theirs = p.get(&format!("{base}/project.json"), Some(&bo)).await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN);
+    for bad in ["secrets.sealed", "../../clubhost.db", "volumes/../project.json"] {
+        let r = p.get(&format!("{base}/{bad}"), Some(&ana)).await;
+        assert_ne!(r.status, StatusCode::OK, "{bad} was served");
+    }
+    let signed_out = p.get(&format!("/portal/projects/{slug}/backups"), None).await;
+    assert_ne!(signed_out.status, StatusCode::OK);
+}

@@ -98,6 +98,45 @@ impl Control {
         Ok(self.info(&self.registry.backup(id).await?))
     }
 
+    /// The files of backup `id` a member may download (the manifest, the record, each volume's
+    /// archive and dump; not the sealed secrets, which only this server's key opens), as listed
+    /// in its manifest.
+    pub async fn backup_files(&self, id: i64) -> Result<(BackupInfo, Vec<format::FileEntry>)> {
+        let info = self.backup_info(id).await?;
+        let manifest = format::read_manifest(&info.path).map_err(internal)?;
+        let mut files: Vec<format::FileEntry> = manifest
+            .files()
+            .into_iter()
+            .filter(|f| f.file != format::SECRETS)
+            .cloned()
+            .collect();
+        let bytes = std::fs::metadata(info.path.join(format::MANIFEST))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        files.insert(
+            0,
+            format::FileEntry {
+                file: format::MANIFEST.into(),
+                bytes,
+                sha256: String::new(),
+            },
+        );
+        Ok((info, files))
+    }
+
+    /// Where one downloadable file of backup `id` is: only a name [`Control::backup_files`]
+    /// lists, so no other path can be asked for.
+    pub async fn backup_file(&self, id: i64, file: &str) -> Result<PathBuf> {
+        let (info, files) = self.backup_files(id).await?;
+        if !files.iter().any(|f| f.file == file) {
+            return Err(clubhost_registry::RegistryError::NotFound(format!(
+                "file {file:?} in backup {id}"
+            ))
+            .into());
+        }
+        Ok(info.path.join(file))
+    }
+
     /// Backs up one project now; returns the complete backup. A failure leaves no directory that
     /// looks complete, marks the attempt failed and tells the admins.
     pub async fn create_backup(&self, slug: &str, actor: &str) -> Result<BackupInfo> {

@@ -75,6 +75,34 @@ impl Control {
         }
     }
 
+    /// Before an expired project is purged: takes its final backup unless one was taken since it
+    /// expired. A failure (the admins are told) stops the purge; the scheduler tries again.
+    pub(crate) async fn ensure_final_backup(&self, slug: &str, actor: &str) -> Result<()> {
+        let p = self.registry.project(slug).await?;
+        if p.state() != clubhost_registry::ProjectState::Expired {
+            return Ok(());
+        }
+        let expired_at = self
+            .registry
+            .audit_log(Some(slug))
+            .await?
+            .iter()
+            .filter(|e| e.action == "project.expired")
+            .map(|e| e.at)
+            .max()
+            .unwrap_or(0);
+        let has_final = self
+            .registry
+            .backups(Some(slug), false)
+            .await?
+            .iter()
+            .any(|b| b.started_at >= expired_at);
+        if !has_final {
+            self.create_backup(slug, actor).await?;
+        }
+        Ok(())
+    }
+
     /// Copies the registry online into `<backup dir>/registry/clubhost-<unix time>.db`, keeping
     /// the newest `[backup] keep_daily` copies (at least one).
     pub async fn backup_registry(&self) -> Result<PathBuf> {
