@@ -475,3 +475,28 @@ async fn the_owner_lists_and_downloads_their_backups_in_the_portal_and_no_one_el
     let signed_out = p.get(&format!("/portal/projects/{slug}/backups"), None).await;
     assert_ne!(signed_out.status, StatusCode::OK);
 }
+
+#[test]
+fn purge_keeps_a_final_backup_of_an_expired_project() {
+    let mut club = Club::new();
+    let slug = slug("bkpurge");
+    club.deploy(&slug, &writer_stack());
+    let app = app_container(&slug);
+    assert!(docker(&["exec", &app, "sh", "-c", "echo last-words > /data/marker"]).status.success());
+    club.ok(&["project", "expire", &slug]);
+    assert!(club.ok(&["backup", "list", &slug]).trim().is_empty());
+    club.ok(&["project", "purge", &slug]);
+    assert!(volumes_of(&slug).is_empty(), "purge left the volume");
+    let listed: serde_json::Value =
+        serde_json::from_str(&club.ok(&["backup", "list", &slug, "--json"])).unwrap();
+    let list = listed.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{listed}");
+    let id = list[0]["id"].to_string();
+    assert!(club.ok(&["backup", "verify", &id]).contains(": ok"));
+    // The data is in it: restored as a new project, the marker is back.
+    let copy = format!("{slug}-after");
+    club.slugs.push(copy.clone());
+    club.ok(&["backup", "restore", &slug, &id, "--as", &copy]);
+    let app = app_container(&copy);
+    assert_eq!(docker_text(&["exec", &app, "cat", "/data/marker"]), "last-words");
+}
