@@ -39,6 +39,21 @@ pub struct ExecOutput {
 }
 
 impl Engine {
+    /// Refuses a container without this instance's labels: pausing, exec and writing archives
+    /// act only on clubhost's own containers, like every other call here.
+    async fn ensure_ours(&self, id: &str) -> Result<()> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        if self.is_ours(c.config.as_ref().and_then(|c| c.labels.as_ref())) {
+            Ok(())
+        } else {
+            Err(DockerError::NotOurs(id.to_string()))
+        }
+    }
+
     /// Creates (never starts) a helper container of `project` from `image` with `volume` mounted
     /// at [`VOLUME_MOUNT`], read-only unless `writable`. The image must already be on the engine:
     /// a missing one is an error, never a pull. Returns the container's id; remove it with
@@ -101,6 +116,7 @@ impl Engine {
     /// Unpacks the tar file at `tar` into `dir` of container `id`, ownership and modes as the
     /// archive holds them. Read from disk as it is sent.
     pub async fn upload_archive(&self, id: &str, dir: &str, tar: &Path) -> Result<()> {
+        self.ensure_ours(id).await?;
         let file = tokio::fs::File::open(tar)
             .await
             .map_err(|e| DockerError::Archive(format!("open {}: {e}", tar.display())))?;
@@ -128,6 +144,7 @@ impl Engine {
     /// Freezes every process of a container of ours (its files stop changing until
     /// [`Engine::unpause`]).
     pub async fn pause(&self, id: &str) -> Result<()> {
+        self.ensure_ours(id).await?;
         self.docker
             .pause_container(id)
             .await
@@ -136,6 +153,7 @@ impl Engine {
 
     /// Lets a paused container run again.
     pub async fn unpause(&self, id: &str) -> Result<()> {
+        self.ensure_ours(id).await?;
         self.docker
             .unpause_container(id)
             .await
@@ -144,6 +162,7 @@ impl Engine {
 
     /// Runs `cmd` in the running container `id` (no shell, no TTY) and collects its output.
     pub async fn exec_output(&self, id: &str, cmd: &[String]) -> Result<ExecOutput> {
+        self.ensure_ours(id).await?;
         let context = format!("run {:?} in container {id}", cmd.first());
         let exec = self
             .docker
