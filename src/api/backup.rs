@@ -75,13 +75,17 @@ async fn create(State(c): State<Arc<Control>>, Json(b): Json<CreateBackup>) -> A
                 .into_iter()
                 .map(|(project, r)| match r {
                     Ok(info) => json!(info),
-                    Err(e) => json!({ "project": project, "error": crate::errors::public_message(&e) }),
+                    Err(e) => {
+                        json!({ "project": project, "error": crate::errors::public_message(&e) })
+                    }
                 })
                 .collect();
             // The registry too, online, as the scheduled round does.
             out.push(match c.backup_registry().await {
                 Ok(path) => json!({ "registry": path }),
-                Err(e) => json!({ "project": "(registry)", "error": crate::errors::public_message(&e) }),
+                Err(e) => {
+                    json!({ "project": "(registry)", "error": crate::errors::public_message(&e) })
+                }
             });
             Ok(Json(Value::Array(out)))
         }

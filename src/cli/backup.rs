@@ -150,9 +150,7 @@ pub(super) async fn run(api: Api, cmd: BackupCommand) -> anyhow::Result<()> {
             }
         }
         BackupCommand::Prune => {
-            let v = api
-                .call(Method::POST, "/api/backups/prune", None)
-                .await?;
+            let v = api.call(Method::POST, "/api/backups/prune", None).await?;
             for id in v["removed"].as_array().into_iter().flatten() {
                 println!("removed backup {}", text(id));
             }

@@ -84,9 +84,11 @@ pub async fn download(
         return Err(Denied::Forbidden(format!("backup {id} is not of {slug}")).into());
     }
     let path = c.backup_file(id, &file).await.map_err(Denied::from)?;
-    let f = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| Denied::Control(clubhost_core::control::ControlError::Internal(e.to_string())))?;
+    let f = tokio::fs::File::open(&path).await.map_err(|e| {
+        Denied::Control(clubhost_core::control::ControlError::Internal(
+            e.to_string(),
+        ))
+    })?;
     let chunks = futures_util::stream::unfold(f, |mut f| async move {
         let mut buf = vec![0u8; 256 * 1024];
         match f.read(&mut buf).await {

@@ -41,7 +41,9 @@ fn app_container(slug: &str) -> String {
 
 /// Deterministic bytes that differ per seed (no repeating pattern a tar would hide).
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -75,7 +77,10 @@ fn sample_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 fn last_word(text: &str) -> String {
-    text.split_whitespace().last().unwrap_or_default().to_string()
+    text.split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn backup_dir(club: &Club) -> PathBuf {
@@ -90,7 +95,11 @@ fn manifest(club: &Club, slug: &str, id: &str) -> serde_json::Value {
 fn copy_out(container: &str, path: &str, to: &Path) {
     let src = format!("{container}:{path}");
     let out = docker(&["cp", &src, to.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -126,7 +135,10 @@ fn a_volume_backed_up_while_written_comes_back_byte_for_byte() {
 
     // Change the data: one file rewritten, one added.
     let changed = docker(&[
-        "exec", &app, "sh", "-c",
+        "exec",
+        &app,
+        "sh",
+        "-c",
         "echo changed > /data/files/one && echo new > /data/files/added && echo x > /data/files/sub/big",
     ]);
     assert!(changed.status.success());
@@ -140,7 +152,10 @@ fn a_volume_backed_up_while_written_comes_back_byte_for_byte() {
         let got = std::fs::read(back.path().join("files").join(name)).unwrap();
         assert!(got == *data, "{} differs after restore", name.display());
     }
-    assert!(!back.path().join("files/added").exists(), "a file made after the backup stayed");
+    assert!(
+        !back.path().join("files/added").exists(),
+        "a file made after the backup stayed"
+    );
     let audit = club.ok(&["audit", "--project", &slug]);
     assert!(audit.contains("backup.restore"), "{audit}");
     assert!(audit.contains("backup.create"), "{audit}");
@@ -154,7 +169,13 @@ fn a_deleted_project_comes_back_with_its_data_and_a_copy_under_a_new_slug() {
     club.slugs.push(copy.clone());
     club.deploy(&slug, &writer_stack());
     let app = app_container(&slug);
-    let marker = docker(&["exec", &app, "sh", "-c", "echo kept-$HOSTNAME > /data/marker"]);
+    let marker = docker(&[
+        "exec",
+        &app,
+        "sh",
+        "-c",
+        "echo kept-$HOSTNAME > /data/marker",
+    ]);
     assert!(marker.status.success());
     let expected = docker_text(&["exec", &app, "cat", "/data/marker"]);
     let id = last_word(&club.ok(&["backup", "create", &slug]));
@@ -164,16 +185,25 @@ fn a_deleted_project_comes_back_with_its_data_and_a_copy_under_a_new_slug() {
     assert!(club.ok(&["backup", "list", &slug]).contains(&slug));
 
     let out = club.ok(&["backup", "restore", &slug]);
-    assert!(out.contains("project recreated") && out.contains("running"), "{out}");
+    assert!(
+        out.contains("project recreated") && out.contains("running"),
+        "{out}"
+    );
     let app = app_container(&slug);
-    assert_eq!(docker_text(&["exec", &app, "cat", "/data/marker"]), expected);
+    assert_eq!(
+        docker_text(&["exec", &app, "cat", "/data/marker"]),
+        expected
+    );
     let shown = club.ok(&["project", "show", &slug]);
     assert!(shown.contains("running"), "{shown}");
 
     let out = club.ok(&["backup", "restore", &slug, &id, "--as", &copy]);
     assert!(out.contains(&copy) && out.contains("running"), "{out}");
     let app2 = app_container(&copy);
-    assert_eq!(docker_text(&["exec", &app2, "cat", "/data/marker"]), expected);
+    assert_eq!(
+        docker_text(&["exec", &app2, "cat", "/data/marker"]),
+        expected
+    );
     // The original is untouched by the copy.
     assert_eq!(app_container(&slug), app);
     // --as onto an existing project is refused.
@@ -187,9 +217,17 @@ fn a_damaged_backup_is_refused_by_verify_and_restore_and_nothing_changes() {
     let slug = slug("bkbad");
     club.deploy(&slug, &writer_stack());
     let app = app_container(&slug);
-    assert!(docker(&["exec", &app, "sh", "-c", "echo before > /data/marker"]).status.success());
+    assert!(
+        docker(&["exec", &app, "sh", "-c", "echo before > /data/marker"])
+            .status
+            .success()
+    );
     let id = last_word(&club.ok(&["backup", "create", &slug]));
-    assert!(docker(&["exec", &app, "sh", "-c", "echo after > /data/marker"]).status.success());
+    assert!(
+        docker(&["exec", &app, "sh", "-c", "echo after > /data/marker"])
+            .status
+            .success()
+    );
 
     let tar = backup_dir(&club).join(format!("{slug}-{id}/volumes/data.tar"));
     let mut data = std::fs::read(&tar).unwrap();
@@ -200,15 +238,24 @@ fn a_damaged_backup_is_refused_by_verify_and_restore_and_nothing_changes() {
     let verify = club.cli(&["backup", "verify", &id]);
     assert!(!verify.status.success());
     let text = String::from_utf8_lossy(&verify.stdout);
-    assert!(text.contains("DAMAGED") && text.contains("SHA-256"), "{text}");
+    assert!(
+        text.contains("DAMAGED") && text.contains("SHA-256"),
+        "{text}"
+    );
 
     let restore = club.cli(&["backup", "restore", &slug, &id]);
     assert!(!restore.status.success());
     let err = String::from_utf8_lossy(&restore.stderr);
-    assert!(err.contains("damaged") && err.contains("nothing was changed"), "{err}");
+    assert!(
+        err.contains("damaged") && err.contains("nothing was changed"),
+        "{err}"
+    );
     // Same container, still running, data as it was.
     assert_eq!(app_container(&slug), app);
-    assert_eq!(docker_text(&["inspect", "-f", "{{.State.Status}}", &app]), "running");
+    assert_eq!(
+        docker_text(&["inspect", "-f", "{{.State.Status}}", &app]),
+        "running"
+    );
     assert_eq!(docker_text(&["exec", &app, "cat", "/data/marker"]), "after");
     assert!(club.ok(&["project", "show", &slug]).contains("running"));
 }
@@ -222,16 +269,22 @@ fn a_backup_killed_half_way_is_never_listed_and_its_leftovers_go() {
     let host = tempfile::tempdir().unwrap();
     std::fs::write(host.path().join("big"), bytes(48 * 1024 * 1024, 9)).unwrap();
     let src = format!("{}/big", host.path().display());
-    assert!(docker(&["cp", &src, &format!("{app}:/data/big")]).status.success());
+    assert!(
+        docker(&["cp", &src, &format!("{app}:/data/big")])
+            .status
+            .success()
+    );
 
     let mut child = club.cli_background(&["backup", "create", &slug]);
     let root = backup_dir(&club);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut saw_partial = false;
     while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-        let partial = std::fs::read_dir(&root).into_iter().flatten().flatten().any(|e| {
-            e.file_name().to_string_lossy().starts_with(".partial-")
-        });
+        let partial = std::fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".partial-"));
         if partial {
             saw_partial = true;
             break;
@@ -252,7 +305,10 @@ fn a_backup_killed_half_way_is_never_listed_and_its_leftovers_go() {
     // Prune sweeps what the crash left: the half-written directory, the helper container, and
     // the pause the kill may have left on the service.
     club.ok(&["backup", "prune"]);
-    assert_eq!(docker_text(&["inspect", "-f", "{{.State.Status}}", &app]), "running");
+    assert_eq!(
+        docker_text(&["inspect", "-f", "{{.State.Status}}", &app]),
+        "running"
+    );
     let left: Vec<String> = std::fs::read_dir(&root)
         .unwrap()
         .flatten()
@@ -265,8 +321,14 @@ fn a_backup_killed_half_way_is_never_listed_and_its_leftovers_go() {
         assert!(audit.contains("backup.failed"), "{audit}");
     }
     let helpers = docker_text(&[
-        "ps", "-a", "--filter", "label=clubhost.role=backup-helper", "--filter",
-        &format!("label=clubhost.project={slug}"), "--format", "{{.Names}}",
+        "ps",
+        "-a",
+        "--filter",
+        "label=clubhost.role=backup-helper",
+        "--filter",
+        &format!("label=clubhost.project={slug}"),
+        "--format",
+        "{{.Names}}",
     ]);
     assert!(helpers.is_empty(), "helpers left: {helpers}");
     // A new backup works after the crash.
@@ -347,8 +409,16 @@ fn build_mysql_stand_in() {
         "tar -C {} -c . | docker import --change 'ENV PATH=/usr/bin:/bin' - {MYSQL_STAND_IN}",
         root.path().display()
     );
-    let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -396,7 +466,11 @@ fn admin_get(club: &Club, path: &str) -> String {
     use std::io::{Read, Write};
     let socket = club.dir.path().join("data/clubhost.sock");
     let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -410,7 +484,9 @@ fn a_server_reports_backup_age_and_backs_up_all_projects_and_the_registry() {
     club.deploy(&slug, &writer_stack());
     let before = admin_get(&club, "/metrics");
     assert!(
-        before.contains(&format!("clubhost_backup_age_seconds{{project=\"{slug}\"}} +Inf")),
+        before.contains(&format!(
+            "clubhost_backup_age_seconds{{project=\"{slug}\"}} +Inf"
+        )),
         "{before}"
     );
     let out = club.ok(&["backup", "create", "--all"]);
@@ -424,7 +500,9 @@ fn a_server_reports_backup_age_and_backs_up_all_projects_and_the_registry() {
     assert!(head.starts_with(b"SQLite format 3\0"));
     let after = admin_get(&club, "/metrics");
     assert!(
-        after.contains(&format!("clubhost_backup_last_success_timestamp_seconds{{project=\"{slug}\"}}")),
+        after.contains(&format!(
+            "clubhost_backup_last_success_timestamp_seconds{{project=\"{slug}\"}}"
+        )),
         "{after}"
     );
     let shown = club.ok(&["project", "show", &slug]);
@@ -449,8 +527,15 @@ async fn the_owner_lists_and_downloads_their_backups_in_the_portal_and_no_one_el
     let b = p.control.create_backup(&slug, "test").await.unwrap();
 
     let mine = p.get("/portal/projects", Some(&ana)).await;
-    assert!(mine.body.contains(&format!("/portal/projects/{slug}/backups")), "{}", mine.body);
-    let page = p.get(&format!("/portal/projects/{slug}/backups"), Some(&ana)).await;
+    assert!(
+        mine.body
+            .contains(&format!("/portal/projects/{slug}/backups")),
+        "{}",
+        mine.body
+    );
+    let page = p
+        .get(&format!("/portal/projects/{slug}/backups"), Some(&ana))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("volumes/data.tar"), "{}", page.body);
     assert!(!page.body.contains("secrets.sealed"), "{}", page.body);
@@ -461,18 +546,29 @@ async fn the_owner_lists_and_downloads_their_backups_in_the_portal_and_no_one_el
     assert_eq!(record.json()["slug"], slug.as_str());
     let tar = p.get(&format!("{base}/volumes/data.tar"), Some(&ana)).await;
     assert_eq!(tar.status, StatusCode::OK);
-    assert!(tar.body.contains("clubhost-volume/"), "not a tar of the volume");
+    assert!(
+        tar.body.contains("clubhost-volume/"),
+        "not a tar of the volume"
+    );
 
     // Another member sees neither the list nor a file; no path outside the manifest is served.
-    let theirs = p.get(&format!("/portal/projects/{slug}/backups"), Some(&bo)).await;
+    let theirs = p
+        .get(&format!("/portal/projects/{slug}/backups"), Some(&bo))
+        .await;
     assert_eq!(theirs.status, StatusCode::FORBIDDEN);
     let theirs = p.get(&format!("{base}/project.json"), Some(&bo)).await;
     assert_eq!(theirs.status, StatusCode::FORBIDDEN);
-    for bad in ["secrets.sealed", "../../clubhost.db", "volumes/../project.json"] {
+    for bad in [
+        "secrets.sealed",
+        "../../clubhost.db",
+        "volumes/../project.json",
+    ] {
         let r = p.get(&format!("{base}/{bad}"), Some(&ana)).await;
         assert_ne!(r.status, StatusCode::OK, "{bad} was served");
     }
-    let signed_out = p.get(&format!("/portal/projects/{slug}/backups"), None).await;
+    let signed_out = p
+        .get(&format!("/portal/projects/{slug}/backups"), None)
+        .await;
     assert_ne!(signed_out.status, StatusCode::OK);
 }
 
@@ -482,7 +578,11 @@ fn purge_keeps_a_final_backup_of_an_expired_project() {
     let slug = slug("bkpurge");
     club.deploy(&slug, &writer_stack());
     let app = app_container(&slug);
-    assert!(docker(&["exec", &app, "sh", "-c", "echo last-words > /data/marker"]).status.success());
+    assert!(
+        docker(&["exec", &app, "sh", "-c", "echo last-words > /data/marker"])
+            .status
+            .success()
+    );
     club.ok(&["project", "expire", &slug]);
     assert!(club.ok(&["backup", "list", &slug]).trim().is_empty());
     club.ok(&["project", "purge", &slug]);
@@ -498,5 +598,8 @@ fn purge_keeps_a_final_backup_of_an_expired_project() {
     club.slugs.push(copy.clone());
     club.ok(&["backup", "restore", &slug, &id, "--as", &copy]);
     let app = app_container(&copy);
-    assert_eq!(docker_text(&["exec", &app, "cat", "/data/marker"]), "last-words");
+    assert_eq!(
+        docker_text(&["exec", &app, "cat", "/data/marker"]),
+        "last-words"
+    );
 }

@@ -93,7 +93,9 @@ impl Engine {
             .docker
             .create_container(Some(opts), body)
             .await
-            .map_err(api(format!("create backup helper {name} for volume {volume}")))?;
+            .map_err(api(format!(
+                "create backup helper {name} for volume {volume}"
+            )))?;
         Ok(created.id)
     }
 

@@ -101,14 +101,12 @@ impl Registry {
         let Some((project, actor)) = row else {
             return Ok(());
         };
-        sqlx::query(
-            "UPDATE backups SET state = 'failed', finished_at = ?, error = ? WHERE id = ?",
-        )
-        .bind(now())
-        .bind(error)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE backups SET state = 'failed', finished_at = ?, error = ? WHERE id = ?")
+            .bind(now())
+            .bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let reason = format!("backup {id}: {error}");
         audit(
             &mut tx,

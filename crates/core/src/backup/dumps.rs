@@ -49,7 +49,10 @@ mod tests {
         assert_eq!(recognise("mysql:8.4"), Some(Engine::Mysql));
         assert_eq!(recognise("docker.io/library/mariadb"), Some(Engine::Mysql));
         assert_eq!(recognise("postgres:16-alpine"), Some(Engine::Postgres));
-        assert_eq!(recognise("reg:5000/postgis/postgis:16"), Some(Engine::Postgres));
+        assert_eq!(
+            recognise("reg:5000/postgis/postgis:16"),
+            Some(Engine::Postgres)
+        );
         assert_eq!(recognise("wordpress:6"), None);
         assert_eq!(recognise("mysql-exporter"), None);
         assert_eq!(recognise("postgres@sha256:abc"), Some(Engine::Postgres));

@@ -408,7 +408,10 @@ mod tests {
         std::fs::write(&tar, &bytes).unwrap();
         let problems = verify(&done, 4, "blog").unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("volumes/data.tar: SHA-256"), "{problems:?}");
+        assert!(
+            problems[0].contains("volumes/data.tar: SHA-256"),
+            "{problems:?}"
+        );
         // Truncated.
         std::fs::write(&tar, b"abc").unwrap();
         let problems = verify(&done, 4, "blog").unwrap_err();

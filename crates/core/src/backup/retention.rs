@@ -121,6 +121,16 @@ mod tests {
             },
         );
         assert_eq!(kept.into_iter().collect::<Vec<_>>(), [2]);
-        assert!(keep(&[], Policy { daily: 1, weekly: 1, monthly: 1 }).is_empty());
+        assert!(
+            keep(
+                &[],
+                Policy {
+                    daily: 1,
+                    weekly: 1,
+                    monthly: 1
+                }
+            )
+            .is_empty()
+        );
     }
 }

@@ -40,9 +40,7 @@ impl Default for BackupConfig {
 impl BackupConfig {
     /// The backup directory: `dir`, or `<data_dir>/backups`.
     pub fn dir(&self, data_dir: &Path) -> PathBuf {
-        self.dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("backups"))
+        self.dir.clone().unwrap_or_else(|| data_dir.join("backups"))
     }
 
     /// Refuses settings that could not work, naming the key.

@@ -186,7 +186,10 @@ impl Control {
 
     /// Backs up every project that has (or had) containers, one after another; a failure of one
     /// does not stop the others. Returns each project's backup or error message.
-    pub async fn create_all_backups(&self, actor: &str) -> Result<Vec<(String, Result<BackupInfo>)>> {
+    pub async fn create_all_backups(
+        &self,
+        actor: &str,
+    ) -> Result<Vec<(String, Result<BackupInfo>)>> {
         let mut out = Vec::new();
         for p in self.registry.projects().await? {
             if !has_data(&p) {
@@ -414,7 +417,8 @@ impl Control {
     ) -> Result<format::FileEntry> {
         let mut out =
             HashingFile::create(partial, &format!("volumes/{volume}.tar")).map_err(internal)?;
-        let mut stream = std::pin::pin!(engine.download_archive(helper, &format!("{VOLUME_MOUNT}/")));
+        let mut stream =
+            std::pin::pin!(engine.download_archive(helper, &format!("{VOLUME_MOUNT}/")));
         while let Some(chunk) = stream.next().await {
             out.write(&chunk?).map_err(internal)?;
         }
@@ -432,7 +436,9 @@ impl Control {
             let info = self.info(&row);
             let (id, project) = (row.id, row.project.clone());
             let problems = tokio::task::spawn_blocking(move || {
-                format::verify(&info.path, id, &project).err().unwrap_or_default()
+                format::verify(&info.path, id, &project)
+                    .err()
+                    .unwrap_or_default()
             })
             .await
             .map_err(internal)?;

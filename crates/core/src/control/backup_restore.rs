@@ -57,7 +57,9 @@ impl Control {
                 row.id, row.project
             )));
         }
-        let dir = self.backup_root()?.join(row.dir.clone().unwrap_or_default());
+        let dir = self
+            .backup_root()?
+            .join(row.dir.clone().unwrap_or_default());
         let checked = {
             let (dir, id, project) = (dir.clone(), row.id, row.project.clone());
             tokio::task::spawn_blocking(move || format::verify(&dir, id, &project))
