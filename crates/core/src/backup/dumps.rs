@@ -62,6 +62,6 @@ mod tests {
     fn credentials_stay_in_the_container_environment() {
         let cmd = command(Engine::Mysql);
         assert!(cmd[2].contains("--single-transaction"));
-        assert!(cmd[2].contains("$MYSQL_ROOT_PASSWORD"));
+        assert!(cmd[2].contains("${MYSQL_ROOT_PASSWORD"));
     }
 }
