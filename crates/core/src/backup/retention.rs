@@ -18,6 +18,9 @@ pub struct Policy {
 
 const DAY: i64 = 86_400;
 
+/// Maps a time to its day, week or month number.
+type Bucket = fn(i64) -> i64;
+
 fn day(t: i64) -> i64 {
     t.div_euclid(DAY)
 }
@@ -43,12 +46,12 @@ fn month(t: i64) -> i64 {
 /// The ids to keep of one project's backups, given as (id, taken at Unix seconds).
 pub fn keep(backups: &[(i64, i64)], policy: Policy) -> BTreeSet<i64> {
     let mut newest_first = backups.to_vec();
-    newest_first.sort_by(|a, b| (b.1, b.0).cmp(&(a.1, a.0)));
+    newest_first.sort_by_key(|&(id, t)| std::cmp::Reverse((t, id)));
     let mut kept = BTreeSet::new();
     if let Some(first) = newest_first.first() {
         kept.insert(first.0);
     }
-    let rules: [(usize, fn(i64) -> i64); 3] = [
+    let rules: [(usize, Bucket); 3] = [
         (policy.daily, day),
         (policy.weekly, week),
         (policy.monthly, month),
