@@ -22,7 +22,7 @@ SLUG=bkbench$$
 trap 'for c in $(docker ps -aq --filter label=clubhost.project=$SLUG); do docker rm -f $c >/dev/null; done;
       docker volume rm -f clubhost-$SLUG-data >/dev/null 2>&1 || true;
       docker network rm clubhost-$SLUG >/dev/null 2>&1 || true;
-      docker network rm clubhost-bench-gateway >/dev/null 2>&1 || true;
+      docker network rm clubhost-bench-backup-$$ >/dev/null 2>&1 || true;
       docker rmi -f $IMAGE >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 root=$WORK/root
@@ -38,7 +38,10 @@ data_dir = "$WORK/data"
 [proxy]
 listen = "127.0.0.1:$PORT"
 [docker]
-gateway_network = "clubhost-bench-gateway"
+gateway_network = "clubhost-bench-backup-$$"
+# Its own gateway and pool, clear of the tests' and other benches' (10.213/16, 10.212/22).
+subnet_pool = "10.214.0.0/16"
+gateway_subnet = "10.214.0.0/22"
 [backup]
 schedule = false
 TOML

@@ -141,6 +141,9 @@ pub(super) async fn run(api: Api, cmd: BackupCommand) -> anyhow::Result<()> {
                 },
                 text(&p["state"])
             );
+            if let Some(safety) = v["safety_backup"].as_i64() {
+                println!("the data it replaced is in backup {safety}");
+            }
             if text(&p["state"]) != "running" {
                 bail!(
                     "the restored project is {}: {}",

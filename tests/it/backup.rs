@@ -145,6 +145,11 @@ fn a_volume_backed_up_while_written_comes_back_byte_for_byte() {
 
     let out = club.ok(&["backup", "restore", &slug, &id]);
     assert!(out.contains("running"), "{out}");
+    // The data it replaced was backed up first, so the restore itself can be undone.
+    assert!(out.contains("the data it replaced is in backup"), "{out}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&club.ok(&["backup", "list", &slug, "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
     let app = app_container(&slug);
     let back = tempfile::tempdir().unwrap();
     copy_out(&app, "/data/files", back.path());
@@ -250,6 +255,10 @@ fn a_damaged_backup_is_refused_by_verify_and_restore_and_nothing_changes() {
         err.contains("damaged") && err.contains("nothing was changed"),
         "{err}"
     );
+    // Refused before anything, even the safety backup a restore takes first.
+    let listed: serde_json::Value =
+        serde_json::from_str(&club.ok(&["backup", "list", &slug, "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     // Same container, still running, data as it was.
     assert_eq!(app_container(&slug), app);
     assert_eq!(

@@ -4,7 +4,8 @@
 //! that was deleted (or `--as` a new slug) is first recreated from the backup's registry record,
 //! variables and sealed secrets included. Every restore is audited (`backup.restore`).
 //!
-//! An existing project keeps its current stack and variables: only its data goes back.
+//! An existing project keeps its current stack and variables: only its data goes back, and the
+//! data it had is backed up first (`safety_backup`), so a restore can itself be undone.
 
 use std::path::Path;
 
@@ -29,6 +30,8 @@ pub struct RestoreReport {
     pub recreated: bool,
     /// The volumes put back.
     pub volumes: Vec<String>,
+    /// The backup taken of the project's data just before it was replaced, if it had any.
+    pub safety_backup: Option<i64>,
 }
 
 impl Control {
@@ -78,6 +81,14 @@ impl Control {
         if as_slug.is_some() {
             self.check_slug(target)?;
         }
+        // The data about to be replaced is backed up first: a restore that fails half way (or
+        // the wrong backup restored) can itself be undone.
+        let safety = match self.registry.project(target).await {
+            Ok(p) if as_slug.is_none() && super::backup::has_data(&p) => {
+                Some(self.create_backup(target, actor).await?.id)
+            }
+            _ => None,
+        };
         let _held = self.lock_for(target).lock_owned().await;
         let engine = self.engine_now().await?;
         let existing = match self.registry.project(target).await {
@@ -117,6 +128,7 @@ impl Control {
             project,
             recreated,
             volumes,
+            safety_backup: safety,
         })
     }
 
