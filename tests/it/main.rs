@@ -32,6 +32,7 @@
 mod architecture;
 mod audit;
 mod backup;
+mod backup_dumps;
 mod browser;
 mod cli;
 mod common;

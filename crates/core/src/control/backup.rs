@@ -354,7 +354,8 @@ impl Control {
             };
             let out = engine.exec_output(&c.id, &dumps::command(db)).await?;
             if out.exit_code != 0 {
-                return Err(ControlError::Internal(format!(
+                // The project's database refused, not the server: the admin sees why.
+                return Err(ControlError::Invalid(format!(
                     "the database dump in service {} exited with {}: {}",
                     s.name,
                     out.exit_code,
