@@ -526,3 +526,37 @@ fn purge_keeps_a_final_backup_of_an_expired_project() {
         "last-words"
     );
 }
+
+#[test]
+fn a_server_that_missed_the_daily_hour_backs_up_at_start() {
+    let mut club = Club::new();
+    add_config(&club, "\n[lifecycle]\nsettable_clock = true\n");
+    let slug = slug("bksched");
+    club.deploy(&slug, &writer_stack());
+    club.ok(&["backup", "create", &slug]);
+    // A day later the daily hour has passed since that backup: the starting server catches up.
+    club.ok(&["clock", "--advance", "1d"]);
+    club.start();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed: serde_json::Value =
+            serde_json::from_str(&club.ok(&["backup", "list", &slug, "--json"])).unwrap();
+        let rows = listed.as_array().unwrap();
+        if rows.len() == 2 {
+            assert_eq!(rows[0]["actor"], "scheduler", "{listed}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scheduled backup: {listed}\n{}",
+            club.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The registry was copied in the same round.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(backup_dir(&club).join("registry")).map_or(0, |d| d.count()) == 0 {
+        assert!(Instant::now() < deadline, "no registry copy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
