@@ -311,8 +311,17 @@ fn a_backup_killed_half_way_is_never_listed_and_its_leftovers_go() {
         let id = b["id"].to_string();
         assert!(club.ok(&["backup", "verify", &id]).contains(": ok"));
     }
-    // Prune sweeps what the crash left: the half-written directory, the helper container, and
-    // the pause the kill may have left on the service.
+    // A starting server sweeps what the crash left: the half-written directory, the helper
+    // container, and the pause the kill may have left on the service.
+    club.start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while docker_text(&["inspect", "-f", "{{.State.Status}}", &app]) != "running" {
+        assert!(
+            Instant::now() < deadline,
+            "still paused after the server started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     club.ok(&["backup", "prune"]);
     assert_eq!(
         docker_text(&["inspect", "-f", "{{.State.Status}}", &app]),

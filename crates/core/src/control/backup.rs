@@ -497,7 +497,7 @@ impl Control {
 
     /// Removes directories of backups no longer running (a crash or SIGKILL mid-backup) and marks
     /// their rows failed.
-    async fn sweep_partials(&self, root: &Path) -> Result<()> {
+    pub(crate) async fn sweep_partials(&self, root: &Path) -> Result<()> {
         let running: Vec<BackupRow> = self
             .registry
             .backups(None, true)

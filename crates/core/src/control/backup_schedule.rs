@@ -26,6 +26,14 @@ pub(crate) fn last_due(now: i64, hour: u8) -> i64 {
 
 /// Runs the daily backups until `stop` turns true (only with `[backup] schedule`).
 pub(crate) async fn run(control: Arc<Control>, mut stop: watch::Receiver<bool>) {
+    // What a backup killed with the previous process left: its partial directory, its helper
+    // containers and the pause on the project's services.
+    let root = control.config.backup.dir(&control.config.data_dir);
+    if root.is_dir()
+        && let Err(e) = control.sweep_partials(&root).await
+    {
+        tracing::warn!(error = %e, "could not sweep interrupted backups");
+    }
     if !control.config.backup.schedule {
         return;
     }
