@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use hyper::Method;
 use serde_json::Value;
 
+mod backup;
 mod client;
 mod files;
 mod project;
@@ -75,6 +76,9 @@ pub enum Command {
     /// HTTPS certificates.
     #[command(subcommand)]
     Tls(TlsCommand),
+    /// Back projects up, check and restore backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Print the audit log.
     Audit {
         #[arg(long)]
@@ -387,6 +391,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stack(cmd) => stack::run(&config, cmd),
+        Command::Backup(cmd) => backup::run(Api::connect(config).await?, cmd).await,
         Command::Audit { project, json } => {
             let api = Api::connect(config).await?;
             let path = match &project {

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use clubhost_core::control::{Control, ControlError, Resubmission, Submission};
 
+pub mod backup;
 mod files;
 pub mod requests;
 
@@ -53,6 +54,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/api/gc", post(gc))
         .route("/api/clock", post(advance_clock))
         .route("/api/secrets/rotate-key", post(rotate_key))
+        .merge(backup::routes())
         .with_state(control)
 }
 
@@ -118,8 +120,10 @@ async fn show_project(
         let secret = v.source.webhook_secret.clone();
         json!({ "source": v, "webhook_secret": secret })
     });
+    let last_backup = c.backups(Some(&slug)).await?.into_iter().next();
     Ok(Json(
-        json!({ "project": p, "deployments": deployments, "variables": variables, "files": files }),
+        json!({ "project": p, "deployments": deployments, "variables": variables, "files": files,
+                "last_backup": last_backup }),
     ))
 }
 
@@ -193,12 +197,18 @@ async fn delete_project(
     Ok(Json(json!({ "deleted": slug })))
 }
 
-/// The proxy's Prometheus metrics in the text exposition format, and each certificate's expiry.
+/// The proxy's Prometheus metrics in the text exposition format, each certificate's expiry and
+/// the backups' ages.
 async fn metrics(State(c): State<Arc<Control>>) -> impl IntoResponse {
     let mut text = clubhost_proxy::metrics::render();
     match c.certificates().await {
         Ok(certs) => text.push_str(&clubhost_core::acme::metrics_text(&certs)),
         Err(e) => tracing::warn!(error = %e, "certificates left out of /metrics"),
+    }
+    // Backup ages; a registry that cannot be read leaves them out rather than failing the scrape.
+    match c.backup_metrics().await {
+        Ok(backups) => text.push_str(&backups),
+        Err(e) => tracing::warn!(error = %e, "backup metrics"),
     }
     (
         [(

@@ -301,6 +301,14 @@ pub(super) async fn project(
                 if let Some(secret) = v["files"]["webhook_secret"].as_str() {
                     println!("  webhook <portal>/hooks/{slug} secret {secret}");
                 }
+                match v["last_backup"].as_object() {
+                    Some(b) => println!(
+                        "  last backup {} taken {}",
+                        text(&b["id"]),
+                        format_time(b["created_at"].as_i64())
+                    ),
+                    None => println!("  last backup: none"),
+                }
                 for d in v["deployments"].as_array().into_iter().flatten() {
                     println!(
                         "  deployment {} {} started {}{}",

@@ -16,6 +16,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod backups;
 pub mod chat;
 pub mod csrf;
 pub mod i18n;
@@ -88,6 +89,11 @@ pub fn router(control: Arc<Control>) -> Router {
             get(request_form::edit_page).post(request_form::edit_form),
         )
         .route(&at("/projects/{slug}/logs"), get(member::logs_download))
+        .route(&at("/projects/{slug}/backups"), get(backups::list_page))
+        .route(
+            &at("/projects/{slug}/backups/{id}/{*file}"),
+            get(backups::download),
+        )
         .route(&at("/projects/{slug}/logs/live"), get(member::logs_live))
         .route(&at("/projects/{slug}/{action}"), post(member::action_form))
         .route(&at("/admin/"), get(admin::queue_page))

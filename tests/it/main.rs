@@ -43,6 +43,8 @@
 
 mod architecture;
 mod audit;
+mod backup;
+mod backup_dumps;
 mod browser;
 mod browser_chat;
 mod browser_driver;

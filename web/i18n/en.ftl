@@ -70,6 +70,7 @@ mine-template = Stack: the { $template } template.
 mine-checker-problem = Checker: { $problem }
 mine-checker-ok = Checker: stack accepted.
 mine-what-deployed = What would be deployed
+mine-backups = Backups
 mine-withdraw = Withdraw request
 mine-redeploy = Redeploy
 mine-logs-download = Download the last log lines

@@ -70,6 +70,7 @@ mine-template = 스택: { $template } 템플릿.
 mine-checker-problem = 검사 결과: { $problem }
 mine-checker-ok = 검사 결과: 스택이 통과했습니다.
 mine-what-deployed = 배포될 내용
+mine-backups = 백업
 mine-withdraw = 신청 취소
 mine-redeploy = 다시 배포
 mine-logs-download = 최근 로그 내려받기

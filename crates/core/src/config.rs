@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod backup;
 mod build;
 mod club;
 mod docker;
 mod tls;
+pub use backup::BackupConfig;
 pub use build::BuildConfig;
 pub use club::ClubConfig;
 pub(crate) use docker::DockerConfig;
@@ -84,6 +86,8 @@ pub struct Config {
     pub build: BuildConfig,
     /// `[tls]`: where HTTPS certificates come from (ACME or the club's files) and HSTS.
     pub tls: TlsConfig,
+    /// `[backup]`: where project backups go, when they are taken and how many are kept.
+    pub backup: BackupConfig,
 }
 
 /// `[secrets]`: where the key that seals secret project variables in the registry is kept.
@@ -405,6 +409,7 @@ impl Default for Config {
             club: ClubConfig::default(),
             build: BuildConfig::default(),
             tls: TlsConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -532,6 +537,7 @@ impl Config {
         }
         self.tls
             .check(self.proxy.https_listen.is_some(), &self.domain)?;
+        self.backup.check()?;
         if self.projects.default_days == 0 || self.projects.default_days > self.projects.max_days {
             return Err(format!(
                 "key `projects.default_days`: {} must be between 1 and projects.max_days ({})",

@@ -10,6 +10,9 @@
 //! addresses of containers this process deployed or observed.
 
 mod accounts;
+mod backup;
+mod backup_restore;
+mod backup_schedule;
 mod checks;
 mod deploying;
 mod intake;
@@ -26,6 +29,8 @@ pub use accounts::{
     FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, FREE_FAILURES_PER_ADDRESS, MAX_LOGIN_DELAY_SECS,
     THROTTLE_WINDOW_SECS,
 };
+pub use backup::{BackupInfo, PruneReport, Verification};
+pub use backup_restore::RestoreReport;
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use clubhost_source::Upload;

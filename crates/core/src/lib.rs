@@ -21,6 +21,7 @@
 
 pub mod accounts;
 pub mod acme;
+pub mod backup;
 pub mod chat;
 pub mod config;
 pub mod control;

@@ -18,12 +18,14 @@ use bollard::models::HealthStatusEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures_util::StreamExt;
 
+mod archive;
 mod build;
 mod create;
 mod images;
 mod stats;
 mod storage;
 
+pub use archive::{ExecOutput, VOLUME_MOUNT};
 pub use build::BuildJob;
 pub use create::{ContainerPlan, PlannedMount};
 pub use images::ImageHealth;
@@ -95,6 +97,9 @@ pub enum DockerError {
         /// What happened, for the member.
         message: String,
     },
+    /// A local file an archive is read from or written to failed; the string says which and why.
+    #[error("archive: {0}")]
+    Archive(String),
     /// Docker refused the subnet: another network on the engine overlaps it (one made since the
     /// subnet was chosen, by another clubhost on this engine or by hand).
     #[error("Docker refused subnet {subnet} for network {network}: it overlaps another network")]

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod backups;
 pub mod certs;
 pub mod clock;
 mod images;
@@ -28,6 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sqlx::{FromRow, SqlitePool};
 
+pub use backups::BackupRow;
 pub use images::DeployedImage;
 pub(crate) use outbox::Note;
 pub use review::ProjectEdit;

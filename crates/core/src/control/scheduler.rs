@@ -16,6 +16,8 @@ const MAX_SLEEP_SECS: i64 = 3600;
 
 /// Runs until `stop` turns true.
 pub async fn run(control: Arc<Control>, mut stop: watch::Receiver<bool>) {
+    // The daily backups (`[backup] hour`) run beside the terms, on their own task.
+    tokio::spawn(super::backup_schedule::run(control.clone(), stop.clone()));
     loop {
         let next = match control.run_due_terms().await {
             Ok(next) => next,

@@ -214,6 +214,8 @@ impl Control {
     /// Removes an expired project's containers, network and volumes for good; its route keeps
     /// answering the "expired" page. Repeating it after a crash redoes only what is left.
     pub async fn purge(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
+        // The member's data outlives the purge in a final backup; no backup, no purge.
+        self.ensure_final_backup(slug, actor).await?;
         let _held = self.lock_for(slug).lock_owned().await;
         let p = self.registry.project(slug).await?;
         if p.state() != ProjectState::Expired {
