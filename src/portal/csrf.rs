@@ -84,6 +84,7 @@ mod tests {
             fetch_site: None,
             secure: false,
             base: "/portal".into(),
+            club: "clubhost".into(),
         }
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Layout: [`session`] (cookies, the [`session::Viewer`] extractor), [`csrf`] (origin and token
 //! checks), [`auth`] (passwords, sign-up/login, and the one place that decides who may do what),
-//! [`request`] (the request form: templates and their variables, the checker's verdict,
+//! [`front`] (the club's front page and gallery, [`markdown`] for its intro), [`dashboard`] (the
+//! admins' overview), [`request`] (the request form: templates and their variables, the checker's verdict,
 //! resubmitting a request that was sent back), [`member`] and [`admin`] (the other operations and
 //! their pages), [`project`] (one project's page and its live deploy progress), [`terms`]
 //! (renewals and term actions), [`api`] (JSON), [`pages`] (gallery, join, static assets,
@@ -17,6 +18,9 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod csrf;
+pub mod dashboard;
+pub mod front;
+pub mod markdown;
 pub mod member;
 pub mod models;
 pub mod mount;
@@ -45,7 +49,10 @@ pub fn router(control: Arc<Control>) -> Router {
     let base = control.config().portal.base();
     let at = |path: &str| format!("{base}{path}");
     let inner = Router::new()
-        .route(&at("/"), get(pages::gallery))
+        .route(&at("/"), get(dashboard::portal_root))
+        .route("/", get(front::front_door))
+        .route(&at("/club"), get(front::club_page))
+        .route(&at("/admin/dashboard"), get(dashboard::dashboard_page))
         .route(
             &base,
             get(|Extension(m): Extension<Mount>| async move {

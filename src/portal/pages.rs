@@ -1,5 +1,5 @@
-//! The portal's public pages (the club's gallery, the join page), static assets, and the template
-//! structs every page renders through (askama templates in `web/templates`, checked at compile
+//! The portal's public pages (the join page; the club's front page and gallery are `front`'s),
+//! the gallery's items, static assets, and the template structs every page renders through (askama templates in `web/templates`, checked at compile
 //! time; assets in `web/static`, embedded with rust-embed).
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
 use super::auth;
-use super::models::href;
+use super::models::{date, href};
 use super::refusal::PageResult;
 use super::session::Viewer;
 use clubhost_core::control::Control;
@@ -32,6 +32,8 @@ pub struct Nav {
     /// `/portal` (`[portal] path`), or empty on `portal.<domain>`; every link and form starts
     /// with it.
     pub base: String,
+    /// The club's name (`[club] name`) for the header; empty where unknown (a refusal).
+    pub club: String,
 }
 
 impl Nav {
@@ -41,6 +43,7 @@ impl Nav {
             admin: v.session.as_ref().is_some_and(|s| s.user.is_admin),
             csrf: v.form_token(),
             base: v.base.clone(),
+            club: v.club.clone(),
         }
     }
 
@@ -51,6 +54,7 @@ impl Nav {
             admin: false,
             csrf: String::new(),
             base: base.to_string(),
+            club: String::new(),
         }
     }
 }
@@ -97,14 +101,13 @@ pub struct GalleryItem {
     pub owner: String,
     pub href: String,
     pub source_url: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "gallery.html")]
-pub struct GalleryPage {
-    pub nav: Nav,
-    pub domain: String,
-    pub items: Vec<GalleryItem>,
+    /// Its term as people read it: until when it is hosted, or that it has no end.
+    pub term: String,
+    /// The term's last day (`YYYY-MM-DD`); `None` for a permanent or the root project.
+    pub term_end: Option<String>,
+    /// The registry's row id: a newer project has a larger one (the gallery's "newest" order).
+    #[serde(skip)]
+    pub order: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -114,31 +117,34 @@ pub struct JoinPage {
     pub invite_url: Option<String>,
 }
 
-/// The running projects, for the gallery page and its API twin.
+/// The running projects, oldest first, for the front page's gallery and its API twin.
 pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::refusal::Denied> {
     let mut items = Vec::new();
     for p in c.projects().await? {
         if p.state() != ProjectState::Running {
             continue;
         }
+        let term_end = match (p.is_root, p.permanent, p.term_end) {
+            (false, false, Some(end)) => Some(date(end).chars().take(10).collect::<String>()),
+            _ => None,
+        };
+        let term = match (&term_end, p.is_root) {
+            (Some(day), _) => format!("Hosted until {day}"),
+            (None, true) => "The club's home page".to_string(),
+            (None, false) => "Hosted with no end date".to_string(),
+        };
         items.push(GalleryItem {
             source_url: c.source_url(&p.slug).await?,
             href: href(c, &p),
+            order: p.id,
+            term,
+            term_end,
             name: p.name,
             description: p.description,
             owner: p.owner,
         });
     }
     Ok(items)
-}
-
-pub async fn gallery(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
-    Ok(GalleryPage {
-        nav: Nav::of(&v),
-        domain: c.config().domain.clone(),
-        items: gallery_items(&c).await?,
-    }
-    .into_response())
 }
 
 /// The chat invite, for signed-in members only (so it is not scraped from a public page).

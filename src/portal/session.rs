@@ -107,6 +107,8 @@ pub struct Viewer {
     /// What the portal's links start with for this request: `/portal` (`[portal] path`), or empty
     /// when it came in on `portal.<domain>`.
     pub base: String,
+    /// The club's name (`[club] name`), for every page's header.
+    pub club: String,
 }
 
 impl Viewer {
@@ -160,6 +162,7 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             fetch_site: header(axum::http::HeaderName::from_static("sec-fetch-site")),
             secure: c.config().proxy.scheme == "https",
             base: Mount::of_parts(&parts.extensions, c).base,
+            club: c.config().club.name.clone(),
         })
     }
 }

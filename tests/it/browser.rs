@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::common::{self, Club};
 
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     /// `http://127.0.0.1:<port>/session/<id>`
     session: String,
@@ -31,7 +31,7 @@ struct Browser {
 }
 
 impl Browser {
-    async fn start(shots: PathBuf, profile: &std::path::Path) -> Browser {
+    pub(crate) async fn start(shots: PathBuf, profile: &std::path::Path) -> Browser {
         let port = common::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -104,7 +104,7 @@ impl Browser {
         browser
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -128,14 +128,14 @@ impl Browser {
         }
     }
 
-    async fn goto(&self, url: &str) -> Result<(), String> {
+    pub(crate) async fn goto(&self, url: &str) -> Result<(), String> {
         *self.reloadable.lock().unwrap() = Some(url.to_string());
         self.call(reqwest::Method::POST, "/url", json!({ "url": url }))
             .await
             .map(drop)
     }
 
-    async fn find(&self, css: &str) -> Result<String, String> {
+    pub(crate) async fn find(&self, css: &str) -> Result<String, String> {
         let v = self
             .call(
                 reqwest::Method::POST,
@@ -151,7 +151,7 @@ impl Browser {
             .ok_or_else(|| format!("no element {css:?}"))
     }
 
-    async fn type_into(&self, css: &str, text: &str) -> Result<(), String> {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) -> Result<(), String> {
         let el = self.find(css).await?;
         self.call(
             reqwest::Method::POST,
@@ -163,7 +163,7 @@ impl Browser {
     }
 
     /// Empties a form field (a template variable comes filled with its default).
-    async fn clear(&self, css: &str) -> Result<(), String> {
+    pub(crate) async fn clear(&self, css: &str) -> Result<(), String> {
         let el = self.find(css).await?;
         self.call(
             reqwest::Method::POST,
@@ -174,7 +174,7 @@ impl Browser {
         .map(drop)
     }
 
-    async fn click(&self, css: &str) -> Result<(), String> {
+    pub(crate) async fn click(&self, css: &str) -> Result<(), String> {
         *self.reloadable.lock().unwrap() = None;
         let el = self.find(css).await?;
         self.call(
@@ -186,7 +186,7 @@ impl Browser {
         .map(drop)
     }
 
-    async fn source(&self) -> Result<String, String> {
+    pub(crate) async fn source(&self) -> Result<String, String> {
         let v = self
             .call(reqwest::Method::GET, "/source", Value::Null)
             .await?;
@@ -194,7 +194,7 @@ impl Browser {
     }
 
     /// Waits (bounded) until the page source contains `text`.
-    async fn expect(&self, text: &str) -> Result<(), String> {
+    pub(crate) async fn expect(&self, text: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut attempt = 0u32;
         loop {
@@ -216,7 +216,7 @@ impl Browser {
     }
 
     /// Saves a screenshot named after the step.
-    async fn shot(&mut self, name: &str) {
+    pub(crate) async fn shot(&mut self, name: &str) {
         self.step += 1;
         if let Ok(v) = self
             .call(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -228,14 +228,14 @@ impl Browser {
         }
     }
 
-    async fn quit(mut self) {
+    pub(crate) async fn quit(mut self) {
         let _ = self.call(reqwest::Method::DELETE, "", Value::Null).await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
 }
 
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),
@@ -258,7 +258,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Sets a portal password the way an admin does: `clubhost user passwd NAME`, password on stdin.
-fn set_password(club: &Club, name: &str, password: &str) {
+pub(crate) fn set_password(club: &Club, name: &str, password: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_clubhost"))
         .arg("--config")
         .arg(&club.config)

@@ -9,6 +9,10 @@
 //!   CSRF token; `portal_abuse`: session fixation, login throttling, oversized and malformed
 //!   input, tricky slugs.
 //! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
+//! - `browser_home`: the club's front door at `/` and the admin dashboard (figures against the
+//!   registry and `docker system df`), every page at desktop and phone width with screenshots in
+//!   `target/screenshots/`; `browser_keys`: sign-up and a request by keyboard alone, and no layout
+//!   shift when the live checker answers.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
@@ -32,6 +36,8 @@
 mod architecture;
 mod audit;
 mod browser;
+mod browser_home;
+mod browser_keys;
 mod cli;
 mod common;
 mod faults;

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod checks;
+mod dashboard;
 mod deploying;
 pub mod progress;
 mod queries;
@@ -23,6 +24,7 @@ mod terms;
 
 pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
 use checks::check_var_names;
+pub use dashboard::{EXPIRING_WITHIN_DAYS, FailedDeploy, HostStats, Overview};
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use review::Resubmission;
 use routes::Routing;

@@ -19,11 +19,13 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOpt
 use futures_util::StreamExt;
 
 mod create;
+mod df;
 mod images;
 mod stats;
 mod storage;
 
 pub use create::{ContainerPlan, PlannedMount};
+pub use df::DiskUsage;
 pub use images::ImageHealth;
 pub use stats::ContainerUsage;
 pub use storage::{ImageRemoval, NetworkSubnets};
@@ -95,6 +97,14 @@ pub enum DockerError {
         network: String,
         /// The CIDR it was to get.
         subnet: String,
+    },
+    /// The engine's disk use (`/system/df`) could not be read.
+    #[error("cannot read the Docker engine's disk use at {endpoint}: {reason}")]
+    DiskUsage {
+        /// Where the engine was asked.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
     },
 }
 
