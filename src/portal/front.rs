@@ -130,8 +130,7 @@ pub async fn page(v: &Viewer, c: &Control, q: &GalleryQuery, here: &str) -> Page
         name,
         signed_in: v.session.is_some(),
         needs_invite: c.config().portal.invite_code.is_some(),
-        has_chat: c.config().portal.chat_invite_url.is_some()
-            || club.discord_bot_token.is_some(),
+        has_chat: c.config().portal.chat_invite_url.is_some() || club.discord_bot_token.is_some(),
     }
     .into_response())
 }

@@ -120,8 +120,16 @@ impl Browser {
         if unlabelled.as_array().is_some_and(|a| !a.is_empty()) {
             return Err(format!("{url} has controls without a label: {unlabelled}"));
         }
+        let landmarks = self
+            .script("return ['header', 'nav', 'main'].filter(t => !document.querySelector(t))")
+            .await?;
+        if landmarks != json!([]) {
+            return Err(format!("{url} lacks the landmarks {landmarks}"));
+        }
         let skip = self
-            .script("const s = document.querySelector('a.skip'); return s && s.getAttribute('href');")
+            .script(
+                "const s = document.querySelector('a.skip'); return s && s.getAttribute('href');",
+            )
             .await?;
         if skip != "#main" {
             return Err(format!("{url} has no skip link to #main: {skip}"));
@@ -279,12 +287,17 @@ async fn scenario(b: &Browser, club: &mut Club, s: &Slugs) -> Result<(), String>
         }
     }
     if !src.contains(&format!("/portal/projects/{}\"", s.alpha))
-        || src.contains(&format!("/portal/projects/{}\">{}</a>: term", s.beta, s.beta))
+        || src.contains(&format!(
+            "/portal/projects/{}\">{}</a>: term",
+            s.beta, s.beta
+        ))
     {
         return Err(format!("the expiring list is wrong:\n{src}"));
     }
     if !(src.contains(&format!(">{}</a>", s.crash)) && src.contains("exited with code 3")) {
-        return Err(format!("the failed deploy and its reason are missing:\n{src}"));
+        return Err(format!(
+            "the failed deploy and its reason are missing:\n{src}"
+        ));
     }
     let docker = |kind: &str, df: &[(String, u64)]| {
         df.iter()

@@ -12,7 +12,7 @@
 //! - `browser_home`: the club's front door at `/` and the admin dashboard (figures against the
 //!   registry and `docker system df`), every page at desktop and phone width with screenshots in
 //!   `target/screenshots/`; `browser_keys`: sign-up and a request by keyboard alone, and no layout
-//!   shift when the live checker answers.
+//!   shift when the live checker answers; `portal_home`: the CSS palette against WCAG AA.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
@@ -50,6 +50,7 @@ mod pools;
 mod portal;
 mod portal_abuse;
 mod portal_access;
+mod portal_home;
 mod portal_path;
 mod portal_progress;
 mod portal_projects;

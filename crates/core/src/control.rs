@@ -24,8 +24,8 @@ mod terms;
 
 pub use accounts::{MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, THROTTLE_WINDOW_SECS};
 use checks::check_var_names;
-pub use dashboard::{EXPIRING_WITHIN_DAYS, FailedDeploy, HostStats, Overview};
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
+pub use dashboard::{EXPIRING_WITHIN_DAYS, FailedDeploy, HostStats, Overview};
 pub use review::Resubmission;
 use routes::Routing;
 pub use routes::{build_routes, portal_route_specs, static_route_specs};

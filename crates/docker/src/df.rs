@@ -227,7 +227,8 @@ mod tests {
 
     #[test]
     fn reads_the_answer_of_api_1_52() {
-        let json = br#"{"ImageUsage":{"TotalSize":300,"TotalCount":3,"ActiveCount":1,"Reclaimable":0},
+        let json =
+            br#"{"ImageUsage":{"TotalSize":300,"TotalCount":3,"ActiveCount":1,"Reclaimable":0},
             "VolumeUsage":{"TotalSize":40,"TotalCount":2},"BuildCacheUsage":{"TotalSize":9}}"#;
         let u = parse_df(json).unwrap();
         assert_eq!((u.images, u.image_count), (300, 3));

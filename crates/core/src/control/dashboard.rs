@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn reads_proc() {
-        let meminfo = "MemTotal:        8000000 kB\nMemFree:  100 kB\nMemAvailable:    2000000 kB\n";
+        let meminfo =
+            "MemTotal:        8000000 kB\nMemFree:  100 kB\nMemAvailable:    2000000 kB\n";
         let stat = "cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2 3\nintr 5\n";
         let h = parse_host(meminfo, "0.52 0.40 0.30 1/200 999\n", stat).unwrap();
         assert_eq!(
