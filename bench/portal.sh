@@ -9,6 +9,7 @@
 # The club has a few projects so the pages have something to show: the gallery (the portal's root
 # for members), "my projects", the request form (templates, variables) and the club's page.
 set -euo pipefail
+[ "${TRACE:-}" = 1 ] && set -x
 cd "$(dirname "$0")/.."
 DURATION=20 CONNS=50 MEMBERS=50 BIN=
 while getopts "d:c:n:b:" o; do
@@ -30,21 +31,27 @@ data_dir = "$WORK/data"
 listen = "127.0.0.1:$PORT"
 access_log = false
 [docker]
-gateway_network = "clubhost-bench-gateway"
+gateway_network = "clubhost-bench-portal"
+gateway_subnet = "10.239.250.0/24"
 [club]
 name = "Bench Club"
 intro = "We **measure** things."
 TOML
 ch() { CLUBHOST_LOG=warn "$BIN" --config "$WORK/clubhost.toml" "$@"; }
+# The bench deploys nothing; the gateway network the server makes at start goes with it.
+had_gateway=$(docker network inspect clubhost-bench-portal >/dev/null 2>&1 && echo 1 || true)
 cleanup() {
     [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    [ -z "$had_gateway" ] && docker network rm clubhost-bench-portal >/dev/null 2>&1
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 CLUBHOST_LOG=warn "$BIN" --config "$WORK/clubhost.toml" serve 2>"$WORK/serve.log" &
 SERVER=$!
-for _ in $(seq 100); do [ -S "$WORK/data/clubhost.sock" ] && break; sleep 0.1; done
+# The socket and port are bound before Docker is reached and reconciled: wait for the portal.
+for _ in $(seq 300); do curl -sf -o /dev/null "$BASE/portal/login" && break; sleep 0.1; done
+curl -sf -o /dev/null "$BASE/portal/login" || { echo "the server did not start:"; cat "$WORK/serve.log"; exit 1; }
 
 # A few requests waiting (no Docker work needed), so "my projects" lists something.
 cat >"$WORK/stack.yml" <<'YML'
