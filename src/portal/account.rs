@@ -110,18 +110,11 @@ pub async fn change_password(
 }
 
 /// Where a viewer lands after logging in, below the portal's base: the one place that decides
-/// it, so the admin dashboard can become an admin's landing by changing only this function. For
-/// now an admin with requests waiting lands on the review queue; everyone else on their projects.
-pub async fn landing_for(c: &Control, user: &User) -> String {
+/// it. An admin lands on the dashboard (the portal's root for admins: requests and renewals
+/// waiting, failures, disk), everyone else on their projects.
+pub async fn landing_for(_c: &Control, user: &User) -> String {
     if user.is_admin {
-        let waiting = c.projects().await.map(|ps| {
-            ps.iter()
-                .any(|p| p.state == clubhost_core::model::ProjectState::Requested)
-        });
-        // Failing to count the queue is no reason to fail a login: land on the member page.
-        if waiting.unwrap_or(false) {
-            return "/admin/".into();
-        }
+        return "/".into();
     }
     "/projects".into()
 }

@@ -86,6 +86,7 @@ mod tests {
             base: "/portal".into(),
             lang: crate::portal::i18n::Lang::En,
             here: "/portal/".into(),
+            club: "clubhost".into(),
         }
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Layout: [`session`] (cookies, the [`session::Viewer`] extractor), [`csrf`] (origin and token
 //! checks), [`auth`] (passwords, sign-up/login, and the one place that decides who may do what),
-//! [`request`] (the request form: templates and their variables, the checker's verdict,
+//! [`front`] (the club's front page and gallery, [`markdown`] for its intro), [`dashboard`] (the
+//! admins' overview), [`request`] (the request form: templates and their variables, the checker's verdict,
 //! resubmitting a request that was sent back), [`member`] and [`admin`] (the other operations and
 //! their pages), [`project`] (one project's page and its live deploy progress), [`terms`]
 //! (renewals and term actions), [`api`] (JSON), [`pages`] (gallery, join, static assets,
@@ -19,8 +20,11 @@ pub mod auth;
 pub mod backups;
 pub mod chat;
 pub mod csrf;
+pub mod dashboard;
+pub mod front;
 pub mod i18n;
 pub mod language;
+pub mod markdown;
 pub mod member;
 pub mod models;
 pub mod mount;
@@ -53,7 +57,10 @@ pub fn router(control: Arc<Control>) -> Router {
     let at = |path: &str| format!("{base}{path}");
     let upload_limit = (control.config().build.max_compressed + (1 << 20)) as usize;
     let inner = Router::new()
-        .route(&at("/"), get(pages::gallery))
+        .route(&at("/"), get(dashboard::portal_root))
+        .route("/", get(front::front_door))
+        .route(&at("/club"), get(front::club_page))
+        .route(&at("/admin/dashboard"), get(dashboard::dashboard_page))
         .route(
             &base,
             get(|Extension(m): Extension<Mount>| async move {
@@ -161,8 +168,8 @@ async fn render_refusals(State(c): State<Arc<Control>>, req: Request, next: Next
         None => None,
     };
     let nav = match &session {
-        Some(s) => pages::Nav::signed_in(s, &base, lang),
-        None => pages::Nav::anonymous(&base, lang),
+        Some(s) => pages::Nav::signed_in(s, &base, lang, &c.config().club.name),
+        None => pages::Nav::anonymous(&base, lang, &c.config().club.name),
     };
     let back = back_link(referer.as_deref(), &base, &below_base, &method);
     let status = res.status();

@@ -1,5 +1,5 @@
-//! The portal's public pages (the club's gallery, the join page), static assets, and the template
-//! structs every page renders through (askama templates in `web/templates`, checked at compile
+//! The portal's public pages (the join page; the club's front page and gallery are `front`'s),
+//! the gallery's items, static assets, and the template structs every page renders through (askama templates in `web/templates`, checked at compile
 //! time; assets in `web/static`, embedded with rust-embed).
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use rust_embed::RustEmbed;
 
 use super::auth;
 use super::i18n::{self, Lang};
-use super::models::href;
+use super::models::{date, href};
 use super::refusal::PageResult;
 use super::session::Viewer;
 use clubhost_core::control::Control;
@@ -37,6 +37,8 @@ pub struct Nav {
     pub lang: Lang,
     /// This page's path and query, where the language switch comes back to.
     pub here: String,
+    /// The club's name (`[club] name`) for the header; empty where unknown (a refusal).
+    pub club: String,
 }
 
 impl Nav {
@@ -48,11 +50,12 @@ impl Nav {
             base: v.base.clone(),
             lang: v.lang,
             here: v.here.clone(),
+            club: v.club.clone(),
         }
     }
 
     /// The navigation of a page rendered outside a handler (a refusal) for a signed-in viewer.
-    pub fn signed_in(s: &clubhost_core::model::Session, base: &str, lang: Lang) -> Nav {
+    pub fn signed_in(s: &clubhost_core::model::Session, base: &str, lang: Lang, club: &str) -> Nav {
         Nav {
             user: Some(s.user.name.clone()),
             admin: s.user.is_admin,
@@ -60,11 +63,12 @@ impl Nav {
             base: base.to_string(),
             lang,
             here: format!("{base}/"),
+            club: club.to_string(),
         }
     }
 
     /// The navigation of a page shown without knowing who asks (a refusal).
-    pub fn anonymous(base: &str, lang: Lang) -> Nav {
+    pub fn anonymous(base: &str, lang: Lang, club: &str) -> Nav {
         Nav {
             user: None,
             admin: false,
@@ -72,6 +76,7 @@ impl Nav {
             base: base.to_string(),
             lang,
             here: format!("{base}/"),
+            club: club.to_string(),
         }
     }
 
@@ -153,14 +158,13 @@ pub struct GalleryItem {
     pub owner: String,
     pub href: String,
     pub source_url: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "gallery.html")]
-pub struct GalleryPage {
-    pub nav: Nav,
-    pub domain: String,
-    pub items: Vec<GalleryItem>,
+    /// Its term as people read it: until when it is hosted, or that it has no end.
+    pub term: String,
+    /// The term's last day (`YYYY-MM-DD`); `None` for a permanent or the root project.
+    pub term_end: Option<String>,
+    /// The registry's row id: a newer project has a larger one (the gallery's "newest" order).
+    #[serde(skip)]
+    pub order: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -170,31 +174,34 @@ pub struct JoinPage {
     pub invite_url: Option<String>,
 }
 
-/// The running projects, for the gallery page and its API twin.
+/// The running projects, oldest first, for the front page's gallery and its API twin.
 pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::refusal::Denied> {
     let mut items = Vec::new();
     for p in c.projects().await? {
         if p.state() != ProjectState::Running {
             continue;
         }
+        let term_end = match (p.is_root, p.permanent, p.term_end) {
+            (false, false, Some(end)) => Some(date(end).chars().take(10).collect::<String>()),
+            _ => None,
+        };
+        let term = match (&term_end, p.is_root) {
+            (Some(day), _) => format!("Hosted until {day}"),
+            (None, true) => "The club's home page".to_string(),
+            (None, false) => "Hosted with no end date".to_string(),
+        };
         items.push(GalleryItem {
             source_url: c.source_url(&p.slug).await?,
             href: href(c, &p),
+            order: p.id,
+            term,
+            term_end,
             name: p.name,
             description: p.description,
             owner: p.owner,
         });
     }
     Ok(items)
-}
-
-pub async fn gallery(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
-    Ok(GalleryPage {
-        nav: Nav::of(&v),
-        domain: c.config().domain.clone(),
-        items: gallery_items(&c).await?,
-    }
-    .into_response())
 }
 
 /// The chat invite, for signed-in members only (so it is not scraped from a public page).

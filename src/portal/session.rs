@@ -115,6 +115,8 @@ pub struct Viewer {
     /// The page asked for, as the visitor's links write it (under `base`), with its query: where
     /// the language switch returns to.
     pub here: String,
+    /// The club's name (`[club] name`), for every page's header.
+    pub club: String,
 }
 
 impl Viewer {
@@ -197,6 +199,7 @@ impl FromRequestParts<Arc<Control>> for Viewer {
             base,
             here,
             lang: lang_of(&parts.headers, c),
+            club: c.config().club.name.clone(),
         })
     }
 }

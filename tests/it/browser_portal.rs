@@ -4,7 +4,7 @@
 //!   in plain words which action failed and why, and links back to the page it came from;
 //! - after "The project is now running" the review card no longer offers Reject or Send back, and
 //!   the disabled "Approve and deploy" button looks disabled;
-//! - an admin with requests waiting lands on the review queue after logging in; a member on their
+//! - an admin lands on the dashboard after logging in; a member on their
 //!   projects;
 //! - the menu: admin pages behind one "Admin" entry, "Account (name)", "Log out" styled as a link,
 //!   and at 390 px one row with no horizontal scroll.
@@ -85,10 +85,11 @@ async fn admin_scenario(
     b.click("header form button").await?;
     b.expect("Log in").await?;
 
-    // An admin with requests waiting lands on the review queue.
+    // An admin lands on the dashboard, which shows the request waiting.
     log_in(b, club, "boss", "admin password 123").await?;
-    b.expect("Review queue</h1>").await?;
-    if path(b).await? != "/portal/admin/" {
+    b.expect("Dashboard</h1>").await?;
+    b.expect("Waiting for an admin</h2>").await?;
+    if path(b).await? != "/portal/" {
         return Err(format!("an admin landed on {}", path(b).await?));
     }
     b.shot("admin-landing").await;

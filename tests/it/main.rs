@@ -16,6 +16,11 @@
 //!   a local stand-in of Discord's endpoint); `browser_login`: login throttling that slows a stranger
 //!   but never locks the owner out; `browser_request`: the request form and review card at a
 //!   phone's width.
+//! - `browser`: sign-up → request → approve → visit → expire in a real headless chromium.
+//! - `browser_home`: the club's front door at `/` and the admin dashboard (figures against the
+//!   registry and `docker system df`), every page at desktop and phone width with screenshots in
+//!   `target/screenshots/`; `browser_keys`: sign-up and a request by keyboard alone, and no layout
+//!   shift when the live checker answers; `portal_home`: the CSS palette against WCAG AA.
 //! - `cli`: configuration and command-line errors that need no Docker.
 //! - `faults`: redeploys under load, dying containers, SIGKILL, Docker going away, isolation.
 //! - `proxy`: the proxy in-process against loopback upstreams; `proxy_reload`: SIGHUP reload;
@@ -48,6 +53,8 @@ mod backup_dumps;
 mod browser;
 mod browser_chat;
 mod browser_driver;
+mod browser_home;
+mod browser_keys;
 mod browser_login;
 mod browser_portal;
 mod browser_request;
@@ -64,6 +71,7 @@ mod pools;
 mod portal;
 mod portal_abuse;
 mod portal_access;
+mod portal_home;
 mod portal_lang;
 mod portal_path;
 mod portal_progress;

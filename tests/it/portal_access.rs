@@ -120,6 +120,9 @@ const ROUTES: &[Row] = &[
     // ---- pages (portal::router) ----                                 anonymous   member      owner       admin
     get("/portal/",                                                     [OK,        OK,         OK,         OK]),
     get("/portal",                                                      [Want::Redirect(308, "/portal/"); 4]),
+    get("/",                                                            [OK,        OK,         OK,         OK]),
+    get("/portal/club",                                                 [OK,        OK,         OK,         OK]),
+    get("/portal/admin/dashboard",                                      [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
     get("/portal/static/style.css",                                     [OK,        OK,         OK,         OK]),
     get("/portal/static/..%2f..%2fCargo.toml",                          [NOT_FOUND; 4]),
     get("/portal/join",                                                 [LOGIN,     OK,         OK,         OK]),

@@ -142,8 +142,12 @@ async fn portal_serves_at_its_configured_path_and_on_its_own_host() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    // The club's own host still routes by path: nothing is at `/` there.
+    // The club's own host still routes by path: with no root project `/` is the club's front
+    // page, and other paths are nothing.
     let r = get("/", Some("club.example")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("What the club hosts"));
+    let r = get("/nothing", Some("club.example")).await.unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -160,7 +164,9 @@ async fn on_portal_host(p: &Portal, path: &str) -> crate::portal::Reply {
 async fn portal_host_is_only_the_portal_with_subdomains_on() {
     let send = on_portal_host;
     let off = Portal::new(|c| c.domain = "club.example".into()).await;
-    assert_eq!(send(&off, "/").await.status, StatusCode::NOT_FOUND);
+    // Without subdomains `portal.<domain>` is like any host: the portal's pages are not at its
+    // root (`/` there is the club's front page, which the proxy hands over on every host).
+    assert_eq!(send(&off, "/login").await.status, StatusCode::NOT_FOUND);
     assert_eq!(send(&off, "/portal/").await.status, StatusCode::OK);
     let on = Portal::new(|c| {
         c.domain = "club.example".into();

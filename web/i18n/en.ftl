@@ -11,6 +11,7 @@ nav-projects = My projects
 nav-join = Join the chat
 nav-menu = Menu
 nav-admin = Admin
+nav-admin-dashboard = Dashboard
 nav-admin-queue = Review queue
 nav-admin-projects = All projects
 nav-admin-members = Members

@@ -11,6 +11,7 @@ nav-projects = 내 프로젝트
 nav-join = 채팅 참여
 nav-menu = 메뉴
 nav-admin = 관리
+nav-admin-dashboard = 대시보드
 nav-admin-queue = 심사 대기열
 nav-admin-projects = 전체 프로젝트
 nav-admin-members = 회원

@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 mod archive;
 mod build;
 mod create;
+mod df;
 mod images;
 mod stats;
 mod storage;
@@ -28,6 +29,7 @@ mod storage;
 pub use archive::{ExecOutput, VOLUME_MOUNT};
 pub use build::BuildJob;
 pub use create::{ContainerPlan, PlannedMount};
+pub use df::DiskUsage;
 pub use images::ImageHealth;
 pub use stats::ContainerUsage;
 pub use storage::{ImageRemoval, NetworkSubnets};
@@ -108,6 +110,14 @@ pub enum DockerError {
         network: String,
         /// The CIDR it was to get.
         subnet: String,
+    },
+    /// The engine's disk use (`/system/df`) could not be read.
+    #[error("cannot read the Docker engine's disk use at {endpoint}: {reason}")]
+    DiskUsage {
+        /// Where the engine was asked.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
     },
 }
 

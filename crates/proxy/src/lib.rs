@@ -263,6 +263,8 @@ impl Proxy {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().host());
         let route = match table.lookup_host(host, req.uri().path()) {
+            // No root project: the club's front door (the portal's page for `/`) answers `/`.
+            Match::NotFound if let Some(portal) = front_door(&table, &req) => portal,
             Match::NotFound => {
                 let res = page(
                     StatusCode::NOT_FOUND,
@@ -641,4 +643,13 @@ fn idempotent(m: &Method) -> bool {
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     )
+}
+
+/// The portal's route when `req` is a GET or HEAD of `/` that no route takes: the portal shows the
+/// club's front page there instead of a 404. Any other path stays a 404.
+fn front_door<'t, B>(table: &'t routes::RouteTable, req: &Request<B>) -> Option<&'t Route> {
+    let read = req.method() == Method::GET || req.method() == Method::HEAD;
+    (read && req.uri().path() == "/")
+        .then(|| table.portal())
+        .flatten()
 }

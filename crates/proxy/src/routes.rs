@@ -229,6 +229,13 @@ impl RouteTable {
         self.len() == 0
     }
 
+    /// The portal's path route (the one that takes its segment), for the front door at `/`.
+    pub(crate) fn portal(&self) -> Option<&Route> {
+        self.by_segment
+            .values()
+            .find(|r| matches!(r.target, Target::Portal))
+    }
+
     /// Every route, for listings.
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
         self.root
