@@ -35,6 +35,7 @@
 //! - `audit`: logins, logouts, password changes and user actions in the audit log.
 //! - `sinks`: the local webhook receiver, SMTP sink and test CA the notification tests start.
 //! - `architecture`: which crate may depend on what, and no module cycles in any crate.
+//! - `project_build`: a folder with a Dockerfile built and deployed with its files and env file.
 //! - `project_files`: projects as files: a git repository by `file://`, redeployed through its
 //!   signed webhook; folders with a found, generated or refused stack file.
 //! - `stack_deploy`: the seed WordPress file deployed; variables, limits, `stack check`, the
@@ -78,6 +79,7 @@ mod portal_progress;
 mod portal_projects;
 mod portal_review;
 mod portal_terms;
+mod project_build;
 mod project_files;
 mod proxy;
 mod proxy_fuzz;
