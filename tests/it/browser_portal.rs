@@ -124,7 +124,9 @@ async fn admin_scenario(
         return Err(format!("the desktop menu wraps: {menu}"));
     }
 
-    // Approve one request from its card, with the live progress.
+    // Approve one request from its card in the review queue, with the live progress.
+    b.goto(&club.url("/portal/admin/")).await?;
+    b.expect("Review queue</h1>").await?;
     let card = format!("section[aria-labelledby='q-{running}']");
     b.click(&format!("{card} form[action$='/{running}/approve'] button"))
         .await?;

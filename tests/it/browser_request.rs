@@ -160,6 +160,8 @@ async fn scenario(b: &mut Browser, club: &Club, slug: &str) -> Result<(), String
     b.type_into("#login", "boss").await?;
     b.type_into("#password", "admin password 123").await?;
     b.click("main button[type=submit]").await?;
+    b.expect("Dashboard</h1>").await?;
+    b.goto(&club.url("/portal/admin/")).await?;
     b.expect("Review queue</h1>").await?;
     no_sideways_scroll(b, "/portal/admin/").await?;
     let card = b

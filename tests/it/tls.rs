@@ -331,8 +331,9 @@ async fn https_by_acme_from_issuance_to_restart() {
         .await
         .unwrap();
     assert_eq!(challenge.status(), 404, "answered, not redirected");
+    // (A path no route holds: `/` itself is the club's front door.)
     let other = plain
-        .get(club.url("/"))
+        .get(club.url("/nothing-here"))
         .header("host", "other.test")
         .send()
         .await
@@ -504,7 +505,7 @@ async fn a_refused_order_is_recorded_and_not_repeated_within_the_hour() {
     assert_eq!(orders, 1, "{}", club.log());
     // No certificate: plain HTTP is served, not redirected.
     let plain = crate::common::http()
-        .get(club.url("/"))
+        .get(club.url("/nothing-here"))
         .header("host", "club.test")
         .send()
         .await
