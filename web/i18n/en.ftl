@@ -154,3 +154,33 @@ admin-permanent = Mark permanent
 # Rendered as HTML: the slug is checked to be [a-z0-9-].
 admin-delete-confirm = Type <code>{ $slug }</code> to delete it with its volumes
 admin-delete = Delete
+
+## The club's front page and gallery
+front-join = How to join
+front-member = You are a member.
+front-invite-hint = Sign-up asks for the club's invite code: a member or an admin can give it to you.
+front-members-can = Members can ask for a hosting slot for their own project.
+front-chat-after-signin = (members get the invite after signing in).
+gallery-title = What the club hosts
+gallery-sort-label = Sort the gallery
+gallery-sort = Sort:
+gallery-filter-label = Filter the gallery by member
+gallery-member = Member:
+gallery-by = By { $owner }
+gallery-source = Source code
+gallery-member-none = { $member } has nothing running right now.
+gallery-none = Nothing is hosted yet.
+
+## Refusals and messages
+message-back = Go back to the previous page
+message-front = Portal front page
+message-portal = Back to the portal
+
+## Joining the chat
+chat-title = Join the club's chat
+chat-open = Open the invite
+chat-copy = Or copy this link:
+chat-personal = This invite was made for you: it works once, for { $minutes } minutes. Please do not pass it on; send new members here instead.
+chat-per-member = The club makes an invite for each member: it works once, for { $minutes } minutes.
+chat-make = Make my invite
+chat-none = The club has not set a chat invite yet ([portal] chat_invite_url). Ask an admin.

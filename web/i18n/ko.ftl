@@ -154,3 +154,33 @@ admin-permanent = 상시 운영으로 지정
 # HTML로 표시됩니다: 슬러그는 [a-z0-9-]만 허용됩니다.
 admin-delete-confirm = 볼륨까지 삭제하려면 <code>{ $slug }</code>를 입력하세요
 admin-delete = 삭제
+
+## 동아리 첫 페이지와 갤러리
+front-join = 가입 방법
+front-member = 동아리 회원입니다.
+front-invite-hint = 가입할 때 동아리 초대 코드가 필요합니다. 회원이나 관리자에게 받으세요.
+front-members-can = 회원은 자기 프로젝트를 위한 호스팅을 신청할 수 있습니다.
+front-chat-after-signin = (로그인한 회원에게 초대 링크를 드립니다).
+gallery-title = 동아리가 호스팅하는 프로젝트
+gallery-sort-label = 갤러리 정렬
+gallery-sort = 정렬:
+gallery-filter-label = 회원별로 보기
+gallery-member = 회원:
+gallery-by = 만든 사람: { $owner }
+gallery-source = 소스 코드
+gallery-member-none = { $member } 님은 지금 운영 중인 프로젝트가 없습니다.
+gallery-none = 아직 호스팅 중인 프로젝트가 없습니다.
+
+## 거절과 안내
+message-back = 이전 페이지로 돌아가기
+message-front = 포털 첫 페이지
+message-portal = 포털로 돌아가기
+
+## 채팅 참여
+chat-title = 동아리 채팅 참여
+chat-open = 초대 링크 열기
+chat-copy = 또는 이 링크를 복사하세요:
+chat-personal = 이 초대 링크는 회원님만을 위해 만들었습니다. 한 번, { $minutes }분 동안만 쓸 수 있습니다. 다른 사람에게 넘기지 말고 새 회원은 이 페이지로 안내해 주세요.
+chat-per-member = 동아리는 회원마다 초대 링크를 따로 만듭니다. 한 번, { $minutes }분 동안만 쓸 수 있습니다.
+chat-make = 내 초대 링크 만들기
+chat-none = 동아리가 아직 채팅 초대 링크를 정하지 않았습니다 ([portal] chat_invite_url). 관리자에게 문의하세요.
