@@ -70,6 +70,13 @@ async fn accept_language_the_switch_and_the_clubs_default_choose_the_language() 
         let r = get(&club, &format!("/portal/lang/en?back={evil}"), &[]).await;
         assert_eq!(r.headers()["location"], "/portal/", "back={evil}");
     }
+    // The club's front door speaks it too.
+    let page = get(&club, "/", &[("accept-language", "ko")]).await;
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains(">가입 방법</h2>") && body.contains(">동아리가 호스팅하는 프로젝트</h2>"),
+        "{body}"
+    );
     let r = get(&club, "/portal/lang/fr", &[]).await;
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("\"fr\""));
