@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod accept;
 pub(crate) mod access;
 pub mod body;
 pub(crate) mod caps;
@@ -137,48 +138,8 @@ impl Proxy {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        // Connections watch this; on shutdown each finishes its request in flight, then closes.
-        let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
-        let mut connections = tokio::task::JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            // Reap finished connection tasks so the set does not grow without bound.
-            while connections.try_join_next().is_some() {}
-            let _ = stream.set_nodelay(true);
-            let closing = closing_rx.clone();
-            let client = Arc::new(ClientConn {
-                proxy: self.clone(),
-                peer,
-                // The peer's address as a header value, formatted once per connection.
-                peer_ip: forwarded::ip_header(peer.ip()),
-                framing: Arc::new(framing::FramingFlags::default()),
-                https: false,
-            });
-            connections.spawn(async move {
-                let _open = metrics::ConnectionGuard::open();
-                visitor::serve(stream, client, closing).await;
-            });
-        }
-        drop(listener);
-        let _ = closing_tx.send(true);
-        let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.settings.shutdown_deadline, drain)
-            .await
-            .is_err()
-        {
-            tracing::warn!("shutdown deadline reached; closing remaining connections");
-        }
+        self.accept_until(listener, shutdown, false, "plain", visitor::serve)
+            .await;
     }
 
     async fn handle(

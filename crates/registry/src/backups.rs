@@ -35,6 +35,19 @@ const BACKUP_SELECT: &str = "SELECT id, project, state, started_at, finished_at,
      error, actor FROM backups";
 
 /// The associated data a backup's sealed secrets are bound to: they open only as this backup's.
+/// The project and actor of backup `id` while it is still running; `None` once it ended.
+async fn running_backup(
+    tx: &mut sqlx::SqliteConnection,
+    id: i64,
+) -> Result<Option<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT project, actor FROM backups WHERE id = ? AND state = 'running'")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )
+}
+
 fn backup_aad(id: i64, project: &str) -> String {
     format!("backup:{id}:{project}")
 }
@@ -57,11 +70,7 @@ impl Registry {
     /// `backup.create`.
     pub async fn complete_backup(&self, id: i64, dir: &str, bytes: u64) -> Result<()> {
         let mut tx = self.write().await?;
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT project, actor FROM backups WHERE id = ? AND state = 'running'")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row = running_backup(&mut tx, id).await?;
         let (project, actor) =
             row.ok_or_else(|| RegistryError::NotFound(format!("running backup {id}")))?;
         sqlx::query(
@@ -93,11 +102,7 @@ impl Registry {
     /// storing `notes` (the admins told) in the same transaction.
     pub async fn fail_backup(&self, id: i64, error: &str, notes: &[Note]) -> Result<()> {
         let mut tx = self.write().await?;
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT project, actor FROM backups WHERE id = ? AND state = 'running'")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row = running_backup(&mut tx, id).await?;
         let Some((project, actor)) = row else {
             return Ok(());
         };

@@ -9,7 +9,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -21,7 +20,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::RequestBody;
-use crate::{ClientConn, Proxy, forwarded, framing, metrics};
+use crate::{ClientConn, Proxy, framing};
 
 /// The rustls server configuration: ring, TLS 1.2 and 1.3, certificates from `site`'s store,
 /// ALPN `h2` preferred over `http/1.1`.
@@ -50,47 +49,16 @@ impl Proxy {
             return;
         };
         let acceptor = TlsAcceptor::from(server_config(&site));
-        let (closing_tx, closing_rx) = watch::channel(false);
-        let mut connections = tokio::task::JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            while connections.try_join_next().is_some() {}
-            let _ = stream.set_nodelay(true);
-            let client = Arc::new(ClientConn {
-                proxy: self.clone(),
-                peer,
-                peer_ip: forwarded::ip_header(peer.ip()),
-                framing: Arc::new(framing::FramingFlags::default()),
-                https: true,
-            });
-            let acceptor = acceptor.clone();
-            let closing = closing_rx.clone();
-            let site = site.clone();
-            connections.spawn(async move {
-                let _open = metrics::ConnectionGuard::open();
-                serve_connection(stream, client, acceptor, site, closing).await;
-            });
-        }
-        drop(listener);
-        let _ = closing_tx.send(true);
-        let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.settings.shutdown_deadline, drain)
-            .await
-            .is_err()
-        {
-            tracing::warn!("shutdown deadline reached; closing remaining TLS connections");
-        }
+        self.accept_until(
+            listener,
+            shutdown,
+            true,
+            "TLS",
+            move |stream, client, closing| {
+                serve_connection(stream, client, acceptor.clone(), site.clone(), closing)
+            },
+        )
+        .await;
     }
 }
 
