@@ -31,10 +31,7 @@ pub fn ensure_image() {
         if docker_text(&["image", "inspect", "-f", label, IMAGE]) == stamp {
             return;
         }
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("busybox-static must be installed (apt-get install busybox-static)");
+        let busybox = busybox();
         let root = tempfile::tempdir().unwrap();
         let bin = root.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -54,6 +51,14 @@ pub fn ensure_image() {
             String::from_utf8_lossy(&out.stderr)
         );
     });
+}
+
+/// Debian's static busybox, which every test image is built around.
+pub fn busybox() -> &'static str {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static must be installed (apt-get install busybox-static)")
 }
 
 pub fn docker(args: &[&str]) -> Output {

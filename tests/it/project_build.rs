@@ -11,12 +11,8 @@ use crate::common::*;
 /// Writes the project folder: a Dockerfile, busybox beside it, a compose file with `build:`, a
 /// read-only relative bind and an `env_file`.
 fn project_folder(root: &Path) {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static must be installed");
     std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    std::fs::copy(busybox(), root.join("bin/busybox")).unwrap();
     std::fs::write(
         root.join("Dockerfile"),
         "FROM scratch\nCOPY bin /bin\nEXPOSE 8000\n",
