@@ -127,10 +127,12 @@ impl super::Registry {
         let since = now() - window_secs;
         let account = account.to_lowercase();
         let (pair, pair_last): (i64, Option<i64>) = sqlx::query_as(
+            // "After the last success" goes by row id, not by `at`: times are whole seconds,
+            // and a failure in the same second as a success must still count.
             "SELECT COUNT(*), MAX(at) FROM login_attempts \
-             WHERE account = ?1 AND address = ?2 AND ok = 0 AND at > MAX(?3, COALESCE( \
-               (SELECT MAX(at) FROM login_attempts WHERE account = ?1 AND address = ?2 AND ok = 1), \
-               0))",
+             WHERE account = ?1 AND address = ?2 AND ok = 0 AND at > ?3 AND id > COALESCE( \
+               (SELECT MAX(id) FROM login_attempts WHERE account = ?1 AND address = ?2 AND ok = 1), \
+               0)",
         )
         .bind(&account)
         .bind(address)
@@ -168,4 +170,39 @@ pub struct LoginFailures {
     pub by_address: i64,
     /// When the latest of them was.
     pub address_last: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Registry, SecretKey};
+
+    /// A failure in the same whole second as the pair's last success still counts (CI logged in,
+    /// out and failed within one second, and the owner's first failure went uncounted).
+    #[tokio::test]
+    async fn a_failure_in_the_same_second_as_a_success_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("r.db"), SecretKey::generate())
+            .await
+            .unwrap();
+        let at = crate::now();
+        for ok in [0, 1, 0, 0] {
+            sqlx::query(
+                "INSERT INTO login_attempts (account, address, at, ok) VALUES ('boss', '127.0.0.1', ?, ?)",
+            )
+            .bind(at)
+            .bind(ok)
+            .execute(&reg.pool)
+            .await
+            .unwrap();
+        }
+        let counted = reg.login_failures("Boss", "127.0.0.1", 3600).await.unwrap();
+        assert_eq!(
+            counted.pair, 2,
+            "only the failures after the success: {counted:?}"
+        );
+        assert_eq!(counted.pair_last, Some(at));
+        assert_eq!(counted.by_address, 3);
+        let elsewhere = reg.login_failures("boss", "127.0.0.2", 3600).await.unwrap();
+        assert_eq!((elsewhere.pair, elsewhere.by_address), (0, 0));
+    }
 }
