@@ -153,7 +153,9 @@ pub(crate) async fn prepare(pool: &sqlx::SqlitePool, key: &SecretKey) -> Result<
         .execute(&mut *tx)
         .await?;
     }
-    if !plain.is_empty() {
+    // Webhook secrets from before migration 0012, too.
+    let hooks = crate::sources::seal_plain_in(&mut tx, key).await?;
+    if !plain.is_empty() || hooks > 0 {
         audit(
             &mut tx,
             "clubhost",
@@ -162,14 +164,15 @@ pub(crate) async fn prepare(pool: &sqlx::SqlitePool, key: &SecretKey) -> Result<
             None,
             None,
             &format!(
-                "{} secret variable(s) stored in plain text encrypted",
+                "{} secret variable(s) and {hooks} webhook secret(s) stored in plain text \
+                 encrypted",
                 plain.len()
             ),
         )
         .await?;
     }
     tx.commit().await?;
-    Ok(plain.len() as u64)
+    Ok(plain.len() as u64 + hooks)
 }
 
 impl Registry {
@@ -214,12 +217,13 @@ async fn rotate_in(
     }
     // Certificates' keys and the ACME account are sealed with the same key.
     let tls = crate::certs::rotate_in(&mut tx, old, new).await?;
+    let hooks = crate::sources::rotate_in(&mut tx, old, new).await?;
     sqlx::query("UPDATE meta SET value = ? WHERE key = 'secret_key_check'")
         .bind(new.seal(CHECK_PLAIN, CHECK_AAD))
         .execute(&mut *tx)
         .await?;
     let what = format!(
-        "{} secret(s) and {tls} TLS key(s) re-encrypted with a new key",
+        "{} secret(s), {hooks} webhook secret(s) and {tls} TLS key(s) re-encrypted with a new key",
         rows.len()
     );
     audit(
