@@ -352,7 +352,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let verb = if apply { "removed" } else { "would remove" };
             let mut n = 0;
-            for kind in ["containers", "networks", "volumes", "images"] {
+            for kind in ["containers", "networks", "volumes", "images", "revisions"] {
                 for item in report[kind].as_array().into_iter().flatten() {
                     println!("{verb} {} {}", kind.trim_end_matches('s'), text(item));
                     n += 1;

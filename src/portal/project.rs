@@ -1,5 +1,5 @@
-//! One project's page (owner or admin): its state, term and renewal, the steps of its latest
-//! deploy, what its owner and admins may do, and its history; and the deploy's progress live, as
+//! One project's page (owner or admin): its state, term and renewal, where its files come from
+//! (`portal::files`), the steps of its latest deploy, what its owner and admins may do, and its history; and the deploy's progress live, as
 //! server-sent events (`/portal/projects/{slug}/progress`) and as JSON
 //! (`/portal/api/projects/{slug}/progress`).
 //!
@@ -24,6 +24,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth;
+use super::files::{self, FilesView};
 use super::models::{DateBounds, ProjectView, view};
 use super::pages::Nav;
 use super::refusal::{Denied, PageError, PageResult};
@@ -67,6 +68,8 @@ pub struct ProjectPage {
     /// The last step shown, so the live view adds only newer ones.
     pub last_seq: u64,
     pub dates: DateBounds,
+    /// Where its files come from, for a project brought as files.
+    pub files: Option<FilesView>,
 }
 
 pub async fn project_page(
@@ -95,6 +98,7 @@ pub async fn project_page(
             .collect(),
         deploying,
         dates: DateBounds::of(&c),
+        files: files::view(&c, &v, &p).await?,
     }
     .into_response())
 }

@@ -72,6 +72,7 @@ mod pools;
 mod portal;
 mod portal_abuse;
 mod portal_access;
+mod portal_files;
 mod portal_home;
 mod portal_lang;
 mod portal_path;

@@ -83,6 +83,24 @@ mine-request-slot = Request a hosting slot
 project-latest-deploy = Latest deploy
 project-no-deploy = No deploy since the server last started.
 project-actions = Actions
+project-files = Files
+project-files-git = From the git repository { $url }
+project-files-branch = Branch: { $ref }
+project-files-upload = From uploaded files (a folder or an archive)
+project-files-revision = Revision { $revision }
+project-files-commit = Commit { $commit }
+project-files-deployed = Serving revision { $revision } until the newest one deploys.
+project-pull = Pull and redeploy
+project-webhook = Webhook
+project-webhook-help = To redeploy on every push, add this address as a webhook in your repository's settings (content type JSON, push events), with the secret as its secret. A bare POST with the secret as ?token= works too.
+project-webhook-show = Show the secret
+project-webhook-title = Webhook of { $slug }
+project-webhook-url = Address
+project-webhook-secret = Secret
+project-webhook-keep = Keep the secret private: whoever has it can make this project pull and redeploy.
+project-webhook-new = Make a new secret
+project-webhook-new-help = The old secret stops working at once; give the new one to your repository host.
+project-back = Back to the project
 
 ## Renewals
 renewal-to = Renewal to { $date }:

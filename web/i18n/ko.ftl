@@ -83,6 +83,24 @@ mine-request-slot = 호스팅 신청하기
 project-latest-deploy = 최근 배포
 project-no-deploy = 서버가 마지막으로 시작된 뒤 배포한 적이 없습니다.
 project-actions = 작업
+project-files = 파일
+project-files-git = git 저장소 { $url }에서 가져옴
+project-files-branch = 브랜치: { $ref }
+project-files-upload = 올린 파일(폴더 또는 압축 파일)에서 가져옴
+project-files-revision = 리비전 { $revision }
+project-files-commit = 커밋 { $commit }
+project-files-deployed = 최신 리비전이 배포될 때까지 리비전 { $revision }이(가) 서비스됩니다.
+project-pull = 새로 가져와 다시 배포
+project-webhook = 웹훅
+project-webhook-help = 푸시할 때마다 다시 배포하려면 저장소 설정에서 이 주소를 웹훅으로 추가하고(콘텐츠 형식 JSON, 푸시 이벤트) 아래 시크릿을 시크릿으로 넣으세요. 시크릿을 ?token=으로 붙인 단순 POST 요청도 됩니다.
+project-webhook-show = 시크릿 보기
+project-webhook-title = { $slug }의 웹훅
+project-webhook-url = 주소
+project-webhook-secret = 시크릿
+project-webhook-keep = 시크릿은 남에게 알리지 마세요. 시크릿을 가진 사람은 누구나 이 프로젝트를 새로 가져와 다시 배포하게 할 수 있습니다.
+project-webhook-new = 새 시크릿 만들기
+project-webhook-new-help = 이전 시크릿은 바로 쓸 수 없게 됩니다. 새 시크릿을 저장소 호스팅 서비스에 다시 넣어 주세요.
+project-back = 프로젝트로 돌아가기
 
 ## 기간 연장
 renewal-to = { $date }까지 연장:

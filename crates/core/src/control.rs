@@ -21,6 +21,7 @@ pub mod progress;
 mod queries;
 mod reconcile;
 mod review;
+mod revisions;
 mod routes;
 pub mod scheduler;
 pub(crate) mod subnets;

@@ -28,6 +28,9 @@ pub struct Orphans {
     pub(crate) images: Vec<String>,
     /// With `--images`: unneeded references left alone, each with why ("in use by a container").
     pub(crate) kept_images: Vec<String>,
+    /// Old revisions of projects' files past `[build] keep_revisions` (`<slug>/<n>`):
+    /// removed, or to be removed.
+    pub(crate) revisions: Vec<String>,
     /// True when they were removed, false for a dry run.
     pub(crate) removed: bool,
 }
@@ -38,7 +41,11 @@ impl Orphans {
     }
 
     pub(crate) fn count(&self) -> usize {
-        self.containers.len() + self.networks.len() + self.volumes.len() + self.images.len()
+        self.containers.len()
+            + self.networks.len()
+            + self.volumes.len()
+            + self.images.len()
+            + self.revisions.len()
     }
 }
 

@@ -117,7 +117,10 @@ impl Registry {
         };
         let webhook_secret = match &row.webhook_sealed {
             Some(sealed) => {
-                let plain = self.key().await.open(sealed, &webhook_aad(row.project_id))?;
+                let plain = self
+                    .key()
+                    .await
+                    .open(sealed, &webhook_aad(row.project_id))?;
                 Some(String::from_utf8(plain).map_err(|_| {
                     RegistryError::Secret(format!("{slug}'s webhook secret is not UTF-8"))
                 })?)
@@ -267,10 +270,7 @@ fn webhook_aad(project_id: i64) -> String {
 
 /// Seals webhook secrets stored in plain text (a registry from before migration 0012), inside
 /// the open's transaction. Returns how many it sealed.
-pub(crate) async fn seal_plain_in(
-    tx: &mut sqlx::SqliteConnection,
-    key: &SecretKey,
-) -> Result<u64> {
+pub(crate) async fn seal_plain_in(tx: &mut sqlx::SqliteConnection, key: &SecretKey) -> Result<u64> {
     let plain: Vec<(i64, String)> = sqlx::query_as(
         "SELECT project_id, webhook_secret FROM project_sources WHERE webhook_secret IS NOT NULL",
     )
@@ -455,10 +455,12 @@ mod tests {
         assert!(reg.set_webhook_secret("nope", "x", "ana").await.is_err());
 
         // A registry from before migration 0012 kept the secret in plain text: sealed at open.
-        sqlx::query("UPDATE project_sources SET webhook_secret = 'hook-plain-three', webhook_sealed = NULL")
-            .execute(&reg.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE project_sources SET webhook_secret = 'hook-plain-three', webhook_sealed = NULL",
+        )
+        .execute(&reg.pool)
+        .await
+        .unwrap();
         let key = reg.key().await.clone();
         reg.pool.close().await;
         let reg = Registry::open(&path, key).await.unwrap();

@@ -136,6 +136,47 @@ impl Store {
         }
     }
 
+    /// The revisions of a project's files on disk, oldest first (staging folders and anything
+    /// that is not a revision number are not listed).
+    pub fn revisions(&self, slug: &str) -> Result<Vec<i64>> {
+        let dir = self.root.join(slug);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(format!("listing {}", dir.display()))(e)),
+        };
+        let mut out: Vec<i64> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|r: &i64| *r > 0)
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Removes a project's older revisions: keeps the newest `keep_last` and every one in
+    /// `protect` (the deployed and the pending revision). Returns the revisions removed, oldest
+    /// first.
+    pub fn prune(&self, slug: &str, keep_last: usize, protect: &[i64]) -> Result<Vec<i64>> {
+        let removed = self.prunable(slug, keep_last, protect)?;
+        for &r in &removed {
+            let dir = self.revision_dir(slug, r);
+            std::fs::remove_dir_all(&dir).map_err(io(format!("removing {}", dir.display())))?;
+        }
+        Ok(removed)
+    }
+
+    /// What [`Store::prune`] would remove, removing nothing.
+    pub fn prunable(&self, slug: &str, keep_last: usize, protect: &[i64]) -> Result<Vec<i64>> {
+        let all = self.revisions(slug)?;
+        let cut = all.len().saturating_sub(keep_last);
+        Ok(all[..cut]
+            .iter()
+            .copied()
+            .filter(|r| !protect.contains(r))
+            .collect())
+    }
+
     /// A fresh staging folder (0700) inside the store, so the final rename stays on one file
     /// system.
     fn staging(&self, prefix: &str) -> Result<tempfile::TempDir> {
@@ -275,4 +316,31 @@ pub(crate) fn private_dir(dir: &Path) -> Result<()> {
         .map_err(io(format!("creating {}", dir.display())))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(io(format!("setting the mode of {}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest_and_the_protected_revisions() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path());
+        assert_eq!(store.prune("app", 2, &[]).unwrap(), Vec::<i64>::new());
+        for r in 1..=6 {
+            std::fs::create_dir_all(store.revision_dir("app", r)).unwrap();
+            std::fs::write(store.revision_dir("app", r).join("f"), "x").unwrap();
+        }
+        // A staging folder is no revision and is left alone.
+        std::fs::create_dir_all(root.path().join("app/.incoming-x")).unwrap();
+        assert_eq!(store.revisions("app").unwrap(), [1, 2, 3, 4, 5, 6]);
+        // The newest two, and 2 (say, deployed) kept; a dry run removes nothing.
+        assert_eq!(store.prunable("app", 2, &[2]).unwrap(), [1, 3, 4]);
+        assert_eq!(store.revisions("app").unwrap().len(), 6);
+        assert_eq!(store.prune("app", 2, &[2]).unwrap(), [1, 3, 4]);
+        assert_eq!(store.revisions("app").unwrap(), [2, 5, 6]);
+        assert!(root.path().join("app/.incoming-x").exists());
+        // Nothing more to do the second time.
+        assert!(store.prune("app", 2, &[2]).unwrap().is_empty());
+    }
 }

@@ -38,6 +38,9 @@ pub struct BuildConfig {
     /// How long a git clone may take.
     #[serde(with = "humantime_serde_compat")]
     pub git_timeout: Duration,
+    /// Revisions of a project's files kept on disk (the newest ones); the deployed and the
+    /// pending revision are always kept besides.
+    pub keep_revisions: usize,
 }
 
 impl Default for BuildConfig {
@@ -53,6 +56,7 @@ impl Default for BuildConfig {
             network: true,
             cache_max: 10 << 30,
             git_timeout: Duration::from_secs(120),
+            keep_revisions: 5,
         }
     }
 }
@@ -68,6 +72,9 @@ impl BuildConfig {
         }
         if self.memory < 6 << 20 {
             return Err("key `build.memory`: Docker needs at least 6MiB".into());
+        }
+        if self.keep_revisions == 0 {
+            return Err("key `build.keep_revisions`: must be at least 1".into());
         }
         if self.max_files == 0 || self.max_unpacked == 0 || self.max_compressed == 0 {
             return Err("keys `build.max_*`: must be more than 0".into());

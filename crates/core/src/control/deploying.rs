@@ -98,12 +98,17 @@ impl Control {
         actor: &str,
     ) -> Result<Project> {
         let slug = project.slug.as_str();
+        // The revision this deploy takes its files from (the project's lock keeps it current).
+        let revision = self.registry.source(slug).await?.map(|s| s.revision);
         let outcome = self.run_deploy(project, deployment).await;
         match outcome {
             Ok(addr) => {
                 self.registry
                     .finish_deployment(deployment, "running", None)
                     .await?;
+                if let Some(revision) = revision {
+                    self.registry.set_deployed_revision(slug, revision).await?;
+                }
                 let live = Live {
                     deployment,
                     addr,
@@ -127,6 +132,9 @@ impl Control {
                 );
                 self.progress.tell(slug, Progress::Running);
                 self.retire_other_deployments(slug, deployment).await;
+                if revision.is_some() {
+                    self.prune_revisions(slug).await;
+                }
                 tracing::info!(%slug, %addr, "project running");
                 Ok(p)
             }

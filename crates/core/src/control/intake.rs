@@ -89,7 +89,7 @@ pub(super) struct Intake {
 }
 
 impl Control {
-    fn store(&self) -> Store {
+    pub(super) fn store(&self) -> Store {
         Store::new(self.config.data_dir.join("projects"))
     }
 
@@ -333,6 +333,18 @@ impl Control {
         }
     }
 
+    /// Gives a git project's webhook a new random secret (the old one stops working at once) and
+    /// returns it. Audited without the value. The caller has checked that `actor` owns the project
+    /// or is an admin.
+    pub async fn new_webhook_secret(&self, slug: &str, actor: &str) -> Result<String> {
+        let _held = self.lock_for(slug).lock_owned().await;
+        let secret = SecretKey::generate().to_hex();
+        self.registry
+            .set_webhook_secret(slug, &secret, actor)
+            .await?;
+        Ok(secret)
+    }
+
     /// Checks a webhook call against the project's secret: GitHub's or Gitea's HMAC-SHA256 of
     /// `body`, or the bare token. A wrong or missing proof, or a project with no webhook, is
     /// [`ControlError::Forbidden`] (the same answer, so a caller learns nothing); nothing is
@@ -392,7 +404,7 @@ fn source_error(e: SourceError) -> ControlError {
 
 /// File work on a blocking thread, so the runtime keeps serving while an archive unpacks or git
 /// runs.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::result::Result<T, SourceError> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)

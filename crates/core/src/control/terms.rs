@@ -567,6 +567,7 @@ impl Control {
             orphans.images = pruned.unused;
             orphans.kept_images = pruned.kept;
         }
+        orphans.revisions = self.prune_all_revisions(apply, actor).await?;
         orphans.removed = apply;
         Ok(orphans)
     }
