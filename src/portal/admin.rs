@@ -1,5 +1,6 @@
 //! What admins do in the portal: the review queue (normalized stack, verdict, the member's other
-//! projects; approve → deploy, reject with a reason, send back to the member with a note), all
+//! projects, and for a project brought as files what its build will do: Dockerfiles, build
+//! arguments, files copied in, the files at a glance; approve → deploy, reject with a reason, send back to the member with a note), all
 //! projects (expire now, redeploy, delete after typing the slug; container health and memory),
 //! members (promote, demote, disable, enable),
 //! the routes the proxy serves (target, and whether it answers), and the audit log filtered by
@@ -16,12 +17,13 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use serde::{Deserialize, Serialize};
 
+use super::dashboard::bytes;
 use super::models::{AdminAction, DateBounds, ProjectView, date, stack_verdict, view};
 use super::pages::Nav;
 use super::refusal::{Denied, PageResult};
 use super::session::Viewer;
 use super::{auth, csrf};
-use clubhost_core::control::Control;
+use clubhost_core::control::{BuildReview, Control};
 use clubhost_core::model::ContainerUsage;
 use clubhost_core::model::UserFlag;
 use clubhost_core::model::{AuditEntry, Project, ProjectState, User};
@@ -42,6 +44,40 @@ pub struct QueueItem {
     pub quota: String,
     /// Why approval would refuse it on quota grounds, if it would.
     pub quota_problem: Option<String>,
+    /// What approving will build and copy, for a project brought as files.
+    pub build: Option<BuildCard>,
+}
+
+/// A request's build on its review card: the review, with sizes as people read them.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildCard {
+    #[serde(flatten)]
+    pub review: BuildReview,
+    pub revision: String,
+    pub file_count: String,
+    pub total: String,
+    /// (path, size) of the largest files, and of the first paths.
+    pub largest: Vec<(String, String)>,
+    pub listed: Vec<(String, String)>,
+    /// How many files the list leaves out ("0" for none).
+    pub unlisted: String,
+}
+
+impl BuildCard {
+    fn of(review: BuildReview) -> BuildCard {
+        let sized = |v: &[(String, u64)]| -> Vec<(String, String)> {
+            v.iter().map(|(p, n)| (p.clone(), bytes(*n))).collect()
+        };
+        BuildCard {
+            revision: review.revision.to_string(),
+            file_count: review.files.files.to_string(),
+            total: bytes(review.files.bytes),
+            largest: sized(&review.files.largest),
+            listed: sized(&review.files.listed),
+            unlisted: (review.files.files - review.files.listed.len() as u64).to_string(),
+            review,
+        }
+    }
 }
 
 pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
@@ -56,6 +92,7 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
         out.push(QueueItem {
             quota,
             quota_problem,
+            build: c.build_review(&p.slug).await?.map(BuildCard::of),
             project: view(c, p).await?,
             description: p.description.clone(),
             term_days: p.term_days,

@@ -258,3 +258,100 @@ async fn the_owner_sees_the_webhook_renews_its_secret_and_pulls_old_revisions_pr
         ProjectState::Running
     );
 }
+
+/// The admin's review card of a request brought as files shows what approving will build: the
+/// Dockerfile (collapsed), build arguments with a secret variable's value masked, the files
+/// copied into the container, and the files' count, total size and largest ones; the same in
+/// the queue's JSON. Members cannot read it.
+#[tokio::test]
+async fn the_review_card_shows_what_the_build_will_do() {
+    let p = Portal::new(|_| {}).await;
+    let boss = p.admin("boss").await;
+    let ana = p.signup("ana").await;
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "services:\n  app:\n    build:\n      context: .\n      args:\n        \
+                 GREETING: hello-build\n        TOKEN: ${API_TOKEN}\n    expose: [\"3000\"]\n    \
+                 volumes: [\"./conf/site.conf:/etc/site.conf:ro\"]\n";
+    let dockerfile = "FROM scratch\nARG GREETING\nCOPY big.bin /big.bin\nEXPOSE 3000\n";
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), stack).unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(dir.path().join("conf/site.conf"), "listen 3000;\n").unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; 20 << 10]).unwrap();
+    let caps = clubhost_source::Caps {
+        max_compressed: 1 << 20,
+        max_unpacked: 1 << 20,
+        max_files: 10,
+    };
+    let tar = clubhost_source::pack_dir(dir.path(), &caps).unwrap();
+    let mut upload = p.control.upload().unwrap();
+    upload.write(&tar).unwrap();
+    let mut vars = clubhost_stack::Vars::new();
+    vars.set("API_TOKEN", "tok-very-secret-9", true);
+    let submission = FilesSubmission {
+        submission: Submission {
+            owner: "ana".into(),
+            slug: "built".into(),
+            name: None,
+            description: String::new(),
+            stack: String::new(),
+            days: None,
+            root: false,
+            vars,
+            source_url: String::new(),
+        },
+        stack_file: None,
+        git: None,
+    };
+    p.control
+        .submit_files(&submission, ProjectFiles::Archive(upload), "ana")
+        .await
+        .unwrap();
+
+    let queue = p.get("/portal/admin/", Some(&boss)).await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+    let body = &queue.body;
+    assert!(
+        body.contains("What the build will do (files of revision 1)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Service app is built from Dockerfile"),
+        "{body}"
+    );
+    // The Dockerfile, collapsed.
+    let details = body.find("<details class=\"dockerfile\">").expect(body);
+    assert!(body[details..].contains("COPY big.bin /big.bin"), "{body}");
+    assert!(!body[details..].starts_with("<details class=\"dockerfile\" open"));
+    assert!(body.contains("GREETING=hello-build"), "{body}");
+    assert!(
+        body.contains("TOKEN=") && !body.contains("tok-very-secret-9"),
+        "{body}"
+    );
+    assert!(
+        body.contains("app: ./conf/site.conf → /etc/site.conf (read-only)"),
+        "{body}"
+    );
+    // 20 KiB, the Dockerfile, the compose file and the config file.
+    let total = 20 * 1024 + dockerfile.len() + stack.len() + "listen 3000;\n".len();
+    let total = format!("{:.1} KiB", total as f64 / 1024.0);
+    assert!(
+        body.contains(&format!("4 files, {total} in all")),
+        "{total}: {body}"
+    );
+    let largest = body.find("class=\"largest\"").expect(body);
+    assert!(body[largest..].starts_with("class=\"largest\"><li><code>big.bin</code> (20 KiB)"));
+
+    let json = p.get("/portal/api/admin/queue", Some(&boss)).await;
+    assert_eq!(json.status, StatusCode::OK, "{}", json.body);
+    let item = &json.json()[0]["build"];
+    assert_eq!(item["builds"][0]["service"], "app");
+    assert_eq!(item["builds"][0]["dockerfile"], "Dockerfile");
+    assert_eq!(item["builds"][0]["text"], dockerfile);
+    assert_eq!(item["files"]["files"], 4);
+    assert_eq!(item["files"]["largest"][0][0], "big.bin");
+    assert!(!json.body.contains("tok-very-secret-9"));
+
+    let member = p.get("/portal/api/admin/queue", Some(&ana)).await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN);
+}

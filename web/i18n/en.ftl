@@ -202,3 +202,17 @@ chat-personal = This invite was made for you: it works once, for { $minutes } mi
 chat-per-member = The club makes an invite for each member: it works once, for { $minutes } minutes.
 chat-make = Make my invite
 chat-none = The club has not set a chat invite yet ([portal] chat_invite_url). Ask an admin.
+
+## What a request's build will do (the review card)
+review-build = What the build will do (files of revision { $revision })
+review-build-service = Service { $service } is built from { $dockerfile }
+review-build-target = stage { $target }
+review-build-args = Build arguments:
+review-build-no-args = No build arguments.
+review-dockerfile = Dockerfile of { $service }
+review-dockerfile-truncated = Only the first 64 KiB are shown.
+review-copied = The project's files copied into containers:
+review-files = { $count } files, { $size } in all
+review-files-largest = Largest files:
+review-files-all = All files
+review-files-more = … and { $count } more

@@ -202,3 +202,17 @@ chat-personal = 이 초대 링크는 회원님만을 위해 만들었습니다. 
 chat-per-member = 동아리는 회원마다 초대 링크를 따로 만듭니다. 한 번, { $minutes }분 동안만 쓸 수 있습니다.
 chat-make = 내 초대 링크 만들기
 chat-none = 동아리가 아직 채팅 초대 링크를 정하지 않았습니다 ([portal] chat_invite_url). 관리자에게 문의하세요.
+
+## What a request's build will do (the review card)
+review-build = 빌드할 내용 (리비전 { $revision }의 파일)
+review-build-service = 서비스 { $service }은(는) { $dockerfile }(으)로 빌드됩니다
+review-build-target = 단계 { $target }
+review-build-args = 빌드 인자:
+review-build-no-args = 빌드 인자가 없습니다.
+review-dockerfile = { $service }의 Dockerfile
+review-dockerfile-truncated = 처음 64KiB만 보여 줍니다.
+review-copied = 컨테이너에 복사되는 프로젝트 파일:
+review-files = 파일 { $count }개, 모두 { $size }
+review-files-largest = 가장 큰 파일:
+review-files-all = 모든 파일
+review-files-more = … 외 { $count }개

@@ -13,6 +13,7 @@ mod accounts;
 mod backup;
 mod backup_restore;
 mod backup_schedule;
+mod build_review;
 mod checks;
 mod dashboard;
 mod deploying;
@@ -33,6 +34,7 @@ pub use accounts::{
 };
 pub use backup::{BackupInfo, PruneReport, Verification};
 pub use backup_restore::RestoreReport;
+pub use build_review::{BuildReview, ServiceBuild};
 use checks::check_var_names;
 pub use checks::{MAX_STACK_BYTES, RESERVED_SLUGS, check_slug, check_stack_size};
 pub use clubhost_source::Upload;

@@ -27,6 +27,7 @@ mod archive;
 mod budget;
 mod folder;
 mod git;
+mod inventory;
 pub mod lookup;
 mod paths;
 mod stackfile;
@@ -35,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 pub use folder::pack_dir;
 pub use git::{GitSource, check_git_url};
+pub use inventory::{Inventory, inventory};
 pub use stackfile::{STACK_NAMES, StackFile, StackOrigin, find_stack};
 
 /// The caps on one project's files (`[build]` `max_compressed`, `max_unpacked`, `max_files`).
