@@ -9,6 +9,9 @@
 //! of this registry used (`deployed_images`), that no project which may still deploy names (by
 //! reference or by image id), while they still name the image recorded at that deploy; Docker
 //! itself keeps any image a container uses.
+//!
+//! It also lists (and with `--apply` removes) projects' revision folders past `[build]
+//! keep_revisions` (`control::revisions`; never the deployed or the pending one).
 
 use std::collections::HashSet;
 
