@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::secrets::SecretKey;
+use crate::SecretKey;
 use super::{Registry, RegistryError, Result, audit, now};
 
 /// Where a project's files come from, and which revision it deploys.
