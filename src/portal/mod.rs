@@ -21,6 +21,7 @@ pub mod backups;
 pub mod chat;
 pub mod csrf;
 pub mod dashboard;
+pub mod domains;
 pub mod front;
 pub mod i18n;
 pub mod language;
@@ -115,6 +116,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route(&at("/admin/routes"), get(admin::routes_page))
         .merge(api::router(&base))
         .merge(project::router(&base))
+        .merge(domains::router(&base))
         .merge(terms::router(&base))
         .merge(webhook::router(&base))
         .layer(axum::middleware::from_fn_with_state(

@@ -67,6 +67,8 @@ pub struct ProjectPage {
     /// The last step shown, so the live view adds only newer ones.
     pub last_seq: u64,
     pub dates: DateBounds,
+    /// The project's own domains (`super::domains`).
+    pub domains: Vec<super::domains::DomainLine>,
 }
 
 pub async fn project_page(
@@ -95,6 +97,7 @@ pub async fn project_page(
             .collect(),
         deploying,
         dates: DateBounds::of(&c),
+        domains: super::domains::lines(&c, &slug).await?,
     }
     .into_response())
 }

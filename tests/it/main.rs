@@ -43,7 +43,10 @@
 //! - `harden`: owner-only files, secrets sealed at rest through restart and key rotation,
 //!   `--version`.
 //! - `tls`: HTTPS by ACME against pebble: issuance, SNI, HTTP/2, HSTS, the redirect, a cut-off
-//!   handshake, a restart that orders nothing, a renewal, a refused order's one-hour backoff.
+//!   handshake, a restart that orders nothing, a renewal, a refused order's one-hour backoff (and
+//!   the admins told once); `tls_domains`: a member's own domain proved, routed, certified and
+//!   removed, and a deleted project's certificate removed; `portal_domains`: the domain forms'
+//!   rules and who may use them, and the admins' certificates page.
 //! - `packaging`: the hardened systemd unit (`systemd-analyze security` exposure) and the `cargo
 //!   deb` metadata.
 
@@ -72,6 +75,7 @@ mod pools;
 mod portal;
 mod portal_abuse;
 mod portal_access;
+mod portal_domains;
 mod portal_home;
 mod portal_lang;
 mod portal_path;
@@ -92,3 +96,4 @@ mod skeleton;
 mod stack_deploy;
 mod stack_images;
 mod tls;
+mod tls_domains;

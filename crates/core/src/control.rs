@@ -16,6 +16,7 @@ mod backup_schedule;
 mod checks;
 mod dashboard;
 mod deploying;
+mod domains;
 mod intake;
 pub mod progress;
 mod queries;

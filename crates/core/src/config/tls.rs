@@ -31,6 +31,13 @@ pub struct TlsConfig {
     /// "0s" sends none.
     #[serde(with = "humantime_serde_compat")]
     pub hsts_max_age: Duration,
+    /// The DNS server (`ip:port`) asked for a member's domain's address when its proof is
+    /// checked; unset: the system's resolver. For a club whose resolver sees a split-horizon
+    /// view, and for tests (pebble's DNS).
+    pub domain_check_dns: Option<std::net::SocketAddr>,
+    /// The port a member's domain's proof is fetched from (`http://<name>:<port>/…`); unset: the
+    /// port of `[proxy] listen` (80 on a public club).
+    pub domain_check_port: Option<u16>,
 }
 
 impl Default for TlsConfig {
@@ -43,6 +50,8 @@ impl Default for TlsConfig {
             key_file: None,
             // One year, what browsers' preload lists ask for.
             hsts_max_age: Duration::from_secs(365 * 24 * 3600),
+            domain_check_dns: None,
+            domain_check_port: None,
         }
     }
 }
