@@ -44,7 +44,8 @@
 //!   `--version`.
 //! - `tls`: HTTPS by ACME against pebble: issuance, SNI, HTTP/2, HSTS, the redirect, a cut-off
 //!   handshake, a restart that orders nothing, a renewal, a refused order's one-hour backoff (and
-//!   the admins told once); `tls_domains`: a member's own domain proved, routed, certified and
+//!   the admins told once); `tls_alpn`: issuance by TLS-ALPN-01 on the HTTPS listener;
+//!   `tls_domains`: a member's own domain proved, routed, certified and
 //!   removed, and a deleted project's certificate removed; `portal_domains`: the domain forms'
 //!   rules and who may use them, and the admins' certificates page.
 //! - `packaging`: the hardened systemd unit (`systemd-analyze security` exposure) and the `cargo
@@ -96,4 +97,5 @@ mod skeleton;
 mod stack_deploy;
 mod stack_images;
 mod tls;
+mod tls_alpn;
 mod tls_domains;

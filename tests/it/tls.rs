@@ -225,7 +225,10 @@ pub(crate) fn configure(club: &Club, https_port: u16, pebble: &Pebble) {
         pebble.directory,
         pebble.ca_file.display()
     ));
-    config.push_str(&format!("domain_check_dns = \"127.0.0.1:{}\"\n", pebble.dns));
+    config.push_str(&format!(
+        "domain_check_dns = \"127.0.0.1:{}\"\n",
+        pebble.dns
+    ));
     std::fs::write(&club.config, config).unwrap();
 }
 
@@ -529,7 +532,11 @@ async fn a_refused_order_is_recorded_and_not_repeated_within_the_hour() {
         .count()
         < 2
     {
-        assert!(Instant::now() < deadline, "not ordered again: {}", club.log());
+        assert!(
+            Instant::now() < deadline,
+            "not ordered again: {}",
+            club.log()
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -15,6 +15,25 @@ use crate::tls::{
 
 const PASSWORD: &str = "domain owner password";
 
+/// A urlencoded form body.
+fn form_body(fields: &[(&str, String)]) -> String {
+    let encode = |v: &str| {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// The names `clubhost tls list` knows.
 fn listed(club: &Club) -> Vec<String> {
     let list: serde_json::Value =
@@ -30,7 +49,11 @@ fn listed(club: &Club) -> Vec<String> {
 fn wait_unlisted(club: &Club, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while listed(club).iter().any(|n| n == name) {
-        assert!(Instant::now() < deadline, "{name} still listed\n{}", club.log());
+        assert!(
+            Instant::now() < deadline,
+            "{name} still listed\n{}",
+            club.log()
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -90,7 +113,8 @@ async fn a_members_domain_is_proved_routed_certified_and_removed() {
                 .post(format!("{portal}{path}"))
                 .header("cookie", cookie)
                 .header("origin", &portal)
-                .form(&fields)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_body(&fields))
                 .send()
                 .await
                 .unwrap()
@@ -146,7 +170,11 @@ async fn a_members_domain_is_proved_routed_certified_and_removed() {
         "not routed before the check"
     );
     assert!(
-        client.get(format!("https://{domain}:{https_port}/")).send().await.is_err(),
+        client
+            .get(format!("https://{domain}:{https_port}/"))
+            .send()
+            .await
+            .is_err(),
         "no certificate (and no self-signed one) before the check"
     );
 
@@ -164,7 +192,10 @@ async fn a_members_domain_is_proved_routed_certified_and_removed() {
         .iter()
         .find(|c| c["name"] == domain)
         .unwrap();
-    assert!(cert["issuer"].as_str().unwrap().contains("Pebble"), "{cert}");
+    assert!(
+        cert["issuer"].as_str().unwrap().contains("Pebble"),
+        "{cert}"
+    );
     let served = client
         .get(format!("https://{domain}:{https_port}/"))
         .send()
@@ -191,8 +222,14 @@ async fn a_members_domain_is_proved_routed_certified_and_removed() {
     .await;
     assert_eq!(removed.status(), 303);
     wait_unlisted(&club, domain);
+    // A new client: the old one's connection to the name (made before) would be reused.
+    let fresh = || https_client(&root, &[&project_host, domain], https);
     assert!(
-        client.get(format!("https://{domain}:{https_port}/")).send().await.is_err(),
+        fresh()
+            .get(format!("https://{domain}:{https_port}/"))
+            .send()
+            .await
+            .is_err(),
         "no handshake for a removed domain"
     );
     let gone = plain
@@ -207,7 +244,7 @@ async fn a_members_domain_is_proved_routed_certified_and_removed() {
     club.ok(&["project", "delete", &project]);
     wait_unlisted(&club, &project_host);
     assert!(
-        client
+        fresh()
             .get(format!("https://{project_host}:{https_port}/"))
             .send()
             .await

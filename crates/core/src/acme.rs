@@ -273,8 +273,14 @@ impl Manager {
                     // A client or account problem may be the account's: made again next time.
                     self.account = None;
                 }
-                let notes = self.notifier.keep(vec![self.failure_note(name, &message).await]);
-                match self.registry.record_cert_failure(name, &message, &notes).await {
+                let notes = self
+                    .notifier
+                    .keep(vec![self.failure_note(name, &message).await]);
+                match self
+                    .registry
+                    .record_cert_failure(name, &message, &notes)
+                    .await
+                {
                     Ok(true) => tracing::info!(name, "admins told of the failed order"),
                     Ok(false) => {}
                     Err(e) => tracing::error!(name, error = %e, "cannot record the failed order"),
@@ -360,7 +366,8 @@ impl Manager {
             self.account = Some(order::account(&self.registry, &self.config.tls).await?);
         }
         let account = self.account.as_ref().expect("set just above");
-        let issued = order::order(account, name, &self.site.challenges).await?;
+        let kind = self.config.tls.acme_challenge;
+        let issued = order::order(account, name, &self.site.challenges, kind).await?;
         let leaf = der::first_pem_der(&issued.chain_pem)
             .and_then(|d| der::leaf(&d))
             .ok_or_else(|| AcmeError::Refused("the issued certificate cannot be read".into()))?;

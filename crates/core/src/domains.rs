@@ -83,10 +83,11 @@ pub(crate) async fn check_proof(
     let addr = match dns {
         Some(server) => lookup_a(name, server).await?,
         None => {
-            let mut addrs = tokio::time::timeout(CHECK_TIMEOUT, tokio::net::lookup_host((name, port)))
-                .await
-                .map_err(|_| format!("looking up {name} timed out"))?
-                .map_err(|e| format!("{name} has no address: {e}"))?;
+            let mut addrs =
+                tokio::time::timeout(CHECK_TIMEOUT, tokio::net::lookup_host((name, port)))
+                    .await
+                    .map_err(|_| format!("looking up {name} timed out"))?
+                    .map_err(|e| format!("{name} has no address: {e}"))?;
             addrs
                 .next()
                 .ok_or_else(|| format!("{name} has no address"))?
@@ -179,8 +180,7 @@ fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
 
 /// The first A record of the answer to query `id`.
 fn parse_a(msg: &[u8], id: u16) -> Option<Ipv4Addr> {
-    if msg.len() < 12 || msg[..2] != id.to_be_bytes() || msg[2] & 0x80 == 0 || msg[3] & 0x0F != 0
-    {
+    if msg.len() < 12 || msg[..2] != id.to_be_bytes() || msg[2] & 0x80 == 0 || msg[3] & 0x0F != 0 {
         return None;
     }
     let questions = u16::from_be_bytes([msg[4], msg[5]]);

@@ -202,10 +202,8 @@ impl Proxy {
             let mut res = Response::new(ProxyBody::other(http_body_util::Full::new(
                 bytes::Bytes::from(token.to_string()),
             )));
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain"),
-            );
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             return Ok(self.unrouted(&req, start, res));
         }
         // Plain HTTP with HTTPS on: ACME's challenge answers, before any routing or redirect,

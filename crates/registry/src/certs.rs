@@ -298,7 +298,11 @@ mod tests {
         );
         let infos = r.cert_infos().await.unwrap();
         assert_eq!(infos[0].last_error.as_deref(), Some("refused again"));
-        assert_eq!(r.pending_notes(0).await.unwrap().len(), 1, "one note stored");
+        assert_eq!(
+            r.pending_notes(0).await.unwrap().len(),
+            1,
+            "one note stored"
+        );
         assert!(
             r.stored_certs().await.unwrap().is_empty(),
             "nothing issued yet"

@@ -68,7 +68,16 @@ impl Registry {
                 other?;
             }
         }
-        audit(&mut tx, actor, Some(project), "domain.add", None, None, name).await?;
+        audit(
+            &mut tx,
+            actor,
+            Some(project),
+            "domain.add",
+            None,
+            None,
+            name,
+        )
+        .await?;
         tx.commit().await?;
         self.domain(name).await
     }
@@ -85,9 +94,7 @@ impl Registry {
 
     /// Every domain, of one project or of all, by project then name.
     pub async fn domains(&self, project: Option<&str>) -> Result<Vec<Domain>> {
-        let sql = format!(
-            "{SELECT} WHERE (?1 IS NULL OR p.slug = ?1) ORDER BY p.slug, d.name"
-        );
+        let sql = format!("{SELECT} WHERE (?1 IS NULL OR p.slug = ?1) ORDER BY p.slug, d.name");
         Ok(sqlx::query_as::<_, Domain>(sqlx::AssertSqlSafe(sql))
             .bind(project)
             .fetch_all(&self.pool)
@@ -162,7 +169,16 @@ impl Registry {
                 "domain {name:?} of project {project:?}"
             )));
         }
-        audit(&mut tx, actor, Some(project), "domain.remove", None, None, name).await?;
+        audit(
+            &mut tx,
+            actor,
+            Some(project),
+            "domain.remove",
+            None,
+            None,
+            name,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -184,7 +200,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let d = r.add_domain("blog", "blog.ana.example", "t1", "ana").await.unwrap();
+        let d = r
+            .add_domain("blog", "blog.ana.example", "t1", "ana")
+            .await
+            .unwrap();
         assert_eq!(d.project, "blog");
         assert_eq!(d.verified_at, None);
         let e = r
@@ -209,11 +228,25 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, RegistryError::NotFound(_)), "not shop's: {e}");
-        r.add_domain("shop", "shop.ana.example", "t3", "ana").await.unwrap();
+        r.add_domain("shop", "shop.ana.example", "t3", "ana")
+            .await
+            .unwrap();
         r.delete_project("shop", "admin", "test").await.unwrap();
-        let left: Vec<_> = r.domains(None).await.unwrap().into_iter().map(|d| d.name).collect();
-        assert_eq!(left, ["blog.ana.example"], "the project's names went with it");
-        r.remove_domain("blog", "blog.ana.example", "ana").await.unwrap();
+        let left: Vec<_> = r
+            .domains(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(
+            left,
+            ["blog.ana.example"],
+            "the project's names went with it"
+        );
+        r.remove_domain("blog", "blog.ana.example", "ana")
+            .await
+            .unwrap();
         assert!(r.domains(Some("blog")).await.unwrap().is_empty());
         let actions: Vec<_> = r
             .audit_log(Some("blog"))

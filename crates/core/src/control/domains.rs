@@ -27,10 +27,11 @@ impl Control {
         let name = domains::check_name(name, &self.config.domain).map_err(ControlError::Invalid)?;
         let is_static = {
             let routing = self.routing.lock().expect("routing poisoned");
-            routing
-                .statics
-                .iter()
-                .any(|s| s.host.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&name)))
+            routing.statics.iter().any(|s| {
+                s.host
+                    .as_deref()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&name))
+            })
         };
         if is_static {
             return Err(ControlError::Invalid(format!(
@@ -70,7 +71,11 @@ impl Control {
         }
         let checked = self
             .registry
-            .record_domain_check(name, outcome.as_ref().map(|_| ()).map_err(String::as_str), actor)
+            .record_domain_check(
+                name,
+                outcome.as_ref().map(|_| ()).map_err(String::as_str),
+                actor,
+            )
             .await?;
         if outcome.is_ok() {
             self.publish_routes().await?;

@@ -167,9 +167,16 @@ pub(super) fn project_route_specs(
             p.slug.clone()
         };
         // Rewrite on by default; `[proxy.overrides.<slug>] rewrite = false` switches it off.
-        let spec = apply_overrides(RouteSpec::path(segment, p.name.clone(), target), &p.slug, overrides);
+        let spec = apply_overrides(
+            RouteSpec::path(segment, p.name.clone(), target),
+            &p.slug,
+            overrides,
+        );
         // The project's verified domains: the same route at the root of each name.
-        for d in domains.iter().filter(|d| d.project == p.slug && d.verified_at.is_some()) {
+        for d in domains
+            .iter()
+            .filter(|d| d.project == p.slug && d.verified_at.is_some())
+        {
             let mut host = spec.clone();
             host.host = Some(d.name.clone());
             specs.push(host);
