@@ -546,7 +546,15 @@ async fn a_refused_order_is_recorded_and_not_repeated_within_the_hour() {
         .filter(|b| b.contains("HTTPS certificate for club.test failed"))
         .count();
     assert_eq!(notes, 1, "{:?}", hook.delivered());
-    // No certificate: plain HTTP is served, not redirected.
+    // No certificate: no handshake (never a self-signed certificate), and plain HTTP is served,
+    // not redirected.
+    let root = pebble_root(&pebble).await;
+    let https = SocketAddr::from(([127, 0, 0, 1], https_port));
+    let tls = https_client(&root, &["club.test"], https)
+        .get(format!("https://club.test:{https_port}/"))
+        .send()
+        .await;
+    assert!(tls.is_err(), "{tls:?}");
     let plain = crate::common::http()
         .get(club.url("/nothing-here"))
         .header("host", "club.test")

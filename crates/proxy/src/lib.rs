@@ -199,12 +199,7 @@ impl Proxy {
         }
         // A member's domain's proof token, for any host, before any route or redirect.
         if let Some(token) = self.routes.load().domain_proof(req.uri().path()) {
-            let mut res = Response::new(ProxyBody::other(http_body_util::Full::new(
-                bytes::Bytes::from(token.to_string()),
-            )));
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            return Ok(self.unrouted(&req, start, res));
+            return Ok(self.unrouted(&req, start, pages::plain_text(token.to_string())));
         }
         // Plain HTTP with HTTPS on: ACME's challenge answers, before any routing or redirect,
         // then the redirect to HTTPS for a name with a valid certificate.
