@@ -87,8 +87,9 @@ async fn add_form(
     Path(slug): Path<String>,
     axum::Form(f): axum::Form<AddDomain>,
 ) -> PageResult {
-    let actor = owner_or_admin(&c, &v, &slug).await?;
+    auth::member(&v)?;
     csrf::check(&v, &f.csrf)?;
+    let actor = owner_or_admin(&c, &v, &slug).await?;
     c.add_domain(&slug, &f.name, &actor).await?;
     Ok(Redirect::to(&v.link(&format!("/projects/{slug}#domains"))).into_response())
 }
@@ -99,8 +100,9 @@ async fn domain_form(
     Path((slug, name, action)): Path<(String, String, String)>,
     axum::Form(f): axum::Form<csrf::CsrfOnly>,
 ) -> PageResult {
-    let actor = owner_or_admin(&c, &v, &slug).await?;
+    auth::member(&v)?;
     csrf::check(&v, &f.csrf)?;
+    let actor = owner_or_admin(&c, &v, &slug).await?;
     match action.as_str() {
         "check" => {
             // A failed check is not a refusal: its reason shows beside the domain.
