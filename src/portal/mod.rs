@@ -22,6 +22,7 @@ pub mod chat;
 pub mod csrf;
 pub mod dashboard;
 pub mod files;
+pub mod domains;
 pub mod front;
 pub mod i18n;
 pub mod language;
@@ -117,6 +118,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .merge(api::router(&base))
         .merge(project::router(&base))
         .merge(files::router(&base))
+        .merge(domains::router(&base))
         .merge(terms::router(&base))
         .merge(webhook::router(&base))
         .layer(axum::middleware::from_fn_with_state(

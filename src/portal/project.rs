@@ -70,6 +70,8 @@ pub struct ProjectPage {
     pub dates: DateBounds,
     /// Where its files come from, for a project brought as files.
     pub files: Option<FilesView>,
+    /// The project's own domains (`super::domains`).
+    pub domains: Vec<super::domains::DomainLine>,
 }
 
 pub async fn project_page(
@@ -99,6 +101,7 @@ pub async fn project_page(
         deploying,
         dates: DateBounds::of(&c),
         files: files::view(&c, &v, &p).await?,
+        domains: super::domains::lines(&c, &slug).await?,
     }
     .into_response())
 }

@@ -338,6 +338,7 @@ async fn scenario(b: &Browser, club: &mut Club, s: &Slugs) -> Result<(), String>
         ("/portal/admin/users", "admin-users"),
         ("/portal/admin/routes", "admin-routes"),
         ("/portal/admin/audit", "admin-audit"),
+        ("/portal/admin/certificates", "admin-certificates"),
         ("/portal/request", "request"),
         ("/portal/projects", "my-projects"),
         ("/portal/account", "account"),

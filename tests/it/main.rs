@@ -43,7 +43,11 @@
 //! - `harden`: owner-only files, secrets sealed at rest through restart and key rotation,
 //!   `--version`.
 //! - `tls`: HTTPS by ACME against pebble: issuance, SNI, HTTP/2, HSTS, the redirect, a cut-off
-//!   handshake, a restart that orders nothing, a renewal, a refused order's one-hour backoff.
+//!   handshake, a restart that orders nothing, a renewal, a refused order's one-hour backoff (and
+//!   the admins told once); `tls_alpn`: issuance by TLS-ALPN-01 on the HTTPS listener;
+//!   `tls_domains`: a member's own domain proved, routed, certified and
+//!   removed, and a deleted project's certificate removed; `portal_domains`: the domain forms'
+//!   rules and who may use them, and the admins' certificates page.
 //! - `packaging`: the hardened systemd unit (`systemd-analyze security` exposure) and the `cargo
 //!   deb` metadata.
 
@@ -73,6 +77,7 @@ mod portal;
 mod portal_abuse;
 mod portal_access;
 mod portal_files;
+mod portal_domains;
 mod portal_home;
 mod portal_lang;
 mod portal_path;
@@ -93,3 +98,5 @@ mod skeleton;
 mod stack_deploy;
 mod stack_images;
 mod tls;
+mod tls_alpn;
+mod tls_domains;

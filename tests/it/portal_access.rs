@@ -166,6 +166,12 @@ const ROUTES: &[Row] = &[
     get("/portal/admin/audit",                                          [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
     get("/portal/admin/audit?user=ana&project=ana-req",                 [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
     get("/portal/admin/routes",                                         [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
+    // ---- members' own domains and the certificates page (portal::domains) ----
+    get("/portal/admin/certificates",                                   [LOGIN,     FORBIDDEN,  FORBIDDEN,  OK]),
+    post("/portal/projects/ana-req/domains", Form("name=not_a_name.example"), [LOGIN, FORBIDDEN, INVALID,    INVALID]),
+    post("/portal/projects/ghost/domains", Form("name=x.example"),      [LOGIN,     NOT_FOUND,  NOT_FOUND,  NOT_FOUND]),
+    post("/portal/projects/ana-req/domains/ghost.example/check", Form(""), [LOGIN,  FORBIDDEN,  NOT_FOUND,  NOT_FOUND]),
+    post("/portal/projects/ana-req/domains/ghost.example/remove", Form(""), [LOGIN, FORBIDDEN,  NOT_FOUND,  NOT_FOUND]),
     // ---- a project's page and deploy progress (portal::project) ----
     get("/portal/projects/ana-req",                                     [LOGIN,     FORBIDDEN,  OK,         OK]),
     get("/portal/projects/ghost",                                       [LOGIN,     NOT_FOUND,  NOT_FOUND,  NOT_FOUND]),
@@ -556,6 +562,7 @@ fn declared_routes() -> Vec<(String, String)> {
         ("src/portal/api.rs", "/portal/api"),
         ("src/portal/project.rs", "/portal"),
         ("src/portal/terms.rs", "/portal"),
+        ("src/portal/domains.rs", "/portal"),
     ] {
         let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
         let src = std::fs::read_to_string(&path).unwrap();

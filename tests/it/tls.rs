@@ -9,7 +9,8 @@
 //! handshake) for an unknown name; a handshake that never finishes cut off by the header read
 //! timeout; a restart that serves the stored certificates and orders nothing; and a renewal once
 //! the server's clock passes the renewal time, with no second one after it. A second test has
-//! pebble refuse the names: the failure is recorded and the name not ordered again within the hour.
+//! pebble refuse the names: the failure is recorded, the admins told once (not again when the next
+//! order an hour later fails too) and the name not ordered again within the hour.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::common::{Club, free_port, slug, two_service_stack};
 
 /// Skips (with the reason) when pebble is not installed; `.ci/run` installs it.
-fn pebble_installed() -> bool {
+pub(crate) fn pebble_installed() -> bool {
     let found = ["pebble", "pebble-challtestsrv"].iter().all(|b| {
         Command::new("sh")
             .arg("-c")
@@ -45,7 +46,7 @@ impl Drop for Killed {
 }
 
 /// pebble and its DNS, with a CA of the test's own for pebble's HTTPS endpoints.
-struct Pebble {
+pub(crate) struct Pebble {
     _pebble: Killed,
     _dns: Killed,
     /// The ACME directory.
@@ -54,10 +55,12 @@ struct Pebble {
     ca_file: std::path::PathBuf,
     ca_pem: String,
     management: u16,
+    /// pebble-challtestsrv's DNS (every name is 127.0.0.1), for the club's domain checks.
+    pub(crate) dns: u16,
 }
 
 /// pebble refuses to issue for names under each of `blocked`.
-fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, blocked: &[&str]) -> Pebble {
+pub(crate) fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, blocked: &[&str]) -> Pebble {
     // pebble ships no certificate for its own HTTPS: make a CA and a localhost certificate.
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -134,6 +137,7 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, blocked: &[&str]) -> 
         ca_file,
         ca_pem: ca_cert.pem(),
         management,
+        dns,
     }
 }
 
@@ -155,7 +159,7 @@ fn rustls_config(root_pem: &str) -> rustls::ClientConfig {
 }
 
 /// pebble's issuing root, from its management port (it is made afresh at every pebble start).
-async fn pebble_root(p: &Pebble) -> String {
+pub(crate) async fn pebble_root(p: &Pebble) -> String {
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(rustls_config(&p.ca_pem))
         .build()
@@ -165,7 +169,7 @@ async fn pebble_root(p: &Pebble) -> String {
 }
 
 /// A client that trusts only `root` and reaches every name at the club's HTTPS port.
-fn https_client(root: &str, names: &[&str], https: SocketAddr) -> reqwest::Client {
+pub(crate) fn https_client(root: &str, names: &[&str], https: SocketAddr) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(rustls_config(root))
         .redirect(reqwest::redirect::Policy::none())
@@ -177,7 +181,7 @@ fn https_client(root: &str, names: &[&str], https: SocketAddr) -> reqwest::Clien
 }
 
 /// Waits until `clubhost tls list` shows a certificate for every one of `names`.
-fn wait_issued(club: &Club, names: &[&str]) -> serde_json::Value {
+pub(crate) fn wait_issued(club: &Club, names: &[&str]) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let out = club.ok(&["tls", "list", "--json"]);
@@ -200,13 +204,13 @@ fn wait_issued(club: &Club, names: &[&str]) -> serde_json::Value {
     }
 }
 
-fn issuances(club: &Club) -> usize {
+pub(crate) fn issuances(club: &Club) -> usize {
     club.ok(&["audit"]).matches("tls.issue").count()
 }
 
 /// The club on `club.test` with HTTPS on `https_port`, subdomains on, a 2 s header read timeout,
 /// a settable clock, and pebble as its ACME server.
-fn configure(club: &Club, https_port: u16, pebble: &Pebble) {
+pub(crate) fn configure(club: &Club, https_port: u16, pebble: &Pebble) {
     let mut config = std::fs::read_to_string(&club.config).unwrap();
     config = config.replace("club.example", "club.test").replace(
         "[proxy]\n",
@@ -220,6 +224,10 @@ fn configure(club: &Club, https_port: u16, pebble: &Pebble) {
         "\n[tls]\nacme_email = \"admin@club.test\"\nacme_directory = \"{}\"\nacme_ca_file = \"{}\"\n",
         pebble.directory,
         pebble.ca_file.display()
+    ));
+    config.push_str(&format!(
+        "domain_check_dns = \"127.0.0.1:{}\"\n",
+        pebble.dns
     ));
     std::fs::write(&club.config, config).unwrap();
 }
@@ -469,6 +477,14 @@ async fn a_refused_order_is_recorded_and_not_repeated_within_the_hour() {
     // pebble's policy refuses every name under club.test.
     let pebble = start_pebble(club.dir.path(), club.port, https_port, &["club.test"]);
     configure(&club, https_port, &pebble);
+    // The admins hear of the failure, once per failure streak.
+    let hook = crate::sinks::WebhookSink::start(0);
+    let mut config = std::fs::read_to_string(&club.config).unwrap();
+    config.push_str(&format!(
+        "\n[notify]\nbackoff = \"100ms\"\n[[notify.webhooks]]\nkind = \"slack\"\nurl = \"{}\"\n",
+        hook.url()
+    ));
+    std::fs::write(&club.config, config).unwrap();
     club.start();
     let deadline = Instant::now() + Duration::from_secs(60);
     let failed = loop {
@@ -503,7 +519,42 @@ async fn a_refused_order_is_recorded_and_not_repeated_within_the_hour() {
         .filter(|l| l.contains("ordering a certificate") && l.contains("\"club.test\""))
         .count();
     assert_eq!(orders, 1, "{}", club.log());
-    // No certificate: plain HTTP is served, not redirected.
+    let told = hook.wait_for("HTTPS certificate for club.test failed");
+    assert!(told.contains("forbidden"), "the reason: {told}");
+    assert!(told.contains("no certificate yet"), "{told}");
+    // An hour later the name is ordered again and fails again: the admins are not told twice.
+    club.ok(&["clock", "--advance", "3601s"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while club
+        .log()
+        .lines()
+        .filter(|l| l.contains("ordering a certificate") && l.contains("\"club.test\""))
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not ordered again: {}",
+            club.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let notes = hook
+        .delivered()
+        .iter()
+        .filter(|b| b.contains("HTTPS certificate for club.test failed"))
+        .count();
+    assert_eq!(notes, 1, "{:?}", hook.delivered());
+    // No certificate: no handshake (never a self-signed certificate), and plain HTTP is served,
+    // not redirected.
+    let root = pebble_root(&pebble).await;
+    let https = SocketAddr::from(([127, 0, 0, 1], https_port));
+    let tls = https_client(&root, &["club.test"], https)
+        .get(format!("https://club.test:{https_port}/"))
+        .send()
+        .await;
+    assert!(tls.is_err(), "{tls:?}");
     let plain = crate::common::http()
         .get(club.url("/nothing-here"))
         .header("host", "club.test")

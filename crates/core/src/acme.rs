@@ -31,6 +31,7 @@ use clubhost_registry::certs::{CertInfo, NewCert};
 
 use crate::config::Config;
 use crate::control::Control;
+use crate::notify::Note;
 
 /// Why certificates could not be set up or one order failed.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,8 @@ pub struct Manager {
     /// Names the club's own certificate covers (exact, or `*.parent`): never ordered.
     brought: HashSet<String>,
     account: Option<instant_acme::Account>,
+    /// Tells the admins of a failed order (once per failure streak).
+    notifier: crate::notify::Notifier,
 }
 
 fn system_time(secs: i64) -> SystemTime {
@@ -144,6 +147,7 @@ impl Manager {
             states: HashMap::new(),
             brought: HashSet::new(),
             account: None,
+            notifier: control.notifier().clone(),
         };
         manager.load_brought()?;
         manager.load_stored().await?;
@@ -224,8 +228,16 @@ impl Manager {
             let _ = stop.wait_for(|s| *s).await;
             return;
         }
+        let mut swept: Option<Arc<RouteTable>> = None;
         loop {
             let table = Arc::clone(&*self.routes.load());
+            // A new table may mean a project or a domain is gone: forget their certificates.
+            if swept.as_ref().is_none_or(|t| !Arc::ptr_eq(t, &table)) {
+                if let Err(e) = self.sweep(&table).await {
+                    tracing::warn!(error = %e, "cannot sweep certificates of names gone");
+                }
+                swept = Some(Arc::clone(&table));
+            }
             let now = clubhost_registry::now();
             for name in wanted_names(&self.config.domain, &table) {
                 if *stop.borrow() {
@@ -261,11 +273,91 @@ impl Manager {
                     // A client or account problem may be the account's: made again next time.
                     self.account = None;
                 }
-                if let Err(e) = self.registry.record_cert_failure(name, &message).await {
-                    tracing::error!(name, error = %e, "cannot record the failed order");
+                let notes = self
+                    .notifier
+                    .keep(vec![self.failure_note(name, &message).await]);
+                match self
+                    .registry
+                    .record_cert_failure(name, &message, &notes)
+                    .await
+                {
+                    Ok(true) => tracing::info!(name, "admins told of the failed order"),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(name, error = %e, "cannot record the failed order"),
                 }
             }
         }
+    }
+
+    /// The admins' note about a failed order for `name`: what failed, when the certificate in
+    /// use (if any) expires, and when the next try is.
+    async fn failure_note(&self, name: &str, message: &str) -> Note {
+        let domain = self.config.domain.to_ascii_lowercase();
+        let project = match name.strip_suffix(&format!(".{domain}")) {
+            Some(slug) => slug.to_string(),
+            None => match self.registry.domain(name).await {
+                Ok(d) => d.project,
+                Err(_) => String::new(),
+            },
+        };
+        let expiry = self
+            .registry
+            .cert_infos()
+            .await
+            .ok()
+            .and_then(|infos| infos.into_iter().find(|c| c.name == name))
+            .and_then(|c| c.not_after);
+        let now = clubhost_registry::now();
+        let serving = match expiry {
+            Some(end) if end > now => format!(
+                "The certificate in use expires in {} day(s).",
+                (end - now) / 86_400
+            ),
+            Some(_) => "The certificate in use has expired: HTTPS is off for it.".to_string(),
+            None => "It has no certificate yet: it is served on plain HTTP only.".to_string(),
+        };
+        Note::admins(
+            &project,
+            format!("HTTPS certificate for {name} failed"),
+            format!(
+                "Ordering a certificate for {name} from {} failed: {message}\n{serving}\n\
+                 clubhost tries again in an hour; you hear of this streak of failures only once.",
+                self.config.tls.acme_directory
+            ),
+        )
+    }
+
+    /// Forgets (registry and store) the certificate of every name nothing may serve any more:
+    /// not the domain or the portal's host, no project's `<slug>.<domain>`, no verified member's
+    /// domain and no host of `table`. A certificate the club brings is never touched.
+    async fn sweep(&mut self, table: &RouteTable) -> Result<(), AcmeError> {
+        let domain = self.config.domain.to_ascii_lowercase();
+        let mut known: HashSet<String> = table.hosts().map(|(h, _)| h.to_string()).collect();
+        known.insert(domain.clone());
+        known.insert(format!("portal.{domain}"));
+        for p in self.registry.projects().await? {
+            known.insert(format!("{}.{domain}", p.slug.to_ascii_lowercase()));
+        }
+        for d in self.registry.domains(None).await? {
+            if d.verified_at.is_some() {
+                known.insert(d.name);
+            }
+        }
+        for info in self.registry.cert_infos().await? {
+            if known.contains(&info.name) {
+                continue;
+            }
+            // Off the listener first, then out of the registry.
+            if !covered(&self.brought, &info.name) {
+                self.site.certs.remove(&info.name);
+            }
+            self.states.remove(&info.name);
+            self.registry
+                .remove_cert(&info.name, "its project or domain is gone")
+                .await?;
+            tracing::info!(name = %info.name, "certificate removed: its project or domain is gone");
+        }
+        Ok(())
     }
 
     /// Orders, checks, stores and serves a certificate for `name`; returns its renewal time.
@@ -274,7 +366,8 @@ impl Manager {
             self.account = Some(order::account(&self.registry, &self.config.tls).await?);
         }
         let account = self.account.as_ref().expect("set just above");
-        let issued = order::order(account, name, &self.site.challenges).await?;
+        let kind = self.config.tls.acme_challenge;
+        let issued = order::order(account, name, &self.site.challenges, kind).await?;
         let leaf = der::first_pem_der(&issued.chain_pem)
             .and_then(|d| der::leaf(&d))
             .ok_or_else(|| AcmeError::Refused("the issued certificate cannot be read".into()))?;

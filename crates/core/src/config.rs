@@ -19,7 +19,7 @@ pub use backup::BackupConfig;
 pub use build::BuildConfig;
 pub use club::ClubConfig;
 pub(crate) use docker::DockerConfig;
-pub use tls::TlsConfig;
+pub use tls::{AcmeChallenge, TlsConfig};
 
 /// Name of the config file looked up in the working directory when none is given.
 pub(crate) const DEFAULT_FILE: &str = "clubhost.toml";

@@ -17,6 +17,7 @@ mod build_review;
 mod checks;
 mod dashboard;
 mod deploying;
+mod domains;
 mod intake;
 pub mod progress;
 mod queries;

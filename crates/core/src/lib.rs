@@ -26,6 +26,7 @@ pub mod chat;
 pub mod config;
 pub mod control;
 pub mod doctor;
+pub mod domains;
 pub mod files;
 pub mod gc;
 pub mod i18n;

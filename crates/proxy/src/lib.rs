@@ -197,6 +197,10 @@ impl Proxy {
         if let Some(host) = rules::absolute_host(&req) {
             req.headers_mut().insert(header::HOST, host);
         }
+        // A member's domain's proof token, for any host, before any route or redirect.
+        if let Some(token) = self.routes.load().domain_proof(req.uri().path()) {
+            return Ok(self.unrouted(&req, start, pages::plain_text(token.to_string())));
+        }
         // Plain HTTP with HTTPS on: ACME's challenge answers, before any routing or redirect,
         // then the redirect to HTTPS for a name with a valid certificate.
         if !client.https

@@ -120,6 +120,14 @@ pub(super) fn to_portal_host<B>(
 }
 
 /// `/slug?q` → `/slug/?q`, so relative links in the project's pages resolve under its prefix.
+/// A 200 with `body` as plain text (a member's domain's proof token).
+pub(super) fn plain_text(body: String) -> Response<ProxyBody> {
+    let mut res = Response::new(ProxyBody::other(Full::new(Bytes::from(body))));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    res
+}
+
 pub(super) fn add_slash<B>(req: &Request<B>, portal: &str) -> Response<ProxyBody> {
     let mut location = format!("{}/", req.uri().path());
     if let Some(q) = req.uri().query() {

@@ -137,7 +137,12 @@ pub struct RouteTable {
     /// Static host routes and, with subdomains on, `<slug>.<domain>` copies of project routes
     /// (prefix empty). Keys are lowercase without a port.
     by_host: HashMap<String, Route>,
+    /// Members' domains' pending proof tokens, answered under [`DOMAIN_PROOF_PREFIX`].
+    proofs: std::collections::HashSet<String>,
 }
+
+/// Where the proxy answers a member's domain's proof token (clubhost-core's `domains`).
+pub const DOMAIN_PROOF_PREFIX: &str = "/.well-known/clubhost-domain/";
 
 fn authority(target: &Target) -> Option<hyper::http::uri::Authority> {
     match target {
@@ -150,6 +155,19 @@ fn authority(target: &Target) -> Option<hyper::http::uri::Authority> {
 const MAX_HOST: usize = 253;
 
 impl RouteTable {
+    /// The table, answering each of `tokens` under [`DOMAIN_PROOF_PREFIX`] (with the token) for
+    /// any host, before any route or redirect.
+    pub fn with_domain_proofs(mut self, tokens: impl IntoIterator<Item = String>) -> RouteTable {
+        self.proofs = tokens.into_iter().collect();
+        self
+    }
+
+    /// The answer to `path` if it asks for a pending domain proof token.
+    pub(crate) fn domain_proof(&self, path: &str) -> Option<&str> {
+        let token = path.strip_prefix(DOMAIN_PROOF_PREFIX)?;
+        self.proofs.get(token).map(String::as_str)
+    }
+
     /// A table of `specs`, with no subdomain routing.
     pub fn new(specs: impl IntoIterator<Item = RouteSpec>) -> RouteTable {
         RouteTable::with_hosts(specs, &HostOptions::default())

@@ -32,6 +32,9 @@ use crate::ProxyBody;
 /// The path prefix of ACME HTTP-01 challenges (RFC 8555 §8.3).
 pub const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
+/// The ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
 /// Why a certificate cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -172,11 +175,12 @@ impl fmt::Debug for Challenges {
     }
 }
 
-/// ACME HTTP-01 tokens and their key authorizations, set by the ACME client while an order is
-/// pending. Cloning shares the same map.
+/// ACME HTTP-01 tokens and their key authorizations, and TLS-ALPN-01 challenge certificates by
+/// name, set by the ACME client while an order is pending. Cloning shares the same maps.
 #[derive(Clone, Default)]
 pub struct Challenges {
     tokens: Arc<Mutex<HashMap<String, String>>>,
+    alpn: Arc<Mutex<HashMap<String, Certificate>>>,
 }
 
 impl Challenges {
@@ -195,6 +199,46 @@ impl Challenges {
     fn get(&self, token: &str) -> Option<String> {
         let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         tokens.get(token).cloned()
+    }
+
+    /// Answers a TLS-ALPN-01 handshake (ALPN `acme-tls/1`) for `name` with `cert` (the challenge
+    /// certificate, RFC 8737 §3) from now on.
+    pub fn set_alpn(&self, name: &str, cert: Certificate) {
+        let mut alpn = self.alpn.lock().unwrap_or_else(|e| e.into_inner());
+        alpn.insert(name.to_ascii_lowercase(), cert);
+    }
+
+    /// Forgets `name`'s TLS-ALPN-01 certificate (its order is done, either way).
+    pub fn remove_alpn(&self, name: &str) {
+        let mut alpn = self.alpn.lock().unwrap_or_else(|e| e.into_inner());
+        alpn.remove(&name.to_ascii_lowercase());
+    }
+
+    fn alpn_cert(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        let alpn = self.alpn.lock().unwrap_or_else(|e| e.into_inner());
+        alpn.get(name.trim_end_matches('.')).map(|c| c.key.clone())
+    }
+}
+
+/// What the HTTPS listener's handshakes are answered with: a validator's `acme-tls/1` hello gets
+/// the name's challenge certificate (or no handshake), every other hello the name's certificate
+/// from the store (or no handshake).
+#[derive(Debug)]
+pub(crate) struct SiteResolver {
+    pub(crate) certs: CertStore,
+    pub(crate) challenges: Challenges,
+}
+
+impl ResolvesServerCert for SiteResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name()?.to_string();
+        let validating = hello
+            .alpn()
+            .is_some_and(|mut offered| offered.any(|p| p == ACME_TLS_ALPN));
+        if validating {
+            return self.challenges.alpn_cert(&name);
+        }
+        self.certs.lookup(&name)
     }
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::{Registry, Result, audit};
+use crate::outbox::{self, Note};
 
 /// Where an ACME account's sealed credentials are bound.
 pub(crate) fn account_aad(directory: &str) -> String {
@@ -156,7 +157,7 @@ impl Registry {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL) \
              ON CONFLICT (name) DO UPDATE SET chain_pem = ?2, key_sealed = ?3, issuer = ?4, \
              not_before = ?5, not_after = ?6, issued_at = ?7, renew_at = ?8, last_error = NULL, \
-             last_failure_at = NULL",
+             last_failure_at = NULL, failure_notified_at = NULL",
         )
         .bind(cert.name)
         .bind(cert.chain_pem)
@@ -174,17 +175,55 @@ impl Registry {
         Ok(())
     }
 
-    /// Records a failed order for `name` (its certificate, if any, stays as it was).
-    pub async fn record_cert_failure(&self, name: &str, error: &str) -> Result<()> {
+    /// Records a failed order for `name` (its certificate, if any, stays as it was). `notes`
+    /// (the admins told) are stored in the same transaction only for the first failure of a
+    /// streak (the next issuance ends it); returns whether they were.
+    pub async fn record_cert_failure(
+        &self,
+        name: &str,
+        error: &str,
+        notes: &[Note],
+    ) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let now = crate::now();
+        let told: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT failure_notified_at FROM certificates WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let first = !matches!(told, Some((Some(_),)));
+        let notes = if first { notes } else { &[] };
+        let notified = (!notes.is_empty()).then_some(now);
         sqlx::query(
-            "INSERT INTO certificates (name, last_error, last_failure_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET last_error = ?2, last_failure_at = ?3",
+            "INSERT INTO certificates (name, last_error, last_failure_at, failure_notified_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET last_error = ?2, \
+             last_failure_at = ?3, failure_notified_at = COALESCE(failure_notified_at, ?4)",
         )
         .bind(name)
         .bind(error)
-        .bind(crate::now())
-        .execute(&self.pool)
+        .bind(now)
+        .bind(notified)
+        .execute(&mut *tx)
         .await?;
+        outbox::insert(&mut tx, notes).await?;
+        tx.commit().await?;
+        self.notes_committed(notes.len());
+        Ok(!notes.is_empty())
+    }
+
+    /// Forgets `name`'s certificate and its state (its project or domain is gone); audited as
+    /// `tls.remove`. Nothing to forget is no error.
+    pub async fn remove_cert(&self, name: &str, why: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM certificates WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() > 0 {
+            let what = format!("certificate for {name} removed: {why}");
+            audit(&mut tx, "acme", None, "tls.remove", None, None, &what).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -244,11 +283,26 @@ mod tests {
         r.save_acme_account("https://acme.test/dir", "{\"id\":\"acct\"}")
             .await
             .unwrap();
-        r.record_cert_failure("club.example", "refused")
-            .await
-            .unwrap();
+        let note = Note::admins("", "failed".into(), "refused".into());
+        assert!(
+            r.record_cert_failure("club.example", "refused", std::slice::from_ref(&note))
+                .await
+                .unwrap(),
+            "the first failure tells the admins"
+        );
+        assert!(
+            !r.record_cert_failure("club.example", "refused again", std::slice::from_ref(&note))
+                .await
+                .unwrap(),
+            "not twice in one streak"
+        );
         let infos = r.cert_infos().await.unwrap();
-        assert_eq!(infos[0].last_error.as_deref(), Some("refused"));
+        assert_eq!(infos[0].last_error.as_deref(), Some("refused again"));
+        assert_eq!(
+            r.pending_notes(0).await.unwrap().len(),
+            1,
+            "one note stored"
+        );
         assert!(
             r.stored_certs().await.unwrap().is_empty(),
             "nothing issued yet"
@@ -300,5 +354,14 @@ mod tests {
                 .iter()
                 .any(|e| e.action == "tls.issue")
         );
+        // The issuance ended the streak: the next failure tells the admins again.
+        assert!(
+            r.record_cert_failure("club.example", "refused", &[note])
+                .await
+                .unwrap()
+        );
+        r.remove_cert("club.example", "gone").await.unwrap();
+        assert!(r.cert_infos().await.unwrap().is_empty());
+        assert!(r.stored_certs().await.unwrap().is_empty());
     }
 }

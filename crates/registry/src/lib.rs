@@ -10,6 +10,7 @@ pub mod accounts;
 mod backups;
 pub mod certs;
 pub mod clock;
+pub mod domains;
 mod images;
 pub mod outbox;
 mod review;

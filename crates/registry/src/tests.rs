@@ -10,7 +10,7 @@ async fn fresh() -> (tempfile::TempDir, Registry) {
     (dir, reg)
 }
 
-fn new_project(slug: &str, owner_id: i64) -> NewProject<'_> {
+pub(crate) fn new_project(slug: &str, owner_id: i64) -> NewProject<'_> {
     NewProject {
         slug,
         name: slug,

@@ -1,6 +1,7 @@
-//! One ACME order (RFC 8555 §7.4) for one name, by HTTP-01: the account (restored from the
-//! registry, or created once and stored), the challenge token handed to the proxy while the CA
-//! checks it, the key pair and CSR (rcgen, inside instant-acme), the chain.
+//! One ACME order (RFC 8555 §7.4) for one name, by HTTP-01 or TLS-ALPN-01 (RFC 8737): the
+//! account (restored from the registry, or created once and stored), the challenge token (or the
+//! challenge certificate, made with rcgen) handed to the proxy while the CA checks it, the key
+//! pair and CSR (rcgen, inside instant-acme), the chain.
 
 use std::time::Duration;
 
@@ -9,11 +10,11 @@ use instant_acme::{
     RetryPolicy,
 };
 
-use clubhost_proxy::tls::Challenges;
+use clubhost_proxy::tls::{Certificate, Challenges};
 use clubhost_registry::Registry;
 
 use super::AcmeError;
-use crate::config::TlsConfig;
+use crate::config::{AcmeChallenge, TlsConfig};
 
 /// A certificate just issued: chain (leaf first) and its private key, both PEM.
 pub(crate) struct Issued {
@@ -63,10 +64,12 @@ pub(crate) async fn account(registry: &Registry, tls: &TlsConfig) -> Result<Acco
     Ok(account)
 }
 
-/// Tokens handed to the proxy, taken back whatever way the order ends.
+/// Tokens and challenge certificates handed to the proxy, taken back whatever way the order
+/// ends.
 struct Tokens<'a> {
     challenges: &'a Challenges,
     tokens: Vec<String>,
+    alpn: Vec<String>,
 }
 
 impl Drop for Tokens<'_> {
@@ -74,20 +77,39 @@ impl Drop for Tokens<'_> {
         for t in &self.tokens {
             self.challenges.remove(t);
         }
+        for name in &self.alpn {
+            self.challenges.remove_alpn(name);
+        }
     }
 }
 
-/// Orders a certificate for `name` by HTTP-01.
+/// The TLS-ALPN-01 challenge certificate for `name` (RFC 8737 §3): self-signed, naming only
+/// `name`, with the critical acmeIdentifier extension holding the key authorization's SHA-256.
+/// Served only to a hello offering `acme-tls/1`, never to a visitor.
+fn alpn_certificate(name: &str, digest: &[u8]) -> Result<Certificate, AcmeError> {
+    let fail = |e: rcgen::Error| AcmeError::Setup(format!("TLS-ALPN-01 certificate: {e}"));
+    let key = rcgen::KeyPair::generate().map_err(fail)?;
+    let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).map_err(fail)?;
+    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
+    let cert = params.self_signed(&key).map_err(fail)?;
+    let until = std::time::SystemTime::now() + Duration::from_secs(3600);
+    Certificate::from_pem(&cert.pem(), &key.serialize_pem(), until)
+        .map_err(|e| AcmeError::Setup(format!("TLS-ALPN-01 certificate: {e}")))
+}
+
+/// Orders a certificate for `name` by `kind` of challenge.
 pub(crate) async fn order(
     account: &Account,
     name: &str,
     challenges: &Challenges,
+    kind: AcmeChallenge,
 ) -> Result<Issued, AcmeError> {
     let identifiers = [Identifier::Dns(name.to_string())];
     let mut order = account.new_order(&NewOrder::new(&identifiers)).await?;
     let mut tokens = Tokens {
         challenges,
         tokens: Vec::new(),
+        alpn: Vec::new(),
     };
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
@@ -101,13 +123,27 @@ pub(crate) async fn order(
                 )));
             }
         }
-        let mut challenge = authz.challenge(ChallengeType::Http01).ok_or_else(|| {
+        let (wanted, label) = match kind {
+            AcmeChallenge::Http01 => (ChallengeType::Http01, "HTTP-01"),
+            AcmeChallenge::TlsAlpn01 => (ChallengeType::TlsAlpn01, "TLS-ALPN-01"),
+        };
+        let mut challenge = authz.challenge(wanted).ok_or_else(|| {
             AcmeError::Refused(format!(
-                "the ACME server offers no HTTP-01 challenge for {name}"
+                "the ACME server offers no {label} challenge for {name}"
             ))
         })?;
-        challenges.set(&challenge.token, challenge.key_authorization().as_str());
-        tokens.tokens.push(challenge.token.clone());
+        let key_authorization = challenge.key_authorization();
+        match kind {
+            AcmeChallenge::Http01 => {
+                challenges.set(&challenge.token, key_authorization.as_str());
+                tokens.tokens.push(challenge.token.clone());
+            }
+            AcmeChallenge::TlsAlpn01 => {
+                let cert = alpn_certificate(name, key_authorization.digest().as_ref())?;
+                challenges.set_alpn(name, cert);
+                tokens.alpn.push(name.to_string());
+            }
+        }
         challenge.set_ready().await?;
     }
     let status = order.poll_ready(&RETRIES).await?;

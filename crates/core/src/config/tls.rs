@@ -11,6 +11,20 @@ use super::humantime_serde_compat;
 /// Let's Encrypt's production directory: the default ACME server.
 pub(crate) const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
+/// How the ACME server checks that the club answers for a name (`tls.acme_challenge`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    /// HTTP-01: a token at `http://<name>/.well-known/acme-challenge/` on `[proxy] listen`
+    /// (port 80 to the internet).
+    #[default]
+    #[serde(rename = "http-01")]
+    Http01,
+    /// TLS-ALPN-01 (RFC 8737): a challenge certificate in a handshake on `[proxy] https_listen`
+    /// (port 443 to the internet), for a club whose port 80 is closed.
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
 /// `[tls]`: certificates for the club's names.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,6 +33,8 @@ pub struct TlsConfig {
     pub acme_email: Option<String>,
     /// The ACME server's directory URL (https).
     pub acme_directory: String,
+    /// The challenge the ACME server is asked to check: "http-01" (default) or "tls-alpn-01".
+    pub acme_challenge: AcmeChallenge,
     /// An extra root certificate (PEM) trusted for the ACME server only: a private CA, or a test
     /// server's.
     pub acme_ca_file: Option<PathBuf>,
@@ -31,6 +47,13 @@ pub struct TlsConfig {
     /// "0s" sends none.
     #[serde(with = "humantime_serde_compat")]
     pub hsts_max_age: Duration,
+    /// The DNS server (`ip:port`) asked for a member's domain's address when its proof is
+    /// checked; unset: the system's resolver. For a club whose resolver sees a split-horizon
+    /// view, and for tests (pebble's DNS).
+    pub domain_check_dns: Option<std::net::SocketAddr>,
+    /// The port a member's domain's proof is fetched from (`http://<name>:<port>/…`); unset: the
+    /// port of `[proxy] listen` (80 on a public club).
+    pub domain_check_port: Option<u16>,
 }
 
 impl Default for TlsConfig {
@@ -38,11 +61,14 @@ impl Default for TlsConfig {
         TlsConfig {
             acme_email: None,
             acme_directory: LETS_ENCRYPT.into(),
+            acme_challenge: AcmeChallenge::Http01,
             acme_ca_file: None,
             cert_file: None,
             key_file: None,
             // One year, what browsers' preload lists ask for.
             hsts_max_age: Duration::from_secs(365 * 24 * 3600),
+            domain_check_dns: None,
+            domain_check_port: None,
         }
     }
 }

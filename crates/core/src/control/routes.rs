@@ -14,12 +14,13 @@ use clubhost_proxy::routes::{HostOptions, RouteLimits, RouteSpec, RouteTable, Ta
 
 /// `[proxy.overrides]`: per-route limits by slug, static path segment or host.
 pub(crate) type Overrides = BTreeMap<String, RouteOverrides>;
+use clubhost_registry::domains::Domain;
 use clubhost_registry::{Project, ProjectState};
 
 /// The route table for a set of projects: running ones with a known address are forwarded, other
 /// live states answer the "not running" page, and the portal keeps its reserved prefix.
 pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> RouteTable {
-    let mut specs = project_route_specs(projects, live, &Overrides::new());
+    let mut specs = project_route_specs(projects, live, &Overrides::new(), &[]);
     specs.extend(portal_route_specs(&PortalConfig::default(), None));
     RouteTable::new(specs)
 }
@@ -122,6 +123,7 @@ pub(super) fn project_route_specs(
     projects: &[Project],
     live: &HashMap<String, Live>,
     overrides: &Overrides,
+    domains: &[Domain],
 ) -> Vec<RouteSpec> {
     let mut specs = Vec::new();
     for p in projects {
@@ -165,8 +167,21 @@ pub(super) fn project_route_specs(
             p.slug.clone()
         };
         // Rewrite on by default; `[proxy.overrides.<slug>] rewrite = false` switches it off.
-        let spec = RouteSpec::path(segment, p.name.clone(), target);
-        specs.push(apply_overrides(spec, &p.slug, overrides));
+        let spec = apply_overrides(
+            RouteSpec::path(segment, p.name.clone(), target),
+            &p.slug,
+            overrides,
+        );
+        // The project's verified domains: the same route at the root of each name.
+        for d in domains
+            .iter()
+            .filter(|d| d.project == p.slug && d.verified_at.is_some())
+        {
+            let mut host = spec.clone();
+            host.host = Some(d.name.clone());
+            specs.push(host);
+        }
+        specs.push(spec);
     }
     specs
 }
@@ -214,12 +229,13 @@ impl Control {
 
     async fn current_route_table(&self) -> Result<RouteTable> {
         let projects = self.registry.projects().await?;
+        let domains = self.registry.domains(None).await?;
         let live = self.live.lock().expect("live map poisoned").clone();
         let config = self.config();
         let subdomains_of = config.proxy.subdomains.then_some(config.domain.as_str());
         let specs = {
             let routing = self.routing.lock().expect("routing poisoned");
-            let mut specs = project_route_specs(&projects, &live, &routing.overrides);
+            let mut specs = project_route_specs(&projects, &live, &routing.overrides, &domains);
             specs.extend(portal_route_specs(&config.portal, subdomains_of));
             // Static routes come last: an operator's route wins over a project with the same path.
             specs.extend(routing.statics.iter().cloned());
@@ -228,7 +244,12 @@ impl Control {
         let hosts = HostOptions {
             subdomains_of: subdomains_of.map(str::to_string),
         };
-        Ok(RouteTable::with_hosts(specs, &hosts))
+        // Pending domains' proof tokens are answered by the proxy until they pass.
+        let proofs = domains
+            .into_iter()
+            .filter(|d| d.verified_at.is_none())
+            .map(|d| d.token);
+        Ok(RouteTable::with_hosts(specs, &hosts).with_domain_proofs(proofs))
     }
 
     /// Takes the `[[proxy.routes]]` and `[proxy.overrides]` of a freshly re-read config (SIGHUP)

@@ -1,5 +1,6 @@
 //! The HTTPS listener: TLS handshakes (rustls, certificates by SNI from [`super::CertStore`]),
-//! ALPN `h2` then `http/1.1`, and hyper's server for either (HTTP/2 from visitors; upstreams stay
+//! ACME TLS-ALPN-01 validations answered with the challenge certificate and closed, ALPN `h2`
+//! then `http/1.1`, and hyper's server for either (HTTP/2 from visitors; upstreams stay
 //! HTTP/1.1, see `Proxy::forward`).
 //!
 //! The header read timeout bounds the handshake too: a client that opens a connection and never
@@ -23,15 +24,24 @@ use crate::body::RequestBody;
 use crate::{ClientConn, Proxy, framing};
 
 /// The rustls server configuration: ring, TLS 1.2 and 1.3, certificates from `site`'s store,
-/// ALPN `h2` preferred over `http/1.1`.
+/// ALPN `h2` preferred over `http/1.1`, and ACME's `acme-tls/1` answered with the name's
+/// challenge certificate (TLS-ALPN-01, RFC 8737).
 fn server_config(site: &super::TlsSite) -> Arc<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions")
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(site.certs.clone()));
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        .with_cert_resolver(Arc::new(super::SiteResolver {
+            certs: site.certs.clone(),
+            challenges: site.challenges.clone(),
+        }));
+    // `acme-tls/1` last: only an ACME validator offers it, and it offers nothing else.
+    config.alpn_protocols = vec![
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+        super::ACME_TLS_ALPN.to_vec(),
+    ];
     Arc::new(config)
 }
 
@@ -85,6 +95,12 @@ async fn serve_connection(
             return;
         }
     };
+    if tls.get_ref().1.alpn_protocol() == Some(super::ACME_TLS_ALPN) {
+        // A TLS-ALPN-01 validation: the handshake was the answer; nothing is served after it.
+        let mut tls = tls;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+        return;
+    }
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let hsts = site.hsts();
     // The CL+TE watch (`framing`) shares its flags with the handler through `client`.
