@@ -141,6 +141,9 @@ pub(super) async fn run(api: Api, cmd: BackupCommand) -> anyhow::Result<()> {
                 },
                 text(&p["state"])
             );
+            for service in v["dumps_loaded"].as_array().into_iter().flatten() {
+                println!("database dump of {} loaded", text(service));
+            }
             if let Some(safety) = v["safety_backup"].as_i64() {
                 println!("the data it replaced is in backup {safety}");
             }

@@ -567,7 +567,12 @@ impl Control {
                 self.say("note-expired-subject", &[("slug", slug)]),
                 self.say(
                     "note-expired-body",
-                    &[("slug", slug), ("reason", reason), ("grace", &grace)],
+                    &[
+                        ("slug", slug),
+                        ("reason", reason),
+                        ("grace", &grace),
+                        ("backups", &self.backups_url(slug)),
+                    ],
                 ),
             )])
         };

@@ -10,6 +10,7 @@
 //! holds each file's size and SHA-256. It is written under `.partial-<slug>-<id>` and renamed
 //! when complete, so a crash never leaves a directory that looks finished.
 
+pub mod archive;
 pub mod dumps;
 pub mod retention;
 

@@ -93,6 +93,13 @@ impl Control {
         Ok(rows.iter().map(|r| self.info(r)).collect())
     }
 
+    /// The portal page where a project's owner downloads its backups (linked from the expiry
+    /// notes for the whole grace period).
+    pub(crate) fn backups_url(&self, slug: &str) -> String {
+        self.config()
+            .portal_url(&format!("projects/{slug}/backups"))
+    }
+
     /// One complete backup, for the portal's download (the caller checks who asks).
     pub async fn backup_info(&self, id: i64) -> Result<BackupInfo> {
         Ok(self.info(&self.registry.backup(id).await?))
@@ -122,6 +129,33 @@ impl Control {
             },
         );
         Ok((info, files))
+    }
+
+    /// Backup `id` as one tar archive for its owner ([`format::archive`]): its members (every
+    /// downloadable file, the sealed secrets left out) and the archive's length. Each file's
+    /// size is checked against the manifest first, so a damaged backup is refused before a byte
+    /// is sent.
+    pub async fn backup_archive(
+        &self,
+        id: i64,
+    ) -> Result<(BackupInfo, Vec<format::archive::Member>, u64)> {
+        let info = self.backup_info(id).await?;
+        let manifest = format::read_manifest(&info.path).map_err(internal)?;
+        let manifest_bytes = std::fs::metadata(info.path.join(format::MANIFEST))
+            .map_err(internal)?
+            .len();
+        let members = format::archive::members(&info.path, &manifest, manifest_bytes);
+        for m in &members {
+            let on_disk = std::fs::metadata(&m.path).map(|md| md.len()).ok();
+            if on_disk != Some(m.bytes) {
+                return Err(ControlError::Invalid(format!(
+                    "backup {id} is damaged ({} is not the size its manifest says); ask an admin",
+                    m.name
+                )));
+            }
+        }
+        let length = format::archive::length(&members);
+        Ok((info, members, length))
     }
 
     /// Where one downloadable file of backup `id` is: only a name [`Control::backup_files`]
@@ -333,7 +367,8 @@ impl Control {
         Ok(manifest.bytes())
     }
 
-    /// Takes a logical dump of each running database service (recognised by its image) into
+    /// Takes a logical dump of each running database service (by its `x-clubhost.database` or
+    /// its image) into
     /// `dumps/<service>.sql`. Returns the entries and the services dumped. A dump that fails
     /// fails the backup: a copy that claims a consistent database must have one.
     async fn dump_databases(
@@ -346,7 +381,7 @@ impl Control {
         let mut entries = Vec::new();
         let mut services = Vec::new();
         for s in &stack.services {
-            let Some(db) = dumps::recognise(&s.image) else {
+            let Some(db) = dumps::of_service(s) else {
                 continue;
             };
             let Some(c) = containers.iter().find(|c| c.running && c.service == s.name) else {
