@@ -143,7 +143,10 @@ pub async fn archive(
     let disposition = format!("attachment; filename=\"{}.tar\"", folder(&slug, id));
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/x-tar".to_string(),
+            ),
             (axum::http::header::CONTENT_DISPOSITION, disposition),
             (axum::http::header::CONTENT_LENGTH, length.to_string()),
         ],

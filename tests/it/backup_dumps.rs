@@ -200,7 +200,11 @@ fn db_container(slug: &str) -> String {
 
 fn sh_in(container: &str, script: &str) -> String {
     let out = docker(&["exec", container, "sh", "-c", script]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
@@ -216,7 +220,10 @@ fn rows(container: &str) -> Vec<String> {
 fn a_restore_loads_the_dump_back_into_a_database_marked_by_its_x_clubhost() {
     const IMAGE: &str = "clubhost-test/rowstore:stand-in";
     let _image = RemoveImage(IMAGE);
-    build_stand_in(IMAGE, &[("mysqldump", MYSQL_SCRIPT), ("mysql", MYSQL_CLIENT)]);
+    build_stand_in(
+        IMAGE,
+        &[("mysqldump", MYSQL_SCRIPT), ("mysql", MYSQL_CLIENT)],
+    );
     let mut club = Club::new();
     let slug = slug("bkload");
     club.deploy(&slug, &hinted_stack(IMAGE));
@@ -230,7 +237,10 @@ fn a_restore_loads_the_dump_back_into_a_database_marked_by_its_x_clubhost() {
     assert_eq!(m["dumps"][0]["engine"], "mysql", "{m}");
     assert_eq!(m["volumes"][0]["consistency"], "dumped_live", "{m}");
     // The table dropped, another row written.
-    sh_in(&db, "rm /var/lib/mysql/row-* && echo delta > /var/lib/mysql/row-9");
+    sh_in(
+        &db,
+        "rm /var/lib/mysql/row-* && echo delta > /var/lib/mysql/row-9",
+    );
     assert_eq!(rows(&db), ["delta"]);
     let out = club.ok(&["backup", "restore", &slug, &id]);
     assert!(out.contains("database dump of db loaded"), "{out}");

@@ -50,6 +50,7 @@
 mod architecture;
 mod audit;
 mod backup;
+mod backup_download;
 mod backup_dumps;
 mod browser;
 mod browser_chat;

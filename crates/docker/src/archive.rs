@@ -183,9 +183,11 @@ impl Engine {
         self.ensure_ours(id).await?;
         let context = format!("run {:?} in container {id}", cmd.first());
         let mut file = match input {
-            Some(path) => Some(tokio::fs::File::open(path).await.map_err(|e| {
-                DockerError::Archive(format!("open {}: {e}", path.display()))
-            })?),
+            Some(path) => Some(
+                tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| DockerError::Archive(format!("open {}: {e}", path.display())))?,
+            ),
             None => None,
         };
         let exec = self

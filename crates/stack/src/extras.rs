@@ -306,7 +306,9 @@ fn hints(c: &mut Checker, v: &Node, p: &str) -> Option<Database> {
                 c.invalid(
                     val,
                     &dp,
-                    format!("{other:?} is not a database clubhost dumps (mysql, mariadb, postgres)"),
+                    format!(
+                        "{other:?} is not a database clubhost dumps (mysql, mariadb, postgres)"
+                    ),
                 );
                 None
             }

@@ -92,7 +92,10 @@ pub fn header(name: &str, bytes: u64, mtime: i64) -> [u8; 512] {
         h[124] = 0x80;
         h[128..136].copy_from_slice(&bytes.to_be_bytes());
     }
-    put(&mut h[136..148], format!("{:011o}\0", mtime.max(0)).as_bytes());
+    put(
+        &mut h[136..148],
+        format!("{:011o}\0", mtime.max(0)).as_bytes(),
+    );
     h[156] = b'0';
     put(&mut h[257..263], b"ustar\0");
     put(&mut h[263..265], b"00");
@@ -181,7 +184,10 @@ mod tests {
     fn sizes_past_eight_gib_use_base_256() {
         let h = header("a", 10 << 30, 0);
         assert_eq!(h[124], 0x80);
-        assert_eq!(u64::from_be_bytes(h[128..136].try_into().unwrap()), 10 << 30);
+        assert_eq!(
+            u64::from_be_bytes(h[128..136].try_into().unwrap()),
+            10 << 30
+        );
         assert_eq!(padding(512), 0);
         assert_eq!(padding(513), 511);
     }

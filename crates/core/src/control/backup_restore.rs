@@ -133,7 +133,12 @@ impl Control {
                     self.take_down_for_restore(engine, &p, actor, &failed)
                         .await?;
                     self.registry
-                        .audit_backup(actor, target, "backup.restore", &format!("{failed}; stopped"))
+                        .audit_backup(
+                            actor,
+                            target,
+                            "backup.restore",
+                            &format!("{failed}; stopped"),
+                        )
                         .await?;
                     let undo = safety
                         .map(|s| format!("; the data it replaced is in backup {s}"))
@@ -180,7 +185,10 @@ impl Control {
         manifest: &Manifest,
         dir: &Path,
     ) -> std::result::Result<Vec<String>, String> {
-        let containers = engine.containers(Some(slug)).await.map_err(|e| e.to_string())?;
+        let containers = engine
+            .containers(Some(slug))
+            .await
+            .map_err(|e| e.to_string())?;
         let mut loaded = Vec::new();
         for d in &manifest.dumps {
             let Some(c) = containers
