@@ -52,6 +52,7 @@ mod audit;
 mod backup;
 mod backup_download;
 mod backup_dumps;
+mod backup_restic;
 mod browser;
 mod browser_chat;
 mod browser_driver;

@@ -12,6 +12,7 @@
 
 pub mod archive;
 pub mod dumps;
+pub mod restic;
 pub mod retention;
 
 use std::collections::BTreeMap;

@@ -41,6 +41,10 @@ pub struct BackupInfo {
     pub actor: String,
     /// Its directory.
     pub path: PathBuf,
+    /// The restic snapshot it was copied into off-site, if it was.
+    pub offsite: Option<String>,
+    /// Why its off-site copy failed, if it did.
+    pub offsite_error: Option<String>,
 }
 
 /// What `backup verify` found for one backup.
@@ -84,6 +88,8 @@ impl Control {
             bytes: row.bytes,
             actor: row.actor.clone(),
             path: root.join(row.dir.clone().unwrap_or_default()),
+            offsite: row.offsite.clone(),
+            offsite_error: row.offsite_error.clone(),
         }
     }
 
@@ -181,7 +187,7 @@ impl Control {
                 "a backup of {slug} is running already; wait for it to finish"
             )));
         };
-        let _held = self.lock_for(slug).lock_owned().await;
+        let held = self.lock_for(slug).lock_owned().await;
         let engine = self.engine_now().await?;
         let root = self.backup_root()?;
         let id = self.registry.start_backup(slug, actor).await?;
@@ -195,6 +201,10 @@ impl Control {
                 self.registry
                     .complete_backup(id, &format::dir_name(slug, id), bytes)
                     .await?;
+                // The copy off-site reads only the finished directory: a deploy of the project
+                // may go on meanwhile (a second backup of it still waits).
+                drop(held);
+                self.copy_offsite(slug, id, &done).await?;
                 self.info_by_id(id).await
             }
             Err(e) => {
@@ -212,6 +222,40 @@ impl Control {
                 Err(e)
             }
         }
+    }
+
+    /// Copies complete backup `id` into `[backup] restic_repository`, if one is set, and records
+    /// the snapshot (or why it failed, telling the admins: the backup itself stays good).
+    async fn copy_offsite(&self, slug: &str, id: i64, dir: &Path) -> Result<()> {
+        let b = &self.config.backup;
+        let (Some(location), Some(password_file)) = (&b.restic_repository, &b.restic_password_file)
+        else {
+            return Ok(());
+        };
+        let repo = format::restic::Repository {
+            location: location.clone(),
+            password_file: password_file.clone(),
+            cache_dir: self.config.data_dir.join("restic-cache"),
+        };
+        let copied = repo.copy(dir, slug, id).await;
+        let notes = match &copied {
+            Ok(snapshot) => {
+                tracing::info!(project = slug, backup = id, %snapshot, "backup copied off-site");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(project = slug, backup = id, error = %e, "off-site copy failed");
+                self.notifier.keep(vec![Note::admins(
+                    slug,
+                    format!("Off-site copy of {slug}'s backup failed"),
+                    format!("Backup {id} of {slug} is complete here, but its copy to the restic repository failed: {e}"),
+                )])
+            }
+        };
+        self.registry
+            .set_backup_offsite(id, copied.as_deref().map_err(String::as_str), &notes)
+            .await?;
+        Ok(())
     }
 
     async fn info_by_id(&self, id: i64) -> Result<BackupInfo> {
