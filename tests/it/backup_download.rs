@@ -41,8 +41,7 @@ async fn login(router: &axum::Router, name: &str) -> String {
         .unwrap();
     let res = router.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let cookie = res
-        .headers()
+    res.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -51,8 +50,7 @@ async fn login(router: &axum::Router, name: &str) -> String {
         .split(';')
         .next()
         .unwrap()
-        .to_string();
-    cookie
+        .to_string()
 }
 
 async fn get(

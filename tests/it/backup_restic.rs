@@ -99,7 +99,7 @@ fn every_backup_is_copied_into_the_restic_repository_and_comes_back_from_it() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|b| b["id"].to_string() == second)
+        .find(|b| b["id"] == second.parse::<i64>().unwrap())
         .unwrap_or_else(|| panic!("{listed}"));
     assert!(row["offsite"].is_null(), "{row}");
     assert!(

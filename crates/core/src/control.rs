@@ -11,6 +11,7 @@
 
 mod accounts;
 mod backup;
+mod backup_files;
 mod backup_restore;
 mod backup_schedule;
 mod checks;
