@@ -27,6 +27,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v pebble >/dev/null || missing+=(pebble)
+command -v restic >/dev/null || missing+=(restic)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "scripts/test.sh: installing ${missing[*]}"

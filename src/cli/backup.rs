@@ -81,8 +81,15 @@ pub(super) async fn run(api: Api, cmd: BackupCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             for b in v.as_array().into_iter().flatten() {
+                // Off-site state, with `[backup] restic_repository`: the snapshot's short id, or
+                // that the copy failed (why: `--json`).
+                let offsite = match (b["offsite"].as_str(), b["offsite_error"].as_str()) {
+                    (Some(snap), _) => format!("  off-site {}", &snap[..snap.len().min(8)]),
+                    (None, Some(_)) => "  off-site FAILED".to_string(),
+                    (None, None) => String::new(),
+                };
                 println!(
-                    "{:>6}  {:<20} {}  {:>12} bytes  {}",
+                    "{:>6}  {:<20} {}  {:>12} bytes  {}{offsite}",
                     text(&b["id"]),
                     text(&b["project"]),
                     format_time(b["created_at"].as_i64()),
@@ -141,6 +148,9 @@ pub(super) async fn run(api: Api, cmd: BackupCommand) -> anyhow::Result<()> {
                 },
                 text(&p["state"])
             );
+            for service in v["dumps_loaded"].as_array().into_iter().flatten() {
+                println!("database dump of {} loaded", text(service));
+            }
             if let Some(safety) = v["safety_backup"].as_i64() {
                 println!("the data it replaced is in backup {safety}");
             }

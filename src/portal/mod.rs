@@ -103,6 +103,7 @@ pub fn router(control: Arc<Control>) -> Router {
             &at("/projects/{slug}/backups/{id}/{*file}"),
             get(backups::download),
         )
+        .route(&at("/projects/{slug}/archive/{id}"), get(backups::archive))
         .route(&at("/projects/{slug}/logs/live"), get(member::logs_live))
         .route(&at("/projects/{slug}/{action}"), post(member::action_form))
         .route(&at("/admin/"), get(admin::queue_page))

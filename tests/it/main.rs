@@ -54,7 +54,9 @@
 mod architecture;
 mod audit;
 mod backup;
+mod backup_download;
 mod backup_dumps;
+mod backup_restic;
 mod browser;
 mod browser_chat;
 mod browser_driver;

@@ -146,6 +146,7 @@ const ROUTES: &[Row] = &[
     get("/portal/projects/ana-live/backups",                            [LOGIN,     FORBIDDEN,  OK,         OK]),
     get("/portal/projects/ghost/backups",                               [LOGIN,     NOT_FOUND,  NOT_FOUND,  NOT_FOUND]),
     get("/portal/projects/ana-live/backups/1/project.json",             [LOGIN,     FORBIDDEN,  NOT_FOUND,  NOT_FOUND]),
+    get("/portal/projects/ana-live/archive/1",                          [LOGIN,     FORBIDDEN,  NOT_FOUND,  NOT_FOUND]),
     post("/portal/projects/ana-req/withdraw", Form(""),                 [LOGIN,     FORBIDDEN,  see("/portal/projects"), see("/portal/projects")]),
     post("/portal/projects/ana-live/redeploy", Form(""),                [LOGIN,     FORBIDDEN,  DOCKER,     DOCKER]),
     post("/portal/projects/ana-req/redeploy", Form(""),                 [LOGIN,     FORBIDDEN,  FORBIDDEN,  DOCKER]),

@@ -10,7 +10,7 @@ note-rejected-body = Your request for { $slug } was rejected: { $reason }
 note-withdrawn-subject = Request withdrawn: { $slug }
 note-withdrawn-body = { $owner } withdrew the request for { $slug } ({ $name }).
 note-expired-subject = { $slug } has expired
-note-expired-body = Your project { $slug } has expired ({ $reason }). Its data is kept for { $grace } in case an admin restores it; after that it is removed for good.
+note-expired-body = Your project { $slug } has expired ({ $reason }). Its data is kept for { $grace } in case an admin restores it; after that it is removed for good. Download it (one archive: volumes as tar, databases as SQL) at { $backups }
 note-sent-back-subject = { $slug }: changes requested
 note-sent-back-body =
     An admin sent your request for { $slug } back: { $note }
@@ -18,7 +18,7 @@ note-sent-back-body =
 note-resubmitted-subject = Request resubmitted: { $slug }
 note-resubmitted-body = { $owner } changed { $slug } ({ $name }) after it was sent back and submitted it again.
 note-reminder-subject = { $slug } expires in { $ahead }
-note-reminder-body = The hosting term of { $slug } ends { $end }. Ask for a renewal (clubhost project renew { $slug } --days N --reason ...) to keep it.
+note-reminder-body = The hosting term of { $slug } ends { $end }. Ask for a renewal (clubhost project renew { $slug } --days N --reason ...) to keep it. Your data is yours either way: its backups (volumes as tar, databases as SQL, in one archive) are at { $backups }
 note-purged-subject = { $slug } was removed
 note-purged-body = The grace period of { $slug } has ended; its data has been removed.
 note-restored-subject = { $slug } is restored

@@ -10,7 +10,7 @@ note-rejected-body = { $slug } 신청이 거절되었습니다: { $reason }
 note-withdrawn-subject = 신청 취소: { $slug }
 note-withdrawn-body = { $owner } 님이 { $slug } ({ $name }) 신청을 취소했습니다.
 note-expired-subject = { $slug } 기간 만료
-note-expired-body = 프로젝트 { $slug }의 기간이 끝났습니다 ({ $reason }). 관리자가 복원할 수 있도록 데이터를 { $grace } 동안 보관한 뒤 완전히 삭제합니다.
+note-expired-body = 프로젝트 { $slug }의 기간이 끝났습니다 ({ $reason }). 관리자가 복원할 수 있도록 데이터를 { $grace } 동안 보관한 뒤 완전히 삭제합니다. 데이터(볼륨은 tar, 데이터베이스는 SQL, 아카이브 하나)는 { $backups } 에서 내려받으세요.
 note-sent-back-subject = { $slug }: 수정 요청
 note-sent-back-body =
     관리자가 { $slug } 신청을 돌려보냈습니다: { $note }
@@ -18,7 +18,7 @@ note-sent-back-body =
 note-resubmitted-subject = 다시 신청됨: { $slug }
 note-resubmitted-body = { $owner } 님이 돌려받은 { $slug } ({ $name }) 신청을 수정해서 다시 제출했습니다.
 note-reminder-subject = { $slug } 기간이 { $ahead } 뒤 끝납니다
-note-reminder-body = { $slug }의 호스팅 기간이 { $end }에 끝납니다. 계속 운영하려면 기간 연장을 신청하세요 (clubhost project renew { $slug } --days N --reason ...).
+note-reminder-body = { $slug }의 호스팅 기간이 { $end }에 끝납니다. 계속 운영하려면 기간 연장을 신청하세요 (clubhost project renew { $slug } --days N --reason ...). 어느 쪽이든 데이터는 회원님의 것입니다. 백업(볼륨은 tar, 데이터베이스는 SQL, 아카이브 하나)은 { $backups } 에서 내려받을 수 있습니다.
 note-purged-subject = { $slug } 삭제됨
 note-purged-body = { $slug }의 보관 기간이 끝나 데이터를 삭제했습니다.
 note-restored-subject = { $slug } 복원됨

@@ -240,12 +240,29 @@ impl Config {
             queue_timeout: p.queue_timeout,
             access_log: p.access_log.then_some(self.log.format),
             shutdown_deadline: std::time::Duration::from_secs(10),
-            portal_path: match &portal_host {
-                // Error pages on any host link to the portal's own host.
-                Some(host) => format!("{}://{host}/", p.scheme),
-                None => format!("{}/", self.portal.base()),
-            },
+            portal_path: self.portal_link(),
             portal_host,
+        }
+    }
+
+    /// Where pages link to the portal: its own host (`https://portal.<domain>/`) when it has
+    /// one, so error pages on any host reach it, else its path (`/portal/`).
+    pub fn portal_link(&self) -> String {
+        let p = &self.proxy;
+        if p.subdomains && self.portal.own_host {
+            format!("{}://portal.{}/", p.scheme, self.domain)
+        } else {
+            format!("{}/", self.portal.base())
+        }
+    }
+
+    /// The portal's full address for notes read outside it (mail, chat): `path` under it.
+    pub fn portal_url(&self, path: &str) -> String {
+        let link = self.portal_link();
+        if link.starts_with('/') {
+            format!("{}://{}{link}{path}", self.proxy.scheme, self.domain)
+        } else {
+            format!("{link}{path}")
         }
     }
 }

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod backup;
+mod backup_files;
 mod backup_restore;
 mod backup_schedule;
 mod build_review;
@@ -571,7 +572,12 @@ impl Control {
                 self.say("note-expired-subject", &[("slug", slug)]),
                 self.say(
                     "note-expired-body",
-                    &[("slug", slug), ("reason", reason), ("grace", &grace)],
+                    &[
+                        ("slug", slug),
+                        ("reason", reason),
+                        ("grace", &grace),
+                        ("backups", &self.backups_url(slug)),
+                    ],
                 ),
             )])
         };

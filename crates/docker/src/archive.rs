@@ -4,7 +4,8 @@
 //! runs, and the data never passes through a shell.
 //!
 //! Also the two container actions a consistent copy needs: pausing a service while its volume is
-//! read, and running a dump command (`mysqldump`, `pg_dump`) inside a running container.
+//! read, and running a dump command (`mysqldump`, `pg_dumpall`) inside a running container, or
+//! a client (`mysql`, `psql`) with a dump streamed to its standard input.
 
 use std::path::Path;
 
@@ -16,7 +17,7 @@ use bollard::query_parameters::{
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{DockerError, Engine, LABEL_PROJECT, Result, api};
 
@@ -164,14 +165,38 @@ impl Engine {
 
     /// Runs `cmd` in the running container `id` (no shell, no TTY) and collects its output.
     pub async fn exec_output(&self, id: &str, cmd: &[String]) -> Result<ExecOutput> {
+        self.exec(id, cmd, None).await
+    }
+
+    /// Runs `cmd` in the running container `id` with the file `input` streamed to its standard
+    /// input (a database dump loaded back by `mysql` or `psql`), and collects its output.
+    pub async fn exec_with_input(
+        &self,
+        id: &str,
+        cmd: &[String],
+        input: &Path,
+    ) -> Result<ExecOutput> {
+        self.exec(id, cmd, Some(input)).await
+    }
+
+    async fn exec(&self, id: &str, cmd: &[String], input: Option<&Path>) -> Result<ExecOutput> {
         self.ensure_ours(id).await?;
         let context = format!("run {:?} in container {id}", cmd.first());
+        let mut file = match input {
+            Some(path) => Some(
+                tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| DockerError::Archive(format!("open {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
         let exec = self
             .docker
             .create_exec(
                 id,
                 CreateExecOptions {
                     cmd: Some(cmd.to_vec()),
+                    attach_stdin: Some(file.is_some()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     ..Default::default()
@@ -184,23 +209,41 @@ impl Engine {
             stdout: Vec::new(),
             stderr: String::new(),
         };
-        if let StartExecResults::Attached { mut output, .. } = self
+        if let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = self
             .docker
             .start_exec(&exec.id, None)
             .await
             .map_err(api(context.clone()))?
         {
-            while let Some(chunk) = output.next().await {
-                match chunk.map_err(api(context.clone()))? {
-                    bollard::container::LogOutput::StdOut { message } => {
-                        out.stdout.extend_from_slice(&message)
-                    }
-                    bollard::container::LogOutput::StdErr { message } => {
-                        out.stderr.push_str(&String::from_utf8_lossy(&message))
-                    }
-                    _ => {}
+            // The input is written while the output is read, so neither side can fill up and
+            // wait for the other; the input is closed at its end, which ends the command's stdin.
+            let feed = async {
+                if let Some(f) = file.as_mut() {
+                    tokio::io::copy(f, &mut input).await?;
+                    input.shutdown().await?;
                 }
-            }
+                Ok::<(), std::io::Error>(())
+            };
+            let read = async {
+                while let Some(chunk) = output.next().await {
+                    match chunk.map_err(api(context.clone()))? {
+                        bollard::container::LogOutput::StdOut { message } => {
+                            out.stdout.extend_from_slice(&message)
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message))
+                        }
+                        _ => {}
+                    }
+                }
+                Ok::<(), DockerError>(())
+            };
+            let (fed, read) = tokio::join!(feed, read);
+            read?;
+            fed.map_err(|e| DockerError::Archive(format!("{context}: writing its input: {e}")))?;
         }
         let inspect = self
             .docker

@@ -29,10 +29,14 @@ pub struct BackupRow {
     pub error: Option<String>,
     /// Who asked for it.
     pub actor: String,
+    /// The restic snapshot it was copied into off-site (migration 0014), if it was.
+    pub offsite: Option<String>,
+    /// Why its off-site copy failed, if it did.
+    pub offsite_error: Option<String>,
 }
 
 const BACKUP_SELECT: &str = "SELECT id, project, state, started_at, finished_at, dir, bytes, \
-     error, actor FROM backups";
+     error, actor, offsite, offsite_error FROM backups";
 
 /// The associated data a backup's sealed secrets are bound to: they open only as this backup's.
 /// The project and actor of backup `id` while it is still running; `None` once it ended.
@@ -95,6 +99,55 @@ impl Registry {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records backup `id`'s off-site copy: the restic snapshot it became, or why it failed
+    /// (audited as `backup.offsite`, with `notes` for the admins in the same transaction).
+    pub async fn set_backup_offsite(
+        &self,
+        id: i64,
+        copy: std::result::Result<&str, &str>,
+        notes: &[Note],
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        let (snapshot, error) = match copy {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e)),
+        };
+        let res = sqlx::query(
+            "UPDATE backups SET offsite = ?, offsite_error = ? WHERE id = ? AND state = 'complete'",
+        )
+        .bind(snapshot)
+        .bind(error)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(RegistryError::NotFound(format!("complete backup {id}")));
+        }
+        let (project, actor): (String, String) =
+            sqlx::query_as("SELECT project, actor FROM backups WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let reason = match copy {
+            Ok(s) => format!("backup {id} copied off-site: restic snapshot {s}"),
+            Err(e) => format!("backup {id}: off-site copy failed: {e}"),
+        };
+        audit(
+            &mut tx,
+            &actor,
+            Some(&project),
+            "backup.offsite",
+            None,
+            None,
+            &reason,
+        )
+        .await?;
+        outbox::insert(&mut tx, notes).await?;
+        tx.commit().await?;
+        self.notes_committed(notes.len());
         Ok(())
     }
 

@@ -1,12 +1,14 @@
 //! The small service keys real compose files carry: `hostname`, `domainname`, `logging`,
-//! `platform`, `shm_size`, `ulimits`, `pull_policy`, `profiles` and `init`. Each is either
+//! `platform`, `shm_size`, `ulimits`, `pull_policy`, `profiles` and `init`, and the service's own
+//! `x-clubhost: { database: mysql | postgres }` (a database the backups dump, for an image whose
+//! name does not say so). Each is either
 //! honoured (a field of the [`ServiceSpec`], capped by `[limits]` where it costs the server) or
 //! refused with the reason; none reaches outside the project.
 
 use super::checker::{Checker, join};
 use super::limits::parse_bytes;
 use super::yaml::{Node, Value};
-use super::{LogDriver, Logging, PullPolicy, ServiceSpec, Ulimit, ViolationKind};
+use super::{Database, LogDriver, Logging, PullPolicy, ServiceSpec, Ulimit, ViolationKind};
 
 /// Reads one of this module's keys into `spec`; `false` when `key` is not one of them.
 pub(crate) fn read(
@@ -27,6 +29,7 @@ pub(crate) fn read(
         "pull_policy" => spec.pull_policy = pull_policy(c, knode, v, p),
         "profiles" => spec.profiles = c.list(v, p).unwrap_or_default(),
         "init" => spec.init = c.boolean(v, p),
+        "x-clubhost" => spec.database = hints(c, v, p),
         _ => return false,
     }
     true
@@ -284,4 +287,32 @@ fn pull_policy(c: &mut Checker, knode: &Node, v: &Node, p: &str) -> Option<PullP
             return None;
         }
     })
+}
+
+/// A service's `x-clubhost:` map: only `database:` (`mysql`, `mariadb` or `postgres`), which
+/// tells the backups to take a logical dump of this service although its image's name is not
+/// one they recognise. Any other key is unsupported (default deny).
+fn hints(c: &mut Checker, v: &Node, p: &str) -> Option<Database> {
+    let mut database = None;
+    for (_, _, val) in c.entries(v, p, &["database"], |_, _| None) {
+        let dp = join(p, "database");
+        let Some(t) = c.text(val, &dp) else {
+            continue;
+        };
+        database = match t.as_str() {
+            "mysql" | "mariadb" => Some(Database::Mysql),
+            "postgres" | "postgresql" => Some(Database::Postgres),
+            other => {
+                c.invalid(
+                    val,
+                    &dp,
+                    format!(
+                        "{other:?} is not a database clubhost dumps (mysql, mariadb, postgres)"
+                    ),
+                );
+                None
+            }
+        };
+    }
+    database
 }

@@ -341,6 +341,19 @@ pub struct ServiceSpec {
     /// `env_file:` entries, read by [`load_with_files`] into `environment`.
     #[serde(skip)]
     pub(crate) env_files: Vec<EnvFileRef>,
+    /// The service's `x-clubhost: { database: … }`: a database the backups dump although its
+    /// image's name does not say so; `None`: recognised by the image's name, if at all.
+    pub database: Option<Database>,
+}
+
+/// A database engine a service's `x-clubhost.database` names.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Database {
+    /// MySQL or MariaDB (`mysql`, `mariadb`).
+    Mysql,
+    /// PostgreSQL (`postgres`).
+    Postgres,
 }
 
 /// How a service's image is built from the project's files (`build:`).

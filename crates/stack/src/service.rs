@@ -58,6 +58,7 @@ const SUPPORTED: &[&str] = &[
     "build",
     "env_file",
     "secrets",
+    "x-clubhost",
     "configs",
     // Resolved before the service is read (`super::select`); left only when it failed.
     "extends",
@@ -122,6 +123,7 @@ pub(crate) fn service(
         files: Vec::new(),
         secrets: Vec::new(),
         env_files: Vec::new(),
+        database: None,
     };
     let mut req = Requests::default();
     let mut image_seen = false;

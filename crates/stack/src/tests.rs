@@ -367,3 +367,30 @@ fn a_used_secret_is_masked_only_where_it_was_interpolated() {
     let command = web.command.as_ref().unwrap();
     assert_eq!(command[2], format!("login {MASK} && cat bleve-{MASK}"));
 }
+
+#[test]
+fn a_service_marks_itself_a_database_with_its_own_x_clubhost() {
+    let stack = parse(
+        "services:\n  db:\n    image: ghcr.io/acme/rowstore:2\n    x-clubhost: { database: mariadb }\n  pg:\n    image: x\n    x-clubhost:\n      database: postgres\n  web:\n    image: y\nx-clubhost: { expose: web, port: 80 }\n",
+    )
+    .unwrap();
+    assert_eq!(stack.service("db").unwrap().database, Some(Database::Mysql));
+    assert_eq!(
+        stack.service("pg").unwrap().database,
+        Some(Database::Postgres)
+    );
+    assert_eq!(stack.service("web").unwrap().database, None);
+    // Default deny: an engine it does not dump, or any other key, is named with its line.
+    let v = first("services:\n  db:\n    image: x\n    x-clubhost: { database: mongo }\n");
+    assert_eq!(
+        (v.line, v.path.as_str()),
+        (4, "services.db.x-clubhost.database")
+    );
+    assert!(v.message.contains("mysql, mariadb, postgres"), "{v}");
+    let v = first("services:\n  db:\n    image: x\n    x-clubhost:\n      privileged: true\n");
+    assert_eq!(
+        (v.line, v.path.as_str()),
+        (5, "services.db.x-clubhost.privileged")
+    );
+    assert_eq!(v.kind, ViolationKind::Unsupported);
+}

@@ -1,7 +1,9 @@
 //! Databases a backup dumps instead of pausing: a service whose image is MySQL, MariaDB or
-//! PostgreSQL (recognised by the image's name) gets a logical dump run inside its running
-//! container, consistent without stopping it (`mysqldump --single-transaction`, `pg_dumpall`).
-//! Its volume is still copied as it is, live; the dump is what a restore can trust.
+//! PostgreSQL (recognised by the image's name, or marked by the service's own
+//! `x-clubhost: { database: … }`) gets a logical dump run inside its running container,
+//! consistent without stopping it (`mysqldump --single-transaction`, `pg_dumpall --clean`). Its
+//! volume is still copied as it is, live; the dump is what a restore trusts, loaded back into the
+//! running database by its own client (`mysql`, `psql`) once the restored project is up.
 
 /// A database engine a dump is taken for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -26,16 +28,45 @@ pub fn recognise(image: &str) -> Option<Engine> {
     }
 }
 
+/// The engine a service runs: its `x-clubhost.database` hint, else its image's name.
+pub fn of_service(service: &clubhost_stack::ServiceSpec) -> Option<Engine> {
+    match service.database {
+        Some(clubhost_stack::Database::Mysql) => Some(Engine::Mysql),
+        Some(clubhost_stack::Database::Postgres) => Some(Engine::Postgres),
+        None => recognise(&service.image),
+    }
+}
+
 /// The command run in the container: through its shell, so the credentials the official images
 /// take from their environment (`MYSQL_ROOT_PASSWORD`, `MARIADB_ROOT_PASSWORD`, `POSTGRES_USER`)
 /// never appear in clubhost's own arguments or logs.
 pub fn command(engine: Engine) -> Vec<String> {
     let script = match engine {
+        // MariaDB 11 images have only `mariadb-dump`; MySQL's and older ones `mysqldump`.
         Engine::Mysql => {
-            "exec mysqldump --single-transaction --routines --events --all-databases -uroot \
+            "d=mysqldump; command -v mariadb-dump >/dev/null 2>&1 && d=mariadb-dump; \
+             exec $d --single-transaction --routines --events --all-databases -uroot \
              -p\"${MYSQL_ROOT_PASSWORD:-$MARIADB_ROOT_PASSWORD}\""
         }
-        Engine::Postgres => "exec pg_dumpall -U \"${POSTGRES_USER:-postgres}\"",
+        // `--clean --if-exists`: loading it back replaces what the restored files hold instead
+        // of adding to it.
+        Engine::Postgres => "exec pg_dumpall --clean --if-exists -U \"${POSTGRES_USER:-postgres}\"",
+    };
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+/// The client that loads a dump back, run in the database's container with the dump on its
+/// standard input; credentials from the container's environment, as for [`command`]. A MySQL
+/// dump of `--all-databases` drops and recreates each table; psql runs a `pg_dumpall --clean`
+/// dump the way its manual restores one (into `postgres`, past statements such as dropping the
+/// role it is connected as, which it reports and skips).
+pub fn load_command(engine: Engine) -> Vec<String> {
+    let script = match engine {
+        Engine::Mysql => {
+            "c=mysql; command -v mariadb >/dev/null 2>&1 && c=mariadb; \
+             exec $c -uroot -p\"${MYSQL_ROOT_PASSWORD:-$MARIADB_ROOT_PASSWORD}\""
+        }
+        Engine::Postgres => "exec psql -X -q -U \"${POSTGRES_USER:-postgres}\" -d postgres",
     };
     vec!["sh".into(), "-c".into(), script.into()]
 }
@@ -63,5 +94,9 @@ mod tests {
         let cmd = command(Engine::Mysql);
         assert!(cmd[2].contains("--single-transaction"));
         assert!(cmd[2].contains("${MYSQL_ROOT_PASSWORD"));
+        let load = load_command(Engine::Mysql);
+        assert!(load[2].contains("${MYSQL_ROOT_PASSWORD"), "{load:?}");
+        assert!(command(Engine::Postgres)[2].contains("--clean"));
+        assert!(load_command(Engine::Postgres)[2].contains("psql"));
     }
 }

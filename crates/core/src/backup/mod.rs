@@ -10,7 +10,9 @@
 //! holds each file's size and SHA-256. It is written under `.partial-<slug>-<id>` and renamed
 //! when complete, so a crash never leaves a directory that looks finished.
 
+pub mod archive;
 pub mod dumps;
+pub mod restic;
 pub mod retention;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! `[backup]`: where project backups are written, when the scheduler takes them, and how many
 //! are kept (restic-style retention: the newest backup of each of the last N days, weeks and
-//! months that have one).
+//! months that have one), and the optional off-site copy into a restic repository.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +22,11 @@ pub struct BackupConfig {
     pub keep_weekly: usize,
     /// Newest backup of each of this many most recent months kept.
     pub keep_monthly: usize,
+    /// A restic repository (`/mnt/offsite/restic`, `sftp:host:/path`, `s3:…`) every backup is
+    /// copied into once complete (Debian's `restic`; created on first use); `None`: no copy.
+    pub restic_repository: Option<String>,
+    /// The file holding the restic repository's password (required with `restic_repository`).
+    pub restic_password_file: Option<PathBuf>,
 }
 
 impl Default for BackupConfig {
@@ -33,6 +38,8 @@ impl Default for BackupConfig {
             keep_daily: 7,
             keep_weekly: 4,
             keep_monthly: 3,
+            restic_repository: None,
+            restic_password_file: None,
         }
     }
 }
@@ -60,6 +67,29 @@ impl BackupConfig {
         }
         if self.dir.as_ref().is_some_and(|d| !d.is_absolute()) {
             return Err("key `backup.dir`: must be an absolute path".into());
+        }
+        match (&self.restic_repository, &self.restic_password_file) {
+            (Some(r), _) if r.trim().is_empty() => {
+                return Err(
+                    "key `backup.restic_repository`: empty; remove it or name a \
+                            repository"
+                        .into(),
+                );
+            }
+            (Some(_), None) => {
+                return Err("key `backup.restic_password_file`: required with \
+                            `restic_repository` (the file holding the repository's password)"
+                    .into());
+            }
+            (None, Some(_)) => {
+                return Err("key `backup.restic_password_file`: set, but no \
+                            `restic_repository` to use it with"
+                    .into());
+            }
+            (_, Some(f)) if !f.is_absolute() => {
+                return Err("key `backup.restic_password_file`: must be an absolute path".into());
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -264,3 +264,40 @@ fn subnet_pool_keys_default_parse_and_refuse_bad_input_by_name() {
         28
     );
 }
+
+#[test]
+fn a_restic_repository_needs_an_absolute_password_file() {
+    let parse = |t: &str| Config::parse(t, Path::new("t.toml")).map(|c| c.backup);
+    let ok = parse(
+        "[backup]\nrestic_repository = \"/mnt/r\"\nrestic_password_file = \"/etc/clubhost/pw\"\n",
+    )
+    .unwrap();
+    assert_eq!(ok.restic_repository.as_deref(), Some("/mnt/r"));
+    for (text, key) in [
+        (
+            "[backup]\nrestic_repository = \"/mnt/r\"\n",
+            "restic_password_file",
+        ),
+        (
+            "[backup]\nrestic_password_file = \"/pw\"\n",
+            "restic_password_file",
+        ),
+        (
+            "[backup]\nrestic_repository = \"/r\"\nrestic_password_file = \"pw\"\n",
+            "absolute",
+        ),
+        (
+            "[backup]\nrestic_repository = \" \"\nrestic_password_file = \"/pw\"\n",
+            "restic_repository",
+        ),
+    ] {
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    // The portal's address in notes: the club's domain and the portal's path.
+    let c = Config::default();
+    assert_eq!(
+        c.portal_url("projects/x/backups"),
+        "http://localhost/portal/projects/x/backups"
+    );
+}

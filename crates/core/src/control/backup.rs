@@ -41,6 +41,10 @@ pub struct BackupInfo {
     pub actor: String,
     /// Its directory.
     pub path: PathBuf,
+    /// The restic snapshot it was copied into off-site, if it was.
+    pub offsite: Option<String>,
+    /// Why its off-site copy failed, if it did.
+    pub offsite_error: Option<String>,
 }
 
 /// What `backup verify` found for one backup.
@@ -75,7 +79,7 @@ impl Control {
         Ok(dir)
     }
 
-    fn info(&self, row: &BackupRow) -> BackupInfo {
+    pub(super) fn info(&self, row: &BackupRow) -> BackupInfo {
         let root = self.config.backup.dir(&self.config.data_dir);
         BackupInfo {
             id: row.id,
@@ -84,6 +88,8 @@ impl Control {
             bytes: row.bytes,
             actor: row.actor.clone(),
             path: root.join(row.dir.clone().unwrap_or_default()),
+            offsite: row.offsite.clone(),
+            offsite_error: row.offsite_error.clone(),
         }
     }
 
@@ -91,50 +97,6 @@ impl Control {
     pub async fn backups(&self, project: Option<&str>) -> Result<Vec<BackupInfo>> {
         let rows = self.registry.backups(project, false).await?;
         Ok(rows.iter().map(|r| self.info(r)).collect())
-    }
-
-    /// One complete backup, for the portal's download (the caller checks who asks).
-    pub async fn backup_info(&self, id: i64) -> Result<BackupInfo> {
-        Ok(self.info(&self.registry.backup(id).await?))
-    }
-
-    /// The files of backup `id` a member may download (the manifest, the record, each volume's
-    /// archive and dump; not the sealed secrets, which only this server's key opens), as listed
-    /// in its manifest.
-    pub async fn backup_files(&self, id: i64) -> Result<(BackupInfo, Vec<format::FileEntry>)> {
-        let info = self.backup_info(id).await?;
-        let manifest = format::read_manifest(&info.path).map_err(internal)?;
-        let mut files: Vec<format::FileEntry> = manifest
-            .files()
-            .into_iter()
-            .filter(|f| f.file != format::SECRETS)
-            .cloned()
-            .collect();
-        let bytes = std::fs::metadata(info.path.join(format::MANIFEST))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        files.insert(
-            0,
-            format::FileEntry {
-                file: format::MANIFEST.into(),
-                bytes,
-                sha256: String::new(),
-            },
-        );
-        Ok((info, files))
-    }
-
-    /// Where one downloadable file of backup `id` is: only a name [`Control::backup_files`]
-    /// lists, so no other path can be asked for.
-    pub async fn backup_file(&self, id: i64, file: &str) -> Result<PathBuf> {
-        let (info, files) = self.backup_files(id).await?;
-        if !files.iter().any(|f| f.file == file) {
-            return Err(clubhost_registry::RegistryError::NotFound(format!(
-                "file {file:?} in backup {id}"
-            ))
-            .into());
-        }
-        Ok(info.path.join(file))
     }
 
     /// Backs up one project now; returns the complete backup. A failure leaves no directory that
@@ -147,7 +109,7 @@ impl Control {
                 "a backup of {slug} is running already; wait for it to finish"
             )));
         };
-        let _held = self.lock_for(slug).lock_owned().await;
+        let held = self.lock_for(slug).lock_owned().await;
         let engine = self.engine_now().await?;
         let root = self.backup_root()?;
         let id = self.registry.start_backup(slug, actor).await?;
@@ -161,6 +123,10 @@ impl Control {
                 self.registry
                     .complete_backup(id, &format::dir_name(slug, id), bytes)
                     .await?;
+                // The copy off-site reads only the finished directory: a deploy of the project
+                // may go on meanwhile (a second backup of it still waits).
+                drop(held);
+                self.copy_offsite(slug, id, &done).await?;
                 self.info_by_id(id).await
             }
             Err(e) => {
@@ -178,6 +144,40 @@ impl Control {
                 Err(e)
             }
         }
+    }
+
+    /// Copies complete backup `id` into `[backup] restic_repository`, if one is set, and records
+    /// the snapshot (or why it failed, telling the admins: the backup itself stays good).
+    async fn copy_offsite(&self, slug: &str, id: i64, dir: &Path) -> Result<()> {
+        let b = &self.config.backup;
+        let (Some(location), Some(password_file)) = (&b.restic_repository, &b.restic_password_file)
+        else {
+            return Ok(());
+        };
+        let repo = format::restic::Repository {
+            location: location.clone(),
+            password_file: password_file.clone(),
+            cache_dir: self.config.data_dir.join("restic-cache"),
+        };
+        let copied = repo.copy(dir, slug, id).await;
+        let notes = match &copied {
+            Ok(snapshot) => {
+                tracing::info!(project = slug, backup = id, %snapshot, "backup copied off-site");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(project = slug, backup = id, error = %e, "off-site copy failed");
+                self.notifier.keep(vec![Note::admins(
+                    slug,
+                    format!("Off-site copy of {slug}'s backup failed"),
+                    format!("Backup {id} of {slug} is complete here, but its copy to the restic repository failed: {e}"),
+                )])
+            }
+        };
+        self.registry
+            .set_backup_offsite(id, copied.as_deref().map_err(String::as_str), &notes)
+            .await?;
+        Ok(())
     }
 
     async fn info_by_id(&self, id: i64) -> Result<BackupInfo> {
@@ -333,7 +333,8 @@ impl Control {
         Ok(manifest.bytes())
     }
 
-    /// Takes a logical dump of each running database service (recognised by its image) into
+    /// Takes a logical dump of each running database service (by its `x-clubhost.database` or
+    /// its image) into
     /// `dumps/<service>.sql`. Returns the entries and the services dumped. A dump that fails
     /// fails the backup: a copy that claims a consistent database must have one.
     async fn dump_databases(
@@ -346,7 +347,7 @@ impl Control {
         let mut entries = Vec::new();
         let mut services = Vec::new();
         for s in &stack.services {
-            let Some(db) = dumps::recognise(&s.image) else {
+            let Some(db) = dumps::of_service(s) else {
                 continue;
             };
             let Some(c) = containers.iter().find(|c| c.running && c.service == s.name) else {

@@ -1,6 +1,8 @@
 //! Restoring a backup (`clubhost backup restore SLUG [ID] [--as NEW]`): checked first, so a
 //! damaged backup changes nothing; then the project is stopped, its volumes replaced through
-//! Docker's archive endpoint, and it is deployed again, health-gated like any deploy. A project
+//! Docker's archive endpoint, and it is deployed again, health-gated like any deploy; each
+//! database dump the backup holds is then loaded back into its running database (`load_dumps`)
+//! and the database checked healthy again (a load that fails stops the project). A project
 //! that was deleted (or `--as` a new slug) is first recreated from the backup's registry record,
 //! variables and sealed secrets included. Every restore is audited (`backup.restore`).
 //!
@@ -32,6 +34,8 @@ pub struct RestoreReport {
     pub volumes: Vec<String>,
     /// The backup taken of the project's data just before it was replaced, if it had any.
     pub safety_backup: Option<i64>,
+    /// The services whose database dump was loaded back.
+    pub dumps_loaded: Vec<String>,
 }
 
 impl Control {
@@ -114,8 +118,45 @@ impl Control {
             .put_volumes_back(engine, target, &manifest, &dir)
             .await?;
         let project = self.deploy_locked(target, actor, &why).await?;
+        let (dumps_loaded, not_loaded) = if manifest.dumps.is_empty() {
+            (Vec::new(), String::new())
+        } else if project.state() != ProjectState::Running {
+            (Vec::new(), "; its database dumps not loaded".to_string())
+        } else {
+            match self.load_dumps(engine, target, &manifest, &dir).await {
+                Ok(loaded) => (loaded, String::new()),
+                Err(e) => {
+                    // Half-loaded data is not served: the project is stopped, and the admin
+                    // decides (the safety backup holds what it had before).
+                    let failed = format!("backup {} restored into {target}, but {e}", row.id);
+                    let p = self.registry.project(target).await?;
+                    self.take_down_for_restore(engine, &p, actor, &failed)
+                        .await?;
+                    self.registry
+                        .audit_backup(
+                            actor,
+                            target,
+                            "backup.restore",
+                            &format!("{failed}; stopped"),
+                        )
+                        .await?;
+                    let undo = safety
+                        .map(|s| format!("; the data it replaced is in backup {s}"))
+                        .unwrap_or_default();
+                    return Err(ControlError::Invalid(format!(
+                        "{failed}; the project is stopped{undo}"
+                    )));
+                }
+            }
+        };
+        let project = self.registry.project(target).await?;
+        let loaded = if dumps_loaded.is_empty() {
+            String::new()
+        } else {
+            format!(", database dump(s) of {} loaded", dumps_loaded.join(", "))
+        };
         let reason = format!(
-            "backup {} of {slug} restored into {target} ({} volume(s)); {}",
+            "backup {} of {slug} restored into {target} ({} volume(s){loaded}){not_loaded}; {}",
             row.id,
             volumes.len(),
             project.state
@@ -129,7 +170,75 @@ impl Control {
             recreated,
             volumes,
             safety_backup: safety,
+            dumps_loaded,
         })
+    }
+
+    /// Loads each database dump of the backup into its service's running container (the dump
+    /// on the client's standard input), then checks the container is still running, and healthy
+    /// if it has a healthcheck, within `[docker] deploy_timeout`. Returns the services loaded,
+    /// or what failed first.
+    async fn load_dumps(
+        &self,
+        engine: &Engine,
+        slug: &str,
+        manifest: &Manifest,
+        dir: &Path,
+    ) -> std::result::Result<Vec<String>, String> {
+        let containers = engine
+            .containers(Some(slug))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut loaded = Vec::new();
+        for d in &manifest.dumps {
+            let Some(c) = containers
+                .iter()
+                .find(|c| c.running && c.service == d.service)
+            else {
+                return Err(format!(
+                    "service {} is not running, so its database dump could not be loaded",
+                    d.service
+                ));
+            };
+            let cmd = format::dumps::load_command(d.engine);
+            let out = engine
+                .exec_with_input(&c.id, &cmd, &dir.join(&d.dump.file))
+                .await
+                .map_err(|e| format!("loading the dump of {}: {e}", d.service))?;
+            if out.exit_code != 0 {
+                // The end of what the client said (where its error is), at most 400 characters.
+                let said: Vec<char> = out.stderr.trim().chars().collect();
+                let tail: String = said[said.len().saturating_sub(400)..].iter().collect();
+                return Err(format!(
+                    "loading the dump of {} exited with {}: {tail}",
+                    d.service, out.exit_code
+                ));
+            }
+            if !out.stderr.trim().is_empty() {
+                tracing::warn!(project = slug, service = %d.service, said = %out.stderr.trim(), "dump load reported");
+            }
+            let deadline = tokio::time::Instant::now() + self.config.docker.deploy_timeout;
+            loop {
+                let status = engine.status(&c.id).await.map_err(|e| e.to_string())?;
+                match status {
+                    clubhost_docker::ContainerStatus::Running
+                    | clubhost_docker::ContainerStatus::Healthy => break,
+                    clubhost_docker::ContainerStatus::Starting
+                        if tokio::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    other => {
+                        return Err(format!(
+                            "service {} is not healthy after its dump was loaded ({other:?})",
+                            d.service
+                        ));
+                    }
+                }
+            }
+            loaded.push(d.service.clone());
+        }
+        Ok(loaded)
     }
 
     /// Stops an existing project (registry first, then its containers) so its volumes can be

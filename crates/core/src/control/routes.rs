@@ -20,7 +20,8 @@ use clubhost_registry::{Project, ProjectState};
 /// The route table for a set of projects: running ones with a known address are forwarded, other
 /// live states answer the "not running" page, and the portal keeps its reserved prefix.
 pub fn build_routes(projects: &[Project], live: &HashMap<String, Live>) -> RouteTable {
-    let mut specs = project_route_specs(projects, live, &Overrides::new(), &[]);
+    let portal = format!("{}/", PortalConfig::default().base());
+    let mut specs = project_route_specs(projects, live, &Overrides::new(), &[], &portal);
     specs.extend(portal_route_specs(&PortalConfig::default(), None));
     RouteTable::new(specs)
 }
@@ -119,11 +120,14 @@ pub fn static_route_specs(routes: &[StaticRoute], overrides: &Overrides) -> Vec<
         .collect()
 }
 
+/// `portal`: where the expired page links its owner to the project's backups (the portal's own
+/// host, or its path on any club host).
 pub(super) fn project_route_specs(
     projects: &[Project],
     live: &HashMap<String, Live>,
     overrides: &Overrides,
     domains: &[Domain],
+    portal: &str,
 ) -> Vec<RouteSpec> {
     let mut specs = Vec::new();
     for p in projects {
@@ -147,7 +151,7 @@ pub(super) fn project_route_specs(
             // Expired projects stay findable: the page says what it was and whose.
             (s @ (ProjectState::Expired | ProjectState::Purged), _) => Target::Unavailable {
                 state: "expired".into(),
-                about: Some(terms::expired_about(p, s)),
+                about: Some(terms::expired_about(p, s, portal)),
             },
             (s, _) => Target::Unavailable {
                 state: match s {
@@ -233,9 +237,11 @@ impl Control {
         let live = self.live.lock().expect("live map poisoned").clone();
         let config = self.config();
         let subdomains_of = config.proxy.subdomains.then_some(config.domain.as_str());
+        let portal = config.portal_link();
         let specs = {
             let routing = self.routing.lock().expect("routing poisoned");
-            let mut specs = project_route_specs(&projects, &live, &routing.overrides, &domains);
+            let mut specs =
+                project_route_specs(&projects, &live, &routing.overrides, &domains, &portal);
             specs.extend(portal_route_specs(&config.portal, subdomains_of));
             // Static routes come last: an operator's route wins over a project with the same path.
             specs.extend(routing.statics.iter().cloned());

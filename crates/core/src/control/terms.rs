@@ -65,7 +65,9 @@ pub(crate) fn show_time(t: Option<i64>) -> String {
 }
 
 /// The line the "expired" page shows under the project's name.
-pub(crate) fn expired_about(p: &Project, state: ProjectState) -> String {
+/// `portal`: the portal's link base (`/portal/`), for the owner's way to their data: the
+/// project's backups page, for the whole grace period and after (the final backup is kept).
+pub(crate) fn expired_about(p: &Project, state: ProjectState, portal: &str) -> String {
     let what = if p.description.trim().is_empty() {
         String::new()
     } else {
@@ -75,7 +77,11 @@ pub(crate) fn expired_about(p: &Project, state: ProjectState) -> String {
         ProjectState::Purged => "Its hosting term has ended and it has been archived.",
         _ => "Its hosting term has ended.",
     };
-    format!("{what}a project by {}. {when}", p.owner)
+    format!(
+        "{what}a project by {}. {when} Its owner can download its data (one archive) from \
+         {portal}projects/{}/backups",
+        p.owner, p.slug
+    )
 }
 
 impl Control {
@@ -185,7 +191,11 @@ impl Control {
                     ),
                     self.say(
                         "note-reminder-body",
-                        &[("slug", slug), ("end", &show_time(Some(*term_end)))],
+                        &[
+                            ("slug", slug),
+                            ("end", &show_time(Some(*term_end))),
+                            ("backups", &self.backups_url(slug)),
+                        ],
                     ),
                 )]);
                 // Recorded and queued in one transaction: never sent twice, never lost.
