@@ -341,6 +341,14 @@ pub struct ServiceSpec {
     /// `env_file:` entries, read by [`load_with_files`] into `environment`.
     #[serde(skip)]
     pub(crate) env_files: Vec<EnvFileRef>,
+    /// `deploy.replicas`, capped by `limits.max_replicas` (default 1). Swarm mode runs this many
+    /// tasks; the engine runs one container whatever it says.
+    #[serde(skip_serializing_if = "is_one")]
+    pub replicas: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// How a service's image is built from the project's files (`build:`).
