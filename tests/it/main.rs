@@ -91,4 +91,5 @@ mod sinks;
 mod skeleton;
 mod stack_deploy;
 mod stack_images;
+mod swarm;
 mod tls;

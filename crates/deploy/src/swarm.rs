@@ -339,27 +339,33 @@ impl SwarmBackend {
         }
     }
 
-    /// Removes a project's networks once no service of it is left (a network with tasks still
-    /// attached is refused for a while after their service goes: retried up to 30 s).
+    /// Removes a project's networks once no service of it is left. The manager drops an overlay
+    /// at once, but this node lists it until its tasks' containers are gone (and refuses to
+    /// remove one still in use): asked again until none is listed, for up to 30 s.
     async fn remove_networks(&self, slug: &str) -> Result<(), DockerError> {
-        let mut nets = self.engine.networks(Some(slug)).await?;
-        nets.push(network_name(slug));
-        nets.sort();
-        nets.dedup();
-        for n in nets {
-            let give_up = Instant::now() + Duration::from_secs(30);
-            loop {
-                match self.engine.remove_network(&n).await {
-                    Ok(()) => break,
-                    Err(e) if Instant::now() < give_up => {
-                        tracing::debug!(network = %n, error = %e, "network still in use; retrying");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                    }
-                    Err(e) => return Err(e),
+        let give_up = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut nets = self.engine.networks(Some(slug)).await?;
+            nets.retain(|n| n == &network_name(slug) || n.starts_with(&format!("{}_", network_name(slug))));
+            if nets.is_empty() {
+                return Ok(());
+            }
+            let mut last = None;
+            for n in &nets {
+                if let Err(e) = self.engine.remove_network(n).await {
+                    last = Some(e);
                 }
             }
+            if Instant::now() >= give_up {
+                return match last {
+                    Some(e) => Err(e),
+                    None => Err(DockerError::Swarm(format!(
+                        "networks {nets:?} still listed 30 s after their removal"
+                    ))),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        Ok(())
     }
 
     async fn remove_services(&self, slug: &str, which: Which<'_>) -> Result<(), DockerError> {

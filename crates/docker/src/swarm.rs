@@ -93,10 +93,12 @@ impl Engine {
         subnet: &str,
         internal: bool,
     ) -> Result<bool> {
-        let mut labels = self.labels(project);
-        if project.is_none() {
-            labels.insert("clubhost.role".to_string(), "gateway".to_string());
-        }
+        // The gateway is shared like engine mode's bridge: no instance label, so no instance
+        // takes it for an orphan of its own.
+        let labels = match project {
+            Some(_) => self.labels(project),
+            None => shared_labels("gateway"),
+        };
         let req = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("overlay".into()),
@@ -106,7 +108,10 @@ impl Engine {
             ipam: ipam(subnet),
             ..Default::default()
         };
-        self.ensure_network(req, |l| self.is_ours(Some(l))).await
+        match project {
+            Some(_) => self.ensure_network(req, |l| self.is_ours(Some(l))).await,
+            None => self.ensure_network(req, |l| is_shared(l, "gateway")).await,
+        }
     }
 
     /// Creates a service from `plan`: dnsrr (no IPVS), start-first updates that roll back on
@@ -337,8 +342,7 @@ impl Engine {
         if let Some(pid) = self.anchor_pid(name).await? {
             return Ok(pid);
         }
-        let mut labels = self.labels(None);
-        labels.insert("clubhost.role".to_string(), "anchor".to_string());
+        let labels = shared_labels("anchor");
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(vec!["sleep".into(), "2147483647".into()]),
@@ -374,9 +378,22 @@ impl Engine {
             }) => {}
             Err(e) => return Err(api(format!("create anchor {name}"))(e)),
         }
-        self.anchor_pid(name)
-            .await?
-            .ok_or_else(|| DockerError::Swarm(format!("anchor {name} did not start")))
+        // A new overlay reaches the engine's local view a moment after it is created: until
+        // then starting a container on it fails with "network not found".
+        let mut tries = 0;
+        loop {
+            match self.anchor_pid(name).await {
+                Ok(Some(pid)) => return Ok(pid),
+                Ok(None) => {
+                    return Err(DockerError::Swarm(format!("anchor {name} did not start")));
+                }
+                Err(_) if tries < 40 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The anchor's host pid while it runs; `None` when it is missing or stopped. Refuses a
@@ -387,8 +404,8 @@ impl Engine {
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(api(format!("inspect anchor {name}"))(e)),
         };
-        let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
-        if !self.is_ours(labels) {
+        let labels = c.config.as_ref().and_then(|c| c.labels.clone());
+        if !labels.is_some_and(|l| is_shared(&l, "anchor")) {
             return Err(DockerError::NotOurs(format!("container {name}")));
         }
         let state = c.state.unwrap_or_default();
@@ -405,6 +422,20 @@ impl Engine {
         }
         Ok(state.pid.filter(|p| *p > 0).map(|p| p as u32))
     }
+}
+
+/// Labels of an object clubhost makes but no project owns (the gateway overlay, the anchor):
+/// managed and its role, and no instance label, so no instance's orphan sweep or `gc` takes it.
+fn shared_labels(role: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_MANAGED.to_string(), "true".to_string()),
+        ("clubhost.role".to_string(), role.to_string()),
+    ])
+}
+
+fn is_shared(labels: &HashMap<String, String>, role: &str) -> bool {
+    labels.get(LABEL_MANAGED).is_some_and(|v| v == "true")
+        && labels.get("clubhost.role").is_some_and(|r| r == role)
 }
 
 /// Percent-encodes a query value (the JSON filters).
