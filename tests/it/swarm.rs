@@ -78,7 +78,14 @@ impl Drop for SwarmObjects {
 
 fn services_of(slug: &str) -> Vec<String> {
     let filter = format!("label=clubhost.project={slug}");
-    let text = docker_text(&["service", "ls", "--filter", &filter, "--format", "{{.Name}}"]);
+    let text = docker_text(&[
+        "service",
+        "ls",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Name}}",
+    ]);
     let mut names: Vec<String> = text.lines().map(str::to_string).collect();
     names.sort();
     names
@@ -132,16 +139,23 @@ async fn a_replicated_stack_answers_from_both_tasks_through_the_proxy_and_delete
     assert_eq!(services.len(), 2, "{services:?}\n{}", club.log());
     let web = services.iter().find(|s| s.contains("-web-")).unwrap();
     let db = services.iter().find(|s| s.contains("-db-")).unwrap();
-    let inspect = |name: &str, format: &str| docker_text(&["service", "inspect", "-f", format, name]);
+    let inspect =
+        |name: &str, format: &str| docker_text(&["service", "inspect", "-f", format, name]);
     assert_eq!(inspect(web, "{{.Spec.EndpointSpec.Mode}}"), "dnsrr");
     assert_eq!(inspect(web, "{{.Spec.Mode.Replicated.Replicas}}"), "2");
     assert_eq!(inspect(web, "{{.Spec.UpdateConfig.Order}}"), "start-first");
-    assert_eq!(inspect(web, "{{.Spec.UpdateConfig.FailureAction}}"), "rollback");
+    assert_eq!(
+        inspect(web, "{{.Spec.UpdateConfig.FailureAction}}"),
+        "rollback"
+    );
     assert_eq!(
         inspect(web, "{{index .Spec.Labels \"clubhost.project\"}}"),
         slug
     );
-    assert_eq!(inspect(web, "{{index .Spec.Labels \"clubhost.managed\"}}"), "true");
+    assert_eq!(
+        inspect(web, "{{index .Spec.Labels \"clubhost.managed\"}}"),
+        "true"
+    );
     // Limits reach the service as resources (the club's default 256m).
     assert_eq!(
         inspect(db, "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}"),
@@ -150,12 +164,21 @@ async fn a_replicated_stack_answers_from_both_tasks_through_the_proxy_and_delete
 
     // The back end is on internal overlays only, never the gateway.
     let network_ids = |name: &str| {
-        inspect(name, "{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}")
-            .split_whitespace()
-            .map(|id| {
-                docker_text(&["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Internal}}", id])
-            })
-            .collect::<Vec<_>>()
+        inspect(
+            name,
+            "{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}",
+        )
+        .split_whitespace()
+        .map(|id| {
+            docker_text(&[
+                "network",
+                "inspect",
+                "-f",
+                "{{.Name}} {{.Driver}} {{.Internal}}",
+                id,
+            ])
+        })
+        .collect::<Vec<_>>()
     };
     let db_nets = network_ids(db);
     assert_eq!(db_nets, [format!("clubhost-{slug}_back overlay true")]);
@@ -164,13 +187,20 @@ async fn a_replicated_stack_answers_from_both_tasks_through_the_proxy_and_delete
         web_nets.contains(&format!("{SWARM_GATEWAY} overlay false")),
         "{web_nets:?}"
     );
-    assert!(web_nets.contains(&format!("clubhost-{slug} overlay true")), "{web_nets:?}");
+    assert!(
+        web_nets.contains(&format!("clubhost-{slug} overlay true")),
+        "{web_nets:?}"
+    );
 
     // Both replicas answer through the proxy, each with its own page.
     let client = http();
     let mut seen = HashSet::new();
     for _ in 0..40 {
-        let res = client.get(club.url(&format!("/{slug}/"))).send().await.unwrap();
+        let res = client
+            .get(club.url(&format!("/{slug}/")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "{}", club.log());
         let body = res.text().await.unwrap();
         assert!(body.starts_with("swarm replica "), "{body:?}");
@@ -185,6 +215,10 @@ async fn a_replicated_stack_answers_from_both_tasks_through_the_proxy_and_delete
     club.ok(&["project", "delete", &slug]);
     assert!(services_of(&slug).is_empty(), "{:?}", services_of(&slug));
     assert!(networks_of(&slug).is_empty(), "{:?}", networks_of(&slug));
-    let res = client.get(club.url(&format!("/{slug}/"))).send().await.unwrap();
+    let res = client
+        .get(club.url(&format!("/{slug}/")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
 }

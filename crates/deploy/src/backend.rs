@@ -22,8 +22,10 @@ pub trait Backend: Send + Sync {
 
     /// Deploys a stack; on success the address the proxy sends the exposed service's visitors
     /// to. On failure what this deploy created is removed before the error is returned.
-    fn deploy<'a>(&'a self, req: &'a DeployRequest<'a>)
-    -> BoxFuture<'a, Result<SocketAddr, DeployError>>;
+    fn deploy<'a>(
+        &'a self,
+        req: &'a DeployRequest<'a>,
+    ) -> BoxFuture<'a, Result<SocketAddr, DeployError>>;
 
     /// After a restart: the newest complete deployment of the project and its exposed address,
     /// found without touching anything.
@@ -38,7 +40,8 @@ pub trait Backend: Send + Sync {
     fn remove_deployments<'a>(&'a self, slug: &'a str, which: Which<'a>) -> BoxFuture<'a, ()>;
 
     /// Removes everything of a project but its volumes (and those too with `purge`).
-    fn teardown<'a>(&'a self, slug: &'a str, purge: bool) -> BoxFuture<'a, Result<(), DockerError>>;
+    fn teardown<'a>(&'a self, slug: &'a str, purge: bool)
+    -> BoxFuture<'a, Result<(), DockerError>>;
 }
 
 /// The plain Docker engine: containers, bridge networks, the gateway bridge.
@@ -70,7 +73,11 @@ impl Backend for EngineBackend {
         Box::pin(super::remove_deployments(&self.0, slug, which))
     }
 
-    fn teardown<'a>(&'a self, slug: &'a str, purge: bool) -> BoxFuture<'a, Result<(), DockerError>> {
+    fn teardown<'a>(
+        &'a self,
+        slug: &'a str,
+        purge: bool,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(super::teardown(&self.0, slug, purge))
     }
 }

@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+pub use backend::{Backend, EngineBackend, Which};
 pub use build::{BuildLimits, BuildQueue, KEPT_LOG_LINES, built_image, service_image};
 use clubhost_docker::{ContainerStatus, DockerError, Engine, ImageHealth};
 use clubhost_stack::{Condition, Stack};
@@ -34,7 +35,6 @@ pub use files::{FolderFiles, context_tar};
 pub use plan::{container_name, network_name, plan, stack_network_name, volume_name};
 pub use progress::{Progress, ProgressSink, WaitFor};
 pub use subnets::{SubnetError, Subnets};
-pub use backend::{Backend, EngineBackend, Which};
 pub use swarm::SwarmBackend;
 
 /// Why a deploy failed; by the time it is returned, what the deploy created is removed again.

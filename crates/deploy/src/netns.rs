@@ -117,10 +117,8 @@ mod tests {
                 return;
             }
         };
-        let (conn, accepted) = tokio::join!(
-            ns.connect(addr, Duration::from_secs(5)),
-            listener.accept()
-        );
+        let (conn, accepted) =
+            tokio::join!(ns.connect(addr, Duration::from_secs(5)), listener.accept());
         assert_eq!(conn.unwrap().peer_addr().unwrap(), addr);
         accepted.unwrap();
         assert!(Namespace::enter(u32::MAX).is_err());

@@ -128,6 +128,10 @@ impl SwarmBackend {
     /// Re-reads the running tasks of every exposed service, so new connections follow tasks
     /// Swarm replaced or moved. A service that cannot be read keeps its last list.
     pub async fn refresh(&self) {
+        // The anchor too: one Docker restarted or replaced gets its namespace entered again.
+        if let Err(e) = self.namespace().await {
+            tracing::warn!(error = %e, "swarm anchor unavailable");
+        }
         let wanted: Vec<(SocketAddr, String, u16)> = {
             let map = self.replicas.lock().expect("replicas poisoned");
             map.iter()
@@ -213,10 +217,11 @@ impl SwarmBackend {
             let created = self.ensure_overlay(req, &name).await?;
             tell(Progress::Network { name, created });
         }
-        for (svc, container) in stack
-            .services
-            .iter()
-            .zip(plan(slug, stack, req.deployment, &self.gateway))
+        for (svc, container) in
+            stack
+                .services
+                .iter()
+                .zip(plan(slug, stack, req.deployment, &self.gateway))
         {
             let name = container.name.clone();
             self.engine
@@ -286,7 +291,11 @@ impl SwarmBackend {
     }
 
     /// Creates a project overlay with an allocated subnet, asking again should Docker refuse it.
-    async fn ensure_overlay(&self, req: &DeployRequest<'_>, name: &str) -> Result<bool, DeployError> {
+    async fn ensure_overlay(
+        &self,
+        req: &DeployRequest<'_>,
+        name: &str,
+    ) -> Result<bool, DeployError> {
         let mut refused = Vec::new();
         loop {
             let subnet = req
@@ -297,7 +306,11 @@ impl SwarmBackend {
                     network: name.to_string(),
                     source,
                 })?;
-            match self.engine.ensure_overlay(name, Some(req.slug), &subnet, true).await {
+            match self
+                .engine
+                .ensure_overlay(name, Some(req.slug), &subnet, true)
+                .await
+            {
                 Err(DockerError::SubnetTaken { subnet, .. }) if refused.len() < 4 => {
                     refused.push(subnet)
                 }
@@ -346,7 +359,9 @@ impl SwarmBackend {
         let give_up = Instant::now() + Duration::from_secs(30);
         loop {
             let mut nets = self.engine.networks(Some(slug)).await?;
-            nets.retain(|n| n == &network_name(slug) || n.starts_with(&format!("{}_", network_name(slug))));
+            nets.retain(|n| {
+                n == &network_name(slug) || n.starts_with(&format!("{}_", network_name(slug)))
+            });
             if nets.is_empty() {
                 return Ok(());
             }
@@ -390,7 +405,10 @@ fn refuse_unsupported(stack: &Stack, has_files: bool) -> Result<(), DeployError>
             return Err(refuse(&svc.name, "`build:`"));
         }
         if !svc.mounts.is_empty() {
-            return Err(refuse(&svc.name, "a named volume (it would have to stay on one node)"));
+            return Err(refuse(
+                &svc.name,
+                "a named volume (it would have to stay on one node)",
+            ));
         }
         if !svc.files.is_empty() || !svc.secrets.is_empty() || (has_files && !svc.files.is_empty())
         {
@@ -466,7 +484,11 @@ impl Backend for SwarmBackend {
         })
     }
 
-    fn teardown<'a>(&'a self, slug: &'a str, purge: bool) -> BoxFuture<'a, Result<(), DockerError>> {
+    fn teardown<'a>(
+        &'a self,
+        slug: &'a str,
+        purge: bool,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(async move {
             self.remove_services(slug, &|_| true).await?;
             self.remove_networks(slug).await?;

@@ -506,6 +506,9 @@ mod tests {
 
     #[test]
     fn filters_are_percent_encoded() {
-        assert_eq!(percent(r#"{"a":["b c"]}"#), "%7B%22a%22%3A%5B%22b%20c%22%5D%7D");
+        assert_eq!(
+            percent(r#"{"a":["b c"]}"#),
+            "%7B%22a%22%3A%5B%22b%20c%22%5D%7D"
+        );
     }
 }

@@ -134,12 +134,7 @@ impl Control {
 
     /// Stops an existing project (registry first, then its containers) so its volumes can be
     /// replaced; a project in a state with no data to replace is refused before anything moves.
-    async fn take_down_for_restore(
-        &self,
-        p: &Project,
-        actor: &str,
-        why: &str,
-    ) -> Result<()> {
+    async fn take_down_for_restore(&self, p: &Project, actor: &str, why: &str) -> Result<()> {
         match p.state() {
             ProjectState::Running => {
                 self.registry
