@@ -195,7 +195,7 @@ impl SwarmBackend {
 
     async fn deploy_inner(&self, req: &DeployRequest<'_>) -> Result<SocketAddr, DeployError> {
         let (slug, stack, tell) = (req.slug, req.stack, req.progress);
-        refuse_unsupported(stack, req.files.is_some())?;
+        refuse_unsupported(stack)?;
         let ns = self.namespace().await?;
         let deadline = Instant::now() + req.timeout;
         for svc in &stack.services {
@@ -395,7 +395,7 @@ impl SwarmBackend {
 }
 
 /// What swarm mode cannot run yet, refused before anything is created, saying why.
-fn refuse_unsupported(stack: &Stack, has_files: bool) -> Result<(), DeployError> {
+fn refuse_unsupported(stack: &Stack) -> Result<(), DeployError> {
     let refuse = |service: &str, what: &str| DeployError::Service {
         service: service.to_string(),
         message: format!("{what} is not supported in swarm mode yet (docs/scale-out.md)"),
@@ -410,8 +410,7 @@ fn refuse_unsupported(stack: &Stack, has_files: bool) -> Result<(), DeployError>
                 "a named volume (it would have to stay on one node)",
             ));
         }
-        if !svc.files.is_empty() || !svc.secrets.is_empty() || (has_files && !svc.files.is_empty())
-        {
+        if !svc.files.is_empty() || !svc.secrets.is_empty() {
             return Err(refuse(&svc.name, "project files, secrets and configs"));
         }
     }
