@@ -63,6 +63,10 @@ pub async fn serve_with_reload(config: Config, config_path: Option<PathBuf>) -> 
         crate::portal::router(control.clone()).layer(from_fn(finish_even_if_caller_leaves));
     let settings = config.proxy_settings();
     let mut proxy = Proxy::with_settings(routes.clone(), portal, settings);
+    if let Some(dialer) = control.dialer() {
+        // Swarm mode: sockets to tasks are made on the gateway overlay (docs/scale-out.md).
+        proxy = proxy.with_dialer(dialer);
+    }
     // HTTPS: the stored (and the club's own) certificates are loaded before the first handshake.
     let mut certificates = None;
     if let Some(addr) = config.proxy.https_listen {

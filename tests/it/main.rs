@@ -99,6 +99,7 @@ mod sinks;
 mod skeleton;
 mod stack_deploy;
 mod stack_images;
+mod swarm;
 mod tls;
 mod tls_alpn;
 mod tls_domains;

@@ -19,6 +19,7 @@ pub use backup::BackupConfig;
 pub use build::BuildConfig;
 pub use club::ClubConfig;
 pub(crate) use docker::DockerConfig;
+pub use docker::DockerMode;
 pub use tls::{AcmeChallenge, TlsConfig};
 
 /// Name of the config file looked up in the working directory when none is given.

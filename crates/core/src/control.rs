@@ -10,6 +10,7 @@
 //! addresses of containers this process deployed or observed.
 
 mod accounts;
+mod backends;
 mod backup;
 mod backup_files;
 mod backup_restore;
@@ -58,7 +59,6 @@ use tokio::sync::{Notify, OnceCell};
 
 use crate::config::Config;
 use crate::notify::{Note, Notifier};
-use clubhost_deploy as deploy;
 use clubhost_docker::{DockerError, Engine};
 use clubhost_proxy::routes::RouteHandle;
 use clubhost_registry::{NewProject, Project, ProjectState, Registry, RegistryError};
@@ -168,6 +168,8 @@ pub struct Control {
     key_source: crate::secrets::KeySource,
     /// Chat invites made per member through the club's Discord bot (`crate::chat`).
     pub(crate) chat: crate::chat::Invites,
+    /// Swarm mode's backend, once made, shared with the proxy's dialer.
+    swarm: Arc<backends::SwarmLink>,
 }
 
 impl Control {
@@ -201,6 +203,7 @@ impl Control {
             progress: progress::Feeds::default(),
             key_source,
             chat: Default::default(),
+            swarm: Default::default(),
             config,
             registry,
             routes,
@@ -265,6 +268,10 @@ impl Control {
                     Engine::connect(self.config.docker.host.as_deref(), &self.instance).await?;
                 subnets::check_gateway(&self.config, &engine).await?;
                 let docker = &self.config.docker;
+                if self.swarm_mode() {
+                    // The gateway is an overlay there, made by the swarm backend.
+                    return Ok::<_, ControlError>(engine);
+                }
                 engine
                     .ensure_gateway(&docker.gateway_network, &docker.gateway_subnet)
                     .await
@@ -610,7 +617,7 @@ impl Control {
             .await?;
         self.live.lock().expect("live map poisoned").remove(slug);
         self.publish_routes().await?;
-        deploy::teardown(engine, slug, false).await?;
+        self.backend().await?.teardown(slug, false).await?;
         self.release_subnets(engine, slug).await;
         Ok(p)
     }
@@ -641,7 +648,7 @@ impl Control {
         self.publish_routes().await?;
         // Only a project that may have had containers needs Docker.
         if let Some(engine) = engine {
-            deploy::teardown(engine, slug, true).await?;
+            self.backend().await?.teardown(slug, true).await?;
             self.release_subnets(engine, slug).await;
         }
         Ok(())

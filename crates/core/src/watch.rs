@@ -14,6 +14,10 @@ use clubhost_docker::{ContainerEvent, ContainerStatus, Engine};
 
 /// Runs until the process ends.
 pub async fn run(control: Arc<Control>) {
+    if control.swarm_mode() {
+        // Swarm replaces tasks itself; the swarm backend follows their addresses.
+        return;
+    }
     let mut backoff = Duration::from_millis(250);
     loop {
         match control.engine().await {

@@ -14,16 +14,20 @@
 //! table; it returns results and the caller records them. While it works it reports its steps
 //! ([`progress`]) to the sink the caller passes, as plain data.
 
+mod backend;
 mod build;
 mod files;
+mod netns;
 mod plan;
 pub(crate) mod progress;
 mod subnets;
+mod swarm;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+pub use backend::{Backend, EngineBackend, Which};
 pub use build::{BuildLimits, BuildQueue, KEPT_LOG_LINES, built_image, service_image};
 use clubhost_docker::{ContainerStatus, DockerError, Engine, ImageHealth};
 use clubhost_stack::{Condition, Stack};
@@ -31,6 +35,7 @@ pub use files::{FolderFiles, context_tar};
 pub use plan::{container_name, network_name, plan, stack_network_name, volume_name};
 pub use progress::{Progress, ProgressSink, WaitFor};
 pub use subnets::{SubnetError, Subnets};
+pub use swarm::SwarmBackend;
 
 /// Why a deploy failed; by the time it is returned, what the deploy created is removed again.
 #[derive(Debug, thiserror::Error)]

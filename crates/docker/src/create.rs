@@ -236,7 +236,7 @@ fn log_config(l: &Logging) -> HostConfigLogConfig {
     }
 }
 
-fn ulimit(u: &Ulimit) -> ResourcesUlimits {
+pub(crate) fn ulimit(u: &Ulimit) -> ResourcesUlimits {
     ResourcesUlimits {
         name: Some(u.name.clone()),
         soft: Some(u.soft),
@@ -261,7 +261,7 @@ fn restart_policy(p: clubhost_stack::RestartPolicy) -> RestartPolicy {
 /// Docker's healthcheck for an engine speaking API version `api`. An empty test is left out, so
 /// the image's own test runs with these timings; `start_interval` only reaches an engine that
 /// knows it (API 1.44+), else the probe keeps `interval` during the start period too.
-fn health_config(h: &Healthcheck, api: (usize, usize)) -> HealthConfig {
+pub(crate) fn health_config(h: &Healthcheck, api: (usize, usize)) -> HealthConfig {
     let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
     HealthConfig {
         test: (!h.test.is_empty()).then(|| h.test.clone()),

@@ -140,7 +140,7 @@ pub(crate) fn parse_df(json: &[u8]) -> std::result::Result<DiskUsage, String> {
 }
 
 /// The status code and body of an HTTP/1.0 answer (no chunking: the engine closes after it).
-fn split_answer(raw: &[u8]) -> std::result::Result<(u16, &[u8]), String> {
+pub(crate) fn split_answer(raw: &[u8]) -> std::result::Result<(u16, &[u8]), String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -153,7 +153,7 @@ fn split_answer(raw: &[u8]) -> std::result::Result<(u16, &[u8]), String> {
     Ok((status, &raw[end + 4..]))
 }
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     path: &str,
 ) -> std::io::Result<Vec<u8>> {

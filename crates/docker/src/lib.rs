@@ -25,6 +25,7 @@ mod df;
 mod images;
 mod stats;
 mod storage;
+mod swarm;
 
 pub use archive::{ExecOutput, VOLUME_MOUNT};
 pub use build::BuildJob;
@@ -33,6 +34,7 @@ pub use df::DiskUsage;
 pub use images::ImageHealth;
 pub use stats::ContainerUsage;
 pub use storage::{ImageRemoval, NetworkSubnets};
+pub use swarm::{ManagedService, SwarmPlan, TaskInfo};
 
 pub(crate) const LABEL_MANAGED: &str = "clubhost.managed";
 /// Label naming the project (slug) an object belongs to; lists of one project filter on it.
@@ -111,6 +113,9 @@ pub enum DockerError {
         /// The CIDR it was to get.
         subnet: String,
     },
+    /// Swarm mode cannot work here (not a manager, the anchor missing); the string says why.
+    #[error("swarm: {0}")]
+    Swarm(String),
     /// The engine's disk use (`/system/df`) could not be read.
     #[error("cannot read the Docker engine's disk use at {endpoint}: {reason}")]
     DiskUsage {

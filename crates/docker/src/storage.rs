@@ -46,7 +46,7 @@ pub struct NetworkSubnets {
 
 /// The address config of a network created with `subnet` (Docker picks the gateway address, the
 /// first of the subnet).
-fn ipam(subnet: &str) -> Option<Ipam> {
+pub(crate) fn ipam(subnet: &str) -> Option<Ipam> {
     Some(Ipam {
         config: Some(vec![IpamConfig {
             subnet: Some(subnet.to_string()),
@@ -108,7 +108,7 @@ impl Engine {
     /// and if there are several of ours keep the oldest and remove the rest, which every racer
     /// agrees on. With an explicit subnet the loser of that race is refused instead (its subnet
     /// overlaps the winner's), which also means the network exists.
-    async fn ensure_network(
+    pub(crate) async fn ensure_network(
         &self,
         req: NetworkCreateRequest,
         ours: impl Fn(&HashMap<String, String>) -> bool,

@@ -54,6 +54,7 @@ use body::{Fault, FaultCell, RequestBody, UpstreamBody};
 use pages::{add_slash, page, to_portal_host};
 use routes::{Match, Route, RouteHandle, Target};
 pub use settings::Settings;
+pub use upstream::{Dialer, Dialing};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) use body::ProxyBody;
@@ -114,7 +115,11 @@ impl Proxy {
     {
         Proxy {
             routes,
-            upstreams: upstream::Upstreams::new(settings.connect_timeout, settings.idle_timeout),
+            upstreams: upstream::Upstreams::new(
+                settings.connect_timeout,
+                settings.idle_timeout,
+                None,
+            ),
             portal: BoxCloneSyncService::new(portal.map_response(|res| res.map(ProxyBody::other))),
             scheme: HeaderValue::from_str(&settings.scheme)
                 .unwrap_or(HeaderValue::from_static("http")),
@@ -122,6 +127,17 @@ impl Proxy {
             https_scheme: HeaderValue::from_static("https"),
             tls: None,
         }
+    }
+
+    /// Makes new upstream connections through `dialer` (swarm mode's overlay sockets) instead
+    /// of plain connects from the host, for the addresses it takes.
+    pub fn with_dialer(mut self, dialer: Arc<dyn upstream::Dialer>) -> Proxy {
+        self.upstreams = upstream::Upstreams::new(
+            self.settings.connect_timeout,
+            self.settings.idle_timeout,
+            Some(dialer),
+        );
+        self
     }
 
     /// Serves HTTPS with `site`'s certificates ([`Proxy::serve_tls`]) and, on plain HTTP, its

@@ -97,9 +97,22 @@ struct Idle {
     since: Instant,
 }
 
+/// A new upstream connection being made by a [`Dialer`].
+pub type Dialing = Pin<Box<dyn std::future::Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// Makes upstream connections the host cannot make itself (swarm mode: sockets on an overlay
+/// network, docs/scale-out.md). Asked for every new connection; `None` means a plain connect
+/// from the host. The proxy still knows nothing of Docker: the control plane supplies it.
+pub trait Dialer: Send + Sync + 'static {
+    /// A connection to `addr`, or `None` to connect from the host as usual.
+    fn dial(&self, addr: SocketAddr) -> Option<Dialing>;
+}
+
 /// The pool: idle connections by upstream address.
 pub(crate) struct Upstreams {
     idle: Mutex<ByAddr<Vec<Idle>>>,
+    /// Makes the connections the host cannot; `None`: every connect is the host's own.
+    dialer: Option<Arc<dyn Dialer>>,
     connect_timeout: Duration,
     /// How long an unused connection is kept; also the reaper's period.
     idle_timeout: Duration,
@@ -114,9 +127,14 @@ impl h1::Pool for Upstreams {
 }
 
 impl Upstreams {
-    pub(crate) fn new(connect_timeout: Duration, idle_timeout: Duration) -> Arc<Upstreams> {
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        dialer: Option<Arc<dyn Dialer>>,
+    ) -> Arc<Upstreams> {
         Arc::new(Upstreams {
             idle: Mutex::new(ByAddr::default()),
+            dialer,
             connect_timeout,
             idle_timeout,
             reaper: std::sync::Once::new(),
@@ -202,7 +220,11 @@ impl Upstreams {
 
     async fn connect(&self, addr: SocketAddr) -> Result<Conn, UpstreamError> {
         let connect_err = |source| UpstreamError::Connect { addr, source };
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
+        let dialing = match self.dialer.as_ref().and_then(|d| d.dial(addr)) {
+            Some(dialing) => dialing,
+            None => Box::pin(TcpStream::connect(addr)),
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, dialing)
             .await
             .map_err(|_| connect_err(io::ErrorKind::TimedOut.into()))?
             .map_err(connect_err)?;

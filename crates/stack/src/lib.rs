@@ -344,6 +344,14 @@ pub struct ServiceSpec {
     /// The service's `x-clubhost: { database: … }`: a database the backups dump although its
     /// image's name does not say so; `None`: recognised by the image's name, if at all.
     pub database: Option<Database>,
+    /// `deploy.replicas`, capped by `limits.max_replicas` (default 1). Swarm mode runs this many
+    /// tasks; the engine runs one container whatever it says.
+    #[serde(skip_serializing_if = "is_one")]
+    pub replicas: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A database engine a service's `x-clubhost.database` names.

@@ -38,6 +38,9 @@ pub struct Limits {
     pub(crate) max_nofile: i64,
     pub(crate) max_nproc: i64,
     pub(crate) max_memlock: String,
+    /// The most tasks one service may run in swarm mode (`deploy.replicas` above it is capped,
+    /// with a warning). The engine runs one container per service whatever it says.
+    pub max_replicas: u32,
 }
 
 impl Default for Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             max_nofile: 65536,
             max_nproc: 4096,
             max_memlock: "64m".into(),
+            max_replicas: 1,
         }
     }
 }

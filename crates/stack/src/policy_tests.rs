@@ -313,3 +313,32 @@ fn dangers_stay_refused_in_every_spelling() {
         );
     }
 }
+
+#[test]
+fn replicas_default_to_one_and_are_capped_by_max_replicas() {
+    let replicas = |extra: &str, max: u32| {
+        let limits = Limits {
+            max_replicas: max,
+            ..Limits::default()
+        };
+        let r = check(&svc(extra), &Vars::new(), &limits);
+        let capped = r
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("limits.max_replicas"));
+        (
+            r.stack.map(|s| s.services[0].replicas),
+            capped,
+            r.violations,
+        )
+    };
+    assert_eq!(replicas("", 1).0, Some(1));
+    let two = "    deploy:\n      replicas: 2\n";
+    assert_eq!(replicas(two, 4).0, Some(2));
+    // The default club runs one of each service: asked for two, it gets one and is told.
+    let (n, capped, _) = replicas(two, 1);
+    assert_eq!((n, capped), (Some(1), true));
+    let (n, _, v) = replicas("    deploy:\n      replicas: 0\n", 4);
+    assert_eq!(n, None);
+    assert!(v.iter().any(|v| v.message.contains("at least 1")), "{v:?}");
+}

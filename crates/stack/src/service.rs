@@ -70,6 +70,7 @@ struct Requests {
     memory: Option<(i64, Node)>,
     cpus: Option<(f64, Node)>,
     pids: Option<(i64, Node)>,
+    replicas: Option<(i64, Node)>,
 }
 
 pub(crate) fn service(
@@ -124,6 +125,7 @@ pub(crate) fn service(
         secrets: Vec::new(),
         env_files: Vec::new(),
         database: None,
+        replicas: 1,
     };
     let mut req = Requests::default();
     let mut image_seen = false;
@@ -278,6 +280,7 @@ pub(crate) fn service(
         c.invalid(key, &path, "`image` is required");
     }
     spec.limits = limits(c, &req, &path);
+    spec.replicas = replicas(c, &req, &path);
     (c.violations.len() == before).then_some(spec)
 }
 
@@ -313,8 +316,12 @@ fn cpus(c: &mut Checker, v: &Node, p: &str) -> Option<f64> {
 /// `deploy:` is read only for `resources.limits` (and `reservations`, which are ignored: limits
 /// are what clubhost enforces).
 fn deploy(c: &mut Checker, v: &Node, p: &str, req: &mut Requests) {
-    for (k, _, v) in c.entries(v, p, &["resources"], |_, _| None) {
+    for (k, _, v) in c.entries(v, p, &["resources", "replicas"], |_, _| None) {
         let p = join(p, k);
+        if k == "replicas" {
+            req.replicas = c.integer(v, &p).map(|n| (n, v.clone()));
+            continue;
+        }
         for (k, knode, v) in c.entries(v, &p, &["limits", "reservations"], |_, _| None) {
             let p = join(&p, k);
             if k == "reservations" {
@@ -334,6 +341,27 @@ fn deploy(c: &mut Checker, v: &Node, p: &str, req: &mut Requests) {
                 }
             }
         }
+    }
+}
+
+/// `deploy.replicas`, at least 1 and at most `limits.max_replicas` (a warning says when capped).
+fn replicas(c: &mut Checker, req: &Requests, path: &str) -> u32 {
+    let max = c.limits.max_replicas.max(1);
+    match &req.replicas {
+        None => 1,
+        Some((n, node)) if *n < 1 => {
+            c.invalid(node, path, "deploy.replicas must be at least 1");
+            1
+        }
+        Some((n, node)) if *n > i64::from(max) => {
+            c.warn(
+                node,
+                path,
+                format!("replicas capped at {max} (limits.max_replicas)"),
+            );
+            max
+        }
+        Some((n, _)) => *n as u32,
     }
 }
 

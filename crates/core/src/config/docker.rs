@@ -34,6 +34,23 @@ pub struct DockerConfig {
     /// its own). Larger than a project's, since every exposed container joins it. Inside the
     /// pool it is reserved (the default takes the pool's first /22), so one range covers both.
     pub(crate) gateway_subnet: String,
+    /// `engine` (containers on this Docker engine) or `swarm` (Swarm services; this engine must
+    /// be a swarm manager; docs/scale-out.md).
+    pub mode: DockerMode,
+    /// Swarm mode: the image of the anchor container whose network namespace the proxy's
+    /// sockets to tasks are made in. It only runs `sleep`; present on the manager or pullable.
+    pub anchor_image: String,
+}
+
+/// What runs projects: `[docker] mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerMode {
+    /// Containers on the one engine (the default).
+    #[default]
+    Engine,
+    /// Swarm services, on a swarm whose manager is this engine.
+    Swarm,
 }
 
 impl Default for DockerConfig {
@@ -46,6 +63,8 @@ impl Default for DockerConfig {
             subnet_pool: "10.213.0.0/16".into(),
             subnet_size: 27,
             gateway_subnet: "10.213.0.0/22".into(),
+            mode: DockerMode::Engine,
+            anchor_image: "busybox:stable".into(),
         }
     }
 }
@@ -54,6 +73,9 @@ impl DockerConfig {
     /// Refuses settings that could not work, naming the key: `max_services` is `[limits]`'s, since
     /// a block must hold a whole stack twice.
     pub(super) fn check(&self, max_services: usize) -> Result<(), String> {
+        if self.mode == DockerMode::Swarm && self.anchor_image.trim().is_empty() {
+            return Err("key `docker.anchor_image`: must name an image in swarm mode".into());
+        }
         if self.gateway_network.is_empty() {
             return Err("key `docker.gateway_network`: must not be empty".into());
         }

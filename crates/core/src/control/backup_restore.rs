@@ -108,7 +108,7 @@ impl Control {
                     "project {target} exists; --as needs a slug no project has"
                 )));
             }
-            Some(p) => self.take_down_for_restore(engine, &p, actor, &why).await?,
+            Some(p) => self.take_down_for_restore(&p, actor, &why).await?,
             None => {
                 let vars = self.backup_vars(row.id, slug, &record, &dir).await?;
                 self.recreate(target, &record, &vars, actor, &why).await?;
@@ -243,13 +243,7 @@ impl Control {
 
     /// Stops an existing project (registry first, then its containers) so its volumes can be
     /// replaced; a project in a state with no data to replace is refused before anything moves.
-    async fn take_down_for_restore(
-        &self,
-        engine: &Engine,
-        p: &Project,
-        actor: &str,
-        why: &str,
-    ) -> Result<()> {
+    async fn take_down_for_restore(&self, p: &Project, actor: &str, why: &str) -> Result<()> {
         match p.state() {
             ProjectState::Running => {
                 self.registry
@@ -267,7 +261,7 @@ impl Control {
         }
         self.live.lock().expect("live map poisoned").remove(&p.slug);
         self.publish_routes().await?;
-        deploy::teardown(engine, &p.slug, false).await?;
+        self.backend().await?.teardown(&p.slug, false).await?;
         Ok(())
     }
 

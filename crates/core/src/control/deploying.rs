@@ -216,7 +216,9 @@ impl Control {
             .variables(&project.slug)
             .await
             .map_err(|e| e.to_string())?;
-        let outcome = deploy::deploy(engine, &req)
+        let backend = self.backend().await.map_err(|e| e.to_string())?;
+        let outcome = backend
+            .deploy(&req)
             .await
             .map_err(|e| secrets.redact(&e.to_string()));
         if outcome.is_err() {
@@ -258,16 +260,15 @@ impl Control {
     /// Removes the deployments of a project older than `keep`, after the drain period (in the
     /// background, so the caller does not wait for it).
     pub(super) async fn retire_other_deployments(&self, slug: &str, keep: i64) {
-        let Ok(engine) = self.engine().await else {
+        let Ok(backend) = self.backend().await else {
             return;
         };
-        let engine = engine.clone();
         let drain = *self.drain.lock().expect("drain poisoned");
         let slug = slug.to_string();
         let retire = async move {
             tokio::time::sleep(drain).await;
             // Only older ones: a newer deployment may be starting right now.
-            deploy::remove_deployments(&engine, &slug, |d| d < keep).await;
+            backend.remove_deployments(&slug, &|d| d < keep).await;
         };
         if drain.is_zero() {
             retire.await;

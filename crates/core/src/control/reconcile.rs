@@ -3,7 +3,6 @@
 //! every project against what Docker holds.
 
 use super::{Control, Live, Result};
-use clubhost_deploy as deploy;
 use clubhost_registry::ProjectState;
 
 impl Control {
@@ -12,6 +11,7 @@ impl Control {
     /// of projects that should have none are removed.
     pub async fn reconcile(&self) -> Result<()> {
         let engine = self.engine().await?.clone();
+        let backend = self.backend().await?;
         let projects = self.registry.projects().await?;
         let known: Vec<&str> = projects.iter().map(|p| p.slug.as_str()).collect();
         // Containers and networks of projects the registry no longer knows (a delete cut short by
@@ -40,7 +40,7 @@ impl Control {
                 state @ (ProjectState::Running | ProjectState::Deploying) => {
                     let stack = self.project_stack(p).await?;
                     let gateway = &self.config.docker.gateway_network;
-                    match deploy::observe(&engine, slug, &stack, gateway).await? {
+                    match backend.observe(slug, &stack, gateway).await? {
                         Some((deployment, addr)) => {
                             tracing::info!(%slug, %addr, "project still running; route restored");
                             let live = Live {
@@ -54,7 +54,7 @@ impl Control {
                                 .insert(slug.to_string(), live);
                             // Nothing deploys during start-up: every other deployment is a
                             // leftover (older, or a newer one a crash cut short).
-                            deploy::remove_deployments(&engine, slug, |d| d != deployment).await;
+                            backend.remove_deployments(slug, &|d| d != deployment).await;
                             if state == ProjectState::Deploying {
                                 let why = "redeploy interrupted by a restart; kept the deployment that runs";
                                 self.registry
@@ -64,7 +64,7 @@ impl Control {
                         }
                         None => {
                             tracing::info!(%slug, "containers missing; redeploying");
-                            deploy::teardown(&engine, slug, false).await?;
+                            backend.teardown(slug, false).await?;
                             if state == ProjectState::Deploying {
                                 let why = "deploy interrupted by a restart";
                                 self.registry
@@ -79,8 +79,10 @@ impl Control {
                     self.redeploy(slug, "reconcile").await?;
                 }
                 _ => {
-                    if !engine.containers(Some(slug)).await?.is_empty() {
-                        deploy::teardown(&engine, slug, false).await?;
+                    if !engine.containers(Some(slug)).await?.is_empty()
+                        || (self.swarm_mode() && !engine.services(Some(slug)).await?.is_empty())
+                    {
+                        backend.teardown(slug, false).await?;
                         self.release_subnets(&engine, slug).await;
                     }
                 }

@@ -14,7 +14,6 @@ use super::{Control, ControlError, Result};
 use crate::lifecycle::quotas;
 use crate::lifecycle::terms::{self as rules, DAY, Step};
 use crate::notify::Note;
-use clubhost_deploy as deploy;
 use clubhost_registry::clock;
 use clubhost_registry::terms::Renewal;
 use clubhost_registry::{Project, ProjectState, User, now};
@@ -235,7 +234,7 @@ impl Control {
             )));
         }
         let engine = self.engine().await?;
-        deploy::teardown(engine, slug, true).await?;
+        self.backend().await?.teardown(slug, true).await?;
         self.release_subnets(engine, slug).await;
         // The project's files are its data too.
         self.forget_files(slug);
