@@ -96,8 +96,8 @@ async fn me(v: Viewer) -> ApiResult {
     ok(json!({ "user": s.user, "csrf": s.csrf }))
 }
 
-async fn gallery(State(c): State<Arc<Control>>) -> ApiResult {
-    ok(pages::gallery_items(&c).await?)
+async fn gallery(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    ok(pages::gallery_items(&c, v.lang).await?)
 }
 
 async fn join(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {

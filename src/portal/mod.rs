@@ -34,6 +34,7 @@ pub mod refusal;
 pub mod request;
 pub mod request_form;
 pub mod session;
+mod steps;
 mod stack_text;
 pub mod terms;
 pub mod webhook;
@@ -175,8 +176,8 @@ async fn render_refusals(State(c): State<Arc<Control>>, req: Request, next: Next
     let status = res.status();
     let page = pages::MessagePage {
         nav,
-        title: refusal::failed_action(&method, &below_base),
-        message: refusal.message,
+        title: refusal::failed_action(lang, &method, &below_base),
+        message: refusal.message_in(lang),
         back: Some(back),
     };
     (status, page).into_response()
