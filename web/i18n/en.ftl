@@ -141,6 +141,14 @@ routes-answering = Answering
 routes-nothing = nothing ({ $why })
 routes-yes = yes
 routes-no = no
+# Why a route reaches nothing (the control plane's words, `routes-why-<words with dashes>`).
+routes-why-waiting-for-approval = waiting for approval
+routes-why-starting = starting
+routes-why-expired = expired
+routes-why-failed = failed
+routes-why-stopped = stopped
+routes-why-rejected = rejected
+routes-why-withdrawn = withdrawn
 
 ## An admin's actions on a project
 admin-expire-now = Expire now

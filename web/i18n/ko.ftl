@@ -141,6 +141,14 @@ routes-answering = 응답
 routes-nothing = 없음 ({ $why })
 routes-yes = 예
 routes-no = 아니오
+# 라우트가 아무것도 가리키지 않는 이유 (컨트롤 플레인의 표현, `routes-why-<하이픈으로 이은 단어>`).
+routes-why-waiting-for-approval = 승인 대기 중
+routes-why-starting = 시작하는 중
+routes-why-expired = 기간 만료
+routes-why-failed = 실패
+routes-why-stopped = 중지됨
+routes-why-rejected = 거절됨
+routes-why-withdrawn = 신청 취소됨
 
 ## 프로젝트에 대한 관리자 작업
 admin-expire-now = 지금 만료
