@@ -96,7 +96,12 @@ fn view(nav: Nav, o: Overview) -> DashboardPage {
                     d.containers,
                     Some(d.container_count),
                 ),
-                ("Volumes", "dash-disk-volumes", d.volumes, Some(d.volume_count)),
+                (
+                    "Volumes",
+                    "dash-disk-volumes",
+                    d.volumes,
+                    Some(d.volume_count),
+                ),
                 ("Build cache", "dash-disk-build-cache", d.build_cache, None),
             ] {
                 disks.push(Disk {

@@ -41,10 +41,13 @@ pub async fn switch(
         c.remember_language(name, lang).await;
     }
     let home = format!("{}/", viewer.base);
-    // Only a path of the portal: never another site (an open redirect) or a scheme-relative URL.
+    // Only a path of the portal, or the site's root (the club's front door): never another site
+    // (an open redirect) or a scheme-relative URL.
     let back = q
         .back
-        .filter(|b| b.starts_with(&home) && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| {
+            (b == "/" || b.starts_with(&home)) && !b.starts_with("//") && !b.contains('\\')
+        })
         .and_then(|b| HeaderValue::from_str(&b).ok())
         .unwrap_or_else(|| HeaderValue::from_str(&home).expect("the portal path is checked"));
     (
@@ -52,13 +55,8 @@ pub async fn switch(
         [
             (
                 SET_COOKIE,
-                cookie(
-                    LANG_COOKIE,
-                    lang.code(),
-                    REMEMBER_SECS,
-                    viewer.secure,
-                    &viewer.base,
-                ),
+                // Path `/`: the club's front door at `/` speaks it too.
+                cookie(LANG_COOKIE, lang.code(), REMEMBER_SECS, viewer.secure, ""),
             ),
             (LOCATION, back),
         ],

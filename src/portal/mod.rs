@@ -34,8 +34,8 @@ pub mod refusal;
 pub mod request;
 pub mod request_form;
 pub mod session;
-mod steps;
 mod stack_text;
+mod steps;
 pub mod terms;
 pub mod webhook;
 

@@ -220,7 +220,10 @@ mod tests {
             transition: Some(("blog".into(), ProjectState::Running, ProjectState::Failed)),
             ..r
         };
-        assert!(r.message_in(Lang::En).ends_with("so this cannot be done to it now."));
+        assert!(
+            r.message_in(Lang::En)
+                .ends_with("so this cannot be done to it now.")
+        );
     }
 
     #[test]

@@ -29,9 +29,10 @@ pub fn step_text(lang: Lang, step: &Progress) -> String {
         Progress::Built { service, image } => {
             t("step-built", &[("service", service), ("image", image)])
         }
-        Progress::ImageReady { service, image } => {
-            t("step-image-ready", &[("service", service), ("image", image)])
-        }
+        Progress::ImageReady { service, image } => t(
+            "step-image-ready",
+            &[("service", service), ("image", image)],
+        ),
         Progress::Network { name, created } => t(
             if *created {
                 "step-network-created"

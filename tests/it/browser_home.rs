@@ -99,9 +99,7 @@ impl Browser {
                 self.resize(size).await?;
                 self.goto(url).await?;
                 self.find("main#main").await?;
-                let spoken = self
-                    .script("return document.documentElement.lang")
-                    .await?;
+                let spoken = self.script("return document.documentElement.lang").await?;
                 if spoken != lang {
                     return Err(format!("{url} speaks {spoken}, not {lang}"));
                 }

@@ -60,6 +60,11 @@ async fn accept_language_the_switch_and_the_clubs_default_choose_the_language() 
         .unwrap()
         .to_string();
     assert!(cookie.starts_with("clubhost_lang=ko;") && cookie.contains("Max-Age=31536000"));
+    // For the whole site: the club's front door at `/` reads it too, and the switch there
+    // returns to it.
+    assert!(cookie.contains("; Path=/;"), "{cookie}");
+    let r = get(&club, "/portal/lang/ko?back=/", &[]).await;
+    assert_eq!(r.headers()["location"], "/");
     let pair = cookie.split(';').next().unwrap();
     let page = get(
         &club,
@@ -246,10 +251,17 @@ async fn every_page_speaks_the_chosen_language_only() {
 
     let phrases = english_phrases();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let keys: Vec<String> = catalogue(&std::fs::read_to_string(root.join("web/i18n/en.ftl")).unwrap())
-        .into_keys()
-        .collect();
-    let anonymous = ["/", "/portal/", "/portal/club", "/portal/login", "/portal/signup"];
+    let keys: Vec<String> =
+        catalogue(&std::fs::read_to_string(root.join("web/i18n/en.ftl")).unwrap())
+            .into_keys()
+            .collect();
+    let anonymous = [
+        "/",
+        "/portal/",
+        "/portal/club",
+        "/portal/login",
+        "/portal/signup",
+    ];
     let member = [
         "/portal/projects".to_string(),
         "/portal/request".to_string(),
@@ -274,7 +286,13 @@ async fn every_page_speaks_the_chosen_language_only() {
     let mut seen = 0;
     for lang in ["en", "ko"] {
         for path in anonymous {
-            speaks_only(path, lang, &page_in(&p, path, None, lang).await, &phrases, &keys);
+            speaks_only(
+                path,
+                lang,
+                &page_in(&p, path, None, lang).await,
+                &phrases,
+                &keys,
+            );
             seen += 1;
         }
         for path in &member {
@@ -300,15 +318,23 @@ async fn every_page_speaks_the_chosen_language_only() {
         let (title, reason) = if lang == "ko" {
             (
                 format!("“{edited}” 신청을 거절할 수 없습니다"),
-                format!("“{edited}” 프로젝트는 수정을 위해 회원에게 돌려보내졌습니다. 이제 거절할 수 없습니다."),
+                format!(
+                    "“{edited}” 프로젝트는 수정을 위해 회원에게 돌려보내졌습니다. 이제 거절할 수 없습니다."
+                ),
             )
         } else {
             (
                 format!("The request for “{edited}” could not be rejected"),
-                format!("“{edited}” is sent back to its member for changes, so it can no longer be rejected."),
+                format!(
+                    "“{edited}” is sent back to its member for changes, so it can no longer be rejected."
+                ),
             )
         };
-        assert!(r.body.contains(&title) && r.body.contains(&reason), "{}", r.body);
+        assert!(
+            r.body.contains(&title) && r.body.contains(&reason),
+            "{}",
+            r.body
+        );
     }
     assert_eq!(seen, 2 * (5 + 8 + 8));
 }

@@ -28,8 +28,7 @@ mod terms;
 
 pub use accounts::{
     FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, FREE_FAILURES_PER_ACCOUNT_FROM_STRANGERS,
-    FREE_FAILURES_PER_ADDRESS, MAX_LOGIN_DELAY_SECS,
-    THROTTLE_WINDOW_SECS,
+    FREE_FAILURES_PER_ADDRESS, MAX_LOGIN_DELAY_SECS, THROTTLE_WINDOW_SECS,
 };
 pub use backup::{BackupInfo, PruneReport, Verification};
 pub use backup_restore::RestoreReport;

@@ -248,14 +248,16 @@ mod tests {
         }
         for (address, ok) in rows {
             let account = if address == "other" { "cy" } else { "boss" };
-            sqlx::query("INSERT INTO login_attempts (account, address, at, ok) VALUES (?, ?, ?, ?)")
-                .bind(account)
-                .bind(address)
-                .bind(at)
-                .bind(ok)
-                .execute(&reg.pool)
-                .await
-                .unwrap();
+            sqlx::query(
+                "INSERT INTO login_attempts (account, address, at, ok) VALUES (?, ?, ?, ?)",
+            )
+            .bind(account)
+            .bind(address)
+            .bind(at)
+            .bind(ok)
+            .execute(&reg.pool)
+            .await
+            .unwrap();
         }
         let owner = reg.login_failures("boss", "10.0.0.9", 3600).await.unwrap();
         assert!(owner.address_trusted);

@@ -61,12 +61,7 @@ fn throttle_wait(f: &LoginFailures, now: i64) -> Wait {
         FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS,
         now,
     );
-    let address = wait_left(
-        f.by_address,
-        f.address_last,
-        FREE_FAILURES_PER_ADDRESS,
-        now,
-    );
+    let address = wait_left(f.by_address, f.address_last, FREE_FAILURES_PER_ADDRESS, now);
     let account = if f.address_trusted {
         0
     } else {
@@ -92,7 +87,12 @@ struct Wait {
 }
 
 /// The refusal of a login that came before its wait was over.
-fn throttled(Wait { secs: wait, account }: Wait) -> ControlError {
+fn throttled(
+    Wait {
+        secs: wait,
+        account,
+    }: Wait,
+) -> ControlError {
     if account {
         return ControlError::Throttled(format!(
             "Please wait {wait} second{} before trying again: this account had too many failed logins from addresses it was never used from.",
@@ -383,17 +383,30 @@ mod tests {
         };
         assert_eq!(throttle_wait(&seen(free - 1, false), 100).secs, 0);
         let first = throttle_wait(&seen(free, false), 100);
-        assert_eq!(first, Wait { secs: 2, account: true });
+        assert_eq!(
+            first,
+            Wait {
+                secs: 2,
+                account: true
+            }
+        );
         let waits: Vec<i64> = [free + 1, free + 3, free + 6, free + 500]
             .iter()
             .map(|n| throttle_wait(&seen(*n, false), 101).secs)
             .collect();
         assert_eq!(waits, [2, 8, 60, 60], "growing, capped");
         for n in [free, free + 6, free + 10_000] {
-            assert_eq!(throttle_wait(&seen(n, true), 100).secs, 0, "{n} slowed the owner");
+            assert_eq!(
+                throttle_wait(&seen(n, true), 100).secs,
+                0,
+                "{n} slowed the owner"
+            );
         }
         let message = throttled(first).to_string();
-        assert!(message.contains("addresses it was never used from"), "{message}");
+        assert!(
+            message.contains("addresses it was never used from"),
+            "{message}"
+        );
     }
 
     #[test]
