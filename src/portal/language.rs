@@ -45,9 +45,7 @@ pub async fn switch(
     // (an open redirect) or a scheme-relative URL.
     let back = q
         .back
-        .filter(|b| {
-            (b == "/" || b.starts_with(&home)) && !b.starts_with("//") && !b.contains('\\')
-        })
+        .filter(|b| (b == "/" || b.starts_with(&home)) && !b.starts_with("//") && !b.contains('\\'))
         .and_then(|b| HeaderValue::from_str(&b).ok())
         .unwrap_or_else(|| HeaderValue::from_str(&home).expect("the portal path is checked"));
     (

@@ -97,7 +97,7 @@
       out.textContent = "";
       card.hidden = false;
       if (v.error) { line("error", v.error); return; }
-      line(v.stack_problem ? "error" : "ok", v.stack_problem || msg("stack-ok", "Stack: accepted."));
+      line(v.stack_problem ? "error" : "ok", v.stack_problem || v.stack_ok || "Stack: accepted.");
       (v.warnings || []).forEach(function (w) { line("warning", w); });
       if (v.normalized) {
         var d = document.createElement("details");
