@@ -6,6 +6,7 @@
 # What the tests need besides a Docker engine and a Rust toolchain, all Debian packages:
 #   busybox-static   the test image is built FROM scratch around its /bin/busybox (nothing is pulled)
 #   chromium, chromium-driver   the real-browser portal tests
+#   fonts-nanum      Korean glyphs, so the Korean pages' widths and screenshots are real text
 #   openssl          the notification tests make their test CA with it
 #   pebble           an offline ACME server for the certificate tests
 set -euo pipefail
@@ -25,6 +26,7 @@ missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+dpkg -s fonts-nanum >/dev/null 2>&1 || missing+=(fonts-nanum)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v pebble >/dev/null || missing+=(pebble)
 command -v restic >/dev/null || missing+=(restic)

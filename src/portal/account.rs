@@ -70,6 +70,8 @@ pub async fn login(
     let user = c
         .log_in(login.trim(), password, address, &from_address(v))
         .await?;
+    // The language the member reads the portal in is the one their notes speak.
+    c.remember_language(&user.name, v.lang).await;
     let token = start_session(c, &user).await?;
     Ok((user, token))
 }

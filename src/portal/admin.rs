@@ -40,6 +40,9 @@ pub struct QueueItem {
     pub normalized: Option<String>,
     /// The member's other projects: "slug (state)".
     pub others: Vec<String>,
+    /// The same as (slug, state), for the page to name the state in its language.
+    #[serde(skip)]
+    pub other_states: Vec<(String, String)>,
     /// The request's limits against the member's quota (what approval will check).
     pub quota: String,
     /// Why approval would refuse it on quota grounds, if it would.
@@ -103,6 +106,11 @@ pub async fn queue(c: &Control, v: &Viewer) -> Result<Vec<QueueItem>, Denied> {
                 .iter()
                 .filter(|o| o.owner_id == p.owner_id && o.id != p.id)
                 .map(|o| format!("{} ({})", o.slug, o.state()))
+                .collect(),
+            other_states: all
+                .iter()
+                .filter(|o| o.owner_id == p.owner_id && o.id != p.id)
+                .map(|o| (o.slug.clone(), o.state().to_string()))
                 .collect(),
         });
     }

@@ -96,8 +96,8 @@ async fn me(v: Viewer) -> ApiResult {
     ok(json!({ "user": s.user, "csrf": s.csrf }))
 }
 
-async fn gallery(State(c): State<Arc<Control>>) -> ApiResult {
-    ok(pages::gallery_items(&c).await?)
+async fn gallery(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
+    ok(pages::gallery_items(&c, v.lang).await?)
 }
 
 async fn join(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {
@@ -199,7 +199,18 @@ async fn check(
     Json(input): Json<RequestInput>,
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
-    ok(request::verdict(&c, &input).await?)
+    ok(worded(&v, request::verdict(&c, &input).await?))
+}
+
+/// A verdict as the live checker shows it: with `stack_ok`, "Stack: accepted." in the viewer's
+/// language, when the stack passes (the checker's own findings stay English this turn).
+fn worded(v: &Viewer, verdict: request::Verdict) -> Value {
+    let accepted = verdict.stack_problem.is_none();
+    let mut body = json!(verdict);
+    if accepted {
+        body["stack_ok"] = json!(super::i18n::t(v.lang, "request-stack-ok"));
+    }
+    body
 }
 
 /// The verdict on the changes to a request that was sent back, without storing them.
@@ -212,7 +223,7 @@ async fn check_edit(
 ) -> ApiResult {
     check_csrf(&v, &headers)?;
     let p = request::editable(&c, &v, &slug).await?;
-    ok(request::edit_verdict(&c, &p, &input).await?)
+    ok(worded(&v, request::edit_verdict(&c, &p, &input).await?))
 }
 
 async fn mine(v: Viewer, State(c): State<Arc<Control>>) -> ApiResult {

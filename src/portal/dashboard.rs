@@ -19,7 +19,10 @@ use clubhost_core::control::{Control, EXPIRING_WITHIN_DAYS, Overview};
 
 /// One disk figure: what, how much for people, the exact bytes (for tests and tooltips).
 pub struct Disk {
+    /// What it is, in English (the row's `data-disk`, for tests).
     pub label: String,
+    /// Its name's catalogue key (`dash-disk-images`).
+    pub key: &'static str,
     pub text: String,
     pub bytes: u64,
     /// How many objects it covers, where that means something (images, volumes).
@@ -85,14 +88,25 @@ fn view(nav: Nav, o: Overview) -> DashboardPage {
     let mut disks = Vec::new();
     let docker_error = match &o.docker {
         Ok(d) => {
-            for (label, bytes_used, count) in [
-                ("Images", d.images, Some(d.image_count)),
-                ("Containers", d.containers, Some(d.container_count)),
-                ("Volumes", d.volumes, Some(d.volume_count)),
-                ("Build cache", d.build_cache, None),
+            for (label, key, bytes_used, count) in [
+                ("Images", "dash-disk-images", d.images, Some(d.image_count)),
+                (
+                    "Containers",
+                    "dash-disk-containers",
+                    d.containers,
+                    Some(d.container_count),
+                ),
+                (
+                    "Volumes",
+                    "dash-disk-volumes",
+                    d.volumes,
+                    Some(d.volume_count),
+                ),
+                ("Build cache", "dash-disk-build-cache", d.build_cache, None),
             ] {
                 disks.push(Disk {
                     label: label.into(),
+                    key,
                     text: bytes(bytes_used),
                     bytes: bytes_used,
                     count,
@@ -104,6 +118,7 @@ fn view(nav: Nav, o: Overview) -> DashboardPage {
     };
     disks.push(Disk {
         label: "Data directory".into(),
+        key: "dash-disk-data-directory",
         text: bytes(o.data_dir_bytes),
         bytes: o.data_dir_bytes,
         count: None,

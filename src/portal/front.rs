@@ -117,7 +117,7 @@ pub fn arrange(
 /// The front page for `v`, its gallery links pointing at `here`.
 pub async fn page(v: &Viewer, c: &Control, q: &GalleryQuery, here: &str) -> PageResult {
     let club = &c.config().club;
-    let (items, sorts, members, member) = arrange(gallery_items(c).await?, q, here);
+    let (items, sorts, members, member) = arrange(gallery_items(c, v.lang).await?, q, here);
     let name = club.name.clone();
     Ok(FrontPage {
         nav: Nav::of(v),

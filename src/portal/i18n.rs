@@ -35,6 +35,11 @@ pub fn t_with(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
     PAGES.get(lang, key, args)
 }
 
+/// Whether `lang`'s catalogue has `key`.
+pub fn has(lang: Lang, key: &str) -> bool {
+    PAGES.has(lang, key)
+}
+
 /// A stored word (a state, a role) in `lang`: the catalogue's `<prefix>-<word>`, or the word as
 /// stored when the catalogue lacks it.
 pub fn named(lang: Lang, prefix: &str, word: &str) -> String {

@@ -1,8 +1,11 @@
 //! The language switch: `GET <portal>/lang/<code>?back=<path>` remembers the visitor's choice in a
 //! cookie for a year and returns them to the page they were on. A GET, since it changes nothing
-//! on the server (only which catalogue the visitor's pages use), so it works as a plain link.
+//! on the server but a signed-in member's preference (which catalogue their pages use, and which
+//! language the notes they get as an owner speak), so it works as a plain link.
 
-use axum::extract::{Path, Query};
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +13,7 @@ use serde::Deserialize;
 
 use super::i18n::{self, LANG_COOKIE, Lang};
 use super::session::{Viewer, cookie};
+use clubhost_core::control::Control;
 
 /// Where to go back to after switching.
 #[derive(Deserialize)]
@@ -20,7 +24,12 @@ pub struct Back {
 /// A year: a choice of language is not a session.
 const REMEMBER_SECS: i64 = 365 * 86_400;
 
-pub async fn switch(viewer: Viewer, Path(code): Path<String>, Query(q): Query<Back>) -> Response {
+pub async fn switch(
+    viewer: Viewer,
+    State(c): State<Arc<Control>>,
+    Path(code): Path<String>,
+    Query(q): Query<Back>,
+) -> Response {
     let Some(lang) = Lang::from_tag(&code).filter(|l| l.code() == code) else {
         return (
             StatusCode::NOT_FOUND,
@@ -28,11 +37,15 @@ pub async fn switch(viewer: Viewer, Path(code): Path<String>, Query(q): Query<Ba
         )
             .into_response();
     };
+    if let Some(name) = viewer.user_name() {
+        c.remember_language(name, lang).await;
+    }
     let home = format!("{}/", viewer.base);
-    // Only a path of the portal: never another site (an open redirect) or a scheme-relative URL.
+    // Only a path of the portal, or the site's root (the club's front door): never another site
+    // (an open redirect) or a scheme-relative URL.
     let back = q
         .back
-        .filter(|b| b.starts_with(&home) && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| (b == "/" || b.starts_with(&home)) && !b.starts_with("//") && !b.contains('\\'))
         .and_then(|b| HeaderValue::from_str(&b).ok())
         .unwrap_or_else(|| HeaderValue::from_str(&home).expect("the portal path is checked"));
     (
@@ -40,13 +53,8 @@ pub async fn switch(viewer: Viewer, Path(code): Path<String>, Query(q): Query<Ba
         [
             (
                 SET_COOKIE,
-                cookie(
-                    LANG_COOKIE,
-                    lang.code(),
-                    REMEMBER_SECS,
-                    viewer.secure,
-                    &viewer.base,
-                ),
+                // Path `/`: the club's front door at `/` speaks it too.
+                cookie(LANG_COOKIE, lang.code(), REMEMBER_SECS, viewer.secure, ""),
             ),
             (LOCATION, back),
         ],

@@ -37,6 +37,7 @@ pub mod request;
 pub mod request_form;
 pub mod session;
 mod stack_text;
+mod steps;
 pub mod terms;
 pub mod webhook;
 
@@ -180,8 +181,8 @@ async fn render_refusals(State(c): State<Arc<Control>>, req: Request, next: Next
     let status = res.status();
     let page = pages::MessagePage {
         nav,
-        title: refusal::failed_action(&method, &below_base),
-        message: refusal.message,
+        title: refusal::failed_action(lang, &method, &below_base),
+        message: refusal.message_in(lang),
         back: Some(back),
     };
     (status, page).into_response()

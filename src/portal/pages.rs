@@ -1,20 +1,16 @@
-//! The portal's public pages (the join page; the club's front page and gallery are `front`'s),
-//! the gallery's items, static assets, and the template structs every page renders through (askama templates in `web/templates`, checked at compile
-//! time; assets in `web/static`, embedded with rust-embed).
-
-use std::sync::Arc;
+//! The gallery's items (the club's front page and gallery are `front`'s), static assets, and the
+//! template structs every page renders through (askama templates in `web/templates`, checked at
+//! compile time; assets in `web/static`, embedded with rust-embed).
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
-use super::auth;
 use super::i18n::{self, Lang};
 use super::models::{date, href};
-use super::refusal::PageResult;
 use super::session::Viewer;
 use clubhost_core::control::Control;
 use clubhost_core::model::ProjectState;
@@ -167,15 +163,12 @@ pub struct GalleryItem {
     pub order: i64,
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "join.html")]
-pub struct JoinPage {
-    pub nav: Nav,
-    pub invite_url: Option<String>,
-}
-
-/// The running projects, oldest first, for the front page's gallery and its API twin.
-pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::refusal::Denied> {
+/// The running projects, oldest first, for the front page's gallery and its API twin; their
+/// terms in `lang`.
+pub async fn gallery_items(
+    c: &Control,
+    lang: Lang,
+) -> Result<Vec<GalleryItem>, super::refusal::Denied> {
     let mut items = Vec::new();
     for p in c.projects().await? {
         if p.state() != ProjectState::Running {
@@ -186,9 +179,9 @@ pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::refus
             _ => None,
         };
         let term = match (&term_end, p.is_root) {
-            (Some(day), _) => format!("Hosted until {day}"),
-            (None, true) => "The club's home page".to_string(),
-            (None, false) => "Hosted with no end date".to_string(),
+            (Some(day), _) => i18n::t_with(lang, "gallery-until", &[("day", day)]),
+            (None, true) => i18n::t(lang, "gallery-home"),
+            (None, false) => i18n::t(lang, "gallery-no-end"),
         };
         items.push(GalleryItem {
             source_url: c.source_url(&p.slug).await?,
@@ -202,16 +195,6 @@ pub async fn gallery_items(c: &Control) -> Result<Vec<GalleryItem>, super::refus
         });
     }
     Ok(items)
-}
-
-/// The chat invite, for signed-in members only (so it is not scraped from a public page).
-pub async fn join(v: Viewer, State(c): State<Arc<Control>>) -> PageResult {
-    auth::member(&v)?;
-    Ok(JoinPage {
-        nav: Nav::of(&v),
-        invite_url: c.config().portal.chat_invite_url.clone(),
-    }
-    .into_response())
 }
 
 pub async fn asset(Path(file): Path<String>) -> Response {

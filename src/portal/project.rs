@@ -25,10 +25,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::auth;
 use super::files::{self, FilesView};
+use super::i18n::Lang;
 use super::models::{DateBounds, ProjectView, view};
 use super::pages::Nav;
 use super::refusal::{Denied, PageError, PageResult};
 use super::session::Viewer;
+use super::steps;
 use clubhost_core::control::Control;
 use clubhost_core::control::progress::ProgressEvent;
 use clubhost_core::model::Project;
@@ -95,7 +97,7 @@ pub async fn project_page(
                     clubhost_core::model::Progress::Failed { .. } => "error",
                     _ => "",
                 },
-                text: e.text,
+                text: steps::step_text(v.lang, &e.step),
             })
             .collect(),
         deploying,
@@ -118,7 +120,11 @@ async fn progress_api(
         "slug": p.slug,
         "state": p.state,
         "deploying": following.deploying(),
-        "events": following.so_far,
+        "events": following
+            .so_far
+            .iter()
+            .map(|e| steps::in_lang(v.lang, e))
+            .collect::<Vec<_>>(),
     }))
     .into_response())
 }
@@ -130,10 +136,10 @@ pub struct FollowQuery {
     next: Option<String>,
 }
 
-fn step_event(e: &ProgressEvent) -> Result<Event, Infallible> {
+fn step_event(lang: Lang, e: &ProgressEvent) -> Result<Event, Infallible> {
     Ok(Event::default()
         .event("progress")
-        .data(serde_json::to_string(e).unwrap_or_default()))
+        .data(serde_json::to_string(&steps::in_lang(lang, e)).unwrap_or_default()))
 }
 
 /// A deploy's steps as server-sent events: first `ready` (with the project's state; the reader
@@ -152,6 +158,7 @@ pub async fn progress_live(
     let p = visible(&c, &v, &slug).await?;
     let following = c.progress().follow(&slug);
     let wait_for_next = q.next.is_some();
+    let lang = v.lang;
     let over = !wait_for_next && !following.deploying();
     let ready = Event::default()
         .event("ready")
@@ -159,12 +166,16 @@ pub async fn progress_live(
     let so_far: Vec<_> = if wait_for_next {
         Vec::new()
     } else {
-        following.so_far.iter().map(step_event).collect()
+        following
+            .so_far
+            .iter()
+            .map(|e| step_event(lang, e))
+            .collect()
     };
     // The steps still to come, until a last step; with `next`, only from the next `Started` on.
     let live = futures_util::stream::unfold(
         (following.next, over, !wait_for_next),
-        |(mut next, done, mut started)| async move {
+        move |(mut next, done, mut started)| async move {
             if done {
                 return None;
             }
@@ -176,7 +187,7 @@ pub async fn progress_live(
                         }
                         if started {
                             let last = e.is_last();
-                            return Some((step_event(&e), (next, last, started)));
+                            return Some((step_event(lang, &e), (next, last, started)));
                         }
                     }
                     // A reader this slow misses steps, not the end: keep going.

@@ -1,13 +1,16 @@
 //! Why a portal request was refused ([`Denied`]) and how a refusal travels: as a status and a
 //! message for the JSON API, or as a [`PageError`] that the router's middleware renders as a page.
 //! One place decides the status of every refusal; control errors use the binary's one mapping
-//! (`crate::errors`).
+//! (`crate::errors`). A page says which action failed and, for a project in the wrong state, why
+//! in the viewer's language (`refused-*` and `refusal-*` keys); other reasons come from the
+//! control plane in English (marked "English only this turn" in the catalogues).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::i18n::{self, Lang};
 use clubhost_core::control::ControlError;
-use clubhost_core::model::RegistryError;
+use clubhost_core::model::{ProjectState, RegistryError};
 
 /// Why a portal request was refused; pages and the API render it their own way.
 #[derive(Debug)]
@@ -93,16 +96,50 @@ impl<E: Into<Denied>> From<E> for PageError {
 #[derive(Clone)]
 pub(super) struct Refusal {
     pub(super) login: bool,
+    /// The message in English, as the control plane gives it.
     pub(super) message: String,
+    /// A project in the wrong state for the action: slug, its state, the state asked for.
+    pub(super) transition: Option<(String, ProjectState, ProjectState)>,
+}
+
+impl Refusal {
+    /// The message in `lang`: a wrong state in the catalogue's words, anything else as given.
+    pub(super) fn message_in(&self, lang: Lang) -> String {
+        let Some((slug, from, to)) = &self.transition else {
+            return self.message.clone();
+        };
+        let word = |s: ProjectState| s.to_string().replace('_', "-");
+        let now = i18n::t(lang, &format!("refusal-now-{}", word(*from)));
+        let wanted = format!("refusal-wanted-{}", word(*to));
+        if i18n::has(lang, &wanted) {
+            let wanted = i18n::t(lang, &wanted);
+            i18n::t_with(
+                lang,
+                "refusal-no-longer",
+                &[("slug", slug), ("now", &now), ("wanted", &wanted)],
+            )
+        } else {
+            i18n::t_with(lang, "refusal-not-now", &[("slug", slug), ("now", &now)])
+        }
+    }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = self.0.status();
         let mut res = status.into_response();
+        let transition = match &self.0 {
+            Denied::Control(ControlError::Registry(RegistryError::InvalidTransition {
+                slug,
+                from,
+                to,
+            })) => Some((slug.clone(), *from, *to)),
+            _ => None,
+        };
         res.extensions_mut().insert(Refusal {
             login: matches!(self.0, Denied::NotSignedIn),
             message: self.0.page_message(),
+            transition,
         });
         res
     }
@@ -110,46 +147,99 @@ impl IntoResponse for PageError {
 
 pub type PageResult = Result<Response, PageError>;
 
-/// The title of a refused page: which action failed, in plain words, from the method and the
-/// path below the portal's base (`POST /admin/projects/blog/reject`). One whole sentence per
-/// action, so each can move into a language catalogue.
-pub(super) fn failed_action(method: &axum::http::Method, path: &str) -> String {
+/// The title of a refused page in `lang`: which action failed, in plain words, from the method
+/// and the path below the portal's base (`POST /admin/projects/blog/reject`). One whole sentence
+/// per action (`refused-*` in the catalogues).
+pub(super) fn failed_action(lang: Lang, method: &axum::http::Method, path: &str) -> String {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
-        return match parts.as_slice() {
-            ["admin", ..] => "This admin page is not open to you".into(),
-            ["projects", slug, ..] => format!("Project “{slug}” could not be shown"),
-            _ => "This page could not be shown".into(),
-        };
-    }
-    match parts.as_slice() {
-        ["admin", "projects", slug, action] => match *action {
-            "approve" => format!("The request for “{slug}” could not be approved"),
-            "reject" => format!("The request for “{slug}” could not be rejected"),
-            "send-back" => format!("The request for “{slug}” could not be sent back"),
-            "stop" => format!("Project “{slug}” could not be stopped"),
-            "expire" => format!("Project “{slug}” could not be expired"),
-            "redeploy" => format!("Project “{slug}” could not be deployed again"),
-            "restore" => format!("Project “{slug}” could not be restored"),
-            "delete" => format!("Project “{slug}” could not be deleted"),
-            "term" | "permanent" | "temporary" => {
-                format!("The term of project “{slug}” could not be changed")
+    let (key, var): (&str, Option<(&str, &str)>) =
+        if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+            match parts.as_slice() {
+                ["admin", ..] => ("refused-admin-page", None),
+                ["projects", slug, ..] => ("refused-show-project", Some(("slug", slug))),
+                _ => ("refused-show-page", None),
             }
-            _ => format!("That action on project “{slug}” failed"),
-        },
-        ["admin", "users", name, _] => format!("The change to member “{name}” failed"),
-        ["projects", slug, "withdraw"] => {
-            format!("Your request for “{slug}” could not be withdrawn")
-        }
-        ["admin", "renewals", _, _] => "The renewal could not be decided".into(),
-        ["projects", slug, "renew"] => format!("The renewal of “{slug}” could not be asked for"),
-        ["projects", slug, "redeploy"] => format!("Project “{slug}” could not be deployed again"),
-        ["projects", slug, "edit"] => format!("Your changes to “{slug}” could not be saved"),
-        ["projects", slug, ..] => format!("That action on project “{slug}” failed"),
-        ["request"] => "Your request could not be submitted".into(),
-        ["join"] => "Your chat invite could not be made".into(),
-        ["account"] => "Your password could not be changed".into(),
-        ["logout"] => "You could not be logged out".into(),
-        _ => "That action failed".into(),
+        } else {
+            match parts.as_slice() {
+                ["admin", "projects", slug, action] => (
+                    match *action {
+                        "approve" => "refused-approve",
+                        "reject" => "refused-reject",
+                        "send-back" => "refused-send-back",
+                        "stop" => "refused-stop",
+                        "expire" => "refused-expire",
+                        "redeploy" => "refused-redeploy",
+                        "restore" => "refused-restore",
+                        "delete" => "refused-delete",
+                        "term" | "permanent" | "temporary" => "refused-term",
+                        _ => "refused-project-action",
+                    },
+                    Some(("slug", slug)),
+                ),
+                ["admin", "users", name, _] => ("refused-member", Some(("name", name))),
+                ["projects", slug, "withdraw"] => ("refused-withdraw", Some(("slug", slug))),
+                ["admin", "renewals", _, _] => ("refused-renewal-decide", None),
+                ["projects", slug, "renew"] => ("refused-renew", Some(("slug", slug))),
+                ["projects", slug, "redeploy"] => ("refused-redeploy", Some(("slug", slug))),
+                ["projects", slug, "edit"] => ("refused-edit", Some(("slug", slug))),
+                ["projects", slug, ..] => ("refused-project-action", Some(("slug", slug))),
+                ["request"] => ("refused-request", None),
+                ["join"] => ("refused-join", None),
+                ["account"] => ("refused-account", None),
+                ["logout"] => ("refused-logout", None),
+                _ => ("refused-other", None),
+            }
+        };
+    match var {
+        Some(v) => i18n::t_with(lang, key, &[v]),
+        None => i18n::t(lang, key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn a_wrong_state_is_said_in_both_languages() {
+        let r = Refusal {
+            login: false,
+            message: "cannot go from running to rejected".into(),
+            transition: Some(("blog".into(), ProjectState::Running, ProjectState::Rejected)),
+        };
+        assert_eq!(
+            r.message_in(Lang::En),
+            "“blog” is already running, so it can no longer be rejected."
+        );
+        assert_eq!(
+            r.message_in(Lang::Ko),
+            "“blog” 프로젝트는 이미 운영 중입니다. 이제 거절할 수 없습니다."
+        );
+        let r = Refusal {
+            transition: Some(("blog".into(), ProjectState::Running, ProjectState::Failed)),
+            ..r
+        };
+        assert!(
+            r.message_in(Lang::En)
+                .ends_with("so this cannot be done to it now.")
+        );
+    }
+
+    #[test]
+    fn the_failed_action_is_named_in_both_languages() {
+        let path = "/admin/projects/blog/reject";
+        assert_eq!(
+            failed_action(Lang::En, &Method::POST, path),
+            "The request for “blog” could not be rejected"
+        );
+        assert_eq!(
+            failed_action(Lang::Ko, &Method::POST, path),
+            "“blog” 신청을 거절할 수 없습니다"
+        );
+        assert_eq!(
+            failed_action(Lang::En, &Method::GET, "/admin/users"),
+            "This admin page is not open to you"
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! root project once one does; an admin's portal root is the dashboard, whose counts match the
 //! projects this test made and whose disk figures match what `docker system df` reports. Every
 //! page is opened at desktop and phone width: none scrolls sideways at 390 px, every control has
-//! a label, and a screenshot of each is written under `target/screenshots/` (kept by CI).
+//! a label, and a screenshot of each in English and Korean is written under
+//! `target/screenshots/<lang>/<width>/` (kept by CI).
 
 use std::path::PathBuf;
 
@@ -78,33 +79,52 @@ impl Browser {
         }
     }
 
-    /// The checks every page passes, at both widths, with a screenshot of each: no sideways
-    /// scrolling at phone width, a skip link to the main landmark, every form control labelled.
+    /// The checks every page passes, in both languages at both widths, with a screenshot of
+    /// each (`target/screenshots/<lang>/<width>/<test>-<name>.png`, `<test>` being `dir`'s
+    /// name): no sideways scrolling at phone width (Korean text is wider), a skip link to the
+    /// main landmark, every form control labelled. The browser speaks English again after.
     pub(crate) async fn check_page(
         &self,
         url: &str,
         dir: &std::path::Path,
         name: &str,
     ) -> Result<(), String> {
-        for (size, label) in [(DESKTOP, "desktop"), (PHONE, "phone")] {
-            self.resize(size).await?;
-            self.goto(url).await?;
-            self.find("main#main").await?;
-            self.capture(dir, &format!("{name}-{label}")).await;
-            let overflow = self
-                .script(
-                    "const d = document.documentElement; \
-                     const wide = [...document.querySelectorAll('body *')] \
-                       .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1) \
-                       .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.id); \
-                     return { scroll: d.scrollWidth, client: d.clientWidth, wide };",
-                )
+        let origin: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        let test = dir.file_name().and_then(|n| n.to_str()).unwrap_or("page");
+        for lang in ["ko", "en"] {
+            // The switch's cookie holds for the whole site.
+            self.goto(&format!("{origin}/portal/lang/{lang}?back=/portal/login"))
                 .await?;
-            if label == "phone" && overflow["scroll"].as_u64() > overflow["client"].as_u64() {
-                return Err(format!(
-                    "{url} scrolls sideways at {} px: {overflow}",
-                    PHONE.0
-                ));
+            for size in [DESKTOP, PHONE] {
+                self.resize(size).await?;
+                self.goto(url).await?;
+                self.find("main#main").await?;
+                let spoken = self.script("return document.documentElement.lang").await?;
+                if spoken != lang {
+                    return Err(format!("{url} speaks {spoken}, not {lang}"));
+                }
+                let shots = dir
+                    .parent()
+                    .unwrap_or(dir)
+                    .join(lang)
+                    .join(size.0.to_string());
+                std::fs::create_dir_all(&shots).map_err(|e| e.to_string())?;
+                self.capture(&shots, &format!("{test}-{name}")).await;
+                let overflow = self
+                    .script(
+                        "const d = document.documentElement; \
+                         const wide = [...document.querySelectorAll('body *')] \
+                           .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1) \
+                           .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.id); \
+                         return { scroll: d.scrollWidth, client: d.clientWidth, wide };",
+                    )
+                    .await?;
+                if size == PHONE && overflow["scroll"].as_u64() > overflow["client"].as_u64() {
+                    return Err(format!(
+                        "{url} in {lang} scrolls sideways at {} px: {overflow}",
+                        PHONE.0
+                    ));
+                }
             }
         }
         let unlabelled = self

@@ -490,6 +490,66 @@ async fn login_is_throttled_per_address_when_the_address_is_known() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
+/// A botnet guessing one account from many addresses: once the account's free failures from
+/// addresses that never logged into it are spent, every such address waits (even with the right
+/// password), while the owner's address, which logged in before, is never slowed, and another
+/// account is not touched.
+#[tokio::test]
+async fn login_is_throttled_per_account_across_addresses_but_never_for_the_owners() {
+    let p = Portal::new(|_| {}).await;
+    p.signup("eve").await;
+    p.signup("fay").await;
+    let login = |account: &str, password: &str, ip: [u8; 4]| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/portal/api/login")
+            .header("host", HOST)
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({ "login": account, "password": password }).to_string(),
+            ))
+            .unwrap();
+        req.extensions_mut()
+            .insert(clubhost_proxy::Peer(std::net::SocketAddr::from((
+                ip, 40000,
+            ))));
+        req
+    };
+    let owner = [10, 0, 0, 9];
+    let r = p.send(login("eve", PASSWORD, owner)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let free = clubhost_core::control::FREE_FAILURES_PER_ACCOUNT_FROM_STRANGERS;
+    // One wrong guess each from many addresses: each under every per-address limit.
+    for i in 0..free {
+        let r = p
+            .send(login("eve", "wrong password", [10, 1, 0, i as u8 + 1]))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "guess {i}: {}", r.body);
+    }
+    // The next new address waits, right password or not, and is told why.
+    for password in ["wrong password", PASSWORD] {
+        let r = p.send(login("eve", password, [10, 2, 0, 1])).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+        assert!(
+            r.body.contains("addresses it was never used from"),
+            "{}",
+            r.body
+        );
+    }
+    // The owner's address is never slowed by them; another account neither.
+    let r = p.send(login("eve", PASSWORD, owner)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = p.send(login("fay", PASSWORD, [10, 2, 0, 1])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Every refused try is audited.
+    let log = p.registry.audit_log(None).await.unwrap();
+    let throttled = log
+        .iter()
+        .filter(|e| e.action == "user.login_failed" && e.reason.contains("throttled"))
+        .count();
+    assert_eq!(throttled, 2, "{log:?}");
+}
+
 #[tokio::test]
 async fn csrf_token_and_origin_are_required() {
     let p = Portal::new(|_| {}).await;

@@ -169,6 +169,14 @@ routes-answering = Answering
 routes-nothing = nothing ({ $why })
 routes-yes = yes
 routes-no = no
+# Why a route reaches nothing (the control plane's words, `routes-why-<words with dashes>`).
+routes-why-waiting-for-approval = waiting for approval
+routes-why-starting = starting
+routes-why-expired = expired
+routes-why-failed = failed
+routes-why-stopped = stopped
+routes-why-rejected = rejected
+routes-why-withdrawn = withdrawn
 
 ## An admin's actions on a project
 admin-expire-now = Expire now
@@ -250,3 +258,174 @@ certs-domains = Members' domains
 certs-project = Project
 certs-state = State
 certs-no-domains = No project has a domain of its own.
+## Request a hosting slot, edit and resubmit (request.html, request.js)
+request-title = Request a hosting slot
+request-edit-title = Edit { $slug }
+request-edit-heading = Edit and resubmit { $slug }
+request-changes-asked = An admin asked for changes
+request-name = Project name
+request-address = Address:
+request-slug-stays = (the slug stays)
+request-slug-label = Address: /slug/ (lowercase letters, digits, dashes)
+request-slug-ok = Slug: available.
+request-slug-empty = Slug: choose the address your project will have.
+request-slug-available = The address /{ $slug }/ is available.
+request-description = Description (shown in the gallery)
+request-source = Link to the source code
+request-days = Hosting period in days (up to { $days })
+request-stack-legend = Stack: start from one of the club's templates, or bring your own compose file
+request-template-settings = { $template } settings
+request-var-required = (required)
+request-var-secret = : secret, never shown again
+request-var-stored = ; leave empty to keep the one stored
+request-own = Your own compose file
+request-own-legend = Your compose file
+request-paste = Paste it
+request-upload = …or upload it (overrides the text above)
+# Rendered as HTML (no variables).
+request-example = Example: a compose file with <code>x-clubhost</code>
+# Rendered as HTML (no variables).
+request-example-hint = <code>x-clubhost</code> is a top-level key, beside <code>services:</code>. It names the service visitors reach and the port it listens on inside its container; without it, the checker guesses and says what it chose.
+request-archive = …or your project's files, with its compose file, Dockerfile or index.html at the top
+request-git = …or its git repository (https://)
+request-git-ref = Branch or tag (default branch if empty)
+request-verdict = Checker's verdict
+request-stack-ok = Stack: accepted.
+request-secrets-hint = Secret values you type are not shown again, also not after "Check": type them again before submitting.
+request-check = Check
+request-submit = Submit request
+request-resubmit = Resubmit request
+
+## Review queue (admin)
+queue-title = Review queue
+queue-by = /{ $slug }/ by { $owner }
+queue-term = Term asked: { $days } days
+queue-source = source
+queue-others = Member's other projects:
+queue-others-none = none
+queue-quota = Quota: { $quota }.
+queue-normalized = Normalized stack (what would be deployed)
+queue-sent-back-before = Sent back before with: { $note }
+queue-as-submitted = Stack as submitted
+queue-approve = Approve and deploy
+queue-reject-reason = Reason for rejecting
+queue-reject = Reject
+queue-note = Note for the member (what should change)
+queue-send-back = Send back
+queue-none = No requests are waiting.
+
+## Dashboard (admin)
+dash-title = Dashboard
+dash-waiting = Waiting for an admin
+dash-requests = Requests waiting for review
+dash-renewals = Renewals waiting for a decision
+dash-projects = Projects
+dash-running = Running
+dash-failed = Failed
+dash-expiring = Ending within { $days } days
+dash-term-ends = term ends { $date }
+dash-disk = Disk: the whole Docker engine and the data directory
+dash-docker-unknown = Docker's disk use is unknown: { $error }
+dash-what = What
+dash-size = Size
+dash-count = How many
+dash-disk-images = Images
+dash-disk-containers = Containers
+dash-disk-volumes = Volumes
+dash-disk-build-cache = Build cache
+dash-disk-data-directory = Data directory
+# Rendered as HTML (no variables).
+dash-gc = Unused images and leftovers of deleted projects: <code>clubhost gc --images</code> shows them, <code>--apply</code> removes them.
+dash-host = Host
+dash-memory = Memory in use: { $used } of { $total }
+dash-load = Load over the last minute (CPUs: { $cpus })
+dash-host-unknown = The host's memory and load are unknown here (no /proc).
+dash-failures = Last failed deploys
+dash-no-failures = No deploy has failed lately.
+
+## The gallery's terms
+gallery-until = Hosted until { $day }
+gallery-home = The club's home page
+gallery-no-end = Hosted with no end date
+
+## Deploy progress (a project's page and the live view)
+progress-now = The project is now { $state }: open its page
+progress-post-failed = The request failed; reload the page to see the project's state.
+step-started = deploy #{ $deployment } started ({ $why })
+step-build-queued = build of { $service } waits for a build slot (position { $position } in the queue)
+step-building = building { $image } for { $service }
+step-build-log = { $service } build | { $line }
+step-built = built { $image } for { $service }
+step-image-ready = image { $image } ready for { $service }
+step-network-created = network { $name } created
+step-network-there = network { $name } already there
+step-volume-created = volume { $name } created
+step-volume-there = volume { $name } already there
+step-container-created = container { $container } created
+step-container-started = container of { $service } started
+step-wait-ready = waiting for { $service } to be ready
+step-wait-healthy = waiting for { $service } to be healthy
+step-wait-completed = waiting for { $service } to finish
+step-wait-listening = waiting for { $service } to accept connections on port { $port }
+step-answering = { $service } answers on port { $port }
+step-route = route { $route } published
+step-running = deploy finished: the project is running
+step-failed = deploy failed: { $reason }
+step-failed-serving = deploy failed: { $reason } (the previous deployment keeps serving)
+
+## Refusals: which action failed (the page's title)
+refused-admin-page = This admin page is not open to you
+refused-show-project = Project “{ $slug }” could not be shown
+refused-show-page = This page could not be shown
+refused-approve = The request for “{ $slug }” could not be approved
+refused-reject = The request for “{ $slug }” could not be rejected
+refused-send-back = The request for “{ $slug }” could not be sent back
+refused-stop = Project “{ $slug }” could not be stopped
+refused-expire = Project “{ $slug }” could not be expired
+refused-redeploy = Project “{ $slug }” could not be deployed again
+refused-restore = Project “{ $slug }” could not be restored
+refused-delete = Project “{ $slug }” could not be deleted
+refused-term = The term of project “{ $slug }” could not be changed
+refused-project-action = That action on project “{ $slug }” failed
+refused-member = The change to member “{ $name }” failed
+refused-withdraw = Your request for “{ $slug }” could not be withdrawn
+refused-renewal-decide = The renewal could not be decided
+refused-renew = The renewal of “{ $slug }” could not be asked for
+refused-edit = Your changes to “{ $slug }” could not be saved
+refused-request = Your request could not be submitted
+refused-join = Your chat invite could not be made
+refused-account = Your password could not be changed
+refused-logout = You could not be logged out
+refused-other = That action failed
+
+## Refusals: why, for a project in the wrong state ("“blog” is already running, so it can no
+## longer be rejected.")
+refusal-no-longer = “{ $slug }” is { $now }, so it can no longer be { $wanted }.
+refusal-not-now = “{ $slug }” is { $now }, so this cannot be done to it now.
+refusal-now-requested = waiting for review
+refusal-now-changes-requested = sent back to its member for changes
+refusal-now-approved = approved and about to deploy
+refusal-now-deploying = being deployed
+refusal-now-running = already running
+refusal-now-failed = failed (its last deploy did not succeed)
+refusal-now-stopped = stopped
+refusal-now-expired = expired
+refusal-now-rejected = already rejected
+refusal-now-withdrawn = withdrawn by its member
+refusal-now-purged = expired and its data deleted
+refusal-wanted-approved = approved
+refusal-wanted-rejected = rejected
+refusal-wanted-changes-requested = sent back
+refusal-wanted-requested = submitted again
+refusal-wanted-withdrawn = withdrawn
+refusal-wanted-deploying = deployed
+refusal-wanted-stopped = stopped
+refusal-wanted-expired = expired
+refusal-wanted-purged = purged
+
+## English only this turn: these come from outside the portal and are shown as they are, in
+## English, in both languages: the stack checker's findings and warnings (clubhost-stack, shared
+## with `clubhost stack check`), the normalized stack, the control plane's other refusal reasons
+## (a bad field, a taken slug, a quota: clubhost-core, shared with the CLI and the admin API), a
+## failed deploy's reason and build log lines, and the club's own templates' titles and
+## descriptions (stacks/*/).

@@ -169,6 +169,14 @@ routes-answering = 응답
 routes-nothing = 없음 ({ $why })
 routes-yes = 예
 routes-no = 아니오
+# 라우트가 아무것도 가리키지 않는 이유 (컨트롤 플레인의 표현, `routes-why-<하이픈으로 이은 단어>`).
+routes-why-waiting-for-approval = 승인 대기 중
+routes-why-starting = 시작하는 중
+routes-why-expired = 기간 만료
+routes-why-failed = 실패
+routes-why-stopped = 중지됨
+routes-why-rejected = 거절됨
+routes-why-withdrawn = 신청 취소됨
 
 ## 프로젝트에 대한 관리자 작업
 admin-expire-now = 지금 만료
@@ -250,3 +258,172 @@ certs-domains = 회원 도메인
 certs-project = 프로젝트
 certs-state = 상태
 certs-no-domains = 자기 도메인을 쓰는 프로젝트가 없습니다.
+## 호스팅 신청, 수정 후 다시 제출 (request.html, request.js)
+request-title = 호스팅 신청
+request-edit-title = { $slug } 수정
+request-edit-heading = { $slug } 수정 후 다시 제출
+request-changes-asked = 관리자가 수정을 요청했습니다
+request-name = 프로젝트 이름
+request-address = 주소:
+request-slug-stays = (슬러그는 바뀌지 않습니다)
+request-slug-label = 주소: /슬러그/ (영어 소문자, 숫자, 하이픈)
+request-slug-ok = 슬러그: 사용할 수 있습니다.
+request-slug-empty = 슬러그: 프로젝트가 쓸 주소를 정해 주세요.
+request-slug-available = /{ $slug }/ 주소를 사용할 수 있습니다.
+request-description = 설명 (갤러리에 표시됩니다)
+request-source = 소스 코드 링크
+request-days = 호스팅 기간 (일, 최대 { $days }일)
+request-stack-legend = 스택: 동아리의 템플릿 중 하나로 시작하거나, 직접 만든 compose 파일을 가져오세요
+request-template-settings = { $template } 설정
+request-var-required = (필수)
+request-var-secret = : 비밀 값이며 다시 표시되지 않습니다
+request-var-stored = ; 비워 두면 저장된 값을 그대로 씁니다
+request-own = 직접 만든 compose 파일
+request-own-legend = 내 compose 파일
+request-paste = 붙여 넣기
+request-upload = …또는 파일 올리기 (위의 내용 대신 쓰입니다)
+# HTML로 표시됩니다 (변수 없음).
+request-example = 예시: <code>x-clubhost</code>가 있는 compose 파일
+# HTML로 표시됩니다 (변수 없음).
+request-example-hint = <code>x-clubhost</code>는 <code>services:</code>와 나란히 쓰는 최상위 키입니다. 방문자가 접속할 서비스와 그 컨테이너 안에서 듣는 포트를 지정합니다. 없으면 검사기가 추측하고 무엇을 골랐는지 알려 줍니다.
+request-archive = …또는 프로젝트 파일 (맨 위에 compose 파일, Dockerfile 또는 index.html이 있어야 합니다)
+request-git = …또는 git 저장소 (https://)
+request-git-ref = 브랜치 또는 태그 (비워 두면 기본 브랜치)
+request-verdict = 검사 결과
+request-stack-ok = 스택: 통과했습니다.
+request-secrets-hint = 입력한 비밀 값은 "검사" 뒤에도 다시 표시되지 않습니다. 제출하기 전에 다시 입력해 주세요.
+request-check = 검사
+request-submit = 신청하기
+request-resubmit = 다시 신청하기
+
+## 심사 대기열 (관리자)
+queue-title = 심사 대기열
+queue-by = /{ $slug }/ · 신청자 { $owner }
+queue-term = 신청 기간: { $days }일
+queue-source = 소스
+queue-others = 이 회원의 다른 프로젝트:
+queue-others-none = 없음
+queue-quota = 할당량: { $quota }.
+queue-normalized = 정규화된 스택 (배포될 내용)
+queue-sent-back-before = 이전에 돌려보낸 사유: { $note }
+queue-as-submitted = 제출된 그대로의 스택
+queue-approve = 승인하고 배포
+queue-reject-reason = 거절 사유
+queue-reject = 거절
+queue-note = 회원에게 남길 메모 (바꿔야 할 점)
+queue-send-back = 돌려보내기
+queue-none = 기다리는 신청이 없습니다.
+
+## 대시보드 (관리자)
+dash-title = 대시보드
+dash-waiting = 관리자를 기다리는 일
+dash-requests = 심사를 기다리는 신청
+dash-renewals = 결정을 기다리는 연장 요청
+dash-projects = 프로젝트
+dash-running = 운영 중
+dash-failed = 실패
+dash-expiring = { $days }일 안에 종료
+dash-term-ends = { $date }에 기간 종료
+dash-disk = 디스크: Docker 엔진 전체와 데이터 디렉터리
+dash-docker-unknown = Docker의 디스크 사용량을 알 수 없습니다: { $error }
+dash-what = 항목
+dash-size = 크기
+dash-count = 개수
+dash-disk-images = 이미지
+dash-disk-containers = 컨테이너
+dash-disk-volumes = 볼륨
+dash-disk-build-cache = 빌드 캐시
+dash-disk-data-directory = 데이터 디렉터리
+# HTML로 표시됩니다 (변수 없음).
+dash-gc = 쓰지 않는 이미지와 삭제된 프로젝트의 잔여물: <code>clubhost gc --images</code>로 확인하고, <code>--apply</code>로 지웁니다.
+dash-host = 호스트
+dash-memory = 사용 중인 메모리: { $total } 중 { $used }
+dash-load = 최근 1분 부하 (CPU { $cpus }개)
+dash-host-unknown = 이 환경에서는 호스트의 메모리와 부하를 알 수 없습니다 (/proc 없음).
+dash-failures = 최근 실패한 배포
+dash-no-failures = 최근에 실패한 배포가 없습니다.
+
+## 갤러리의 기간
+gallery-until = { $day }까지 호스팅
+gallery-home = 동아리 홈페이지
+gallery-no-end = 종료일 없이 호스팅
+
+## 배포 진행 상황 (프로젝트 페이지와 실시간 보기)
+progress-now = 프로젝트가 이제 { $state } 상태입니다: 페이지 열기
+progress-post-failed = 요청이 실패했습니다. 페이지를 새로 고쳐 프로젝트 상태를 확인하세요.
+step-started = 배포 #{ $deployment } 시작 ({ $why })
+step-build-queued = { $service } 빌드가 빌드 자리를 기다립니다 (대기열 { $position }번째)
+step-building = { $service }용 { $image } 빌드 중
+step-build-log = { $service } 빌드 | { $line }
+step-built = { $service }용 { $image } 빌드 완료
+step-image-ready = { $service }용 이미지 { $image } 준비됨
+step-network-created = 네트워크 { $name } 만듦
+step-network-there = 네트워크 { $name } 이미 있음
+step-volume-created = 볼륨 { $name } 만듦
+step-volume-there = 볼륨 { $name } 이미 있음 (데이터 유지)
+step-container-created = 컨테이너 { $container } 만듦
+step-container-started = { $service } 컨테이너 시작됨
+step-wait-ready = { $service } 준비를 기다리는 중
+step-wait-healthy = { $service }가 정상 상태가 되기를 기다리는 중
+step-wait-completed = { $service } 작업이 끝나기를 기다리는 중
+step-wait-listening = { $service }가 { $port }번 포트에서 연결을 받기를 기다리는 중
+step-answering = { $service }가 { $port }번 포트에서 응답합니다
+step-route = 라우트 { $route } 게시됨
+step-running = 배포 완료: 프로젝트가 운영 중입니다
+step-failed = 배포 실패: { $reason }
+step-failed-serving = 배포 실패: { $reason } (이전 배포가 계속 서비스합니다)
+
+## 거부: 어떤 작업이 실패했는지 (페이지 제목)
+refused-admin-page = 이 관리 페이지는 볼 수 없습니다
+refused-show-project = “{ $slug }” 프로젝트를 표시할 수 없습니다
+refused-show-page = 이 페이지를 표시할 수 없습니다
+refused-approve = “{ $slug }” 신청을 승인할 수 없습니다
+refused-reject = “{ $slug }” 신청을 거절할 수 없습니다
+refused-send-back = “{ $slug }” 신청을 돌려보낼 수 없습니다
+refused-stop = “{ $slug }” 프로젝트를 중지할 수 없습니다
+refused-expire = “{ $slug }” 프로젝트를 만료시킬 수 없습니다
+refused-redeploy = “{ $slug }” 프로젝트를 다시 배포할 수 없습니다
+refused-restore = “{ $slug }” 프로젝트를 복원할 수 없습니다
+refused-delete = “{ $slug }” 프로젝트를 삭제할 수 없습니다
+refused-term = “{ $slug }” 프로젝트의 기간을 바꿀 수 없습니다
+refused-project-action = “{ $slug }” 프로젝트에 대한 작업이 실패했습니다
+refused-member = 회원 “{ $name }”에 대한 변경이 실패했습니다
+refused-withdraw = “{ $slug }” 신청을 취소할 수 없습니다
+refused-renewal-decide = 연장 요청을 결정할 수 없습니다
+refused-renew = “{ $slug }”의 연장을 요청할 수 없습니다
+refused-edit = “{ $slug }”에 대한 변경 사항을 저장할 수 없습니다
+refused-request = 신청을 제출할 수 없습니다
+refused-join = 채팅 초대를 만들 수 없습니다
+refused-account = 비밀번호를 바꿀 수 없습니다
+refused-logout = 로그아웃할 수 없습니다
+refused-other = 작업이 실패했습니다
+
+## 거부: 프로젝트가 맞지 않는 상태일 때의 이유 ("“blog” 프로젝트는 이미 운영 중입니다. 이제 거절할 수 없습니다.")
+refusal-no-longer = “{ $slug }” 프로젝트는 { $now }. 이제 { $wanted } 수 없습니다.
+refusal-not-now = “{ $slug }” 프로젝트는 { $now }. 지금은 이 작업을 할 수 없습니다.
+refusal-now-requested = 심사를 기다리는 중입니다
+refusal-now-changes-requested = 수정을 위해 회원에게 돌려보내졌습니다
+refusal-now-approved = 승인되어 곧 배포됩니다
+refusal-now-deploying = 배포 중입니다
+refusal-now-running = 이미 운영 중입니다
+refusal-now-failed = 실패했습니다 (마지막 배포가 성공하지 못했습니다)
+refusal-now-stopped = 중지되었습니다
+refusal-now-expired = 기간이 만료되었습니다
+refusal-now-rejected = 이미 거절되었습니다
+refusal-now-withdrawn = 회원이 신청을 취소했습니다
+refusal-now-purged = 만료되어 데이터가 삭제되었습니다
+refusal-wanted-approved = 승인할
+refusal-wanted-rejected = 거절할
+refusal-wanted-changes-requested = 돌려보낼
+refusal-wanted-requested = 다시 제출할
+refusal-wanted-withdrawn = 취소할
+refusal-wanted-deploying = 배포할
+refusal-wanted-stopped = 중지할
+refusal-wanted-expired = 만료시킬
+refusal-wanted-purged = 삭제할
+
+## 이번에는 영어로만: 다음은 포털 밖에서 오는 문구라 두 언어 모두 영어 그대로 표시됩니다.
+## 스택 검사기의 지적과 경고 (clubhost-stack, `clubhost stack check`와 공유), 정규화된 스택,
+## 컨트롤 플레인의 그 밖의 거부 이유 (잘못된 입력 칸, 이미 쓰이는 슬러그, 할당량: clubhost-core,
+## CLI와 관리 API와 공유), 실패한 배포의 이유와 빌드 로그 줄, 동아리 템플릿의 제목과 설명
+## (stacks/*/).

@@ -1,6 +1,9 @@
 // Live deploy progress (server-sent events). Without JavaScript the deploying forms (approve,
 // redeploy, restore) post as usual and the project's page shows how the deploy went.
 (function () {
+  // The page's language's words (progress_strings.html), English when missing.
+  var words = document.getElementById("progress-strings");
+  function msg(name, fallback) { return (words && words.getAttribute("data-" + name)) || fallback; }
   function line(list, text, cls) {
     var li = document.createElement("li");
     li.textContent = text;
@@ -83,7 +86,8 @@
         }
         var a = document.createElement("a");
         a.href = page;
-        a.textContent = "The project is now " + outcome.state + ": open its page";
+        var state = msg("state-" + outcome.state, outcome.state);
+        a.textContent = msg("now", "The project is now %state%: open its page").replace("%state%", state);
         line(list, "").appendChild(a);
       }
       var stop = follow(url + "?next=1", list, function () {
@@ -97,7 +101,7 @@
             outcome = res.ok ? { state: json.state } : { error: json.error || res.statusText };
           });
         }).catch(function () {
-          outcome = { error: "The request failed; reload the page to see the project's state." };
+          outcome = { error: msg("post-failed", "The request failed; reload the page to see the project's state.") };
         }).then(function () {
           // Refused before any deploy started: no steps will come.
           if (outcome.error) stop();

@@ -6,6 +6,8 @@
   var form = document.getElementById("request-form");
   if (!form) return;
   var csrf = form.querySelector("input[name=csrf]").value;
+  // The page's language's words, from the template (data-msg-*), English when missing.
+  function msg(name, fallback) { return form.getAttribute("data-msg-" + name) || fallback; }
 
   // Only the chosen stack's fields are shown.
   function chosen() {
@@ -34,12 +36,12 @@
       slugTimer = setTimeout(function () {
         var s = slug.value.trim();
         function show(cls, text) { slugOut.className = "field-status " + cls; slugOut.textContent = text; }
-        if (!s) { show("error", "Slug: choose the address your project will have."); return; }
+        if (!s) { show("error", msg("slug-empty", "Slug: choose the address your project will have.")); return; }
         fetch(base + "/api/slug?slug=" + encodeURIComponent(s), { credentials: "same-origin" })
           .then(function (r) { return r.json(); })
           .then(function (j) {
             if (j.problem) show("error", j.problem);
-            else show("ok", "The address /" + s + "/ is available.");
+            else show("ok", msg("slug-available", "The address /%slug%/ is available.").replace("%slug%", s));
           })
           .catch(function () { show("", ""); });
       }, 300);
@@ -95,12 +97,12 @@
       out.textContent = "";
       card.hidden = false;
       if (v.error) { line("error", v.error); return; }
-      line(v.stack_problem ? "error" : "ok", v.stack_problem || "Stack: accepted.");
+      line(v.stack_problem ? "error" : "ok", v.stack_problem || v.stack_ok || "Stack: accepted.");
       (v.warnings || []).forEach(function (w) { line("warning", w); });
       if (v.normalized) {
         var d = document.createElement("details");
         var s = document.createElement("summary");
-        s.textContent = "What would be deployed";
+        s.textContent = msg("deployed", "What would be deployed");
         var pre = document.createElement("pre");
         pre.className = "readable";
         pre.textContent = v.normalized;

@@ -1,5 +1,6 @@
 # The notifications clubhost sends (e-mail, Slack, Discord), in English. Every key here must be in
-# ko.ftl too (a test checks). Sent in the club's language, `[club] language`.
+# ko.ftl too (a test checks). A member's notes speak the language they last used the portal in
+# (the switch, or the pages' at login); admins' and the club's channels the club's, `[club] language`.
 
 note-request-subject = New hosting request: { $slug }
 note-request-body = { $owner } asks to host { $slug } ({ $name }) for { $days } days.

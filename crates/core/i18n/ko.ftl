@@ -1,5 +1,6 @@
 # clubhost가 보내는 알림 (이메일, Slack, Discord)의 한국어 문자열. en.ftl의 모든 키가 여기에도
-# 있어야 합니다 (테스트가 확인합니다). 동아리 언어(`[club] language`)로 보냅니다.
+# 있어야 합니다 (테스트가 확인합니다). 회원에게 가는 알림은 그 회원이 포털에서 마지막으로 쓴 언어로
+# (언어 전환, 또는 로그인할 때 페이지의 언어), 관리자와 동아리 채널에는 동아리 언어(`[club] language`)로 보냅니다.
 
 note-request-subject = 새 호스팅 신청: { $slug }
 note-request-body = { $owner } 님이 { $slug } ({ $name }) 프로젝트를 { $days }일 동안 호스팅하겠다고 신청했습니다.

@@ -32,8 +32,8 @@ pub(crate) mod subnets;
 mod terms;
 
 pub use accounts::{
-    FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, FREE_FAILURES_PER_ADDRESS, MAX_LOGIN_DELAY_SECS,
-    THROTTLE_WINDOW_SECS,
+    FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, FREE_FAILURES_PER_ACCOUNT_FROM_STRANGERS,
+    FREE_FAILURES_PER_ADDRESS, MAX_LOGIN_DELAY_SECS, THROTTLE_WINDOW_SECS,
 };
 pub use backup::{BackupInfo, PruneReport, Verification};
 pub use backup_restore::RestoreReport;
@@ -286,11 +286,37 @@ impl Control {
             .await
     }
 
-    /// A notification's text in the club's language (`[club] language`): members and admins hear
-    /// the club's language, whatever their browser shows them.
+    /// A notification's text in the club's language (`[club] language`): what admins and the
+    /// club's channels hear.
     fn say(&self, key: &str, args: &[(&str, &str)]) -> String {
-        let lang = crate::i18n::Lang::from_tag(&self.config.club.language).unwrap_or_default();
+        self.say_in(self.club_lang(), key, args)
+    }
+
+    /// A notification's text in `lang` (an owner's, from [`Control::owner_lang`]).
+    fn say_in(&self, lang: crate::i18n::Lang, key: &str, args: &[(&str, &str)]) -> String {
         crate::i18n::note(lang, key, args)
+    }
+
+    /// The club's language, `[club] language`.
+    fn club_lang(&self) -> crate::i18n::Lang {
+        crate::i18n::Lang::from_tag(&self.config.club.language).unwrap_or_default()
+    }
+
+    /// The language a member's notes speak: the one they last chose in the portal, else the
+    /// club's (also when the lookup fails: a note is never held up by it).
+    pub(crate) async fn owner_lang(&self, name: &str) -> crate::i18n::Lang {
+        match self.registry.user_language(name).await {
+            Ok(Some(code)) => crate::i18n::Lang::from_tag(&code).unwrap_or(self.club_lang()),
+            _ => self.club_lang(),
+        }
+    }
+
+    /// The language the owner of `slug` hears ([`Control::owner_lang`]).
+    pub(crate) async fn project_owner_lang(&self, slug: &str) -> crate::i18n::Lang {
+        match self.registry.project(slug).await {
+            Ok(p) => self.owner_lang(&p.owner).await,
+            Err(_) => self.club_lang(),
+        }
     }
 
     fn lock_for(&self, slug: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -486,13 +512,15 @@ impl Control {
         let stack = self.project_stack(&project).await?;
         // Held until the project is approved and counts against the quota.
         let member_held = self.check_quota_held(&owner, slug, &stack).await?;
+        let lang = self.owner_lang(&project.owner).await;
         self.registry
             .transition_noting(slug, ProjectState::Approved, actor, "approved", |p| {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    self.say("note-approved-subject", &[("slug", slug)]),
-                    self.say(
+                    self.say_in(lang, "note-approved-subject", &[("slug", slug)]),
+                    self.say_in(
+                        lang,
                         "note-approved-body",
                         &[("slug", slug), ("end", &terms::show_time(p.term_end))],
                     ),
@@ -527,14 +555,19 @@ impl Control {
     /// Refuses a request (an admin's decision): the member is told `reason`.
     pub async fn reject(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
         let _held = self.lock_for(slug).lock_owned().await;
+        let lang = self.project_owner_lang(slug).await;
         let p = self
             .registry
             .transition_noting(slug, ProjectState::Rejected, actor, reason, |p| {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    self.say("note-rejected-subject", &[("slug", slug)]),
-                    self.say("note-rejected-body", &[("slug", slug), ("reason", reason)]),
+                    self.say_in(lang, "note-rejected-subject", &[("slug", slug)]),
+                    self.say_in(
+                        lang,
+                        "note-rejected-body",
+                        &[("slug", slug), ("reason", reason)],
+                    ),
                 )])
             })
             .await?;
@@ -572,12 +605,14 @@ impl Control {
     /// Volumes stay, so an admin can restore it with its data.
     pub async fn expire(&self, slug: &str, actor: &str, reason: &str) -> Result<Project> {
         let grace = crate::lifecycle::terms::describe(self.config.lifecycle.grace.as_secs() as i64);
+        let lang = self.project_owner_lang(slug).await;
         let note = |p: &Project| {
             self.notifier.keep(vec![Note::owner(
                 &p.owner,
                 slug,
-                self.say("note-expired-subject", &[("slug", slug)]),
-                self.say(
+                self.say_in(lang, "note-expired-subject", &[("slug", slug)]),
+                self.say_in(
+                    lang,
                     "note-expired-body",
                     &[
                         ("slug", slug),

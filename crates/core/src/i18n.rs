@@ -5,8 +5,8 @@
 //! Fluent (Mozilla's, what Firefox ships with) is the format translators know and handles
 //! variables and plurals per language; a `Catalogue` builds its concurrent bundles once and is
 //! shared by every request. Two catalogues use it: the portal's pages (`web/i18n/`, in the
-//! binary) and the notifications this crate sends (`crates/core/i18n/`, in the club's
-//! `[club] language`). A key missing at run time shows as the key, never as a blank; the tests of
+//! binary) and the notifications this crate sends (`crates/core/i18n/`: an owner's in the
+//! language they last used the portal in, others in the club's `[club] language`). A key missing at run time shows as the key, never as a blank; the tests of
 //! each catalogue check that every language has every key.
 
 use std::collections::BTreeSet;

@@ -39,7 +39,7 @@ pub mod watch;
 /// The plain data the faces show, as the registry, the deployer and Docker describe it. Types only:
 /// the `Registry` and the Docker `Engine` themselves stay inside this crate.
 pub mod model {
-    pub use clubhost_deploy::Progress;
+    pub use clubhost_deploy::{Progress, WaitFor};
     pub use clubhost_docker::{ContainerUsage, DiskUsage, ManagedContainer};
     pub use clubhost_registry::accounts::UserFlag;
     pub use clubhost_registry::certs::CertInfo;

@@ -95,6 +95,32 @@ impl super::Registry {
         Ok(())
     }
 
+    /// Records the language (`en`, `ko`) the account last chose in the portal (migration 0015),
+    /// for the notes it gets. Not audited: a preference, like a cookie. Unknown accounts are
+    /// ignored (an account deleted meanwhile).
+    pub async fn set_user_language(&self, name: &str, language: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE users SET language = ? WHERE name = ? AND language IS NOT ?")
+            .bind(language)
+            .bind(name)
+            .bind(language)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The language the account last chose, if it ever did.
+    pub async fn user_language(&self, name: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<_, Option<String>>("SELECT language FROM users WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
     /// Promotes/demotes (`is_admin`) or disables/enables (`disabled`) an account, audited. Disabling
     /// also ends the account's sessions.
     pub async fn set_user_flag(

@@ -150,11 +150,28 @@ impl super::Registry {
             .fetch_one(&self.pool)
             .await?
         };
+        // The account from everywhere: failures from addresses that never logged into it (a
+        // botnet spreads its guesses over many), and whether this address ever did.
+        let (stranger, stranger_last, trusted): (i64, Option<i64>, bool) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(f.at), \
+               EXISTS (SELECT 1 FROM login_attempts WHERE account = ?1 AND address = ?2 AND ok = 1) \
+             FROM login_attempts f WHERE f.account = ?1 AND f.ok = 0 AND f.at > ?3 \
+             AND NOT EXISTS (SELECT 1 FROM login_attempts s \
+                             WHERE s.account = ?1 AND s.address = f.address AND s.ok = 1)",
+        )
+        .bind(&account)
+        .bind(address)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(LoginFailures {
             pair,
             pair_last,
             by_address,
             address_last,
+            by_strangers: stranger,
+            strangers_last: stranger_last,
+            address_trusted: trusted,
         })
     }
 }
@@ -170,6 +187,13 @@ pub struct LoginFailures {
     pub by_address: i64,
     /// When the latest of them was.
     pub address_last: Option<i64>,
+    /// Failures for the account from every address that never logged into it successfully.
+    pub by_strangers: i64,
+    /// When the latest of them was.
+    pub strangers_last: Option<i64>,
+    /// Whether this address has ever logged into the account successfully (then others'
+    /// failures never slow it).
+    pub address_trusted: bool,
 }
 
 #[cfg(test)]
@@ -204,5 +228,45 @@ mod tests {
         assert_eq!(counted.by_address, 3);
         let elsewhere = reg.login_failures("boss", "127.0.0.2", 3600).await.unwrap();
         assert_eq!((elsewhere.pair, elsewhere.by_address), (0, 0));
+        // 127.0.0.1 logged in once: its failures are not a stranger's, and it is trusted.
+        assert!(counted.address_trusted && !elsewhere.address_trusted);
+        assert_eq!((counted.by_strangers, elsewhere.by_strangers), (0, 0));
+    }
+
+    /// Failures from many addresses that never logged in add up per account; one that did is
+    /// trusted and its own failures are not counted as a stranger's.
+    #[tokio::test]
+    async fn strangers_failures_add_up_across_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("r.db"), SecretKey::generate())
+            .await
+            .unwrap();
+        let at = crate::now();
+        let mut rows = vec![("10.0.0.9", 1), ("10.0.0.9", 0), ("other", 0)];
+        for i in 0..30 {
+            rows.push((["10.1.0.1", "10.1.0.2", "10.1.0.3"][i % 3], 0));
+        }
+        for (address, ok) in rows {
+            let account = if address == "other" { "cy" } else { "boss" };
+            sqlx::query(
+                "INSERT INTO login_attempts (account, address, at, ok) VALUES (?, ?, ?, ?)",
+            )
+            .bind(account)
+            .bind(address)
+            .bind(at)
+            .bind(ok)
+            .execute(&reg.pool)
+            .await
+            .unwrap();
+        }
+        let owner = reg.login_failures("boss", "10.0.0.9", 3600).await.unwrap();
+        assert!(owner.address_trusted);
+        assert_eq!((owner.pair, owner.by_strangers), (1, 30), "{owner:?}");
+        let new = reg.login_failures("boss", "10.2.0.1", 3600).await.unwrap();
+        assert!(!new.address_trusted);
+        assert_eq!((new.by_strangers, new.strangers_last), (30, Some(at)));
+        // Old failures fall out of the window.
+        let later = reg.login_failures("boss", "10.2.0.1", 0).await.unwrap();
+        assert_eq!(later.by_strangers, 0);
     }
 }

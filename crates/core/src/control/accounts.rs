@@ -5,7 +5,7 @@
 
 use clubhost_registry::User;
 use clubhost_registry::accounts::UserFlag;
-use clubhost_registry::sessions::Session;
+use clubhost_registry::sessions::{LoginFailures, Session};
 
 use super::{Control, ControlError, Result};
 use crate::accounts::{
@@ -19,6 +19,11 @@ pub const FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS: i64 = 5;
 /// Failed logins from one address, any accounts, before each further try must wait: a shared
 /// address (a club room's NAT) gets several accounts' share.
 pub const FREE_FAILURES_PER_ADDRESS: i64 = 20;
+/// Failed logins for one account, from every address that never logged into it, before each
+/// further try from such an address must wait: a botnet guessing one account from many addresses
+/// gets at most one try per [`MAX_LOGIN_DELAY_SECS`] once these are spent, while an address
+/// that has logged into the account before is never slowed by them.
+pub const FREE_FAILURES_PER_ACCOUNT_FROM_STRANGERS: i64 = 10;
 /// The longest wait: delays grow 1 s, 2 s, 4 s … up to this, so there is never a lock, least of
 /// all one a stranger can put on an owner's account from elsewhere.
 pub const MAX_LOGIN_DELAY_SECS: i64 = 60;
@@ -46,8 +51,54 @@ fn wait_left(failures: i64, last: Option<i64>, free: i64, now: i64) -> i64 {
     }
 }
 
+/// Seconds a login must still wait: the longest of the waits per account and address, per
+/// address, and, for an address that never logged into the account, per account from all such
+/// addresses. `Wait::account` says the last one is what holds it up.
+fn throttle_wait(f: &LoginFailures, now: i64) -> Wait {
+    let pair = wait_left(
+        f.pair,
+        f.pair_last,
+        FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+        now,
+    );
+    let address = wait_left(f.by_address, f.address_last, FREE_FAILURES_PER_ADDRESS, now);
+    let account = if f.address_trusted {
+        0
+    } else {
+        wait_left(
+            f.by_strangers,
+            f.strangers_last,
+            FREE_FAILURES_PER_ACCOUNT_FROM_STRANGERS,
+            now,
+        )
+    };
+    Wait {
+        secs: pair.max(address).max(account),
+        account: account > pair.max(address),
+    }
+}
+
+/// How long a login must wait, and whether for the account's sake (many addresses failed on it)
+/// rather than this address's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wait {
+    secs: i64,
+    account: bool,
+}
+
 /// The refusal of a login that came before its wait was over.
-fn throttled(wait: i64) -> ControlError {
+fn throttled(
+    Wait {
+        secs: wait,
+        account,
+    }: Wait,
+) -> ControlError {
+    if account {
+        return ControlError::Throttled(format!(
+            "Please wait {wait} second{} before trying again: this account had too many failed logins from addresses it was never used from.",
+            if wait == 1 { "" } else { "s" }
+        ));
+    }
     ControlError::Throttled(if wait == 1 {
         "Please wait a second before trying again: there were too many failed logins from your address.".into()
     } else {
@@ -135,19 +186,8 @@ impl Control {
             .login_failures(key, address, THROTTLE_WINDOW_SECS)
             .await?;
         let now = clubhost_registry::now();
-        let wait = wait_left(
-            failures.pair,
-            failures.pair_last,
-            FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS,
-            now,
-        )
-        .max(wait_left(
-            failures.by_address,
-            failures.address_last,
-            FREE_FAILURES_PER_ADDRESS,
-            now,
-        ));
-        if wait > 0 {
+        let wait = throttle_wait(&failures, now);
+        if wait.secs > 0 {
             self.registry
                 .audit_action(
                     &typed_name(login),
@@ -187,6 +227,15 @@ impl Control {
         match creds {
             Some(cr) if verdict.is_ok() => Ok(cr.user),
             _ => Err(wrong_login(failures.pair + 1)),
+        }
+    }
+
+    /// Remembers the language `name` uses the portal in (the switch, or the pages' language at
+    /// login): the notes they get as an owner speak it. A failure is logged, never refused: it
+    /// is a preference.
+    pub async fn remember_language(&self, name: &str, lang: crate::i18n::Lang) {
+        if let Err(e) = self.registry.set_user_language(name, lang.code()).await {
+            tracing::warn!(user = name, error = %e, "cannot store the account's language");
         }
     }
 
@@ -315,6 +364,49 @@ mod tests {
         assert_eq!(wait_left(free, Some(100), free, 102), 0);
         assert_eq!(wait_left(free + 2, Some(100), free, 103), 2);
         assert_eq!(wait_left(free, None, free, 100), 0);
+    }
+
+    /// A botnet: failures for one account spread over many addresses that never logged into it.
+    /// A new address must wait, longer as they grow; the owner's address (it logged in before)
+    /// never does, however many there are.
+    #[test]
+    fn strangers_failures_slow_new_addresses_but_never_the_owners() {
+        let free = FREE_FAILURES_PER_ACCOUNT_FROM_STRANGERS;
+        let seen = |by_strangers, trusted| LoginFailures {
+            pair: 0,
+            pair_last: None,
+            by_address: 1,
+            address_last: Some(100),
+            by_strangers,
+            strangers_last: Some(100),
+            address_trusted: trusted,
+        };
+        assert_eq!(throttle_wait(&seen(free - 1, false), 100).secs, 0);
+        let first = throttle_wait(&seen(free, false), 100);
+        assert_eq!(
+            first,
+            Wait {
+                secs: 2,
+                account: true
+            }
+        );
+        let waits: Vec<i64> = [free + 1, free + 3, free + 6, free + 500]
+            .iter()
+            .map(|n| throttle_wait(&seen(*n, false), 101).secs)
+            .collect();
+        assert_eq!(waits, [2, 8, 60, 60], "growing, capped");
+        for n in [free, free + 6, free + 10_000] {
+            assert_eq!(
+                throttle_wait(&seen(n, true), 100).secs,
+                0,
+                "{n} slowed the owner"
+            );
+        }
+        let message = throttled(first).to_string();
+        assert!(
+            message.contains("addresses it was never used from"),
+            "{message}"
+        );
     }
 
     #[test]

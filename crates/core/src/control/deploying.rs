@@ -154,11 +154,18 @@ impl Control {
                 };
                 let subject = self.say("note-failed-subject", &[("slug", slug)]);
                 let body = self.say("note-failed-body", &[("slug", slug), ("reason", &reason)]);
+                let lang = self.project_owner_lang(slug).await;
+                let owner_subject = self.say_in(lang, "note-failed-subject", &[("slug", slug)]);
+                let owner_body = self.say_in(
+                    lang,
+                    "note-failed-body",
+                    &[("slug", slug), ("reason", &reason)],
+                );
                 let p = self
                     .registry
                     .transition_noting(slug, to, actor, &why, |p| {
                         self.notifier.keep(vec![
-                            Note::owner(&p.owner, slug, subject.clone(), body.clone()),
+                            Note::owner(&p.owner, slug, owner_subject, owner_body),
                             Note::admins(slug, subject, body),
                         ])
                     })

@@ -55,14 +55,19 @@ impl Control {
             )));
         }
         let _held = self.lock_for(slug).lock_owned().await;
+        let lang = self.project_owner_lang(slug).await;
         let p = self
             .registry
             .transition_noting(slug, ProjectState::ChangesRequested, actor, note, |p| {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    self.say("note-sent-back-subject", &[("slug", slug)]),
-                    self.say("note-sent-back-body", &[("slug", slug), ("note", note)]),
+                    self.say_in(lang, "note-sent-back-subject", &[("slug", slug)]),
+                    self.say_in(
+                        lang,
+                        "note-sent-back-body",
+                        &[("slug", slug), ("note", note)],
+                    ),
                 )])
             })
             .await?;

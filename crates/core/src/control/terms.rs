@@ -181,14 +181,17 @@ impl Control {
             } => {
                 let ahead = rules::describe(*offset);
                 let what = format!("term ends in {ahead} ({})", show_time(Some(*term_end)));
+                let lang = self.owner_lang(owner).await;
                 let notes = self.notifier.keep(vec![Note::owner(
                     owner,
                     slug,
-                    self.say(
+                    self.say_in(
+                        lang,
                         "note-reminder-subject",
                         &[("slug", slug), ("ahead", &ahead)],
                     ),
-                    self.say(
+                    self.say_in(
+                        lang,
                         "note-reminder-body",
                         &[
                             ("slug", slug),
@@ -238,14 +241,15 @@ impl Control {
         self.release_subnets(engine, slug).await;
         // The project's files are its data too.
         self.forget_files(slug);
+        let lang = self.project_owner_lang(slug).await;
         let p = self
             .registry
             .transition_noting(slug, ProjectState::Purged, actor, reason, |p| {
                 self.notifier.keep(vec![Note::owner(
                     &p.owner,
                     slug,
-                    self.say("note-purged-subject", &[("slug", slug)]),
-                    self.say("note-purged-body", &[("slug", slug)]),
+                    self.say_in(lang, "note-purged-subject", &[("slug", slug)]),
+                    self.say_in(lang, "note-purged-body", &[("slug", slug)]),
                 )])
             })
             .await?;
@@ -282,11 +286,13 @@ impl Control {
         let stack = self.project_stack(&p).await?;
         let member = self.check_quota_held(&owner, slug, &stack).await?;
         let end = now() + i64::from(days) * DAY;
+        let lang = self.owner_lang(&p.owner).await;
         let notes = self.notifier.keep(vec![Note::owner(
             &p.owner,
             slug,
-            self.say("note-restored-subject", &[("slug", slug)]),
-            self.say(
+            self.say_in(lang, "note-restored-subject", &[("slug", slug)]),
+            self.say_in(
+                lang,
                 "note-restored-body",
                 &[("slug", slug), ("end", &show_time(Some(end)))],
             ),
@@ -415,21 +421,24 @@ impl Control {
                 pending.project
             )));
         }
+        let lang = self.owner_lang(&pending.owner).await;
         let r = self
             .registry
             .decide_renewal(id, approve, actor, note, |r| {
                 let (subject, body) = if approve {
                     (
-                        self.say("note-renewed-subject", &[("slug", &r.project)]),
-                        self.say(
+                        self.say_in(lang, "note-renewed-subject", &[("slug", &r.project)]),
+                        self.say_in(
+                            lang,
                             "note-renewed-body",
                             &[("slug", &r.project), ("end", &show_time(Some(r.new_end)))],
                         ),
                     )
                 } else {
                     (
-                        self.say("note-declined-subject", &[("slug", &r.project)]),
-                        self.say(
+                        self.say_in(lang, "note-declined-subject", &[("slug", &r.project)]),
+                        self.say_in(
+                            lang,
                             "note-declined-body",
                             &[("slug", &r.project), ("note", note)],
                         ),
@@ -498,11 +507,13 @@ impl Control {
         }
         let was = show_time(p.term_end);
         let to = show_time(Some(end));
+        let lang = self.owner_lang(&p.owner).await;
         let notes = self.notifier.keep(vec![Note::owner(
             &p.owner,
             slug,
-            self.say("note-term-moved-subject", &[("slug", slug)]),
-            self.say(
+            self.say_in(lang, "note-term-moved-subject", &[("slug", slug)]),
+            self.say_in(
+                lang,
                 "note-term-moved-body",
                 &[("slug", slug), ("from", &was), ("to", &to)],
             ),
