@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
-use crate::SecretKey;
 use super::{Registry, RegistryError, Result, audit, now};
+use crate::SecretKey;
 
 /// Where a project's files come from, and which revision it deploys.
 #[derive(Debug, Clone, Serialize)]

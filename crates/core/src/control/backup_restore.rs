@@ -130,8 +130,7 @@ impl Control {
                     // decides (the safety backup holds what it had before).
                     let failed = format!("backup {} restored into {target}, but {e}", row.id);
                     let p = self.registry.project(target).await?;
-                    self.take_down_for_restore(&p, actor, &failed)
-                        .await?;
+                    self.take_down_for_restore(&p, actor, &failed).await?;
                     self.registry
                         .audit_backup(
                             actor,
