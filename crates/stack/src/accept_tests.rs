@@ -2,6 +2,7 @@
 //! note that says what clubhost does with it.
 
 use super::*;
+use std::time::Duration;
 
 fn report(src: &str) -> Report {
     check(src, &Vars::new(), &Limits::default())

@@ -1,6 +1,7 @@
 //! Parser tests: the shapes members write, and the errors they get when something is off.
 
 use super::*;
+use std::time::Duration;
 
 const TWO_SERVICES: &str = r#"
 services:
