@@ -147,21 +147,7 @@ async fn deploy_inner(
     build::build_services(engine, req).await?;
     let deadline = Instant::now() + req.timeout;
     let stack = &build::with_built_images(req.stack, slug, req.deployment);
-    for svc in &stack.services {
-        if svc.build.is_none() {
-            engine
-                .prepare_image(&svc.image, svc.pull_policy, svc.platform.as_deref())
-                .await
-                .map_err(|e| DeployError::Service {
-                    service: svc.name.clone(),
-                    message: e.to_string(),
-                })?;
-        }
-        tell(Progress::ImageReady {
-            service: svc.name.clone(),
-            image: svc.image.clone(),
-        });
-    }
+    prepare_images(engine, stack, tell).await?;
     check_health_sources(engine, stack).await?;
     // The gateway is shared and long-lived, but someone may have removed it since start-up.
     engine
@@ -534,4 +520,30 @@ pub async fn observe(
         }
     }
     Ok(None)
+}
+
+/// Makes sure every service's image is here (pulled by its policy), saying so per service; a
+/// service built from the project's files already has its image. A missing image fails the
+/// deploy before anything is created.
+pub(crate) async fn prepare_images(
+    engine: &Engine,
+    stack: &Stack,
+    tell: ProgressSink<'_>,
+) -> Result<(), DeployError> {
+    for svc in &stack.services {
+        if svc.build.is_none() {
+            engine
+                .prepare_image(&svc.image, svc.pull_policy, svc.platform.as_deref())
+                .await
+                .map_err(|e| DeployError::Service {
+                    service: svc.name.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        tell(Progress::ImageReady {
+            service: svc.name.clone(),
+            image: svc.image.clone(),
+        });
+    }
+    Ok(())
 }

@@ -21,7 +21,8 @@ use futures_util::future::BoxFuture;
 use super::backend::{Backend, Which};
 use super::netns::Namespace;
 use super::{
-    DeployError, DeployRequest, Progress, WaitFor, network_name, plan, stack_network_name,
+    DeployError, DeployRequest, Progress, WaitFor, network_name, plan, prepare_images,
+    stack_network_name,
 };
 
 /// The exposed service's running tasks, behind the address its route carries.
@@ -198,19 +199,7 @@ impl SwarmBackend {
         refuse_unsupported(stack)?;
         let ns = self.namespace().await?;
         let deadline = Instant::now() + req.timeout;
-        for svc in &stack.services {
-            self.engine
-                .prepare_image(&svc.image, svc.pull_policy, svc.platform.as_deref())
-                .await
-                .map_err(|e| DeployError::Service {
-                    service: svc.name.clone(),
-                    message: e.to_string(),
-                })?;
-            tell(Progress::ImageReady {
-                service: svc.name.clone(),
-                image: svc.image.clone(),
-            });
-        }
+        prepare_images(&self.engine, stack, tell).await?;
         let networks = std::iter::once(network_name(slug))
             .chain(stack.networks.iter().map(|n| stack_network_name(slug, n)));
         for name in networks {

@@ -142,10 +142,9 @@ impl Engine {
         Ok(created.id)
     }
 
-    /// Docker's create body for `plan`, for an engine speaking API version `api`.
-    fn create_body(&self, plan: &ContainerPlan, api: (usize, usize)) -> ContainerCreateBody {
-        // The member's labels first, clubhost's own over them: a stack cannot pose as another
-        // project or instance.
+    /// The labels a container or service made from `plan` carries. The member's labels first,
+    /// clubhost's own over them: a stack cannot pose as another project or instance.
+    pub(crate) fn plan_labels(&self, plan: &ContainerPlan) -> HashMap<String, String> {
         let mut labels: HashMap<String, String> = plan
             .labels
             .iter()
@@ -161,6 +160,12 @@ impl Engine {
                 })
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
+        labels
+    }
+
+    /// Docker's create body for `plan`, for an engine speaking API version `api`.
+    fn create_body(&self, plan: &ContainerPlan, api: (usize, usize)) -> ContainerCreateBody {
+        let labels = self.plan_labels(plan);
         let host_config = HostConfig {
             memory: Some(plan.memory_bytes),
             // Memory+swap equal to memory: no swap beyond the limit.

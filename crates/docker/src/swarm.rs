@@ -27,8 +27,8 @@ use super::create::{health_config, ulimit};
 use super::df::{exchange, split_answer};
 use super::storage::ipam;
 use super::{
-    ContainerPlan, DockerError, Engine, LABEL_DEPLOYMENT, LABEL_INSTANCE, LABEL_MANAGED,
-    LABEL_PROJECT, LABEL_SERVICE, Result, api, is_not_found,
+    ContainerPlan, DockerError, Engine, LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_PROJECT,
+    LABEL_SERVICE, Result, api, is_not_found,
 };
 
 /// A Swarm service clubhost created, as the manager reports it now.
@@ -119,21 +119,7 @@ impl Engine {
     pub async fn create_service(&self, plan: &SwarmPlan) -> Result<()> {
         let c = &plan.container;
         let v = self.docker.client_version();
-        let mut labels: HashMap<String, String> = c
-            .labels
-            .iter()
-            .filter(|(k, _)| !k.starts_with("clubhost."))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        labels.extend(self.labels(None));
-        labels.extend(
-            c.labels
-                .iter()
-                .filter(|(k, _)| {
-                    k.starts_with("clubhost.") && *k != LABEL_MANAGED && *k != LABEL_INSTANCE
-                })
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let labels = self.plan_labels(c);
         let aliased = std::iter::once(&c.network).chain(&c.project_networks);
         let mut networks: Vec<NetworkAttachmentConfig> = aliased
             .map(|n| NetworkAttachmentConfig {
