@@ -167,7 +167,27 @@ pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 impl Engine {
     /// What `docker system df` reports: images, containers, volumes and build cache on disk.
     /// Counting volumes means walking them, so the engine may take a while on a big host.
+    ///
+    /// The engine refuses a second count while one runs ("a disk usage operation is already
+    /// running", e.g. an admin's `docker system df` at the same moment) and may fail one whose
+    /// objects vanish mid-walk; such an engine error is asked again a few times before it is
+    /// reported.
     pub async fn disk_usage(&self) -> Result<DiskUsage> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.disk_usage_once().await {
+                Err(DockerError::DiskUsage { reason, .. })
+                    if tries < 4 && reason.starts_with("HTTP ") =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500 * tries)).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    async fn disk_usage_once(&self) -> Result<DiskUsage> {
         let v = self.docker.client_version();
         let path = format!("/v{}.{}/system/df", v.major_version, v.minor_version);
         let fail = |reason: String| DockerError::DiskUsage {
