@@ -159,15 +159,25 @@ impl Browser {
 }
 
 /// `docker system df`'s figures, in bytes, by type (`Images`, `Local Volumes`, `Build Cache`).
+/// Asked again when the engine refuses (it counts one at a time: "a disk usage operation is
+/// already running" while another test's dashboard counts).
 fn docker_df() -> Vec<(String, u64)> {
-    let out = common::docker_text(&["system", "df", "--format", "{{json .}}"]);
-    out.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| {
-            let kind = v["Type"].as_str().unwrap_or_default().to_string();
-            (kind, human_bytes(v["Size"].as_str().unwrap_or("0B")))
-        })
-        .collect()
+    for _ in 0..5 {
+        let out = common::docker_text(&["system", "df", "--format", "{{json .}}"]);
+        let figures: Vec<(String, u64)> = out
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|v| {
+                let kind = v["Type"].as_str().unwrap_or_default().to_string();
+                (kind, human_bytes(v["Size"].as_str().unwrap_or("0B")))
+            })
+            .collect();
+        if !figures.is_empty() {
+            return figures;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    Vec::new()
 }
 
 /// The docker CLI's sizes (`1.982MB`, `0B`, `12.3kB`: powers of 1000) in bytes.
