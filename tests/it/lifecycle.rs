@@ -228,6 +228,24 @@ async fn term_runs_out_reminds_renews_expires_restores_and_purges() {
         stderr(&out)
     );
 
+    // The final backup outlives the purge by `[backup] keep_after_purge` (90 days), then goes.
+    let backups = |club: &Club| {
+        json(&club.ok(&["backup", "list", &slug, "--json"]))
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert!(backups(&club) >= 1, "no final backup before the purge");
+    club.ok(&["clock", "--advance", "89d"]);
+    club.ok(&["backup", "prune"]);
+    assert!(
+        backups(&club) >= 1,
+        "pruned before keep_after_purge ran out"
+    );
+    club.ok(&["clock", "--advance", "2d"]);
+    club.ok(&["backup", "prune"]);
+    assert_eq!(backups(&club), 0, "kept past keep_after_purge");
+
     // Every step is in the audit log with who did it.
     let log = json(&club.ok(&["audit", "--project", &slug, "--json"]));
     let has = |actor: &str, action: &str| {

@@ -212,9 +212,21 @@ mod tests {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
+                // Notes in the club's language (`say` with the key first) and in a reader's
+                // (`say_in` with the language, then the key).
                 for piece in text.split("say(\"").skip(1) {
                     let key = piece.split('"').next().unwrap_or_default().to_string();
                     used.push((path.display().to_string(), key));
+                }
+                for piece in text.split("say_in(").skip(1) {
+                    let mut parts = piece.splitn(3, '"');
+                    let (Some(lang), Some(key)) = (parts.next(), parts.next()) else {
+                        continue;
+                    };
+                    // A call: one short language argument, then the key (not the definition).
+                    if lang.ends_with(", ") && !lang.contains(['\n', '{', ':']) {
+                        used.push((path.display().to_string(), key.to_string()));
+                    }
                 }
             }
         }

@@ -196,6 +196,19 @@ impl Registry {
             .await?)
     }
 
+    /// When `project` was last purged (its latest transition into `purged` in the audit log), if
+    /// it is purged now; `None` for any other project, or one deleted since.
+    pub async fn purged_at(&self, project: &str) -> Result<Option<i64>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(a.at) FROM audit_log a JOIN projects p ON p.slug = a.project \
+             WHERE a.project = ? AND a.to_state = 'purged' AND p.state = 'purged'",
+        )
+        .bind(project)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(at)
+    }
+
     /// One complete backup by id.
     pub async fn backup(&self, id: i64) -> Result<BackupRow> {
         let sql = format!("{BACKUP_SELECT} WHERE id = ? AND state = 'complete'");

@@ -22,6 +22,9 @@ pub struct BackupConfig {
     pub keep_weekly: usize,
     /// Newest backup of each of this many most recent months kept.
     pub keep_monthly: usize,
+    /// Days a purged project's backups (its final one at least) are kept after the purge, so
+    /// its member can still download their data; `backup prune` removes them after that.
+    pub keep_after_purge: u32,
     /// A restic repository (`/mnt/offsite/restic`, `sftp:host:/path`, `s3:…`) every backup is
     /// copied into once complete (Debian's `restic`; created on first use); `None`: no copy.
     pub restic_repository: Option<String>,
@@ -38,6 +41,7 @@ impl Default for BackupConfig {
             keep_daily: 7,
             keep_weekly: 4,
             keep_monthly: 3,
+            keep_after_purge: 90,
             restic_repository: None,
             restic_password_file: None,
         }

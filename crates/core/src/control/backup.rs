@@ -472,8 +472,25 @@ impl Control {
                 .push((r.id, r.started_at));
         }
         let mut report = PruneReport::default();
+        let now = clubhost_registry::now();
+        let after_purge = i64::from(self.config.backup.keep_after_purge) * 86_400;
         for (project, list) in by_project {
-            let keep = retention::keep(&list, policy);
+            // A purged project's backups outlive it by `keep_after_purge` days, then all go.
+            let purged_long_ago = self
+                .registry
+                .purged_at(project)
+                .await?
+                .is_some_and(|at| now >= at + after_purge);
+            let keep = if purged_long_ago {
+                Default::default()
+            } else {
+                retention::keep(&list, policy)
+            };
+            let why = if purged_long_ago {
+                "the project was purged over [backup] keep_after_purge days ago"
+            } else {
+                "not kept by [backup] retention"
+            };
             for (id, _) in list {
                 if keep.contains(&id) {
                     report.kept.push(id);
@@ -485,9 +502,7 @@ impl Control {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(internal(format!("{}: {e}", dir.display()))),
                 }
-                self.registry
-                    .remove_backup(id, actor, "not kept by [backup] retention")
-                    .await?;
+                self.registry.remove_backup(id, actor, why).await?;
                 report.removed.push(id);
             }
         }
