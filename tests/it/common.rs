@@ -338,3 +338,13 @@ pub fn http() -> reqwest::Client {
 pub fn slug(base: &str) -> String {
     format!("{base}-{}", std::process::id() % 100_000)
 }
+
+/// `s` percent-encoded for a form body or a query (everything but letters, digits, `-_.`).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

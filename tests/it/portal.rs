@@ -148,7 +148,7 @@ impl Portal {
     pub async fn form(&self, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Reply {
         let body = fields
             .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .map(|(k, v)| format!("{k}={}", common::urlencode(v)))
             .collect::<Vec<_>>()
             .join("&");
         let req = Request::builder()
@@ -267,15 +267,6 @@ impl Drop for Portal {
             }
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub fn web_stack() -> String {

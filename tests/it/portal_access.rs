@@ -35,6 +35,7 @@ use clubhost_core::control::Submission;
 use clubhost_core::model::ProjectState;
 use clubhost_core::model::UserFlag;
 
+use crate::common::urlencode;
 use crate::portal::{HOST, PASSWORD, Portal, Reply};
 
 /// What a route must answer.
@@ -359,15 +360,6 @@ async fn world() -> (Portal, [Browser; 5]) {
         token: pre,
     };
     (p, [anonymous, bo, ana, boss, dee])
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn urldecode(s: &str) -> String {

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::common::{Club, free_port, slug, two_service_stack};
+use crate::common::{Club, free_port, slug, two_service_stack, urlencode};
 use crate::tls::{
     configure, https_client, pebble_installed, pebble_root, start_pebble, wait_issued,
 };
@@ -17,19 +17,9 @@ const PASSWORD: &str = "domain owner password";
 
 /// A urlencoded form body.
 fn form_body(fields: &[(&str, String)]) -> String {
-    let encode = |v: &str| {
-        v.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
     fields
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
